@@ -1,0 +1,88 @@
+"""Check-in and screening for voluntary blood donation drives."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+from flask import Flask, has_request_context, request
+
+from kiosk.config import DefaultConfig, env_settings, load_or_create_secret_key
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+
+
+def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
+    """Build the app: code defaults, then instance/config.py, then KIOSK_* variables, then `config`."""
+    instance_path = os.environ.get("KIOSK_INSTANCE_PATH") or (config or {}).get("INSTANCE_PATH")
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(Path(instance_path).resolve()) if instance_path else str(ROOT / "instance"),
+        instance_relative_config=True,
+    )
+    app.config.from_object(DefaultConfig)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.update(env_settings(os.environ))
+    if config:
+        app.config.update(config)
+
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.setdefault(
+        "SQLALCHEMY_DATABASE_URI", f"sqlite:///{Path(app.instance_path) / 'kiosk.sqlite3'}"
+    )
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = load_or_create_secret_key(app.instance_path)
+    app.config["BASE_URL"] = str(app.config["BASE_URL"]).rstrip("/")
+
+    _init_extensions(app)
+    _register_blueprints(app)
+
+    from kiosk import security
+
+    security.init_app(app)
+
+    from kiosk.cli import register_commands
+
+    register_commands(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from kiosk import models  # noqa: F401  (the models must be known to the metadata)
+    from kiosk.database import configure_engine
+    from kiosk.extensions import babel, csrf, db, login_manager, migrate
+
+    db.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine)
+    migrate.init_app(app, db, directory=str(PACKAGE / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale, default_translation_directories=str(PACKAGE / "translations"))
+    login_manager.init_app(app)
+
+    from kiosk import auth
+
+    auth.init_login(app)
+    app.jinja_env.add_extension("jinja2.ext.i18n")
+    from kiosk import formatting
+
+    formatting.init_app(app)
+
+
+def select_locale() -> str:
+    from flask import current_app
+
+    languages = current_app.config["LANGUAGES"]
+    chosen = request.cookies.get("lang") if has_request_context() else None
+    return chosen if chosen in languages else current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def _register_blueprints(app: Flask) -> None:
+    from kiosk.views import BLUEPRINTS
+
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
+

@@ -1,0 +1,218 @@
+"""The `kiosk` command: a Flask CLI group over the factory, so `kiosk db upgrade` works too."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sys
+import time
+from pathlib import Path
+
+import click
+import sqlalchemy as sa
+from flask import Flask, current_app, render_template
+from flask.cli import FlaskGroup, with_appcontext
+
+from kiosk.extensions import db
+
+
+def _create_app(*_args) -> Flask:
+    from kiosk import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False, add_default_commands=True)
+def main() -> None:
+    """Check-in and screening for voluntary blood donation drives."""
+
+
+def lan_addresses() -> list[str]:
+    """This machine's IPv4 addresses other than loopback, for the tablets' URLs."""
+    addresses: set[str] = set()
+    try:
+        for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
+            addresses.add(str(info[4][0]))
+    except OSError:
+        pass
+    return sorted(a for a in addresses if not a.startswith("127."))
+
+
+def upgrade_database() -> None:
+    from flask_migrate import upgrade
+
+    upgrade(directory=current_app.extensions["migrate"].directory)
+
+
+def _drive_or_fail(drive_id):
+    from kiosk.drives import current_drive
+    from kiosk.models import Drive
+
+    drive = db.session.get(Drive, drive_id) if drive_id else current_drive()
+    if drive is None:
+        raise click.ClickException("Không có đợt hiến máu nào / no drive found (--drive ID).")
+    return drive
+
+
+@click.command("serve")
+@click.option("--host", default="0.0.0.0", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=3, show_default=True, type=int)
+@click.option("--demo", is_flag=True, help="Load the demo drive when the database is empty.")
+@with_appcontext
+def serve_command(host: str, port: int, workers: int, demo: bool) -> None:
+    """Upgrade the database, optionally load the demo drive, and run gunicorn."""
+    from kiosk.demo import database_is_empty, demo_credentials, load_demo
+    from kiosk.formatting import local_today
+    from kiosk.models import Site
+
+    app = current_app._get_current_object()
+    upgrade_database()
+    if demo and database_is_empty(db.session):
+        load_demo(db.session, app.instance_path, local_today())
+        db.session.commit()
+        click.echo("Đã tạo đợt hiến máu mẫu / demo drive loaded.")
+
+    lan = lan_addresses()
+    shown_host = lan[0] if host == "0.0.0.0" and lan else ("localhost" if host == "0.0.0.0" else host)
+    env = dict(os.environ)
+    if not os.environ.get("KIOSK_BASE_URL"):
+        env["KIOSK_BASE_URL"] = f"http://{shown_host}:{port}"
+    env["KIOSK_INSTANCE_PATH"] = app.instance_path
+    base = env["KIOSK_BASE_URL"]
+    sites = db.session.scalars(sa.select(Site).order_by(Site.code)).all()
+    click.echo(f"\nMở trên máy này / on this machine: http://localhost:{port}/")
+    click.echo(f"Máy tính bảng / tablets (QR passes point here): {base}/")
+    for site in sites:
+        click.echo(f"  [{site.code}] kiosk:   {base}/kiosk/{site.code}")
+        click.echo(f"  [{site.code}] nurse:   {base}/nurse/{site.code}")
+        click.echo(f"  [{site.code}] display: {base}/display/{site.code}")
+    click.echo(f"  hall display: {base}/display")
+    click.echo(f"  organiser:    {base}/admin")
+    for username, password in demo_credentials(app.instance_path).items():
+        click.echo(f"  demo account: {username} / {password}")
+    click.echo("")
+    db.session.remove()
+
+    gunicorn = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
+                "--worker-class", "gthread", "--threads", "8", "--timeout", "60", "--graceful-timeout", "10",
+                # The access log leaves out the URL: pass URLs carry tokens, which must not be logged.
+                "--access-logfile", "-", "--access-logformat", '%(t)s "%(m)s" %(s)s %(b)s %(M)sms',
+                "kiosk.wsgi:app"]
+    os.execvpe(gunicorn[0], gunicorn, env)
+
+
+@click.command("import-roster")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--drive", "drive_id", type=int, help="The drive's id (default: the open drive).")
+@click.option("--skip-bad", is_flag=True, help="Import the good rows even when some are bad.")
+@with_appcontext
+def import_roster_command(file: Path, drive_id: int | None, skip_bad: bool) -> None:
+    """Import donors from a CSV or .xlsx roster (Vietnamese or English headers)."""
+    from kiosk.database import begin_write
+    from kiosk.formatting import local_today
+    from kiosk.roster import RosterFormatError, import_roster, parse_roster, read_table
+    from kiosk.roster_messages import describe_format_error, describe_row_error
+
+    drive = _drive_or_fail(drive_id) if drive_id or _has_drive() else None
+    started = time.perf_counter()
+    try:
+        with file.open("rb") as stream:
+            parsed = parse_roster(read_table(file.name, stream), local_today())
+    except RosterFormatError as error:
+        raise click.ClickException(describe_format_error(error))
+    for error in parsed.errors:
+        click.echo(describe_row_error(error), err=True)
+    if parsed.errors and not skip_bad:
+        raise click.ClickException(
+            f"{len({e.line for e in parsed.errors})} dòng lỗi, không nhập gì / bad rows, nothing imported "
+            "(--skip-bad to import the good rows).")
+    begin_write(db.session)
+    with click.progressbar(length=len(parsed.rows), label="Đang nhập / importing") as bar:
+        result = import_roster(db.session, parsed, drive=drive, skip_bad=skip_bad, progress=bar.update)
+    db.session.commit()
+    elapsed = time.perf_counter() - started
+    click.echo(f"Thêm mới / created: {result.created}; cập nhật / updated: {result.updated}; "
+               f"lượt hiến / visits: {result.visits_created}; bỏ qua / skipped: {result.skipped} "
+               f"({elapsed:.2f} s)")
+
+
+def _has_drive() -> bool:
+    from kiosk.models import Drive
+
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Drive)) > 0
+
+
+@click.command("passes")
+@click.option("--drive", "drive_id", type=int)
+@click.option("--site", "site_code")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def passes_command(drive_id: int | None, site_code: str | None, out: Path) -> None:
+    """Write a printable A4 sheet of QR passes (a self-contained HTML page), 8 to a page."""
+    from kiosk.models import Site
+    from kiosk.passes import pages, pass_cards
+
+    started = time.perf_counter()
+    drive = _drive_or_fail(drive_id)
+    site = None
+    if site_code:
+        site = db.session.scalars(sa.select(Site).where(Site.code == site_code)).first()
+        if site is None:
+            raise click.ClickException(f"Không có điểm hiến / no site {site_code!r}.")
+    cards = pass_cards(db.session, drive, current_app.config["BASE_URL"], site=site)
+    css = (Path(current_app.static_folder or "") / "css" / "passes.css").read_text()
+    with current_app.test_request_context():
+        html = render_template("passes/sheet.html", drive=drive, site=site, department=None,
+                               pages=pages(cards), count=len(cards), standalone=True, standalone_css=css)
+    out.write_text(html, encoding="utf-8")
+    click.echo(f"{len(cards)} thẻ / passes -> {out} ({time.perf_counter() - started:.2f} s)")
+
+
+@click.command("create-staff")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["nurse", "organiser"]), required=True)
+@click.option("--name", "display_name", default="", help="Display name (default: the username).")
+@with_appcontext
+def create_staff_command(username: str, role: str, display_name: str) -> None:
+    """Create a staff account; the password is asked for, or read from stdin when not a terminal."""
+    from kiosk.auth import hash_password
+    from kiosk.database import begin_write
+    from kiosk.models import Staff, StaffRole
+
+    username = username.strip().lower()
+    if sys.stdin.isatty():
+        password = click.prompt("Mật khẩu / password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if len(password) < 8:
+        raise click.ClickException("Mật khẩu cần ít nhất 8 ký tự / the password needs 8 characters or more.")
+    begin_write(db.session)
+    if db.session.scalars(sa.select(Staff).where(Staff.username == username)).first():
+        raise click.ClickException(f"Tài khoản đã có / {username!r} exists already.")
+    db.session.add(Staff(username=username, display_name=display_name or username, role=StaffRole(role),
+                         password_hash=hash_password(password)))
+    db.session.commit()
+    click.echo(f"Đã tạo / created {username} ({role}).")
+
+
+@click.command("load-demo")
+@with_appcontext
+def load_demo_command() -> None:
+    """Load the demo drive into an empty database."""
+    from kiosk.demo import database_is_empty, load_demo
+    from kiosk.formatting import local_today
+
+    upgrade_database()
+    if not database_is_empty(db.session):
+        raise click.ClickException("Cơ sở dữ liệu đã có dữ liệu / the database is not empty.")
+    passwords = load_demo(db.session, current_app.instance_path, local_today())
+    db.session.commit()
+    for username, password in passwords.items():
+        click.echo(f"{username} / {password}")
+
+
+def register_commands(app: Flask) -> None:
+    for command in (serve_command, import_roster_command, passes_command, create_staff_command,
+                    load_demo_command):
+        app.cli.add_command(command)

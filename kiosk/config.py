@@ -1,0 +1,65 @@
+"""Settings: code defaults here, then instance/config.py, then KIOSK_* environment variables."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+
+class DefaultConfig:
+    # SQLALCHEMY_DATABASE_URI is filled in by the factory: an SQLite file in the instance folder.
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    BASE_URL = "http://localhost:8000"
+    BABEL_DEFAULT_LOCALE = "vi"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
+    LANGUAGES = ("vi", "en")
+    # Kiosk: back to the start screen after this many seconds without a touch.
+    KIOSK_IDLE_SECONDS = 60
+    # Nurse sessions end after this many minutes without a request.
+    NURSE_IDLE_MINUTES = 15
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_NAME = "kiosk_session"
+    WTF_CSRF_TIME_LIMIT = None  # a tablet left open all day must still submit
+    MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+    # Screening rules: overrides of kiosk/data/screening_rules.json, merged key by key.
+    SCREENING_RULES: dict = {}
+
+
+def env_settings(environ: os._Environ | dict) -> dict:
+    """KIOSK_X=value -> {"X": value}; DATABASE_URL is SQLAlchemy's URI."""
+    settings = {}
+    for key, value in environ.items():
+        if not key.startswith("KIOSK_") or key == "KIOSK_INSTANCE_PATH":
+            continue
+        name = key.removeprefix("KIOSK_")
+        if name == "DATABASE_URL":
+            name = "SQLALCHEMY_DATABASE_URI"
+        settings[name] = _parse_env_value(value)
+    return settings
+
+
+def _parse_env_value(value: str):
+    if value.isdigit():
+        return int(value)
+    if value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    return value
+
+
+def load_or_create_secret_key(instance_path: str) -> str:
+    """A secret generated on first start and kept in the instance folder, so sessions survive restarts."""
+    path = Path(instance_path) / "secret_key"
+    if path.exists():
+        key = path.read_text().strip()
+        if key:
+            return key
+    key = secrets.token_hex(32)
+    # Opened with O_EXCL so two workers starting at once cannot write two different keys.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key

@@ -1,0 +1,91 @@
+"""Response headers, access control and error pages that every route shares."""
+from __future__ import annotations
+
+from flask import Flask, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from kiosk.access import enforce_access
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data: blob:",
+        "media-src 'self' blob:",
+        "connect-src 'self'",
+        "font-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "manifest-src 'self'",
+    ]
+)
+
+# Pages that show a donor, health answers or staff tools are never kept by the browser.
+NO_STORE_PREFIXES = ("/kiosk", "/nurse", "/admin", "/p/", "/auth", "/passes")
+
+
+def init_app(app: Flask) -> None:
+    if app.config.get("PROXY_FIX"):
+        # Behind a reverse proxy: trust one hop's X-Forwarded-* so cookies get Secure over HTTPS.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+        app.config.setdefault("SESSION_COOKIE_SECURE", True)
+
+    app.before_request(enforce_access)
+    app.after_request(set_security_headers)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        message = _("This page has expired. Please reload it and try again.")
+        return render_error(400, message)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        messages = {
+            400: _("The request could not be understood."),
+            401: _("Please sign in to continue."),
+            403: _("You do not have access to this page."),
+            404: _("This page does not exist."),
+            405: _("This action is not allowed here."),
+            413: _("The file or form is too large."),
+            429: _("Too many attempts. Please wait a moment and try again."),
+        }
+        return render_error(error.code or 500, messages.get(error.code or 500, _("Something went wrong.")))
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error: Exception):
+        if isinstance(error, HTTPException):
+            return http_error(error)
+        app.logger.exception("Unhandled error on %s %s", request.method, request.endpoint)
+        from kiosk.extensions import db
+
+        db.session.rollback()
+        return render_error(500, _("Something went wrong. Nothing was saved; please try again."))
+
+
+def render_error(status: int, message: str):
+    template = "errors/_error.html" if request.headers.get("HX-Request") else "errors/error.html"
+    try:
+        return render_template(template, status=status, message=message), status
+    except Exception:  # the error page itself failed: still answer in words, never a bare 500
+        from flask import current_app
+
+        current_app.logger.exception("Error page failed to render")
+        return f"{status}: {message}", status, {"Content-Type": "text/plain; charset=utf-8"}
+
+
+def set_security_headers(response):
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Permissions-Policy"] = "camera=(self), microphone=(), geolocation=()"
+    if request.path.startswith(NO_STORE_PREFIXES):
+        response.headers["Cache-Control"] = "no-store"
+    response.vary.add("HX-Request")
+    return response

@@ -1,0 +1,60 @@
+import re
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from kiosk.auth import verify_password
+from kiosk.extensions import db
+from kiosk.models import Donor, Staff, Visit
+from tests.conftest import SAMPLE_ROSTER
+
+
+def test_import_roster_twice_creates_no_duplicates(app, runner, demo):
+    result = runner.invoke(args=["import-roster", str(SAMPLE_ROSTER)])
+    assert result.exit_code == 0, result.output
+    assert "created: 300" in result.output
+    again = runner.invoke(args=["import-roster", str(SAMPLE_ROSTER)])
+    assert again.exit_code == 0 and "created: 0" in again.output and "updated: 300" in again.output
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Donor)) == 500
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Visit)) == 500
+
+
+def test_import_roster_refuses_a_bad_file_naming_the_line(app, runner, tmp_path):
+    lines = SAMPLE_ROSTER.read_text(encoding="utf-8").splitlines()
+    cells = lines[16].split(",")
+    cells[1] = "30/02/1985"
+    lines[16] = ",".join(cells)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join(lines), encoding="utf-8")
+    result = runner.invoke(args=["import-roster", str(bad)])
+    assert result.exit_code != 0
+    assert "Dòng 17" in result.output and "30/02/1985" in result.output
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Donor)) == 0
+
+
+def test_passes_sheet_has_eight_passes_a_page(app, runner, demo, tmp_path):
+    out = tmp_path / "passes.html"
+    result = runner.invoke(args=["passes", "--site", "XNC", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    html = out.read_text(encoding="utf-8")
+    count = html.count('class="pass"')
+    with app.app_context():
+        expected = db.session.scalar(sa.select(sa.func.count()).select_from(Visit).where(Visit.site_id.is_not(None))
+                                     .where(Visit.site.has(code="XNC")))
+    assert count == expected > 0
+    assert html.count('class="sheet"') == -(-count // 8)
+    assert re.search(r"<style>.*@page", html, re.S)  # self-contained: prints from a file
+
+
+def test_create_staff_reads_the_password_from_stdin(app, runner):
+    result = runner.invoke(args=["create-staff", "Lan", "--role", "nurse", "--name", "Y tá Lan"],
+                           input="mot-mat-khau-dai\n")
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        staff = db.session.scalars(sa.select(Staff)).one()
+        assert staff.username == "lan" and staff.role.value == "nurse"
+        assert verify_password(staff.password_hash, "mot-mat-khau-dai")
+    short = runner.invoke(args=["create-staff", "x", "--role", "organiser"], input="short\n")
+    assert short.exit_code != 0

@@ -1,0 +1,173 @@
+import csv
+import datetime as dt
+import io
+
+import openpyxl
+import pytest
+import sqlalchemy as sa
+
+from kiosk.extensions import db
+from kiosk.models import Department, Donor, Drive, Site, Visit
+from kiosk.roster import (RosterFormatError, fold_diacritics, import_roster, parse_date, parse_roster,
+                          read_table)
+from tests.conftest import SAMPLE_ROSTER
+
+TODAY = dt.date(2026, 11, 21)
+HEADER_VI = "Họ và tên,Ngày sinh,Giới tính,Số CCCD,Số điện thoại,Đơn vị,Cấp bậc,Nhóm máu,Lần hiến gần nhất"
+HEADER_EN = "full_name,date_of_birth,sex,id_number,phone,department,rank,blood_group,last_donation"
+
+
+def parse_csv(text: str):
+    return parse_roster(read_table("roster.csv", io.BytesIO(text.encode("utf-8"))), TODAY)
+
+
+def sample_rows() -> list[str]:
+    return SAMPLE_ROSTER.read_text(encoding="utf-8").splitlines()
+
+
+def test_sample_roster_imports_300_donors_with_diacritics(app_ctx):
+    drive = Drive(name="Đợt 2", drive_date=TODAY)
+    db.session.add(drive)
+    db.session.flush()
+    with SAMPLE_ROSTER.open("rb") as stream:
+        parsed = parse_roster(read_table(SAMPLE_ROSTER.name, stream), TODAY)
+    assert parsed.errors == []
+    result = import_roster(db.session, parsed, drive=drive)
+    db.session.commit()
+    assert (result.created, result.updated, result.visits_created) == (300, 0, 300)
+    names = set(db.session.scalars(sa.select(Donor.full_name)))
+    with SAMPLE_ROSTER.open(encoding="utf-8") as fh:
+        expected = {row["Họ và tên"] for row in csv.DictReader(fh)}
+    assert names == expected and "Lê Hồng Hương" in names
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Department)) == 6
+    assert db.session.scalar(sa.select(Donor.name_search).where(Donor.full_name == "Nguyễn Công Hùng")) == "nguyen cong hung"
+
+
+def test_importing_again_updates_and_creates_no_duplicates(app_ctx):
+    drive = Drive(name="Đợt 2", drive_date=TODAY)
+    db.session.add(drive)
+    db.session.flush()
+    for _ in range(2):
+        with SAMPLE_ROSTER.open("rb") as stream:
+            result = import_roster(db.session, parse_roster(read_table("r.csv", stream), TODAY), drive=drive)
+        db.session.commit()
+    assert (result.created, result.updated, result.visits_created) == (0, 300, 0)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Donor)) == 300
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Visit)) == 300
+
+
+def test_a_returning_donor_is_matched_by_id_number_and_updated(app_ctx):
+    lines = sample_rows()
+    first = parse_csv("\n".join(lines[:2]))
+    import_roster(db.session, first)
+    db.session.commit()
+    changed = lines[1].replace("0743915000", "0912345678").replace("Lê Hồng Hương", "Lê Hồng Hường")
+    result = import_roster(db.session, parse_csv("\n".join([lines[0], changed])))
+    db.session.commit()
+    donor = db.session.scalars(sa.select(Donor)).one()
+    assert result.updated == 1 and donor.phone == "0912345678" and donor.full_name == "Lê Hồng Hường"
+
+
+def test_an_impossible_date_on_line_17_refuses_the_whole_file(app_ctx):
+    lines = sample_rows()
+    cells = lines[16].split(",")
+    cells[1] = "31/02/1990"
+    lines[16] = ",".join(cells)
+    parsed = parse_csv("\n".join(lines))
+    assert [(e.line, e.code, e.field) for e in parsed.errors] == [(17, "invalid_date", "date_of_birth")]
+    result = import_roster(db.session, parsed)
+    db.session.commit()
+    assert result.created == 0
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Donor)) == 0
+
+
+def test_skip_bad_imports_the_good_rows(app_ctx):
+    lines = sample_rows()[:6]
+    lines[3] = lines[3].replace(lines[3].split(",")[3], "12345")
+    result = import_roster(db.session, parse_csv("\n".join(lines)), skip_bad=True)
+    db.session.commit()
+    assert (result.created, result.skipped) == (4, 1)
+
+
+@pytest.mark.parametrize("change, code, field", [
+    (lambda c: c.__setitem__(0, ""), "required", "full_name"),
+    (lambda c: c.__setitem__(1, "1990-13-01"), "invalid_date", "date_of_birth"),
+    (lambda c: c.__setitem__(1, "01/01/2999"), "date_in_future", "date_of_birth"),
+    (lambda c: c.__setitem__(2, "X"), "invalid_sex", "sex"),
+    (lambda c: c.__setitem__(3, "12345678901"), "invalid_id_number", "id_number"),
+    (lambda c: c.__setitem__(4, "12345"), "invalid_phone", "phone"),
+    (lambda c: c.__setitem__(7, "C+"), "invalid_blood_group", "blood_group"),
+    (lambda c: c.__setitem__(8, "hôm qua"), "invalid_date", "last_donation"),
+])
+def test_each_bad_value_is_reported_with_its_line(change, code, field):
+    lines = sample_rows()[:4]
+    cells = lines[3].split(",")
+    change(cells)
+    lines[3] = ",".join(cells)
+    parsed = parse_csv("\n".join(lines))
+    assert [(e.line, e.code, e.field) for e in parsed.errors] == [(4, code, field)]
+
+
+def test_duplicate_id_in_the_file_names_both_lines():
+    lines = sample_rows()[:3]
+    parsed = parse_csv("\n".join(lines + [lines[1]]))
+    assert [(e.line, e.code, e.value) for e in parsed.errors] == [(4, "duplicate_id_in_file", "2")]
+
+
+def test_english_headers_iso_dates_and_blank_lines():
+    parsed = parse_csv(f"{HEADER_EN}\nTrần Thị Lan,1992-03-04,F,001192000002,+84912345678,Cục A,Đại úy,o+,2026-01-02\n\n")
+    assert parsed.errors == []
+    row = parsed.rows[0]
+    assert (row.sex, row.phone, row.blood_group, row.last_donation) == ("F", "0912345678", "O+", dt.date(2026, 1, 2))
+
+
+def test_whole_file_errors():
+    with pytest.raises(RosterFormatError) as error:
+        parse_csv("name,phone\nA,1\n")
+    assert error.value.code == "missing_columns"
+    with pytest.raises(RosterFormatError, match="empty_file"):
+        parse_csv("")
+    with pytest.raises(RosterFormatError, match="not_utf8"):
+        parse_roster(read_table("r.csv", io.BytesIO(b"H\xe4 v\xe0 t\xean,Ng\xe0y sinh\n")), TODAY)
+    with pytest.raises(RosterFormatError, match="unsupported_file_type"):
+        list(read_table("roster.pdf", io.BytesIO(b"%PDF")))
+    with pytest.raises(RosterFormatError, match="not_xlsx"):
+        list(read_table("roster.xlsx", io.BytesIO(b"not a zip")))
+
+
+def test_xlsx_with_real_dates():
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(HEADER_VI.split(","))
+    sheet.append(["Phạm Mỹ Nhung", dt.datetime(1998, 6, 26), "Nữ", "068595748906", "0388360759",
+                  "Bộ Tư lệnh Cảnh sát cơ động", "Đại úy", "A+", None])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    buffer.seek(0)
+    parsed = parse_roster(read_table("roster.xlsx", buffer), TODAY)
+    assert parsed.errors == [] and parsed.rows[0].date_of_birth == dt.date(1998, 6, 26)
+
+
+def test_visits_go_to_the_department_site(app_ctx):
+    site_a, site_b = Site(code="A", name="A"), Site(code="B", name="B")
+    drive = Drive(name="Đợt", drive_date=TODAY, sites=[site_a, site_b])
+    db.session.add(drive)
+    db.session.flush()
+    db.session.add(Department(name="Cục Quản lý xuất nhập cảnh", default_site_id=site_b.id))
+    db.session.flush()
+    with SAMPLE_ROSTER.open("rb") as stream:
+        import_roster(db.session, parse_roster(read_table("r.csv", stream), TODAY), drive=drive)
+    db.session.commit()
+    department_sites = db.session.execute(
+        sa.select(Department.name, Visit.site_id).join(Donor, Visit.donor_id == Donor.id)
+        .join(Department, Donor.department_id == Department.id).distinct()).all()
+    assert ("Cục Quản lý xuất nhập cảnh", site_b.id) in department_sites
+    assert all(site is None for name, site in department_sites if name != "Cục Quản lý xuất nhập cảnh")
+
+
+def test_parse_date_and_fold_diacritics():
+    assert parse_date("3/9/1986") == dt.date(1986, 9, 3)
+    assert parse_date("") is None
+    with pytest.raises(ValueError):
+        parse_date("29/02/2023")
+    assert fold_diacritics("  Đặng  Thị Bích Ngọc ") == "dang thi bich ngoc"
