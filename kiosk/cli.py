@@ -216,3 +216,7 @@ def register_commands(app: Flask) -> None:
     for command in (serve_command, import_roster_command, passes_command, create_staff_command,
                     load_demo_command):
         app.cli.add_command(command)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""Browser tests: Playwright driving Debian's Chromium (headless) against the app served on loopback.
+
+Every page a test opens is checked for CSP violations and script errors, and `check_page`
+runs axe-core on it (no serious or critical violation) and keeps a screenshot in
+test-artifacts/screens/ for a person to look at."""
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+SCREENS = ROOT / "test-artifacts" / "screens"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+TABLET = {"width": 768, "height": 1024}
+LAPTOP = {"width": 1280, "height": 800}
+PROJECTOR = {"width": 1920, "height": 1080}
+
+pytestmark = pytest.mark.browser
+
+
+class LiveServer:
+    """The app on 127.0.0.1 and a free port, in a thread of this process."""
+
+    def __init__(self, app):
+        self.app = app
+        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.port = self._server.server_port
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture
+def live_server(app):
+    app.config["BASE_URL"] = "http://127.0.0.1"  # corrected below once the port is known
+    server = LiveServer(app).start()
+    app.config["BASE_URL"] = server.url
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def playwright_instance():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is missing: the README's test command installs it")
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_instance):
+    browser = playwright_instance.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+    yield browser
+    browser.close()
+
+
+class PageProblems:
+    """CSP violations and uncaught script errors seen by a page; any of them fails the test."""
+
+    def __init__(self):
+        self.items: list[str] = []
+
+    def watch(self, page):
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.items.append(f"page error: {error}"))
+        return page
+
+    def _console(self, message):
+        text = message.text
+        if message.type == "error" and ("Content Security Policy" in text or "Refused to" in text):
+            self.items.append(f"CSP: {text}")
+
+
+@pytest.fixture
+def page_problems():
+    problems = PageProblems()
+    yield problems
+    assert problems.items == [], problems.items
+
+
+@pytest.fixture
+def new_context(browser, page_problems):
+    """new_context(viewport=..., locale=...) -> a fresh browser context (its own cookies)."""
+    contexts = []
+
+    def make(viewport=TABLET, **options):
+        context = browser.new_context(viewport=viewport, locale=options.pop("locale", "vi-VN"),
+                                      timezone_id="Asia/Ho_Chi_Minh", **options)
+        context.set_default_timeout(10_000)
+        context.on("page", page_problems.watch)
+        contexts.append(context)
+        return context
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_context):
+    return new_context().new_page()
+
+
+def run_axe(page) -> list[dict]:
+    """Serious and critical violations on the page as it stands.
+
+    axe is evaluated through the DevTools protocol, which the page's CSP does not govern,
+    so the app's own policy stays strict during the check."""
+    if not AXE.exists():
+        pytest.fail("axe-core is missing: the README's test command runs `npm ci`")
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text(encoding="utf-8") + "\n;undefined")
+    results = page.evaluate(
+        "async () => { const r = await axe.run(document, {resultTypes: ['violations']});"
+        " return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
+        " nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))})); }"
+    )
+    return [v for v in results if v["impact"] in ("serious", "critical")]
+
+
+def check_page(page, name: str) -> None:
+    """axe finds nothing serious; a screenshot is kept for a person to look at."""
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENS / f"{name}.png"), full_page=True)
+    violations = run_axe(page)
+    assert violations == [], json.dumps(violations, ensure_ascii=False, indent=1)
+
+
+@pytest.fixture
+def signed_in(new_context, live_server):
+    """signed_in("nurse"|"organiser", viewport=...) -> a page whose context is signed in."""
+    from tests.conftest import NURSE_PASSWORD, ORGANISER_PASSWORD
+
+    def make(role: str, viewport=LAPTOP):
+        page = new_context(viewport=viewport).new_page()
+        page.goto(f"{live_server.url}/auth/sign-in")
+        page.fill("#username", "yta" if role == "nurse" else "bantochuc")
+        page.fill("#password", NURSE_PASSWORD if role == "nurse" else ORGANISER_PASSWORD)
+        page.click("#sign-in-submit")
+        page.wait_for_load_state()
+        return page
+
+    return make
+
+
+@pytest.fixture(autouse=True)
+def _quiet_werkzeug():
+    # The test server's request log would print pass URLs, which carry tokens.
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
