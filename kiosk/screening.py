@@ -1,0 +1,605 @@
+"""The screening rules engine: a donor's facts, answers and vitals in, a suggestion out.
+
+Pure Python, no Flask: the nurse's page calls suggest() and shows the result, and the nurse
+decides (an override needs a reason). Every number comes from kiosk/data/screening_rules.json,
+overridable per instance (app.config["SCREENING_RULES"], merged key by key), because hospitals
+differ and rules change: this module holds no threshold of its own.
+
+A suggestion lists every reason, each with the rule and source it comes from. A reason is
+"blocking" when it stops a donation today; the others restrict the volume or ask the nurse to
+look (needs_review). Permanent wins over everything; otherwise the return date is the latest
+date among the temporary deferrals.
+"""
+from __future__ import annotations
+
+import calendar
+import copy
+import datetime as dt
+import json
+import math
+from dataclasses import dataclass, field, fields
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+from kiosk.questionnaire import Questionnaire
+
+DEFAULT_PATH = Path(__file__).resolve().parent / "data" / "screening_rules.json"
+
+DONATION_TYPES = ("whole_blood", "red_cells", "plasma", "platelets")
+VITAL_FIELDS = ("weight_kg", "systolic_mmhg", "diastolic_mmhg", "pulse_per_min", "haemoglobin_g_l",
+                "temperature_c")
+
+# Every code suggest() can give, by the rule that gives it (rule "questionnaire:<item>" for one
+# question). kiosk/screening_messages.py has a sentence for each.
+REASON_CODES = {
+    "age": ("too_young", "too_old"),
+    "weight": ("underweight", "volume_limited_by_weight"),
+    "volume": ("no_allowed_volume",),
+    "interval": ("interval_too_short", "last_donation_unknown"),
+    "haemoglobin": ("hb_low", "hb_low_for_volume"),
+    "hbsag": ("hbsag_positive",),
+    "blood_pressure": ("bp_out_of_range",),
+    "pulse": ("pulse_out_of_range",),
+    "temperature": ("fever",),
+    "pregnancy": ("pregnancy",),
+    "questionnaire": ("questionnaire_missing", "questionnaire_incomplete", "questionnaire_permanent",
+                      "questionnaire_deferral", "questionnaire_review", "not_confirmed"),
+    "vitals": ("vitals_missing", "vitals_implausible"),
+}
+ALL_REASON_CODES = frozenset(code for codes in REASON_CODES.values() for code in codes)
+
+
+# --- inputs -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DonorFacts:
+    date_of_birth: dt.date
+    sex: str  # "M" or "F"
+    last_donation_date: Optional[dt.date] = None
+    last_donation_type: Optional[str] = None  # one of DONATION_TYPES; None: taken as the configured default
+
+
+@dataclass(frozen=True)
+class Vitals:
+    weight_kg: Optional[float] = None
+    systolic_mmhg: Optional[int] = None
+    diastolic_mmhg: Optional[int] = None
+    pulse_per_min: Optional[int] = None
+    haemoglobin_g_l: Optional[int] = None
+    temperature_c: Optional[float] = None
+    hbsag: Optional[str] = None  # "negative", "positive", None = not done on site
+
+
+# --- the rules ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AgeRule:
+    min_years: int
+    max_years: int
+    source: str
+
+
+@dataclass(frozen=True)
+class WeightRule:
+    min_kg: dict[str, float]
+    defer_days: Optional[int]
+    source: str
+
+
+@dataclass(frozen=True)
+class VolumeRule:
+    bag_sizes_ml: tuple[int, ...]
+    small_band_max_ml: int
+    full_band_from_kg: float
+    ml_per_kg: float
+    max_ml: int
+    source: str
+
+
+@dataclass(frozen=True)
+class IntervalRule:
+    days: dict[str, int]
+    unknown_type_as: str
+    asked_by_item: str
+    source: str
+
+
+@dataclass(frozen=True)
+class HaemoglobinRule:
+    min_g_l: int
+    min_g_l_from_volume: int
+    large_volume_from_ml: int
+    defer_days: Optional[int]
+    source: str
+
+
+@dataclass(frozen=True)
+class HbsagRule:
+    source: str
+
+
+@dataclass(frozen=True)
+class BloodPressureRule:
+    systolic_min: int
+    systolic_max: int
+    diastolic_min: int
+    diastolic_max: int
+    retest_days: int
+    source: str
+
+
+@dataclass(frozen=True)
+class PulseRule:
+    min: int
+    max: int
+    retest_days: int
+    source: str
+
+
+@dataclass(frozen=True)
+class TemperatureRule:
+    max_c: float
+    retest_days: int
+    source: str
+
+
+@dataclass(frozen=True)
+class PregnancyRule:
+    item: str
+    months: int
+    source: str
+
+
+@dataclass(frozen=True)
+class QuestionnaireRule:
+    source: str
+    confirmation_source: str
+
+
+@dataclass(frozen=True)
+class Rules:
+    version: str
+    notes: tuple[str, ...]
+    age: AgeRule
+    weight: WeightRule
+    volume: VolumeRule
+    interval: IntervalRule
+    haemoglobin: HaemoglobinRule
+    hbsag: HbsagRule
+    blood_pressure: BloodPressureRule
+    pulse: PulseRule
+    temperature: TemperatureRule
+    pregnancy: PregnancyRule
+    questionnaire: QuestionnaireRule
+    required_vitals: tuple[str, ...]
+    plausible: dict[str, tuple[float, float]]
+    data: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The merged configuration, as JSON: for the organiser's page and the audit."""
+        return copy.deepcopy(self.data)
+
+
+_SECTIONS = {
+    "age": AgeRule, "weight": WeightRule, "volume": VolumeRule, "interval": IntervalRule,
+    "haemoglobin": HaemoglobinRule, "hbsag": HbsagRule, "blood_pressure": BloodPressureRule,
+    "pulse": PulseRule, "temperature": TemperatureRule, "pregnancy": PregnancyRule,
+    "questionnaire": QuestionnaireRule,
+}
+
+
+class RulesError(ValueError):
+    """A bad override: an unknown key or a value of the wrong kind. Raised at start-up, not mid-drive."""
+
+
+def load_rules(overrides: Optional[Mapping[str, Any]] = None, path: Path | str | None = None) -> Rules:
+    """The default rules with `overrides` merged key by key (nested dicts, or dotted keys
+    such as "weight.min_kg.M")."""
+    defaults = _read_defaults(str(path or DEFAULT_PATH))
+    merged = _merge(defaults, _expand_dotted(dict(overrides or {})), "")
+    if overrides and "version" not in overrides:
+        # Suggestions store the version: a local change must not pass for the defaults.
+        merged["version"] = f"{defaults['version']}+instance"
+    _check_consistency(merged)
+    return _build(merged)
+
+
+@lru_cache(maxsize=4)
+def _read_defaults_cached(path: str) -> str:
+    return Path(path).read_text(encoding="utf-8")
+
+
+def _read_defaults(path: str) -> dict[str, Any]:
+    return json.loads(_read_defaults_cached(path))
+
+
+def _expand_dotted(overrides: dict[str, Any]) -> dict[str, Any]:
+    expanded: dict[str, Any] = {}
+    for key, value in overrides.items():
+        target = expanded
+        *parents, last = str(key).split(".")
+        for part in parents:
+            target = target.setdefault(part, {})
+            if not isinstance(target, dict):
+                raise RulesError(f"screening rule {key!r} conflicts with another override")
+        if isinstance(value, Mapping):
+            value = _expand_dotted(dict(value))
+            if isinstance(target.get(last), dict):
+                target[last].update(value)
+                continue
+        target[last] = value
+    return expanded
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any], path: str) -> dict[str, Any]:
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        where = f"{path}{key}"
+        if key not in base:
+            raise RulesError(f"unknown screening rule: {where}")
+        default = base[key]
+        if isinstance(default, dict):
+            if not isinstance(value, Mapping):
+                raise RulesError(f"screening rule {where} must be a mapping")
+            merged[key] = _merge(default, dict(value), f"{where}.")
+        else:
+            _check_kind(default, value, where)
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_kind(default: Any, value: Any, where: str) -> None:
+    if default is None:
+        ok = value is None or (_is_number(value) and value >= 0)
+    elif _is_number(default):
+        ok = _is_number(value) and value >= 0
+    elif isinstance(default, str):
+        ok = isinstance(value, str)
+    elif isinstance(default, list):
+        ok = isinstance(value, (list, tuple)) and all(
+            (_is_number(v) if default and _is_number(default[0]) else isinstance(v, str)) for v in value)
+    else:
+        ok = type(value) is type(default)
+    if not ok:
+        raise RulesError(f"screening rule {where} has a value of the wrong kind: {value!r}")
+
+
+def _check_consistency(data: dict[str, Any]) -> None:
+    problems = []
+    if data["age"]["min_years"] > data["age"]["max_years"]:
+        problems.append("age.min_years > age.max_years")
+    if not data["volume"]["bag_sizes_ml"]:
+        problems.append("volume.bag_sizes_ml is empty")
+    for name, bounds in data["plausible"].items():
+        if bounds["lowest"] > bounds["highest"]:
+            problems.append(f"plausible.{name}: lowest > highest")
+    unknown_vitals = (set(data["required_vitals"]) | set(data["plausible"])) - set(VITAL_FIELDS)
+    if unknown_vitals:
+        problems.append(f"required_vitals or plausible: unknown {sorted(unknown_vitals)}")
+    if data["interval"]["unknown_type_as"] not in data["interval"]["days"]:
+        problems.append("interval.unknown_type_as is not a donation type")
+    if problems:
+        raise RulesError("; ".join(problems))
+
+
+def _build(data: dict[str, Any]) -> Rules:
+    sections = {}
+    for name, cls in _SECTIONS.items():
+        values = dict(data[name])
+        for f in fields(cls):
+            if isinstance(values.get(f.name), list):
+                values[f.name] = tuple(values[f.name])
+        sections[name] = cls(**values)
+    return Rules(
+        version=data["version"], notes=tuple(data.get("notes", ())), required_vitals=tuple(data["required_vitals"]),
+        plausible={name: (bounds["lowest"], bounds["highest"]) for name, bounds in data["plausible"].items()},
+        data=data, **sections,
+    )
+
+
+# --- the output ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Reason:
+    rule: str  # "age", "weight", ..., "questionnaire:q5"
+    code: str  # one of ALL_REASON_CODES
+    params: dict[str, Any]  # the numbers for the message (JSON-able)
+    until: Optional[dt.date]  # the earliest date this reason allows a donation again
+    permanent: bool
+    source: str  # "TT 26/2013 Art. 4.1", "NIHBT", ...
+    blocking: bool = True  # False: the reason restricts the volume or asks the nurse to look
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "code": self.code, "params": copy.deepcopy(self.params),
+                "until": self.until.isoformat() if self.until else None, "permanent": self.permanent,
+                "source": self.source, "blocking": self.blocking}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Reason":
+        return cls(rule=data["rule"], code=data["code"], params=dict(data.get("params") or {}),
+                   until=_date_or_none(data.get("until")), permanent=bool(data.get("permanent")),
+                   source=data.get("source", ""), blocking=bool(data.get("blocking", True)))
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    eligible: bool
+    allowed_volumes: tuple[int, ...]  # empty when not eligible
+    reasons: tuple[Reason, ...]
+    return_date: Optional[dt.date]  # None when eligible, permanent, or no date can be computed
+    permanent: bool
+    needs_review: bool
+    rules_version: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"eligible": self.eligible, "allowed_volumes": list(self.allowed_volumes),
+                "reasons": [r.to_dict() for r in self.reasons],
+                "return_date": self.return_date.isoformat() if self.return_date else None,
+                "permanent": self.permanent, "needs_review": self.needs_review,
+                "rules_version": self.rules_version}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Suggestion":
+        return cls(eligible=bool(data["eligible"]), allowed_volumes=tuple(data.get("allowed_volumes") or ()),
+                   reasons=tuple(Reason.from_dict(r) for r in data.get("reasons") or ()),
+                   return_date=_date_or_none(data.get("return_date")), permanent=bool(data.get("permanent")),
+                   needs_review=bool(data.get("needs_review")), rules_version=data.get("rules_version", ""))
+
+
+def _date_or_none(value: Any) -> Optional[dt.date]:
+    if value in (None, ""):
+        return None
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
+
+
+# --- calendar -----------------------------------------------------------------------------------
+
+def birthday_in(date_of_birth: dt.date, year: int) -> dt.date:
+    """Born on 29 February: in a common year the birthday is 1 March, so a donor is never taken
+    for 18 a day early."""
+    try:
+        return date_of_birth.replace(year=year)
+    except ValueError:
+        return dt.date(year, date_of_birth.month + 1, 1)
+
+
+def age_on(date_of_birth: dt.date, day: dt.date) -> int:
+    """Full years on `day`: a donor whose 18th birthday is the drive date is 18 that day."""
+    years = day.year - date_of_birth.year
+    return years - 1 if day < birthday_in(date_of_birth, day.year) else years
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """Calendar months, the day clamped to the month's last (31 Jan + 1 month = 28 or 29 Feb)."""
+    years, month_index = divmod(day.month - 1 + months, 12)
+    year, month = day.year + years, month_index + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def _add_days(day: dt.date, days: Optional[int]) -> Optional[dt.date]:
+    return None if days is None else day + dt.timedelta(days=days)
+
+
+# --- the engine ---------------------------------------------------------------------------------
+
+def implausible_vitals(vitals: Vitals, rules: Rules) -> dict[str, tuple[float, float]]:
+    """Fields whose value no living donor can have (pulse 900, weight 4000): a typing error the form
+    refuses on the spot, with the range it accepts."""
+    wrong: dict[str, tuple[float, float]] = {}
+    for name, (lowest, highest) in rules.plausible.items():
+        value = getattr(vitals, name, None)
+        if value is None:
+            continue
+        if not _is_number(value) or not lowest <= value <= highest:
+            wrong[name] = (lowest, highest)
+    systolic, diastolic = vitals.systolic_mmhg, vitals.diastolic_mmhg
+    # A diastolic at or above the systolic is two numbers swapped or mistyped.
+    if ("systolic_mmhg" not in wrong and "diastolic_mmhg" not in wrong and _is_number(systolic)
+            and _is_number(diastolic) and diastolic >= systolic):
+        lowest = rules.plausible.get("diastolic_mmhg", (0, systolic))[0]
+        wrong["diastolic_mmhg"] = (lowest, systolic - 1)
+    return wrong
+
+
+def suggest(donor: DonorFacts, drive_date: dt.date, answers: Optional[Mapping[str, bool]],
+            vitals: Optional[Vitals], rules: Rules, questionnaire: Questionnaire) -> Suggestion:
+    """What the rules say about this donor on this drive date. The nurse decides."""
+    reasons: list[Reason] = []
+    needs_review = False
+
+    reasons += _age_reasons(donor, drive_date, rules)
+    reasons += _interval_reasons(donor, drive_date, rules)
+    questionnaire_reasons, questionnaire_review = _questionnaire_reasons(donor, drive_date, answers, rules,
+                                                                         questionnaire)
+    reasons += questionnaire_reasons
+    needs_review |= questionnaire_review
+
+    vitals = vitals or Vitals()
+    unusable = implausible_vitals(vitals, rules)
+    if unusable:
+        # The form should have refused them; if they got here, they count as not measured.
+        reasons.append(Reason("vitals", "vitals_implausible", {"fields": sorted(unusable)}, None, False,
+                              "", blocking=False))
+        needs_review = True
+    measured = {name: (None if name in unusable else getattr(vitals, name)) for name in VITAL_FIELDS}
+    missing = [name for name in rules.required_vitals if measured[name] is None and name not in unusable]
+    if missing:
+        # Missing vitals restrict nothing: the nurse measures them and asks again.
+        reasons.append(Reason("vitals", "vitals_missing", {"fields": missing}, None, False, "", blocking=False))
+        needs_review = True
+
+    volumes, vital_reasons = _vital_reasons(donor, drive_date, measured, vitals.hbsag, rules)
+    reasons += vital_reasons
+
+    blocking = [r for r in reasons if r.blocking]
+    if not blocking and not volumes:
+        reasons.append(Reason("volume", "no_allowed_volume", {}, None, False, rules.volume.source))
+        blocking = reasons[-1:]
+    eligible = not blocking
+    permanent = any(r.permanent for r in reasons)
+    dates = [r.until for r in blocking if r.until is not None]
+    return_date = max(dates) if dates and not eligible and not permanent else None
+    # Permanent first, then what stops a donation today, then restrictions and notes.
+    reasons.sort(key=lambda r: (not r.permanent, not r.blocking))
+    return Suggestion(eligible=eligible, allowed_volumes=tuple(volumes) if eligible else (),
+                      reasons=tuple(reasons), return_date=return_date, permanent=permanent,
+                      needs_review=needs_review, rules_version=rules.version)
+
+
+def _age_reasons(donor: DonorFacts, drive_date: dt.date, rules: Rules) -> list[Reason]:
+    rule = rules.age
+    age = age_on(donor.date_of_birth, drive_date)
+    if age < rule.min_years:
+        comes_of_age = birthday_in(donor.date_of_birth, donor.date_of_birth.year + rule.min_years)
+        return [Reason("age", "too_young", {"age": age, "min_years": rule.min_years}, comes_of_age, False,
+                       rule.source)]
+    if age > rule.max_years:
+        return [Reason("age", "too_old", {"age": age, "max_years": rule.max_years}, None, True, rule.source)]
+    return []
+
+
+def _interval_reasons(donor: DonorFacts, drive_date: dt.date, rules: Rules) -> list[Reason]:
+    rule = rules.interval
+    if donor.last_donation_date is None:
+        return []
+    donation_type = donor.last_donation_type if donor.last_donation_type in rule.days else rule.unknown_type_as
+    min_days = rule.days[donation_type]
+    days_since = (drive_date - donor.last_donation_date).days
+    if days_since >= min_days:
+        return []
+    return [Reason("interval", "interval_too_short",
+                   {"days_since": days_since, "min_days": min_days, "donation_type": donation_type},
+                   donor.last_donation_date + dt.timedelta(days=min_days), False, rule.source)]
+
+
+def _questionnaire_reasons(donor: DonorFacts, drive_date: dt.date, answers: Optional[Mapping[str, bool]],
+                           rules: Rules, questionnaire: Questionnaire) -> tuple[list[Reason], bool]:
+    source = rules.questionnaire.source
+    if answers is None:
+        return [Reason("questionnaire", "questionnaire_missing", {}, None, False, source, blocking=False)], True
+    reasons: list[Reason] = []
+    review = False
+    # Only the items this donor is asked: the women's group does not count for a man.
+    items = questionnaire.items_for(donor.sex)
+    unanswered = [item.id for item in items if not item.must_be_yes and not isinstance(answers.get(item.id), bool)]
+    if unanswered:
+        reasons.append(Reason("questionnaire", "questionnaire_incomplete", {"items": unanswered}, None, False,
+                              source, blocking=False))
+        review = True
+    for item in items:
+        rule_name = f"questionnaire:{item.id}"
+        if item.must_be_yes:
+            if answers.get(item.id) is not True:
+                # Consent can be given at once: the donor may continue today once confirmed.
+                reasons.append(Reason(rule_name, "not_confirmed", {"item": item.id}, drive_date, False,
+                                      rules.questionnaire.confirmation_source))
+            continue
+        if answers.get(item.id) is not True:
+            continue
+        kind = item.if_yes.get("kind", "none")
+        params: dict[str, Any] = {"item": item.id}
+        if item.if_yes.get("note"):
+            params["note"] = dict(item.if_yes["note"])
+            review = True
+        if item.id == rules.pregnancy.item:
+            reasons.append(Reason("pregnancy", "pregnancy", {**params, "months": rules.pregnancy.months},
+                                  add_months(drive_date, rules.pregnancy.months), False, rules.pregnancy.source))
+        elif kind == "permanent":
+            reasons.append(Reason(rule_name, "questionnaire_permanent", params, None, True, source))
+        elif kind == "months":
+            months = int(item.if_yes["months"])
+            reasons.append(Reason(rule_name, "questionnaire_deferral", {**params, "months": months},
+                                  add_months(drive_date, months), False, source))
+        elif kind == "days":
+            days = int(item.if_yes["days"])
+            reasons.append(Reason(rule_name, "questionnaire_deferral", {**params, "days": days},
+                                  drive_date + dt.timedelta(days=days), False, source))
+        elif kind == "none":
+            if item.id == rules.interval.asked_by_item and donor.last_donation_date is None:
+                reasons.append(Reason("interval", "last_donation_unknown", params, None, False,
+                                      rules.interval.source, blocking=False))
+                review = True
+        else:
+            # "nurse_review", or a kind this version does not know: never silently ignored.
+            reasons.append(Reason(rule_name, "questionnaire_review", params, None, False, source, blocking=False))
+            review = True
+    return reasons, review
+
+
+def _vital_reasons(donor: DonorFacts, drive_date: dt.date, measured: dict[str, Any], hbsag: Optional[str],
+                   rules: Rules) -> tuple[list[int], list[Reason]]:
+    reasons: list[Reason] = []
+    volume = rules.volume
+    volumes = [v for v in volume.bag_sizes_ml if v <= volume.max_ml]
+
+    weight = measured["weight_kg"]
+    if weight is not None:
+        # The strictest minimum when the sex is not one the rules know.
+        min_kg = rules.weight.min_kg.get(donor.sex, max(rules.weight.min_kg.values()))
+        if weight < min_kg:
+            reasons.append(Reason("weight", "underweight", {"weight_kg": weight, "min_kg": min_kg},
+                                  _add_days(drive_date, rules.weight.defer_days), False, rules.weight.source))
+            volumes = []
+        else:
+            if weight < volume.full_band_from_kg:
+                by_weight = [v for v in volumes if v <= volume.small_band_max_ml]
+            else:
+                # Decimal: 9 x 50.0 must be exactly 450, not 449.99999.
+                limit = Decimal(str(volume.ml_per_kg)) * Decimal(str(weight))
+                by_weight = [v for v in volumes if v <= limit]
+            if by_weight != volumes:
+                reasons.append(Reason("weight", "volume_limited_by_weight",
+                                      {"weight_kg": weight, "max_ml": max(by_weight, default=0)}, None, False,
+                                      volume.source, blocking=False))
+            volumes = by_weight
+
+    hb_rule = rules.haemoglobin
+    hb = measured["haemoglobin_g_l"]
+    if hb is not None:
+        if hb < hb_rule.min_g_l:
+            reasons.append(Reason("haemoglobin", "hb_low", {"haemoglobin_g_l": hb, "min_g_l": hb_rule.min_g_l},
+                                  _add_days(drive_date, hb_rule.defer_days), False, hb_rule.source))
+        elif hb < hb_rule.min_g_l_from_volume:
+            smaller = [v for v in volumes if v < hb_rule.large_volume_from_ml]
+            if smaller != volumes:
+                reasons.append(Reason("haemoglobin", "hb_low_for_volume",
+                                      {"haemoglobin_g_l": hb, "min_g_l": hb_rule.min_g_l_from_volume,
+                                       "from_ml": hb_rule.large_volume_from_ml}, None, False, hb_rule.source,
+                                      blocking=False))
+            volumes = smaller
+
+    if hbsag == "positive":
+        reasons.append(Reason("hbsag", "hbsag_positive", {}, None, True, rules.hbsag.source))
+
+    # Blood pressure, pulse or temperature out of range: not today, measured again from
+    # drive date + retest_days (1 by default: a nervous donor is often fine the next day).
+    bp = rules.blood_pressure
+    systolic, diastolic = measured["systolic_mmhg"], measured["diastolic_mmhg"]
+    if ((systolic is not None and not bp.systolic_min <= systolic <= bp.systolic_max)
+            or (diastolic is not None and not bp.diastolic_min <= diastolic <= bp.diastolic_max)):
+        reasons.append(Reason("blood_pressure", "bp_out_of_range",
+                              {"systolic": systolic, "diastolic": diastolic, "systolic_min": bp.systolic_min,
+                               "systolic_max": bp.systolic_max, "diastolic_min": bp.diastolic_min,
+                               "diastolic_max": bp.diastolic_max},
+                              drive_date + dt.timedelta(days=bp.retest_days), False, bp.source))
+
+    pulse_rule = rules.pulse
+    pulse = measured["pulse_per_min"]
+    if pulse is not None and not pulse_rule.min <= pulse <= pulse_rule.max:
+        reasons.append(Reason("pulse", "pulse_out_of_range",
+                              {"pulse_per_min": pulse, "min": pulse_rule.min, "max": pulse_rule.max},
+                              drive_date + dt.timedelta(days=pulse_rule.retest_days), False, pulse_rule.source))
+
+    temperature_rule = rules.temperature
+    temperature = measured["temperature_c"]
+    if temperature is not None and temperature > temperature_rule.max_c:
+        reasons.append(Reason("temperature", "fever", {"temperature_c": temperature, "max_c": temperature_rule.max_c},
+                              drive_date + dt.timedelta(days=temperature_rule.retest_days), False,
+                              temperature_rule.source))
+    return volumes, reasons
