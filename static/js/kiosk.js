@@ -1,0 +1,193 @@
+// The donor kiosk: a scanner input that keeps focus, the camera scanner (jsQR), the idle
+// reset that wipes the previous donor, the ticket's auto-return, and a screen that stays awake.
+(function () {
+  "use strict";
+
+  var stage = document.getElementById("kiosk-stage");
+  var camera = { stream: null, frame: 0 };
+
+  function scanInput() {
+    return document.querySelector("[data-scan-input]");
+  }
+
+  // A USB or Bluetooth scanner types into whatever has focus: on the start screen that must
+  // always be the scan input, whatever the donor touched before.
+  function focusScanInput() {
+    var input = scanInput();
+    var active = document.activeElement;
+    if (!input) return;
+    if (active && active !== input && active !== document.body && active.closest("form") &&
+        !active.closest(".scan-form")) return;
+    input.focus({ preventScroll: true });
+  }
+
+  function focusStep() {
+    var target = stage && stage.querySelector("[data-autofocus]");
+    if (target) {
+      target.focus({ preventScroll: true });
+    } else {
+      focusScanInput();
+    }
+  }
+
+  // ----- the camera -----
+  function setCameraStatus(text) {
+    var status = document.getElementById("camera-status");
+    if (status) status.textContent = text;
+  }
+
+  function stopCamera() {
+    if (camera.frame) cancelAnimationFrame(camera.frame);
+    camera.frame = 0;
+    if (camera.stream) {
+      camera.stream.getTracks().forEach(function (track) { track.stop(); });
+      camera.stream = null;
+    }
+    var panel = document.getElementById("camera-panel");
+    if (panel) panel.hidden = true;
+  }
+
+  function startCamera() {
+    var panel = document.getElementById("camera-panel");
+    var video = document.getElementById("camera-video");
+    var canvas = document.getElementById("camera-canvas");
+    if (!panel || !video || !canvas) return;
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia || typeof window.jsQR !== "function") {
+      panel.hidden = false;
+      setCameraStatus(panel.getAttribute("data-unavailable") || "Camera unavailable");
+      return;
+    }
+    panel.hidden = false;
+    navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false })
+      .then(function (stream) {
+        camera.stream = stream;
+        video.srcObject = stream;
+        return video.play();
+      })
+      .then(function () { camera.frame = requestAnimationFrame(function () { scanFrame(video, canvas); }); })
+      .catch(function () {
+        setCameraStatus(panel.getAttribute("data-unavailable") || "Camera unavailable");
+      });
+  }
+
+  function scanFrame(video, canvas) {
+    if (!camera.stream) return;
+    if (video.readyState === video.HAVE_ENOUGH_DATA && video.videoWidth > 0) {
+      var width = video.videoWidth;
+      var height = video.videoHeight;
+      canvas.width = width;
+      canvas.height = height;
+      var context = canvas.getContext("2d", { willReadFrequently: true });
+      context.drawImage(video, 0, 0, width, height);
+      var image = context.getImageData(0, 0, width, height);
+      var code = window.jsQR(image.data, width, height, { inversionAttempts: "dontInvert" });
+      if (code && code.data) {
+        var input = scanInput();
+        stopCamera();
+        if (input) {
+          input.value = code.data;
+          input.form.requestSubmit();
+        }
+        return;
+      }
+    }
+    camera.frame = requestAnimationFrame(function () { scanFrame(video, canvas); });
+  }
+
+  // ----- idle reset -----
+  var idleTimer = 0;
+  var ticketTimer = 0;
+
+  function idleSeconds() {
+    var value = stage ? parseInt(stage.getAttribute("data-idle-seconds"), 10) : 0;
+    return isNaN(value) ? 0 : value;
+  }
+
+  function onStartScreen() {
+    return !!(stage && stage.querySelector("[data-step='start']"));
+  }
+
+  function resetKiosk() {
+    if (!stage || !window.htmx) return;
+    stopCamera();
+    var ks = stage.querySelector("input[name=ks]");
+    var values = ks ? { ks: ks.value } : {};
+    // Wipe the page first, so nothing of the donor stays even if the request fails.
+    stage.innerHTML = "";
+    window.htmx.ajax("POST", stage.getAttribute("data-reset-url"),
+      { target: "#kiosk-stage", swap: "innerHTML", values: values });
+    if (window.history && window.history.replaceState) {
+      window.history.replaceState(null, "", window.location.pathname);
+    }
+  }
+
+  function armIdleTimer() {
+    clearTimeout(idleTimer);
+    var seconds = idleSeconds();
+    if (!seconds || onStartScreen()) return;
+    idleTimer = setTimeout(resetKiosk, seconds * 1000);
+  }
+
+  function armTicketTimer() {
+    clearTimeout(ticketTimer);
+    var ticket = stage && stage.querySelector("[data-return-after]");
+    if (!ticket) return;
+    var seconds = parseInt(ticket.getAttribute("data-return-after"), 10) || 30;
+    ticketTimer = setTimeout(resetKiosk, seconds * 1000);
+  }
+
+  // ----- keep the screen on -----
+  var wakeLock = null;
+  function keepAwake() {
+    if (!("wakeLock" in navigator) || document.visibilityState !== "visible") return;
+    navigator.wakeLock.request("screen").then(function (lock) { wakeLock = lock; }).catch(function () {});
+  }
+
+  // ----- wiring -----
+  document.addEventListener("click", function (event) {
+    var target = event.target.closest("[data-camera-open], [data-camera-close], [data-print]");
+    if (!target) return;
+    if (target.hasAttribute("data-camera-open")) startCamera();
+    if (target.hasAttribute("data-camera-close")) { stopCamera(); focusScanInput(); }
+    if (target.hasAttribute("data-print")) window.print();
+  });
+
+  ["pointerdown", "keydown", "touchstart", "input"].forEach(function (name) {
+    document.addEventListener(name, armIdleTimer, { passive: true });
+  });
+
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (event.detail.target === stage) stopCamera();
+  });
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (event.detail.target !== stage) return;
+    clearTimeout(ticketTimer);
+    focusStep();
+    armIdleTimer();
+    armTicketTimer();
+    window.scrollTo(0, 0);
+  });
+
+  // A network failure must not leave a blank or half-filled screen behind.
+  document.addEventListener("htmx:sendError", function (event) {
+    if (stage && event.detail.target === stage && !stage.innerHTML.trim()) {
+      window.location.reload();
+    }
+  });
+
+  document.addEventListener("focusout", function () {
+    if (onStartScreen()) setTimeout(focusScanInput, 150);
+  });
+
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible") keepAwake();
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    focusStep();
+    armIdleTimer();
+    armTicketTimer();
+    keepAwake();
+  });
+})();
