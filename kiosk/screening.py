@@ -206,7 +206,7 @@ def load_rules(overrides: Optional[Mapping[str, Any]] = None, path: Path | str |
     return _build(merged)
 
 
-@lru_cache(maxsize=4)
+@lru_cache
 def _read_defaults_cached(path: str) -> str:
     return Path(path).read_text(encoding="utf-8")
 
@@ -481,16 +481,18 @@ def _interval_reasons(donor: DonorFacts, drive_date: dt.date, rules: Rules) -> l
 def _questionnaire_reasons(donor: DonorFacts, drive_date: dt.date, answers: Optional[Mapping[str, bool]],
                            rules: Rules, questionnaire: Questionnaire) -> tuple[list[Reason], bool]:
     source = rules.questionnaire.source
+    # Unanswered questions could hide a deferral, and without them there is no consent: not
+    # eligible until they are answered, which can be done today.
     if answers is None:
-        return [Reason("questionnaire", "questionnaire_missing", {}, None, False, source, blocking=False)], True
+        return [Reason("questionnaire", "questionnaire_missing", {}, drive_date, False, source)], True
     reasons: list[Reason] = []
     review = False
     # Only the items this donor is asked: the women's group does not count for a man.
     items = questionnaire.items_for(donor.sex)
     unanswered = [item.id for item in items if not item.must_be_yes and not isinstance(answers.get(item.id), bool)]
     if unanswered:
-        reasons.append(Reason("questionnaire", "questionnaire_incomplete", {"items": unanswered}, None, False,
-                              source, blocking=False))
+        reasons.append(Reason("questionnaire", "questionnaire_incomplete", {"items": unanswered}, drive_date,
+                              False, source))
         review = True
     for item in items:
         rule_name = f"questionnaire:{item.id}"
@@ -553,9 +555,9 @@ def _vital_reasons(donor: DonorFacts, drive_date: dt.date, measured: dict[str, A
                 # Decimal: 9 x 50.0 must be exactly 450, not 449.99999.
                 limit = Decimal(str(volume.ml_per_kg)) * Decimal(str(weight))
                 by_weight = [v for v in volumes if v <= limit]
-            if by_weight != volumes:
+            if by_weight and by_weight != volumes:
                 reasons.append(Reason("weight", "volume_limited_by_weight",
-                                      {"weight_kg": weight, "max_ml": max(by_weight, default=0)}, None, False,
+                                      {"weight_kg": weight, "max_ml": max(by_weight)}, None, False,
                                       volume.source, blocking=False))
             volumes = by_weight
 
