@@ -45,3 +45,126 @@ def bump(session: Session, drive_id: int, site_id: Optional[int], department_id:
             except IntegrityError:
                 session.execute(sa.update(TallyCounter).where(*row_filter).values(**values))
     touch_drive(session, drive_id)
+
+
+# The read side. Both functions below answer the same dict, one from the counter rows (what
+# the display shows, a handful of rows whatever the drive's size) and one counted straight from
+# the visit, screening and donation rows (what tests and the report check the counters with).
+
+Figures = dict[str, int]
+Key = tuple[Optional[int], Optional[int]]  # (site_id, department_id)
+SITE_FIGURES = ("bags", "volume_ml", "checked_in", "screened", "deferred", "incomplete")
+
+
+def snapshot(session: Session, drive_id: int, site_id: Optional[int] = None) -> dict:
+    """The drive's live figures (one site's when site_id is given), from the counters.
+
+    Keys: bags, volume_ml, equivalent_250, incomplete, checked_in, screened, deferred, target_bags,
+    revision, drive_bags (the whole drive's bags, for a site's progress bar), by_site and
+    by_department (bags first)."""
+    # The revision is read before the counters: on PostgreSQL (read committed) a donation
+    # committed in between then shows as a newer revision at the next poll, never as a
+    # revision the display believes it has already shown.
+    drive = _drive_row(session, drive_id)
+    rows = session.execute(
+        sa.select(TallyCounter.site_id, TallyCounter.department_id,
+                  *(sa.func.coalesce(sa.func.sum(getattr(TallyCounter, name)), 0).label(name) for name in COUNTERS))
+        .where(TallyCounter.drive_id == drive_id)
+        .group_by(TallyCounter.site_id, TallyCounter.department_id)
+    ).all()
+    figures = {(row.site_id, row.department_id): {name: int(getattr(row, name)) for name in COUNTERS} for row in rows}
+    return _assemble(session, drive, site_id, figures)
+
+
+def count_from_rows(session: Session, drive_id: int, site_id: Optional[int] = None) -> dict:
+    """The same figures as `snapshot`, counted from the visits, screenings and donations."""
+    from kiosk.models import Donation, Donor, Screening, Visit
+
+    drive = _drive_row(session, drive_id)
+    figures: dict[Key, Figures] = {}
+
+    def add(rows, *names: str) -> None:
+        for row in rows:
+            key = (row.site_id, row.department_id)
+            entry = figures.setdefault(key, {name: 0 for name in COUNTERS})
+            for name in names:
+                entry[name] += int(getattr(row, name) or 0)
+
+    visit_keys = (Visit.site_id.label("site_id"), Donor.department_id.label("department_id"))
+    add(session.execute(
+        sa.select(*visit_keys, sa.func.count(Visit.id).label("checked_in"))
+        .join(Donor, Donor.id == Visit.donor_id)
+        .where(Visit.drive_id == drive_id, Visit.checked_in_at.is_not(None))
+        .group_by(*visit_keys)), "checked_in")
+    add(session.execute(
+        sa.select(*visit_keys,
+                  sa.func.count(sa.distinct(Visit.id)).label("screened"),
+                  sa.func.count(sa.distinct(sa.case((Screening.decision.like("deferred%"), Visit.id)))).label("deferred"))
+        .select_from(Screening).join(Visit, Visit.id == Screening.visit_id).join(Donor, Donor.id == Visit.donor_id)
+        .where(Visit.drive_id == drive_id, Screening.voided.is_(False))
+        .group_by(*visit_keys)), "screened", "deferred")
+    completed = Donation.outcome == "completed"
+    add(session.execute(
+        sa.select(*visit_keys,
+                  sa.func.sum(sa.case((completed, 1), else_=0)).label("bags"),
+                  sa.func.sum(sa.case((completed, Donation.volume_ml), else_=0)).label("volume_ml"),
+                  sa.func.sum(sa.case((Donation.outcome == "incomplete", 1), else_=0)).label("incomplete"))
+        .select_from(Donation).join(Visit, Visit.id == Donation.visit_id).join(Donor, Donor.id == Visit.donor_id)
+        .where(Donation.drive_id == drive_id, Donation.voided.is_(False))
+        .group_by(*visit_keys)), "bags", "volume_ml", "incomplete")
+    return _assemble(session, drive, site_id, figures)
+
+
+def _drive_row(session: Session, drive_id: int) -> sa.Row:
+    drive = session.execute(sa.select(Drive.id, Drive.target_bags, Drive.revision)
+                            .where(Drive.id == drive_id)).one_or_none()
+    if drive is None:
+        raise LookupError(f"no drive {drive_id}")
+    return drive
+
+
+def _assemble(session: Session, drive: sa.Row, site_id: Optional[int], figures: dict[Key, Figures]) -> dict:
+    from kiosk.models import Department, Site, drive_site
+
+    drive_id = drive.id
+    chosen = {key: value for key, value in figures.items() if site_id is None or key[0] == site_id}
+    totals = _sum(chosen.values())
+
+    site_ids = {key[0] for key, value in chosen.items() if key[0] is not None and any(value.values())}
+    if site_id is None:
+        site_ids |= set(session.scalars(sa.select(drive_site.c.site_id).where(drive_site.c.drive_id == drive_id)))
+    else:
+        site_ids.add(site_id)
+    sites = session.execute(sa.select(Site.id, Site.code, Site.name).where(Site.id.in_(site_ids))
+                            .order_by(Site.code)).all() if site_ids else []
+    by_site = []
+    for site in sites:
+        site_totals = _sum(value for key, value in chosen.items() if key[0] == site.id)
+        by_site.append({"code": site.code, "name": site.name} | {name: site_totals[name] for name in SITE_FIGURES})
+
+    per_department: dict[Optional[int], Figures] = {}
+    for (_site, department_id), value in chosen.items():
+        per_department[department_id] = _sum([per_department.get(department_id, {}), value])
+    names = dict(session.execute(sa.select(Department.id, Department.name)
+                                 .where(Department.id.in_([d for d in per_department if d is not None]))).all())
+    by_department = [{"name": names.get(department_id, "") if department_id is not None else "",
+                      "bags": value["bags"], "volume_ml": value["volume_ml"]}
+                     for department_id, value in per_department.items() if any(value.values())]
+    by_department.sort(key=lambda d: (-d["bags"], -d["volume_ml"], d["name"]))
+
+    return totals | {
+        "equivalent_250": round(totals["volume_ml"] / 250, 1),
+        "target_bags": drive.target_bags,
+        "revision": drive.revision,
+        "drive_bags": sum(value["bags"] for value in figures.values()),
+        "by_site": by_site,
+        "by_department": by_department,
+    }
+
+
+def _sum(items) -> Figures:
+    total = {name: 0 for name in COUNTERS}
+    for item in items:
+        for name in COUNTERS:
+            total[name] += item.get(name, 0)
+    return total
