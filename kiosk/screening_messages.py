@@ -1,0 +1,209 @@
+"""The screening engine's reasons in words, in the user's language (kiosk.screening gives codes
+and numbers; the numbers in every sentence come from the reason's params, so from configuration)."""
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, Union
+
+from flask_babel import format_decimal
+from flask_babel import gettext as _
+from flask_babel import ngettext
+
+from kiosk.formatting import current_locale
+from kiosk.screening import Reason
+
+QUESTIONNAIRE_PREFIX = "questionnaire:"
+
+
+def number(value: Any) -> str:
+    """41.9 -> "41,9" in Vietnamese; a value not measured -> "?"."""
+    if value is None:
+        return "?"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return format_decimal(value)
+    return str(value)
+
+
+def question_number(item_id: str) -> str:
+    """"q5" -> "5": the number the donor saw beside the question."""
+    return item_id[1:] if item_id[:1] == "q" and item_id[1:].isdigit() else item_id
+
+
+def rule_label(rule: str) -> str:
+    if rule.startswith(QUESTIONNAIRE_PREFIX):
+        return _("Question %(number)s", number=question_number(rule[len(QUESTIONNAIRE_PREFIX):]))
+    return {
+        "age": _("Age"), "weight": _("Weight"), "volume": _("Volume"), "interval": _("Interval since last donation"),
+        "haemoglobin": _("Haemoglobin"), "hbsag": _("HBsAg"), "blood_pressure": _("Blood pressure"),
+        "pulse": _("Pulse"), "temperature": _("Temperature"), "pregnancy": _("Pregnancy"),
+        "questionnaire": _("Health questionnaire"), "vitals": _("Measurements"),
+    }.get(rule, rule)
+
+
+def vital_label(name: str) -> str:
+    return {
+        "weight_kg": _("weight"), "systolic_mmhg": _("systolic pressure"), "diastolic_mmhg": _("diastolic pressure"),
+        "pulse_per_min": _("pulse"), "haemoglobin_g_l": _("haemoglobin"), "temperature_c": _("temperature"),
+    }.get(name, name)
+
+
+def donation_type_label(donation_type: str) -> str:
+    return {
+        "whole_blood": _("whole blood"), "red_cells": _("red cells"), "plasma": _("plasma"),
+        "platelets": _("platelets"),
+    }.get(donation_type, donation_type)
+
+
+def _joined(values: list[str]) -> str:
+    return ", ".join(values)
+
+
+def _too_young(p: Mapping[str, Any]) -> str:
+    return _("Not yet %(min_years)s years old (%(age)s on the drive date)",
+             min_years=number(p.get("min_years")), age=number(p.get("age")))
+
+
+def _too_old(p: Mapping[str, Any]) -> str:
+    return _("Over %(max_years)s years old (%(age)s on the drive date)",
+             max_years=number(p.get("max_years")), age=number(p.get("age")))
+
+
+def _underweight(p: Mapping[str, Any]) -> str:
+    return _("Weight %(weight)s kg, below %(min)s kg", weight=number(p.get("weight_kg")), min=number(p.get("min_kg")))
+
+
+def _volume_limited_by_weight(p: Mapping[str, Any]) -> str:
+    return _("At %(weight)s kg, at most %(max)s ml", weight=number(p.get("weight_kg")), max=number(p.get("max_ml")))
+
+
+def _no_allowed_volume(p: Mapping[str, Any]) -> str:
+    return _("No bag size is allowed for this weight and haemoglobin")
+
+
+def _interval_too_short(p: Mapping[str, Any]) -> str:
+    days_since = p.get("days_since")
+    kind = donation_type_label(str(p.get("donation_type", "")))
+    if isinstance(days_since, int) and days_since < 0:
+        return _("The last donation (%(kind)s) is recorded after the drive date", kind=kind)
+    return _("Last donation (%(kind)s) %(days)s days ago; at least %(min)s days are needed",
+             kind=kind, days=number(days_since), min=number(p.get("min_days")))
+
+
+def _last_donation_unknown(p: Mapping[str, Any]) -> str:
+    return _("Has donated before: ask the date and type of the last donation")
+
+
+def _hb_low(p: Mapping[str, Any]) -> str:
+    return _("Hb %(hb)s g/L, below %(min)s g/L", hb=number(p.get("haemoglobin_g_l")), min=number(p.get("min_g_l")))
+
+
+def _hb_low_for_volume(p: Mapping[str, Any]) -> str:
+    return _("Hb %(hb)s g/L, below %(min)s g/L: only bags under %(from_ml)s ml",
+             hb=number(p.get("haemoglobin_g_l")), min=number(p.get("min_g_l")), from_ml=number(p.get("from_ml")))
+
+
+def _hbsag_positive(p: Mapping[str, Any]) -> str:
+    return _("HBsAg rapid test positive")
+
+
+def _bp_out_of_range(p: Mapping[str, Any]) -> str:
+    return _("Blood pressure %(systolic)s/%(diastolic)s mmHg, outside %(systolic_min)s–%(systolic_max)s/"
+             "%(diastolic_min)s–%(diastolic_max)s mmHg",
+             systolic=number(p.get("systolic")), diastolic=number(p.get("diastolic")),
+             systolic_min=number(p.get("systolic_min")), systolic_max=number(p.get("systolic_max")),
+             diastolic_min=number(p.get("diastolic_min")), diastolic_max=number(p.get("diastolic_max")))
+
+
+def _pulse_out_of_range(p: Mapping[str, Any]) -> str:
+    return _("Pulse %(pulse)s/min, outside %(min)s–%(max)s/min",
+             pulse=number(p.get("pulse_per_min")), min=number(p.get("min")), max=number(p.get("max")))
+
+
+def _fever(p: Mapping[str, Any]) -> str:
+    return _("Temperature %(temperature)s °C, above %(max)s °C",
+             temperature=number(p.get("temperature_c")), max=number(p.get("max_c")))
+
+
+def _pregnancy(p: Mapping[str, Any]) -> str:
+    months = int(p.get("months", 0))
+    return ngettext("Pregnant, nursing or a recent pregnancy (question %(question)s): deferred %(num)d month",
+                    "Pregnant, nursing or a recent pregnancy (question %(question)s): deferred %(num)d months",
+                    months, question=question_number(str(p.get("item", ""))))
+
+
+def _questionnaire_permanent(p: Mapping[str, Any]) -> str:
+    return _("Answered yes to question %(question)s: permanent deferral",
+             question=question_number(str(p.get("item", ""))))
+
+
+def _questionnaire_deferral(p: Mapping[str, Any]) -> str:
+    question = question_number(str(p.get("item", "")))
+    if "months" in p:
+        text = ngettext("Answered yes to question %(question)s: deferred %(num)d month",
+                        "Answered yes to question %(question)s: deferred %(num)d months",
+                        int(p["months"]), question=question)
+    else:
+        text = ngettext("Answered yes to question %(question)s: deferred %(num)d day",
+                        "Answered yes to question %(question)s: deferred %(num)d days",
+                        int(p.get("days", 0)), question=question)
+    return _with_note(text, p)
+
+
+def _questionnaire_review(p: Mapping[str, Any]) -> str:
+    return _with_note(_("Answered yes to question %(question)s: the nurse decides",
+                        question=question_number(str(p.get("item", "")))), p)
+
+
+def _with_note(text: str, p: Mapping[str, Any]) -> str:
+    """The questionnaire file's own note (both languages in the data, e.g. "Vaccines: nurse review")."""
+    note = p.get("note")
+    if not isinstance(note, Mapping):
+        return text
+    words = note.get(current_locale()) or note.get("vi") or ""
+    return f"{text} ({words})" if words else text
+
+
+def _not_confirmed(p: Mapping[str, Any]) -> str:
+    return _("Consent to donate and to the blood tests not given (question %(question)s)",
+             question=question_number(str(p.get("item", ""))))
+
+
+def _questionnaire_missing(p: Mapping[str, Any]) -> str:
+    return _("The health questionnaire has not been answered")
+
+
+def _questionnaire_incomplete(p: Mapping[str, Any]) -> str:
+    return _("Questions not answered: %(questions)s",
+             questions=_joined([question_number(str(i)) for i in p.get("items", [])]))
+
+
+def _vitals_missing(p: Mapping[str, Any]) -> str:
+    return _("Not measured yet: %(fields)s", fields=_joined([vital_label(str(f)) for f in p.get("fields", [])]))
+
+
+def _vitals_implausible(p: Mapping[str, Any]) -> str:
+    return _("Impossible values, not used: %(fields)s",
+             fields=_joined([vital_label(str(f)) for f in p.get("fields", [])]))
+
+
+DESCRIBERS: dict[str, Callable[[Mapping[str, Any]], str]] = {
+    "too_young": _too_young, "too_old": _too_old, "underweight": _underweight,
+    "volume_limited_by_weight": _volume_limited_by_weight, "no_allowed_volume": _no_allowed_volume,
+    "interval_too_short": _interval_too_short, "last_donation_unknown": _last_donation_unknown,
+    "hb_low": _hb_low, "hb_low_for_volume": _hb_low_for_volume, "hbsag_positive": _hbsag_positive,
+    "bp_out_of_range": _bp_out_of_range, "pulse_out_of_range": _pulse_out_of_range, "fever": _fever,
+    "pregnancy": _pregnancy, "questionnaire_permanent": _questionnaire_permanent,
+    "questionnaire_deferral": _questionnaire_deferral, "questionnaire_review": _questionnaire_review,
+    "not_confirmed": _not_confirmed, "questionnaire_missing": _questionnaire_missing,
+    "questionnaire_incomplete": _questionnaire_incomplete, "vitals_missing": _vitals_missing,
+    "vitals_implausible": _vitals_implausible,
+}
+
+
+def describe_reason(reason: Union[Reason, Mapping[str, Any]]) -> str:
+    """One sentence for a reason (a Reason, or its stored dict), in the current language."""
+    if not isinstance(reason, Reason):
+        reason = Reason.from_dict(reason)
+    describer = DESCRIBERS.get(reason.code)
+    if describer is None:  # a code from a newer version of the rules: still say which rule
+        return f"{rule_label(reason.rule)}: {reason.code}"
+    return describer(reason.params or {})
