@@ -1,0 +1,231 @@
+"""Forms of the organiser's console. WTForms has no Vietnamese, so every validator, and every
+field that checks its own input (dates, numbers, choices), carries its own message."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from typing import Any, Iterable
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import (BooleanField, DateField, HiddenField, IntegerField, PasswordField, SelectField,
+                     SelectMultipleField, StringField, TextAreaField, widgets)
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
+
+from kiosk.models import DriveStatus, StaffRole
+
+try:  # WTForms 3.3 deprecates (value, label) tuples for SelectChoice; older versions only know tuples.
+    from wtforms.fields.choices import SelectChoice
+
+    def choice(value: Any, label: Any) -> Any:
+        return SelectChoice(value=value, label=label)
+except ImportError:  # pragma: no cover
+    def choice(value: Any, label: Any) -> Any:
+        return (value, label)
+
+PASSWORD_MIN = 8
+CORRECTION_REASONS_MAX = 500
+
+
+class LocalDateField(DateField):
+    """A date from <input type=date> (yyyy-mm-dd) or typed as dd/mm/yyyy."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("format", ["%Y-%m-%d", "%d/%m/%Y"])
+        super().__init__(*args, **kwargs)
+
+    def process_formdata(self, valuelist):
+        if not valuelist or not valuelist[0].strip():
+            self.data = None
+            return
+        text = valuelist[0].strip()
+        for fmt in self.strptime_format:
+            try:
+                self.data = dt.datetime.strptime(text, fmt).date()
+                return
+            except ValueError:
+                continue
+        self.data = None
+        raise ValueError(_l("Enter a date as dd/mm/yyyy."))
+
+
+class WholeNumberField(IntegerField):
+    def process_formdata(self, valuelist):
+        if not valuelist or not str(valuelist[0]).strip():
+            self.data = None
+            return
+        try:
+            self.data = int(str(valuelist[0]).strip())
+        except ValueError:
+            self.data = None
+            raise ValueError(_l("Enter a whole number.")) from None
+
+
+class ChoiceField(SelectField):
+    def pre_validate(self, form):
+        if self.validate_choice and self.data not in {self.coerce(c.value) for c in self.iter_choices()}:
+            raise ValidationError(_l("Choose one of the options."))
+
+    def process_formdata(self, valuelist):
+        if valuelist:
+            try:
+                self.data = self.coerce(valuelist[0])
+            except (ValueError, TypeError):
+                raise ValueError(_l("Choose one of the options.")) from None
+
+
+class CheckboxesField(SelectMultipleField):
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
+
+    def pre_validate(self, form):
+        allowed = {self.coerce(value) for value, *_ in self.iter_choices()}
+        if any(value not in allowed for value in (self.data or [])):
+            raise ValidationError(_l("Choose one of the options."))
+
+    def process_formdata(self, valuelist):
+        try:
+            self.data = [self.coerce(v) for v in valuelist]
+        except (ValueError, TypeError):
+            raise ValueError(_l("Choose one of the options.")) from None
+
+
+def fingerprint(values: dict[str, Any]) -> str:
+    """What a record looked like when its form was shown. Saving compares it with the record as it
+    is now: if someone else changed it meanwhile, the save is refused instead of overwriting."""
+    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+STATUS_CHOICES = [(DriveStatus.PLANNED.value, _l("Planned")), (DriveStatus.OPEN.value, _l("Open")),
+                  (DriveStatus.CLOSED.value, _l("Closed"))]
+
+
+class DriveForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(_l("Enter the drive's name.")),
+                                               Length(max=200, message=_l("At most %(max)d characters."))])
+    drive_date = LocalDateField(_l("Date"), validators=[InputRequired(_l("Enter the drive's date."))],
+                                render_kw={"type": "date"})
+    target_bags = WholeNumberField(_l("Target (bags)"), default=0, validators=[
+        InputRequired(_l("Enter a target, or 0.")),
+        NumberRange(min=0, max=100000, message=_l("Between %(min)s and %(max)s."))])
+    status = ChoiceField(_l("Status"), choices=[choice(*c) for c in STATUS_CHOICES], default=DriveStatus.PLANNED.value)
+    hospital = StringField(_l("Collecting hospital"), validators=[
+        Length(max=200, message=_l("At most %(max)d characters."))])
+    organiser = StringField(_l("Organising department"), validators=[
+        Length(max=200, message=_l("At most %(max)d characters."))])
+    sites = CheckboxesField(_l("Sites"), coerce=int)
+    reason = TextAreaField(_l("Reason for the change"), validators=[
+        Length(max=CORRECTION_REASONS_MAX, message=_l("At most %(max)d characters."))])
+    fingerprint = HiddenField()
+
+
+class SiteForm(FlaskForm):
+    code = StringField(_l("Code"), validators=[
+        DataRequired(_l("Enter a short code, such as XNC.")),
+        Regexp(r"^[A-Za-z0-9_-]{1,20}$", message=_l("Letters, digits, - and _ only, at most 20."))])
+    name = StringField(_l("Name"), validators=[DataRequired(_l("Enter the site's name.")),
+                                               Length(max=200, message=_l("At most %(max)d characters."))])
+    address = StringField(_l("Address"), validators=[Length(max=300, message=_l("At most %(max)d characters."))])
+    fingerprint = HiddenField()
+
+
+class DepartmentForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(_l("Enter the department's name.")),
+                                               Length(max=200, message=_l("At most %(max)d characters."))])
+    parent_id = ChoiceField(_l("Part of"), coerce=int, default=0)
+    default_site_id = ChoiceField(_l("Donates at"), coerce=int, default=0)
+    fingerprint = HiddenField()
+
+
+USERNAME = r"^[a-z0-9._-]{3,60}$"
+
+
+class StaffForm(FlaskForm):
+    username = StringField(_l("Username"), validators=[
+        DataRequired(_l("Enter a username.")),
+        Regexp(USERNAME, message=_l("3 to 60 lower-case letters, digits, dots, - or _."))],
+        filters=[lambda v: v.strip().lower() if isinstance(v, str) else v])
+    display_name = StringField(_l("Full name"), validators=[
+        DataRequired(_l("Enter the person's name.")), Length(max=120, message=_l("At most %(max)d characters."))])
+    role = ChoiceField(_l("Role"), choices=[choice(StaffRole.NURSE.value, _l("Nurse")),
+                                            choice(StaffRole.ORGANISER.value, _l("Organiser"))],
+                       default=StaffRole.NURSE.value)
+    password = PasswordField(_l("Password"), validators=[
+        DataRequired(_l("Enter a password.")),
+        Length(min=PASSWORD_MIN, max=200, message=_l("At least %(min)d characters."))])
+    confirm = PasswordField(_l("Password again"), validators=[
+        DataRequired(_l("Enter the password again.")), EqualTo("password", message=_l("The passwords differ."))])
+
+
+class PasswordResetForm(FlaskForm):
+    password = PasswordField(_l("New password"), validators=[
+        DataRequired(_l("Enter a password.")),
+        Length(min=PASSWORD_MIN, max=200, message=_l("At least %(min)d characters."))])
+    confirm = PasswordField(_l("New password again"), validators=[
+        DataRequired(_l("Enter the password again.")), EqualTo("password", message=_l("The passwords differ."))])
+
+
+class ConfirmForm(FlaskForm):
+    """A button that changes something: only the CSRF token."""
+
+
+class RosterUploadForm(FlaskForm):
+    roster = FileField(_l("Roster file (.csv or .xlsx)"), validators=[FileRequired(_l("Choose a file."))])
+
+
+class RosterConfirmForm(FlaskForm):
+    upload_id = HiddenField(validators=[DataRequired(_l("The upload has expired. Upload the file again.")),
+                                        Regexp(r"^[A-Za-z0-9_-]{20,64}$",
+                                               message=_l("The upload has expired. Upload the file again."))])
+    skip_bad = BooleanField(_l("Import the good rows and leave out the bad ones"))
+
+
+class DonorSearchForm(FlaskForm):
+    q = StringField(_l("Name, ID number or phone"), validators=[
+        DataRequired(_l("Type a name, an ID number or a phone number.")),
+        Length(max=100, message=_l("At most %(max)d characters."))])
+
+
+VOLUMES = (250, 350, 450)
+
+
+class DonationCorrectionForm(FlaskForm):
+    volume_ml = ChoiceField(_l("Volume"), coerce=int, choices=[choice(v, f"{v} ml") for v in VOLUMES])
+    bag_number = StringField(_l("Bag number"), validators=[
+        DataRequired(_l("Enter the bag number.")), Length(max=40, message=_l("At most %(max)d characters."))])
+    outcome = ChoiceField(_l("Outcome"), choices=[choice("completed", _l("Completed")),
+                                                  choice("incomplete", _l("Incomplete"))])
+    reaction = ChoiceField(_l("Reaction"), choices=[
+        choice("none", _l("None")), choice("dizziness", _l("Dizziness")), choice("fainting", _l("Fainting")),
+        choice("haematoma", _l("Haematoma")), choice("other", _l("Other"))])
+    reaction_note = StringField(_l("Reaction note"), validators=[
+        Length(max=300, message=_l("At most %(max)d characters."))])
+    reason = TextAreaField(_l("Reason for the correction"), validators=[
+        DataRequired(_l("Give the reason for the change.")),
+        Length(max=CORRECTION_REASONS_MAX, message=_l("At most %(max)d characters."))])
+    expected_version = HiddenField()
+    nonce = HiddenField()
+
+
+class DonationVoidForm(FlaskForm):
+    reason = TextAreaField(_l("Reason for voiding"), validators=[
+        DataRequired(_l("Give the reason for the change.")),
+        Length(max=CORRECTION_REASONS_MAX, message=_l("At most %(max)d characters."))])
+    expected_version = HiddenField()
+    nonce = HiddenField()
+
+
+class HealthExportForm(FlaskForm):
+    format = ChoiceField(_l("Format"), choices=[choice("xlsx", "Excel (.xlsx)"), choice("csv", "CSV (UTF-8)")], default="xlsx")
+    confirm = BooleanField(_l("I need the health answers and will keep this file confidential"),
+                           validators=[DataRequired(_l("Confirm that you will keep the file confidential."))])
+
+
+def choices_with_none(items: Iterable[tuple[int, str]], none_label) -> list[Any]:
+    return [choice(0, none_label)] + [choice(value, label) for value, label in items]
+
+
+def choices_of(items: Iterable[tuple[Any, Any]]) -> list[Any]:
+    return [choice(value, label) for value, label in items]

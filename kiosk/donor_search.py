@@ -1,0 +1,202 @@
+"""Finding donors across drives, and a donor's history of visits, screenings and donations.
+
+Plain module: no Flask. The organiser's console searches and shows the history; the nurse
+page asks `last_donation_for` what the 12-week interval should count from."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Optional
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from kiosk.models import Department, Donation, Donor, Drive, Screening, Site, Visit
+from kiosk.roster import fold_diacritics
+
+SEARCH_LIMIT = 50
+# Days before the next donation, by the type last donated (TT 26/2013 Art. 6). Shown in the
+# history as a hint; the nurse page's rules engine, with the hospital's own figures, decides.
+INTERVAL_DAYS = {"whole_blood": 84, "red_cells": 84, "plasma": 14, "platelets": 14}
+# Every donation recorded by this app is whole blood: the drive's bags are 250/350/450 ml.
+RECORDED_DONATION_TYPE = "whole_blood"
+
+
+@dataclass(frozen=True)
+class DonorHit:
+    id: int
+    full_name: str
+    date_of_birth: dt.date
+    id_number: str
+    phone: str
+    department: str
+    visits: int
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def normalise_phone(text: str) -> str:
+    digits = re.sub(r"[\s.\-()]", "", text)
+    if digits.startswith("+84"):
+        digits = "0" + digits[3:]
+    elif digits.startswith("84") and len(digits) == 11:
+        digits = "0" + digits[2:]
+    return digits
+
+
+def search_donors(session: Session, query: str, limit: int = SEARCH_LIMIT) -> list[DonorHit]:
+    """By name (with or without diacritics, every word must appear), ID number or phone.
+
+    A query of digits matches the start of an ID number or a phone number; anything else is
+    a name: "nguyen hung" finds "Nguyễn Văn Hùng"."""
+    query = " ".join(query.split())
+    if not query:
+        return []
+    statement = (
+        sa.select(Donor, Department.name, sa.func.count(Visit.id))
+        .outerjoin(Department, Donor.department_id == Department.id)
+        .outerjoin(Visit, Visit.donor_id == Donor.id)
+        .group_by(Donor.id, Department.name)
+        .order_by(Donor.name_search, Donor.id)
+        .limit(limit)
+    )
+    digits = normalise_phone(query)
+    if digits.isdigit():
+        if len(digits) < 3:
+            return []
+        pattern = _like_escape(digits) + "%"
+        statement = statement.where(sa.or_(Donor.id_number.like(pattern, escape="\\"),
+                                           Donor.phone.like(pattern, escape="\\")))
+    else:
+        words = fold_diacritics(query).split()
+        for word in words:
+            statement = statement.where(Donor.name_search.like(f"%{_like_escape(word)}%", escape="\\"))
+    return [DonorHit(donor.id, donor.full_name, donor.date_of_birth, donor.id_number, donor.phone,
+                     department or "", visits)
+            for donor, department, visits in session.execute(statement)]
+
+
+@dataclass(frozen=True)
+class LastDonation:
+    date: dt.date
+    type: str
+    source: str  # "record": a donation recorded at a drive here; "roster": what the roster said
+
+
+def last_donation_for(session: Session, donor_id: int, before: dt.date) -> Optional[LastDonation]:
+    """The donor's latest donation before `before` (a drive's date), for the interval rule.
+
+    A completed, not voided donation recorded at an earlier drive counts, as does the date
+    the roster gave (Donor.last_donation_date); the later of the two wins. Donations at the
+    drive of `before` itself are not "last": they are today's."""
+    recorded = session.execute(
+        sa.select(Drive.drive_date)
+        .select_from(Donation)
+        .join(Visit, Donation.visit_id == Visit.id)
+        .join(Drive, Donation.drive_id == Drive.id)
+        .where(Visit.donor_id == donor_id, Donation.outcome == "completed", Donation.voided.is_(False),
+               Drive.drive_date < before)
+        .order_by(Drive.drive_date.desc())
+        .limit(1)
+    ).scalar()
+    donor = session.get(Donor, donor_id)
+    candidates = []
+    if recorded is not None:
+        candidates.append(LastDonation(recorded, RECORDED_DONATION_TYPE, "record"))
+    if donor is not None and donor.last_donation_date is not None and donor.last_donation_date < before:
+        candidates.append(LastDonation(donor.last_donation_date, donor.last_donation_type or "whole_blood", "roster"))
+    if not candidates:
+        return None
+    # The later date wins; on the same day, our own record is the better source.
+    return max(candidates, key=lambda c: (c.date, c.source == "record"))
+
+
+def next_eligible_date(last: Optional[LastDonation], intervals: dict[str, int] = INTERVAL_DAYS) -> Optional[dt.date]:
+    if last is None:
+        return None
+    return last.date + dt.timedelta(days=intervals.get(last.type, intervals["whole_blood"]))
+
+
+@dataclass(frozen=True)
+class ScreeningEntry:
+    id: int
+    decision: str
+    volume_ml: Optional[int]
+    deferral_until: Optional[dt.date]
+    at: dt.datetime
+    voided: bool
+
+
+@dataclass(frozen=True)
+class DonationEntry:
+    id: int
+    volume_ml: int
+    bag_number: str
+    outcome: str
+    reaction: str
+    at: dt.datetime
+    voided: bool
+
+
+@dataclass
+class VisitEntry:
+    visit_id: int
+    drive_id: int
+    drive_name: str
+    drive_date: dt.date
+    site: str
+    status: str
+    registered_via: str
+    checked_in_at: Optional[dt.datetime]
+    screenings: list[ScreeningEntry] = field(default_factory=list)
+    donations: list[DonationEntry] = field(default_factory=list)
+
+
+@dataclass
+class DonorHistory:
+    donor: Donor
+    department: str
+    visits: list[VisitEntry]
+    last_donation: Optional[LastDonation]
+    next_eligible: Optional[dt.date]
+    completed_donations: int
+
+
+def donor_history(session: Session, donor_id: int, today: dt.date) -> Optional[DonorHistory]:
+    """Every visit of the donor, newest drive first, with its screenings and donations.
+
+    Health details (vitals, answers, reasons) are not part of it: the organiser sees what was
+    decided and given, the nurse page shows why."""
+    donor = session.get(Donor, donor_id)
+    if donor is None:
+        return None
+    rows = session.execute(
+        sa.select(Visit, Drive, Site.name)
+        .join(Drive, Visit.drive_id == Drive.id)
+        .outerjoin(Site, Visit.site_id == Site.id)
+        .where(Visit.donor_id == donor_id)
+        .order_by(Drive.drive_date.desc(), Visit.id.desc())
+    ).all()
+    visits: dict[int, VisitEntry] = {}
+    for visit, drive, site_name in rows:
+        visits[visit.id] = VisitEntry(visit.id, drive.id, drive.name, drive.drive_date, site_name or "",
+                                      visit.status.value, visit.registered_via, visit.checked_in_at)
+    if visits:
+        for screening in session.scalars(sa.select(Screening).where(Screening.visit_id.in_(visits))
+                                         .order_by(Screening.created_at, Screening.id)):
+            visits[screening.visit_id].screenings.append(ScreeningEntry(
+                screening.id, screening.decision, screening.volume_ml, screening.deferral_until,
+                screening.created_at, screening.voided))
+        for donation in session.scalars(sa.select(Donation).where(Donation.visit_id.in_(visits))
+                                        .order_by(Donation.created_at, Donation.id)):
+            visits[donation.visit_id].donations.append(DonationEntry(
+                donation.id, donation.volume_ml, donation.bag_number, donation.outcome, donation.reaction,
+                donation.created_at, donation.voided))
+    # "Before tomorrow": today's donation, once recorded, is the last one for the next drive.
+    last = last_donation_for(session, donor_id, today + dt.timedelta(days=1))
+    completed = sum(1 for v in visits.values() for d in v.donations if d.outcome == "completed" and not d.voided)
+    department = donor.department.name if donor.department else ""
+    return DonorHistory(donor, department, list(visits.values()), last, next_eligible_date(last), completed)

@@ -1,0 +1,232 @@
+"""A drive's visits, screenings and donations as CSV (UTF-8 with BOM, for Excel) and .xlsx.
+
+Plain module: no Flask. Column headers are Vietnamese, the visits export's first columns
+are the roster's own headers, so a drive's list can be imported again for the next drive.
+Health data (questionnaire answers, vitals, reasons) is only in the "health" export, which
+the console marks as confidential and audits; the other three leave it out."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from dataclasses import dataclass
+from typing import Any, Optional
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, aliased
+
+from kiosk.models import (Department, Donation, Donor, Drive, QuestionnaireResponse, Screening, Site, Staff,
+                          Visit)
+
+KINDS = ("visits", "screenings", "donations", "health")
+FORMATS = ("csv", "xlsx")
+# Excel opens a CSV as UTF-8 only when it starts with a byte order mark.
+BOM = "\ufeff"
+# A cell starting with one of these is a formula to Excel ("CSV injection"): prefix a quote.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+SEX_LABELS = {"M": "Nam", "F": "Nữ"}
+
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "visits": ("Họ và tên", "Ngày sinh", "Giới tính", "Số CCCD", "Số điện thoại", "Đơn vị", "Cấp bậc",
+               "Nhóm máu", "Mã lượt", "Điểm hiến", "Trạng thái", "Đăng ký qua", "Số thứ tự",
+               "Giờ đến", "Giờ khám", "Giờ xong"),
+    "screenings": ("Mã khám", "Mã lượt", "Họ và tên", "Số CCCD", "Đơn vị", "Điểm hiến", "Kết luận",
+                   "Thể tích (ml)", "Hoãn đến", "Điều dưỡng", "Thời điểm", "Đã hủy"),
+    "donations": ("Mã hiến", "Mã lượt", "Họ và tên", "Số CCCD", "Đơn vị", "Điểm hiến", "Số túi",
+                  "Thể tích (ml)", "Kết quả", "Phản ứng", "Điều dưỡng", "Thời điểm", "Đã hủy", "Lý do hủy"),
+    "health": ("Mã lượt", "Họ và tên", "Số CCCD", "Phiên bản phiếu", "Thời điểm trả lời", "Câu trả lời “có”",
+               "Cần lưu ý", "Cân nặng (kg)", "Huyết áp tâm thu", "Huyết áp tâm trương", "Mạch (lần/phút)",
+               "Hemoglobin (g/L)", "Nhiệt độ (°C)", "HBsAg", "Kết luận", "Lý do", "Lý do khác gợi ý",
+               "Hoãn đến"),
+}
+TITLES = {"visits": "Lượt đăng ký", "screenings": "Khám sàng lọc", "donations": "Hiến máu",
+          "health": "Dữ liệu sức khỏe - MẬT"}
+FILE_STEMS = {"visits": "luot-dang-ky", "screenings": "kham-sang-loc", "donations": "hien-mau",
+              "health": "suc-khoe-MAT"}
+STATUS_LABELS = {"registered": "Đã đăng ký", "checked_in": "Đã đến", "in_screening": "Đang khám",
+                 "cleared": "Đủ điều kiện", "donating": "Đang hiến", "done": "Đã hiến", "deferred": "Tạm hoãn"}
+DECISION_LABELS = {"accepted": "Đủ điều kiện", "deferred_temporary": "Hoãn có thời hạn",
+                   "deferred_permanent": "Hoãn vĩnh viễn"}
+OUTCOME_LABELS = {"completed": "Hoàn thành", "incomplete": "Không đủ túi"}
+REACTION_LABELS = {"none": "Không", "dizziness": "Chóng mặt", "fainting": "Ngất", "haematoma": "Tụ máu",
+                   "other": "Khác"}
+VIA_LABELS = {"roster": "Danh sách", "walk_in": "Tự đăng ký"}
+
+
+@dataclass(frozen=True)
+class Export:
+    kind: str
+    drive_id: int
+    columns: tuple[str, ...]
+    rows: list[list[Any]]  # dates as dt.date, times as local dt.datetime, numbers as numbers
+
+    @property
+    def title(self) -> str:
+        return TITLES[self.kind]
+
+    def filename(self, fmt: str, drive_date: dt.date) -> str:
+        return f"{FILE_STEMS[self.kind]}-{drive_date.isoformat()}-dot{self.drive_id}.{fmt}"
+
+
+def _local(value: Optional[dt.datetime], zone: ZoneInfo) -> Optional[dt.datetime]:
+    # Stored as naive UTC; exported as the drive's local wall-clock time, without a zone (Excel has none).
+    if value is None:
+        return None
+    return value.replace(tzinfo=dt.timezone.utc).astimezone(zone).replace(tzinfo=None)
+
+
+def build_export(session: Session, drive: Drive, kind: str, zone: ZoneInfo) -> Export:
+    if kind not in KINDS:
+        raise ValueError(kind)
+    builder = {"visits": _visits, "screenings": _screenings, "donations": _donations, "health": _health}[kind]
+    return Export(kind, drive.id, COLUMNS[kind], builder(session, drive.id, zone))
+
+
+def _visit_query(drive_id: int):
+    return (sa.select(Visit, Donor, Department.name, Site.code)
+            .join(Donor, Visit.donor_id == Donor.id)
+            .outerjoin(Department, Donor.department_id == Department.id)
+            .outerjoin(Site, Visit.site_id == Site.id)
+            .where(Visit.drive_id == drive_id))
+
+
+def _visits(session: Session, drive_id: int, zone: ZoneInfo) -> list[list[Any]]:
+    rows = []
+    for visit, donor, department, site in session.execute(_visit_query(drive_id).order_by(Visit.id)):
+        rows.append([donor.full_name, donor.date_of_birth, SEX_LABELS.get(donor.sex, donor.sex), donor.id_number,
+                     donor.phone, department or "", donor.rank, donor.blood_group, visit.id, site or "",
+                     STATUS_LABELS.get(visit.status.value, visit.status.value),
+                     VIA_LABELS.get(visit.registered_via, visit.registered_via), visit.queue_number,
+                     _local(visit.checked_in_at, zone), _local(visit.screened_at, zone),
+                     _local(visit.finished_at, zone)])
+    return rows
+
+
+def _screenings(session: Session, drive_id: int, zone: ZoneInfo) -> list[list[Any]]:
+    nurse = aliased(Staff)
+    query = (sa.select(Screening, Visit, Donor, Department.name, Site.code, nurse.display_name)
+             .join(Visit, Screening.visit_id == Visit.id)
+             .join(Donor, Visit.donor_id == Donor.id)
+             .outerjoin(Department, Donor.department_id == Department.id)
+             .outerjoin(Site, Visit.site_id == Site.id)
+             .outerjoin(nurse, Screening.nurse_id == nurse.id)
+             .where(Visit.drive_id == drive_id).order_by(Screening.id))
+    return [[s.id, visit.id, donor.full_name, donor.id_number, department or "", site or "",
+             DECISION_LABELS.get(s.decision, s.decision), s.volume_ml, s.deferral_until, nurse_name or "",
+             _local(s.created_at, zone), "Có" if s.voided else ""]
+            for s, visit, donor, department, site, nurse_name in session.execute(query)]
+
+
+def _donations(session: Session, drive_id: int, zone: ZoneInfo) -> list[list[Any]]:
+    nurse = aliased(Staff)
+    query = (sa.select(Donation, Visit, Donor, Department.name, Site.code, nurse.display_name)
+             .join(Visit, Donation.visit_id == Visit.id)
+             .join(Donor, Visit.donor_id == Donor.id)
+             .outerjoin(Department, Donor.department_id == Department.id)
+             .outerjoin(Site, Visit.site_id == Site.id)
+             .outerjoin(nurse, Donation.nurse_id == nurse.id)
+             .where(Donation.drive_id == drive_id).order_by(Donation.id))
+    return [[d.id, visit.id, donor.full_name, donor.id_number, department or "", site or "", d.bag_number,
+             d.volume_ml, OUTCOME_LABELS.get(d.outcome, d.outcome), REACTION_LABELS.get(d.reaction, d.reaction),
+             nurse_name or "", _local(d.created_at, zone), "Có" if d.voided else "", d.void_reason]
+            for d, visit, donor, department, site, nurse_name in session.execute(query)]
+
+
+def _health(session: Session, drive_id: int, zone: ZoneInfo) -> list[list[Any]]:
+    visits = session.execute(
+        sa.select(Visit.id, Donor.full_name, Donor.id_number).join(Donor, Visit.donor_id == Donor.id)
+        .where(Visit.drive_id == drive_id, Visit.checked_in_at.is_not(None)).order_by(Visit.id)).all()
+    ids = [v.id for v in visits]
+    answers: dict[int, QuestionnaireResponse] = {}
+    screenings: dict[int, Screening] = {}
+    if ids:
+        # The latest answers and the latest screening not voided, per visit.
+        for response in session.scalars(sa.select(QuestionnaireResponse).where(QuestionnaireResponse.visit_id.in_(ids))
+                                        .order_by(QuestionnaireResponse.submitted_at, QuestionnaireResponse.id)):
+            answers[response.visit_id] = response
+        for screening in session.scalars(sa.select(Screening).where(Screening.visit_id.in_(ids),
+                                                                    Screening.voided.is_(False))
+                                         .order_by(Screening.id)):
+            screenings[screening.visit_id] = screening
+    rows = []
+    for visit_id, full_name, id_number in visits:
+        response, screening = answers.get(visit_id), screenings.get(visit_id)
+        yes = ", ".join(sorted((k for k, v in (response.answers if response else {}).items() if v), key=_item_order))
+        flags = ", ".join(str(f.get("item", "")) for f in (response.flags if response else []) or [])
+        rows.append([visit_id, full_name, id_number,
+                     response.questionnaire_version if response else "",
+                     _local(response.submitted_at, zone) if response else None, yes, flags,
+                     *(getattr(screening, name) if screening else None
+                       for name in ("weight_kg", "systolic_mmhg", "diastolic_mmhg", "pulse_per_min",
+                                    "haemoglobin_g_l", "temperature_c", "hbsag")),
+                     DECISION_LABELS.get(screening.decision, screening.decision) if screening else "",
+                     screening.reason if screening else "", screening.override_reason if screening else "",
+                     screening.deferral_until if screening else None])
+    return rows
+
+
+def _item_order(item_id: str) -> tuple[int, str]:
+    digits = "".join(c for c in item_id if c.isdigit())
+    return (int(digits) if digits else 0, item_id)
+
+
+def csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.strftime("%d/%m/%Y %H:%M")
+    if isinstance(value, dt.date):
+        return value.strftime("%d/%m/%Y")
+    if isinstance(value, bool):
+        return "Có" if value else ""
+    if isinstance(value, float):
+        return f"{value:g}"
+    text = str(value)
+    if text.startswith(FORMULA_STARTS):
+        return "'" + text
+    return text
+
+
+def to_csv(export: Export) -> bytes:
+    """UTF-8 with a BOM and CRLF line ends, as Excel's own "CSV UTF-8" writes them."""
+    buffer = io.StringIO()
+    buffer.write(BOM)
+    writer = csv.writer(buffer, dialect="excel")
+    writer.writerow(export.columns)
+    for row in export.rows:
+        writer.writerow([csv_cell(value) for value in row])
+    return buffer.getvalue().encode("utf-8")
+
+
+def to_xlsx(export: Export) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    workbook = Workbook(write_only=False)
+    sheet = workbook.active
+    sheet.title = export.title[:31]
+    sheet.append(list(export.columns))
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for row in export.rows:
+        sheet.append([_xlsx_cell(value) for value in row])
+    for index, column in enumerate(export.columns, start=1):
+        cell = sheet.cell(row=1, column=index)
+        width = max([len(column)] + [len(csv_cell(r[index - 1])) for r in export.rows[:200]])
+        sheet.column_dimensions[cell.column_letter].width = min(max(width + 2, 8), 40)
+        sample = next((r[index - 1] for r in export.rows if r[index - 1] is not None), None)
+        if isinstance(sample, dt.date):
+            number_format = "DD/MM/YYYY HH:MM" if isinstance(sample, dt.datetime) else "DD/MM/YYYY"
+            for row_cells in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
+                row_cells[0].number_format = number_format
+    sheet.freeze_panes = "A2"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _xlsx_cell(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value

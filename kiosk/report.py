@@ -1,0 +1,243 @@
+"""The end-of-drive report: totals, by department, by site, by hour, deferrals by reason, reactions.
+
+Plain module: no Flask. Every figure is counted from the visit, screening and donation rows
+(not from the live counters), with the same definitions as the display's tally, so the two
+agree; tests hold them to it. No names: the report goes to the hospital and the department."""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Optional
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from kiosk.models import Department, Donation, Donor, Drive, Screening, Site, Visit
+
+REACTIONS = ("dizziness", "fainting", "haematoma", "other")
+# A deferral that the rules engine did not suggest: the nurse's own judgement.
+NURSE_JUDGEMENT = "nurse_judgement"
+
+
+@dataclass
+class Row:
+    """One line of a breakdown (a site, a department, an hour)."""
+
+    key: Any
+    label: str
+    registered: int = 0
+    checked_in: int = 0
+    screened: int = 0
+    deferred: int = 0
+    bags: int = 0
+    volume_ml: int = 0
+    incomplete: int = 0
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    value: int
+    series: str  # "checked_in" or "bags"
+
+
+@dataclass(frozen=True)
+class HourChart:
+    """An SVG bar chart's geometry, drawn by the template with SVG attributes (the CSP allows no styles)."""
+
+    width: int
+    height: int
+    plot_left: int
+    plot_bottom: int
+    plot_top: int
+    bars: tuple[Bar, ...]
+    hour_labels: tuple[tuple[float, str], ...]  # (x of the label's centre, "08:00")
+    y_ticks: tuple[tuple[float, int], ...]  # (y, value)
+
+
+@dataclass
+class DriveReport:
+    drive: Drive
+    totals: dict[str, Any]
+    by_site: list[Row]
+    by_department: list[Row]
+    by_hour: list[Row]
+    chart: HourChart
+    deferrals_by_reason: list[tuple[str, int]]  # (rule, visits deferred for it), most first
+    deferrals_temporary: int
+    deferrals_permanent: int
+    reactions: list[tuple[str, int]]  # (reaction, donations), every reaction listed
+    generated_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+
+
+def drive_report(session: Session, drive_id: int, zone: ZoneInfo) -> Optional[DriveReport]:
+    drive = session.get(Drive, drive_id)
+    if drive is None:
+        return None
+    visits = session.execute(
+        sa.select(Visit.id, Visit.site_id, Donor.department_id, Visit.checked_in_at, Visit.registered_via)
+        .join(Donor, Visit.donor_id == Donor.id).where(Visit.drive_id == drive_id)).all()
+    visit_keys = {v.id: (v.site_id, v.department_id) for v in visits}
+
+    latest_screening: dict[int, Screening] = {}
+    for screening in session.scalars(
+            sa.select(Screening).join(Visit, Screening.visit_id == Visit.id)
+            .where(Visit.drive_id == drive_id, Screening.voided.is_(False)).order_by(Screening.id)):
+        latest_screening[screening.visit_id] = screening
+    donations = session.execute(
+        sa.select(Donation.visit_id, Donation.volume_ml, Donation.outcome, Donation.reaction, Donation.created_at)
+        .where(Donation.drive_id == drive_id, Donation.voided.is_(False))).all()
+
+    sites = {s.id: s for s in session.scalars(sa.select(Site))}
+    departments = dict(session.execute(sa.select(Department.id, Department.name)).all())
+    by_site: dict[Optional[int], Row] = {}
+    by_department: dict[Optional[int], Row] = {}
+    by_hour: dict[int, Row] = defaultdict(lambda: Row(None, ""))
+
+    def rows_for(visit_id: int) -> tuple[Row, Row]:
+        site_id, department_id = visit_keys[visit_id]
+        if site_id not in by_site:
+            site = sites.get(site_id) if site_id is not None else None
+            by_site[site_id] = Row(site.code if site else "", site.name if site else "")
+        if department_id not in by_department:
+            by_department[department_id] = Row(department_id, departments.get(department_id, ""))
+        return by_site[site_id], by_department[department_id]
+
+    totals = Counter()
+    for visit in visits:
+        site_row, department_row = rows_for(visit.id)
+        totals["registered"] += 1
+        site_row.registered += 1
+        department_row.registered += 1
+        if visit.registered_via == "walk_in":
+            totals["walk_ins"] += 1
+        if visit.checked_in_at is not None:
+            totals["checked_in"] += 1
+            site_row.checked_in += 1
+            department_row.checked_in += 1
+            by_hour[_local_hour(visit.checked_in_at, zone)].checked_in += 1
+
+    reasons = Counter()
+    temporary = permanent = 0
+    for visit_id, screening in latest_screening.items():
+        site_row, department_row = rows_for(visit_id)
+        totals["screened"] += 1
+        site_row.screened += 1
+        department_row.screened += 1
+        if screening.decision.startswith("deferred"):
+            totals["deferred"] += 1
+            site_row.deferred += 1
+            department_row.deferred += 1
+            if screening.decision == "deferred_permanent":
+                permanent += 1
+            else:
+                temporary += 1
+            for rule in deferral_rules(screening.suggestion or {}):
+                reasons[rule] += 1
+        else:
+            totals["accepted"] += 1
+
+    reactions = Counter()
+    for donation in donations:
+        site_row, department_row = rows_for(donation.visit_id)
+        if donation.outcome == "completed":
+            totals["bags"] += 1
+            totals["volume_ml"] += donation.volume_ml
+            for row in (site_row, department_row):
+                row.bags += 1
+                row.volume_ml += donation.volume_ml
+            hour_row = by_hour[_local_hour(donation.created_at, zone)]
+            hour_row.bags += 1
+            hour_row.volume_ml += donation.volume_ml
+        else:
+            totals["incomplete"] += 1
+            site_row.incomplete += 1
+            department_row.incomplete += 1
+        if donation.reaction and donation.reaction != "none":
+            reactions[donation.reaction] += 1
+
+    summary = {name: totals[name] for name in ("registered", "walk_ins", "checked_in", "screened", "accepted",
+                                               "deferred", "bags", "volume_ml", "incomplete")}
+    summary["equivalent_250"] = round(summary["volume_ml"] / 250, 1)
+    summary["target_bags"] = drive.target_bags
+    summary["target_percent"] = round(100 * summary["bags"] / drive.target_bags) if drive.target_bags else None
+    summary["reactions"] = sum(reactions.values())
+
+    hours = _hour_rows(by_hour)
+    return DriveReport(
+        drive=drive,
+        totals=summary,
+        by_site=sorted(by_site.values(), key=lambda r: (r.key == "", str(r.key))),
+        by_department=sorted(by_department.values(), key=lambda r: (-r.bags, r.label == "", r.label)),
+        by_hour=hours,
+        chart=hour_chart(hours),
+        deferrals_by_reason=sorted(reasons.items(), key=lambda item: (-item[1], item[0])),
+        deferrals_temporary=temporary,
+        deferrals_permanent=permanent,
+        reactions=[(name, reactions[name]) for name in REACTIONS] + sorted(
+            (name, count) for name, count in reactions.items() if name not in REACTIONS),
+    )
+
+
+def deferral_rules(suggestion: dict[str, Any]) -> list[str]:
+    """The rules behind a deferral, from the rules engine's suggestion stored on the screening.
+
+    A deferral the engine did not suggest (it found the donor eligible) is the nurse's judgement."""
+    rules = []
+    if not suggestion.get("eligible", False):
+        for reason in suggestion.get("reasons") or []:
+            rule = reason.get("rule") if isinstance(reason, dict) else None
+            if rule and rule not in rules:
+                rules.append(rule)
+    return rules or [NURSE_JUDGEMENT]
+
+
+def _local_hour(value: dt.datetime, zone: ZoneInfo) -> int:
+    return value.replace(tzinfo=dt.timezone.utc).astimezone(zone).hour
+
+
+def _hour_rows(by_hour: dict[int, Row]) -> list[Row]:
+    if not by_hour:
+        return []
+    first, last = min(by_hour), max(by_hour)
+    return [Row(hour, f"{hour:02d}:00", checked_in=by_hour[hour].checked_in if hour in by_hour else 0,
+                bags=by_hour[hour].bags if hour in by_hour else 0,
+                volume_ml=by_hour[hour].volume_ml if hour in by_hour else 0)
+            for hour in range(first, last + 1)]
+
+
+def _nice_ceiling(value: int) -> int:
+    if value <= 5:
+        return 5
+    magnitude = 10 ** int(math.log10(value))
+    for step in (1, 2, 2.5, 5, 10):
+        if value <= step * magnitude:
+            return int(step * magnitude)
+    return value
+
+
+def hour_chart(hours: list[Row], width: int = 760, height: int = 260) -> HourChart:
+    plot_left, plot_right, plot_top, plot_bottom = 44, width - 12, 14, height - 30
+    if not hours:
+        return HourChart(width, height, plot_left, plot_bottom, plot_top, (), (), ())
+    top_value = _nice_ceiling(max(max(r.checked_in, r.bags) for r in hours))
+    slot = (plot_right - plot_left) / len(hours)
+    bar_width = min(slot * 0.36, 28)
+    scale = (plot_bottom - plot_top) / top_value
+    bars, labels = [], []
+    for index, row in enumerate(hours):
+        centre = plot_left + slot * (index + 0.5)
+        for offset, series, value in ((-bar_width, "checked_in", row.checked_in), (0, "bags", row.bags)):
+            bar_height = value * scale
+            bars.append(Bar(round(centre + offset, 1), round(plot_bottom - bar_height, 1), round(bar_width, 1),
+                            round(bar_height, 1), value, series))
+        labels.append((round(centre, 1), row.label))
+    ticks = tuple((round(plot_bottom - value * scale, 1), value)
+                  for value in range(0, top_value + 1, max(1, top_value // 5)))
+    return HourChart(width, height, plot_left, plot_bottom, plot_top, tuple(bars), tuple(labels), ticks)
