@@ -8,12 +8,16 @@ from typing import Optional
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import Flask, current_app
+from flask import Flask, current_app, has_request_context, request
 
+from kiosk.database import begin_write
 from kiosk.extensions import db, login_manager
 from kiosk.models import Staff, StaffSession, utcnow
 
 _hasher = PasswordHasher()
+# Requests a page makes by itself (the queue's poll every 2 s) are not a person at the screen:
+# they must not keep a session alive past its idle timeout.
+PASSIVE_ENDPOINTS = {"nurse.queue_rows"}
 
 
 def hash_password(password: str) -> str:
@@ -72,12 +76,18 @@ def load_signed_in(session_id: str) -> Optional[SignedInStaff]:
     now = utcnow()
     if now - staff_session.last_seen_at > idle:
         return None
+    passive = has_request_context() and request.endpoint in PASSIVE_ENDPOINTS
     # Written at most once a minute, so a busy page does not turn every read into a write.
-    if now - staff_session.last_seen_at > dt.timedelta(minutes=1):
+    if not passive and now - staff_session.last_seen_at > dt.timedelta(minutes=1):
+        # The read above opened a deferred transaction, which SQLite cannot upgrade to a write
+        # once another worker has written; begin_write ends it and starts an immediate one.
+        begin_write(db.session)
         db.session.execute(
             sa.update(StaffSession).where(StaffSession.id == session_id).values(last_seen_at=now)
         )
         db.session.commit()
+        staff_session = db.session.get(StaffSession, session_id)
+        staff = staff_session.staff
     return SignedInStaff(staff, staff_session)
 
 
@@ -85,3 +95,48 @@ def init_login(app: Flask) -> None:
     login_manager.user_loader(load_signed_in)
     login_manager.login_view = "auth.sign_in"
     login_manager.session_protection = "strong"
+
+
+# A hash of nothing anyone knows: an unknown username costs the same time as a wrong
+# password, so the answer's timing does not tell which usernames exist.
+_DUMMY_HASH = _hasher.hash("no-such-account")
+
+
+def check_credentials(staff: Optional[Staff], password: str) -> bool:
+    if staff is None or not staff.active:
+        verify_password(_DUMMY_HASH, password)
+        return False
+    return verify_password(staff.password_hash, password)
+
+
+# Device cookies (OWASP's answer to lock-out): a browser where this account signed in before
+# carries a signed cookie naming it. Failures from unknown browsers count against the account
+# together; a known browser has its own counter, so someone guessing at a nurse's password
+# from elsewhere cannot lock her own laptop out.
+DEVICE_COOKIE = "kiosk_device"
+DEVICE_COOKIE_DAYS = 180
+
+
+def _device_serializer():
+    from itsdangerous import URLSafeTimedSerializer
+
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="staff-device")
+
+
+def device_cookie_value(username: str) -> str:
+    return _device_serializer().dumps({"u": username, "d": secrets.token_urlsafe(12)})
+
+
+def trusted_device_for(username: str, cookie: Optional[str]) -> Optional[str]:
+    """The device's id if `cookie` is a valid device cookie for this username, else None."""
+    if not cookie:
+        return None
+    from itsdangerous import BadSignature
+
+    try:
+        data = _device_serializer().loads(cookie, max_age=DEVICE_COOKIE_DAYS * 24 * 3600)
+    except BadSignature:
+        return None
+    if not isinstance(data, dict) or data.get("u") != username or not isinstance(data.get("d"), str):
+        return None
+    return data["d"]

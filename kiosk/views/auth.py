@@ -1,8 +1,10 @@
 """Staff sign-in and sign-out."""
 from __future__ import annotations
 
+import time
+
 import sqlalchemy as sa
-from flask import Blueprint, abort, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
@@ -13,7 +15,8 @@ from wtforms.validators import DataRequired, Length
 from kiosk import ratelimit
 from kiosk.access import Access, rule_for_blueprint
 from kiosk.audit import record_audit
-from kiosk.auth import end_session, start_session, verify_password
+from kiosk.auth import (DEVICE_COOKIE, DEVICE_COOKIE_DAYS, check_credentials, device_cookie_value, end_session,
+                        start_session, trusted_device_for)
 from kiosk.database import begin_write
 from kiosk.extensions import db
 from kiosk.models import Staff, StaffRole
@@ -22,10 +25,18 @@ from kiosk.views.main import _safe_next
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 rule_for_blueprint("auth", Access.PUBLIC)
 
-# Per account: 5 failures a minute, then wait out the minute. Short windows, so an attacker
-# guessing at a nurse's name can delay her by a minute at most, never lock her out for long.
+# Failures counted in fixed one-minute windows: once a limit is reached, wait out the minute.
+# Per account from browsers it never signed in on: 5 a minute. A browser where the account signed
+# in before (a device cookie) has its own 5 a minute and is not held back by the others, so
+# guessing at a nurse's password elsewhere never locks her own laptop out; nothing lasts more
+# than a minute. Per address: 20 a minute, whatever the account.
 ACCOUNT_LIMIT, ACCOUNT_WINDOW = 5, 60
+DEVICE_LIMIT, DEVICE_WINDOW = 5, 60
 ADDRESS_LIMIT, ADDRESS_WINDOW = 20, 60
+
+
+def _now() -> float:  # tests move the clock
+    return time.time()
 
 
 class SignInForm(FlaskForm):
@@ -40,24 +51,35 @@ def sign_in():
     status = 200
     if form.validate_on_submit():
         username = form.username.data.strip().lower()
+        now = _now()
         begin_write(db.session)
-        account_key = f"signin:account:{username}"
-        address_key = f"signin:address:{request.remote_addr}"
-        if (ratelimit.count(db.session, account_key, ACCOUNT_WINDOW) >= ACCOUNT_LIMIT
-                or ratelimit.count(db.session, address_key, ADDRESS_WINDOW) >= ADDRESS_LIMIT):
-            db.session.rollback()
+        device = trusted_device_for(username, request.cookies.get(DEVICE_COOKIE))
+        if device is not None:
+            limits = [(f"signin:device:{device}", DEVICE_LIMIT, DEVICE_WINDOW)]
+        else:
+            limits = [(f"signin:account:{username}", ACCOUNT_LIMIT, ACCOUNT_WINDOW),
+                      (f"signin:address:{request.remote_addr}", ADDRESS_LIMIT, ADDRESS_WINDOW)]
+        if any(ratelimit.count(db.session, key, window, now) >= limit for key, limit, window in limits):
+            record_audit(db.session, "sign_in_throttled", entity="staff", actor=f"username:{username[:60]}")
+            db.session.commit()
             error, status = _("Too many attempts. Please wait a minute and try again."), 429
         else:
             staff = db.session.scalars(sa.select(Staff).where(Staff.username == username)).first()
-            if staff is not None and staff.active and verify_password(staff.password_hash, form.password.data):
+            if check_credentials(staff, form.password.data):
                 signed_in = start_session(staff)
                 record_audit(db.session, "sign_in", staff_id=staff.id, entity="staff", entity_id=staff.id)
                 db.session.commit()
-                session.clear()  # a new session at sign-in: nothing from before carries over
+                # A new session at sign-in: nothing from before carries over (session fixation),
+                # and the signed-in session's id is new and random, kept on the server.
+                session.clear()
                 login_user(signed_in)
-                return redirect(_landing_for(staff, request.args.get("next")), code=303)
-            ratelimit.hit(db.session, account_key, ACCOUNT_WINDOW)
-            ratelimit.hit(db.session, address_key, ADDRESS_WINDOW)
+                response = redirect(_landing_for(staff, request.args.get("next")), code=303)
+                response.set_cookie(DEVICE_COOKIE, device_cookie_value(username), max_age=DEVICE_COOKIE_DAYS * 86400,
+                                    path=url_for("auth.sign_in"), httponly=True, samesite="Strict",
+                                    secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")))
+                return response
+            for key, _limit, window in limits:
+                ratelimit.hit(db.session, key, window, now)
             record_audit(db.session, "sign_in_failed", entity="staff",
                          entity_id=staff.id if staff else None, actor=f"username:{username[:60]}")
             db.session.commit()

@@ -1,0 +1,77 @@
+"""Helpers shared by the nurse station's tests: a donor checked in through the kiosk's own
+domain functions (kiosk.checkin.scan_pass + check_in), and form posting with fresh nonces."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+
+import sqlalchemy as sa
+
+from kiosk.extensions import db
+
+
+def nonce() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def answers_for(sex: str, yes: tuple[str, ...] = ()) -> dict[str, bool]:
+    from kiosk.questionnaire import load_questionnaire
+
+    items = load_questionnaire().items_for(sex)
+    return {i.id: (i.must_be_yes or i.id in yes) for i in items}
+
+
+def pick_donor(app, site_code: str = "XNC", *, sex: str | None = None, adult: bool = True,
+               no_recent_donation: bool = True) -> int:
+    """A registered visit whose donor could donate today (18-60, no donation in the last 84 days)."""
+    from kiosk.formatting import local_today
+    from kiosk.models import Department, Donor, Site, Visit, VisitStatus
+
+    with app.app_context():
+        today = local_today()
+        site = db.session.scalars(sa.select(Site).where(Site.code == site_code)).one()
+        query = (sa.select(Visit).join(Donor).join(Department, Donor.department_id == Department.id)
+                 .where(Visit.status == VisitStatus.REGISTERED, Department.default_site_id == site.id)
+                 .order_by(Visit.id))
+        for visit in db.session.scalars(query):
+            donor = visit.donor
+            age = (today - donor.date_of_birth).days / 365.25
+            if sex and donor.sex != sex:
+                continue
+            if adult and not 19 <= age <= 58:
+                continue
+            if no_recent_donation and donor.last_donation_date and (today - donor.last_donation_date).days < 100:
+                continue
+            return visit.id
+    raise AssertionError("no suitable donor in the demo roster")
+
+
+def check_in(app, visit_id: int, site_code: str = "XNC", yes: tuple[str, ...] = ()) -> int:
+    """Check a donor in as the kiosk does; returns the queue number."""
+    from kiosk import checkin
+    from kiosk.formatting import local_today
+    from kiosk.models import Site, Visit
+    from kiosk.questionnaire import load_questionnaire
+
+    with app.app_context():
+        site = db.session.scalars(sa.select(Site).where(Site.code == site_code)).one()
+        visit = db.session.get(Visit, visit_id)
+        token, sex = visit.token, visit.donor.sex
+        result = checkin.scan_pass(db.session, scanned_text=f"{app.config['BASE_URL']}/p/{token}", site=site,
+                                   today=local_today(), nonce=nonce())
+        assert result.kiosk_session_id, result
+        outcome = checkin.check_in(db.session, kiosk_session_id=result.kiosk_session_id, site=site,
+                                   questionnaire=load_questionnaire(), answers=answers_for(sex, yes),
+                                   today_start_utc=dt.datetime.now() - dt.timedelta(days=1), nonce=nonce())
+        assert outcome["outcome"] == "checked_in", outcome
+        return outcome["queue_number"]
+
+
+def csrf_from(page: str) -> str:
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+
+
+def hidden_value(page: str, form_id: str, name: str) -> str:
+    form = re.search(r'<form[^>]*id="%s".*?</form>' % re.escape(form_id), page, re.S).group(0)
+    return re.search(r'name="%s" value="([^"]*)"' % re.escape(name), form).group(1)

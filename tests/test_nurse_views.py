@@ -1,0 +1,227 @@
+"""The nurse station's pages: the queue and its poll, opening a donor, the decision, the
+donation, corrections, conflicts, and who may open them."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+
+from kiosk.extensions import db
+from kiosk.models import AuditLog, Donation, Drive, Screening, Staff, StaffRole, Visit, VisitStatus
+from tests.conftest import NURSE_PASSWORD
+from tests.nurse_helpers import check_in, csrf_from, hidden_value, nonce, pick_donor
+
+GOOD_VITALS = {"weight_kg": "62", "systolic_mmhg": "120", "diastolic_mmhg": "80", "pulse_per_min": "76",
+               "haemoglobin_g_l": "140", "temperature_c": "36,8", "hbsag": "negative"}
+
+
+@pytest.fixture
+def nurse(client, auth, demo):
+    assert auth.as_nurse().status_code == 303
+    return client
+
+
+@pytest.fixture
+def donor(app, demo):
+    visit_id = pick_donor(app, "XNC")
+    number = check_in(app, visit_id, "XNC")
+    return {"visit_id": visit_id, "queue_number": number, "url": f"/nurse/XNC/visit/{visit_id}"}
+
+
+def _decide(client, donor, **fields):
+    page = client.get(donor["url"]).get_data(as_text=True)
+    data = {"csrf_token": csrf_from(page), "nonce": nonce(),
+            "expected_version": hidden_value(page, "screening-form", "expected_version"), **GOOD_VITALS}
+    data.update(fields)
+    return client.post(donor["url"] + "/decision", data=data)
+
+
+def test_the_queue_lists_todays_check_ins_by_number(nurse, donor):
+    page = nurse.get("/nurse/XNC").get_data(as_text=True)
+    assert f'data-queue-number="{donor["queue_number"]}"' in page
+    assert "Đang chờ" in page  # waiting, in words
+    assert 'hx-trigger="every 2s"' in page
+
+
+def test_the_poll_answers_204_until_something_changes(app, nurse, donor):
+    page = nurse.get("/nurse/XNC").get_data(as_text=True)
+    import re
+
+    poll_url = re.search(r'hx-get="([^"]+)"', page).group(1).replace("&amp;", "&")
+    assert nurse.get(poll_url, headers={"HX-Request": "true"}).status_code == 204
+    second = check_in(app, pick_donor(app, "XNC"), "XNC")
+    response = nurse.get(poll_url, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert f'data-queue-number="{second}"' in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("typed", ["number", "url", "token"])
+def test_a_typed_number_or_a_scanned_ticket_opens_the_donor(app, nurse, donor, typed):
+    with app.app_context():
+        token = db.session.get(Visit, donor["visit_id"]).token
+    query = {"number": str(donor["queue_number"]), "url": f"http://kiosk.test/p/{token}", "token": token}[typed]
+    page = nurse.get("/nurse/XNC").get_data(as_text=True)
+    response = nurse.post("/nurse/XNC/find", data={"csrf_token": csrf_from(page), "query": query})
+    assert response.status_code == 303 and response.headers["Location"].endswith(donor["url"])
+
+
+def test_an_unknown_number_or_code_is_explained(nurse, donor):
+    page = nurse.get("/nurse/XNC").get_data(as_text=True)
+    for query in ("999", "https://evil.example/x"):
+        response = nurse.post("/nurse/XNC/find", data={"csrf_token": csrf_from(page), "query": query})
+        assert response.status_code == 422
+        assert 'role="alert"' in response.get_data(as_text=True)
+
+
+def test_opening_a_donor_claims_it_and_shows_the_facts(app, nurse, donor):
+    page = nurse.get(donor["url"]).get_data(as_text=True)
+    assert "Tuổi vào ngày hiến" in page or "Age on the drive date" in page
+    with app.app_context():
+        visit = db.session.get(Visit, donor["visit_id"])
+        assert visit.status == VisitStatus.IN_SCREENING and visit.opened_by_id is not None
+
+
+def test_acceptance_then_a_donation_counts_one_bag(app, nurse, donor):
+    response = _decide(nurse, donor, decision="accepted", volume_ml="350")
+    assert response.status_code == 303, response.get_data(as_text=True)
+    page = nurse.get(donor["url"]).get_data(as_text=True)
+    data = {"csrf_token": csrf_from(page), "nonce": nonce(),
+            "expected_version": hidden_value(page, "donation-form", "expected_version"),
+            "volume_ml": "350", "bag_number": "B-0001", "outcome": "completed", "reaction": "none"}
+    assert nurse.post(donor["url"] + "/donation", data=data).status_code == 303
+    # the same nonce again (a double tap) records nothing more
+    nurse.post(donor["url"] + "/donation", data=data)
+    with app.app_context():
+        from kiosk import tally
+
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Donation)) == 1
+        drive_id = db.session.scalars(sa.select(Drive.id)).one()
+        counts = tally.count_from_rows(db.session, drive_id) if hasattr(tally, "count_from_rows") else None
+        if counts is not None:
+            assert counts["bags"] == 1 and counts["volume_ml"] == 350 and counts["screened"] == 1
+        assert db.session.get(Visit, donor["visit_id"]).status == VisitStatus.DONE
+
+
+def test_an_impossible_value_is_refused_next_to_its_field(app, nurse, donor):
+    response = _decide(nurse, donor, decision="accepted", volume_ml="350", pulse_per_min="900")
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert 'id="pulse_per_min-error">' in page and "20" in page.split('id="pulse_per_min-error">')[1][:120]
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Screening)) == 0
+
+
+def test_the_suggestion_follows_the_vitals(nurse, donor):
+    page = nurse.get(donor["url"]).get_data(as_text=True)
+    headers = {"HX-Request": "true", "X-CSRFToken": csrf_from(page)}
+    eligible = nurse.post(donor["url"] + "/suggest", data=GOOD_VITALS, headers=headers).get_data(as_text=True)
+    assert "suggestion-eligible" in eligible
+    low = nurse.post(donor["url"] + "/suggest", data={**GOOD_VITALS, "haemoglobin_g_l": "110"},
+                     headers=headers).get_data(as_text=True)
+    assert "suggestion-deferred" in low and 'data-rule="haemoglobin"' in low
+    wrong = nurse.post(donor["url"] + "/suggest", data={**GOOD_VITALS, "weight_kg": "4000"},
+                       headers=headers).get_data(as_text=True)
+    assert 'id="weight_kg-error" hx-swap-oob="true">' in wrong and "250" in wrong
+
+
+def test_a_deferral_needs_a_reason_and_a_return_date(app, nurse, donor, today):
+    response = _decide(nurse, donor, decision="deferred_temporary", haemoglobin_g_l="110")
+    assert response.status_code == 422
+    until = (today + dt.timedelta(days=30)).isoformat()
+    response = _decide(nurse, donor, decision="deferred_temporary", haemoglobin_g_l="110", deferral_until=until,
+                       reason="Hb thấp")
+    assert response.status_code == 303
+    with app.app_context():
+        screening = db.session.scalars(sa.select(Screening)).one()
+        assert screening.decision == "deferred_temporary" and screening.deferral_until.isoformat() == until
+        assert db.session.get(Visit, donor["visit_id"]).status == VisitStatus.DEFERRED
+
+
+def test_going_against_the_suggestion_needs_a_written_reason(app, nurse, donor):
+    response = _decide(nurse, donor, decision="accepted", volume_ml="350", haemoglobin_g_l="110")
+    assert response.status_code == 422
+    assert 'id="override_reason-error">' in response.get_data(as_text=True)
+    response = _decide(nurse, donor, decision="accepted", volume_ml="250", haemoglobin_g_l="110",
+                       override_reason="Đo lại bằng máy khác: 125 g/L")
+    assert response.status_code == 303
+    with app.app_context():
+        assert db.session.scalars(sa.select(Screening)).one().override_reason.startswith("Đo lại")
+
+
+def test_a_stale_save_is_refused_with_409(app, nurse, donor):
+    page = nurse.get(donor["url"]).get_data(as_text=True)
+    stale = {"csrf_token": csrf_from(page), "nonce": nonce(),
+             "expected_version": hidden_value(page, "screening-form", "expected_version"), **GOOD_VITALS,
+             "decision": "accepted", "volume_ml": "350"}
+    assert _decide(nurse, donor, decision="deferred_permanent", reason="HBsAg dương tính",
+                   hbsag="positive").status_code == 303
+    response = nurse.post(donor["url"] + "/decision", data=stale)
+    assert response.status_code == 409
+    assert 'id="conflict"' in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalars(sa.select(Screening)).one().decision == "deferred_permanent"
+
+
+def test_a_correction_keeps_the_old_values_in_the_audit_log(app, nurse, donor, today):
+    assert _decide(nurse, donor, decision="accepted", volume_ml="350").status_code == 303
+    page = nurse.get(donor["url"]).get_data(as_text=True)
+    with app.app_context():
+        screening_id = db.session.scalars(sa.select(Screening.id)).one()
+    data = {"csrf_token": csrf_from(page), "nonce": nonce(),
+            "expected_version": hidden_value(page, "correct-decision-form", "expected_version"),
+            "decision": "deferred_temporary", "deferral_until": (today + dt.timedelta(days=7)).isoformat(),
+            "reason": "Uống kháng sinh hôm qua", "override_reason": "Khai sai bảng hỏi",
+            "correction_reason": "Người hiến báo lại"}
+    url = f"{donor['url']}/decision/{screening_id}/correct"
+    assert nurse.post(url, data=data).status_code == 303
+    # the same form again carries the old version: refused
+    assert nurse.post(url, data={**data, "nonce": nonce()}).status_code == 409
+    with app.app_context():
+        entry = db.session.scalars(sa.select(AuditLog).where(AuditLog.action == "screening_corrected")).one()
+        assert entry.old_values["decision"] == "accepted" and entry.new_values["decision"] == "deferred_temporary"
+        assert entry.reason == "Người hiến báo lại" and entry.staff_id is not None
+        assert db.session.get(Visit, donor["visit_id"]).status == VisitStatus.DEFERRED
+    page = nurse.get(donor["url"]).get_data(as_text=True)
+    assert 'data-action="screening_corrected"' in page
+
+
+def test_a_second_nurse_sees_who_has_the_donor(app, client, demo, donor):
+    from kiosk.auth import hash_password
+    from tests.conftest import AuthActions
+
+    with app.app_context():
+        db.session.add(Staff(username="yta2", display_name="Y tá Lê Thu Hà", role=StaffRole.NURSE,
+                             password_hash=hash_password(NURSE_PASSWORD)))
+        db.session.commit()
+    first = app.test_client()
+    AuthActions(first).as_nurse()
+    first.get(donor["url"])
+    second = app.test_client()
+    AuthActions(second).sign_in("yta2", NURSE_PASSWORD)
+    page = second.get(donor["url"]).get_data(as_text=True)
+    assert 'id="taken-notice"' in page and "Nguyễn Thị Hạnh" in page
+
+
+def test_a_visit_of_another_site_is_not_found_here(nurse, donor):
+    assert nurse.get(f"/nurse/CSCD/visit/{donor['visit_id']}").status_code == 404
+
+
+NURSE_URLS = ["/nurse", "/nurse/XNC", "/nurse/XNC/queue", "/nurse/XNC/visit/1"]
+NURSE_POSTS = ["/nurse/XNC/find", "/nurse/XNC/visit/1/suggest", "/nurse/XNC/visit/1/decision",
+               "/nurse/XNC/visit/1/decision/1/correct", "/nurse/XNC/visit/1/decision/1/void",
+               "/nurse/XNC/visit/1/donation", "/nurse/XNC/visit/1/donation/1/correct",
+               "/nurse/XNC/visit/1/donation/1/void"]
+
+
+@pytest.mark.parametrize("who", ["anonymous", "organiser"])
+def test_every_nurse_url_is_refused_to_others(client, auth, demo, who):
+    if who == "organiser":
+        auth.as_organiser()
+    for url in NURSE_URLS:
+        response = client.get(url)
+        assert response.status_code in (302, 403), (url, response.status_code)
+        if who == "anonymous":
+            assert "/auth/sign-in" in response.headers["Location"]
+    for url in NURSE_POSTS:
+        assert client.post(url, data={}).status_code in (400, 401, 403), url
