@@ -182,6 +182,8 @@ def csv_cell(value: Any) -> str:
         return "Có" if value else ""
     if isinstance(value, float):
         return f"{value:g}"
+    if isinstance(value, int):
+        return str(value)  # a number, not text that Excel could run
     text = str(value)
     if text.startswith(FORMULA_STARTS):
         return "'" + text

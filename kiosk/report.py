@@ -85,11 +85,13 @@ def drive_report(session: Session, drive_id: int, zone: ZoneInfo) -> Optional[Dr
         .join(Donor, Visit.donor_id == Donor.id).where(Visit.drive_id == drive_id)).all()
     visit_keys = {v.id: (v.site_id, v.department_id) for v in visits}
 
-    latest_screening: dict[int, Screening] = {}
+    # Per visit, its screenings not voided: screened once it has one, deferred if one of them
+    # defers (the tally's definitions, kiosk.tally.count_from_rows), the latest deferral's reasons.
+    screenings: dict[int, list[Screening]] = defaultdict(list)
     for screening in session.scalars(
             sa.select(Screening).join(Visit, Screening.visit_id == Visit.id)
             .where(Visit.drive_id == drive_id, Screening.voided.is_(False)).order_by(Screening.id)):
-        latest_screening[screening.visit_id] = screening
+        screenings[screening.visit_id].append(screening)
     donations = session.execute(
         sa.select(Donation.visit_id, Donation.volume_ml, Donation.outcome, Donation.reaction, Donation.created_at)
         .where(Donation.drive_id == drive_id, Donation.voided.is_(False))).all()
@@ -125,20 +127,22 @@ def drive_report(session: Session, drive_id: int, zone: ZoneInfo) -> Optional[Dr
 
     reasons = Counter()
     temporary = permanent = 0
-    for visit_id, screening in latest_screening.items():
+    for visit_id, visit_screenings in screenings.items():
         site_row, department_row = rows_for(visit_id)
         totals["screened"] += 1
         site_row.screened += 1
         department_row.screened += 1
-        if screening.decision.startswith("deferred"):
+        deferrals = [s for s in visit_screenings if s.decision.startswith("deferred")]
+        if deferrals:
+            latest = deferrals[-1]
             totals["deferred"] += 1
             site_row.deferred += 1
             department_row.deferred += 1
-            if screening.decision == "deferred_permanent":
+            if latest.decision == "deferred_permanent":
                 permanent += 1
             else:
                 temporary += 1
-            for rule in deferral_rules(screening.suggestion or {}):
+            for rule in deferral_rules(latest.suggestion or {}):
                 reasons[rule] += 1
         else:
             totals["accepted"] += 1
@@ -192,7 +196,9 @@ def deferral_rules(suggestion: dict[str, Any]) -> list[str]:
     rules = []
     if not suggestion.get("eligible", False):
         for reason in suggestion.get("reasons") or []:
-            rule = reason.get("rule") if isinstance(reason, dict) else None
+            if not isinstance(reason, dict) or not reason.get("blocking", True):
+                continue  # a note (say, a volume limited by weight), not a reason to defer
+            rule = reason.get("rule")
             if rule and rule not in rules:
                 rules.append(rule)
     return rules or [NURSE_JUDGEMENT]

@@ -1,0 +1,85 @@
+"""The end-of-drive report: its totals equal the display's for the same drive, and it names no one."""
+import re
+
+import sqlalchemy as sa
+
+from kiosk import tally
+from kiosk.extensions import db
+from kiosk.models import Donation, Donor
+from kiosk.report import NURSE_JUDGEMENT, deferral_rules, drive_report, hour_chart
+from tests.test_admin_activity import simulate_day
+
+ZONE = __import__("zoneinfo").ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def test_the_report_totals_equal_the_display(app, demo):
+    with app.app_context():
+        simulate_day(demo["drive_id"], arrivals=30)
+        report = drive_report(db.session, demo["drive_id"], ZONE)
+        live = tally.snapshot(db.session, demo["drive_id"])
+        for name in ("checked_in", "screened", "deferred", "bags", "volume_ml", "incomplete", "equivalent_250",
+                     "target_bags"):
+            assert report.totals[name] == live[name], name
+        assert {r.key: r.bags for r in report.by_site} == {s["code"]: s["bags"] for s in live["by_site"]}
+        assert {r.label: r.bags for r in report.by_department if r.bags} == \
+            {d["name"]: d["bags"] for d in live["by_department"] if d["bags"]}
+        assert report.totals["registered"] == 200 and report.totals["accepted"] + report.totals["deferred"] == 30
+
+
+def test_breakdowns_add_up_to_the_totals(app, demo):
+    with app.app_context():
+        activity = simulate_day(demo["drive_id"], arrivals=25)
+        report = drive_report(db.session, demo["drive_id"], ZONE)
+        t = report.totals
+        for name in ("checked_in", "screened", "deferred", "bags", "volume_ml", "incomplete", "registered"):
+            assert sum(getattr(r, name) for r in report.by_site) == t[name], name
+            assert sum(getattr(r, name) for r in report.by_department) == t[name], name
+        assert sum(r.checked_in for r in report.by_hour) == t["checked_in"] == 25
+        assert sum(r.bags for r in report.by_hour) == t["bags"]
+        assert report.by_hour[0].label == "07:00"  # local time, not UTC
+        assert report.deferrals_temporary + report.deferrals_permanent == t["deferred"] == len(activity.deferred)
+        assert sum(count for _rule, count in report.deferrals_by_reason) == t["deferred"]
+        reactions = dict(report.reactions)
+        recorded = db.session.scalars(sa.select(Donation.reaction).where(Donation.reaction != "none")).all()
+        assert sum(reactions.values()) == len(recorded) == t["reactions"] > 0
+        assert len(report.chart.bars) == 2 * len(report.by_hour)
+
+
+def test_a_voided_donation_leaves_the_report_as_it_leaves_the_display(app, demo):
+    from kiosk import donations
+
+    with app.app_context():
+        activity = simulate_day(demo["drive_id"], arrivals=10)
+        donation = db.session.get(Donation, activity.donations[0])
+        donations.void_donation(db.session, donation_id=donation.id, staff_id=donation.nurse_id,
+                                expected_version=donation.version, reason="Ghi nhầm", nonce="void-nonce-0000001")
+        report = drive_report(db.session, demo["drive_id"], ZONE)
+        live = tally.snapshot(db.session, demo["drive_id"])
+        assert report.totals["bags"] + report.totals["incomplete"] == live["bags"] + live["incomplete"] == 7
+
+
+def test_deferral_reasons_come_from_the_blocking_reasons_only():
+    assert deferral_rules({"eligible": False, "reasons": [
+        {"rule": "weight", "blocking": False}, {"rule": "haemoglobin", "blocking": True},
+        {"rule": "haemoglobin", "blocking": True}]}) == ["haemoglobin"]
+    assert deferral_rules({"eligible": True, "reasons": []}) == [NURSE_JUDGEMENT]
+    assert deferral_rules({}) == [NURSE_JUDGEMENT]
+
+
+def test_an_empty_drive_has_an_empty_chart(app, demo):
+    with app.app_context():
+        report = drive_report(db.session, demo["drive_id"], ZONE)
+        assert report.by_hour == [] and report.chart.bars == () and report.totals["bags"] == 0
+    assert hour_chart([]).bars == ()
+
+
+def test_the_report_page_names_no_donor(app, client, auth, demo):
+    with app.app_context():
+        simulate_day(demo["drive_id"], arrivals=20)
+        names = db.session.scalars(sa.select(Donor.full_name)).all()
+    auth.as_organiser()
+    page = client.get(f"/admin/drives/{demo['drive_id']}/report").get_data(as_text=True)
+    assert "<svg" in page and "style=" not in page
+    body = page.split('id="report"', 1)[1]
+    assert not [name for name in names if name in body]
+    assert re.search(r'data-total="bags">(\d+)<', body)
