@@ -427,3 +427,12 @@ def test_age_in_full_years(born, day, age):
 ])
 def test_add_months_by_calendar(day, months, expected):
     assert add_months(day, months) == expected
+
+
+@pytest.mark.parametrize("module", ["kiosk/screening.py", "kiosk/questionnaire.py"])
+def test_the_engine_does_not_import_flask(module):
+    tree = ast.parse((Path(screening.__file__).parent.parent / module).read_text(encoding="utf-8"))
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert not any(name.split(".")[0].startswith("flask") for name in imported)
+    assert imported & {"kiosk", "kiosk.views", "kiosk.extensions", "kiosk.models"} == set()
