@@ -69,6 +69,7 @@ ERROR_MESSAGES = {
     "invalid_reaction": _l("Choose a reaction."),
 }
 AUDIT_LABELS = {
+    "kiosk_scan": _l("Pass scanned at the kiosk"),
     "checked_in": _l("Checked in"),
     "screening_decision": _l("Decision recorded"),
     "screening_corrected": _l("Decision corrected"),
@@ -104,8 +105,12 @@ def describe_values(values: dict[str, Any]) -> str:
                 value = dt.date.fromisoformat(value).strftime("%d/%m/%Y")
             except (TypeError, ValueError):
                 pass
+        elif key == "hbsag":
+            value = {"negative": _("Negative"), "positive": _("Positive")}.get(value, value)
         elif value is True:
             value = _("yes")
+        elif isinstance(value, float):
+            value = f"{value:g}"
         parts.append(f"{VALUE_LABELS[key]}: {value}")
     return "; ".join(parts)
 
@@ -187,8 +192,11 @@ class DecisionFields:
     volume_ml = RadioField(_l("Volume"), choices=_choices((str(v), f"{v} ml") for v in screenings.BAG_VOLUMES),
                            validate_choice=False, validators=[OptionalValue(), AnyOf(
                                [str(v) for v in screenings.BAG_VOLUMES], message=_l("Choose a volume."))])
-    deferral_until = StringField(_l("May donate again from"), validators=[OptionalValue(), _check_date],
-                                 render_kw={"type": "date"})
+    # A text field, not type=date: the browser's date picker shows its own UI language's order
+    # (mm/dd/yyyy on many machines), and the drive's screens always say dd/mm/yyyy.
+    deferral_until = StringField(_l("May donate again from"), description=_l("dd/mm/yyyy"),
+                                 validators=[OptionalValue(), _check_date],
+                                 render_kw={"inputmode": "numeric", "autocomplete": "off", "placeholder": "dd/mm/yyyy"})
     reason = TextAreaField(_l("Reason for the deferral"), validators=[Length(max=1000, message=_l(
         "At most 1000 characters."))], render_kw={"rows": 2})
     override_reason = TextAreaField(_l("Why you go against the suggestion"), validators=[Length(
@@ -556,7 +564,7 @@ def _visit_context(site: Site, drive: Drive, visit: Visit, *, form: Optional[Scr
 def _correct_decision_form(screening: Screening) -> CorrectDecisionForm:
     return CorrectDecisionForm(formdata=None, expected_version=str(screening.version), decision=screening.decision,
                                volume_ml=str(screening.volume_ml or ""),
-                               deferral_until=screening.deferral_until.isoformat() if screening.deferral_until else "",
+                               deferral_until=screening.deferral_until.strftime("%d/%m/%Y") if screening.deferral_until else "",
                                reason=screening.reason, override_reason=screening.override_reason)
 
 

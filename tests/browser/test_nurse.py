@@ -1,0 +1,280 @@
+"""The nurse station in Chromium: sign-in and sign-out, the live queue, screening decisions,
+the donation, corrections, two nurses at once, and who may open it."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+
+from kiosk.extensions import db
+from kiosk.models import AuditLog, Donation, Screening, Staff, StaffRole, Visit
+from kiosk.tokens import pass_url
+from tests.browser.conftest import LAPTOP, TABLET, check_page
+from tests.conftest import NURSE_PASSWORD
+from tests.nurse_helpers import check_in, pick_donor
+
+GOOD = {"weight_kg": "62", "systolic_mmhg": "120", "diastolic_mmhg": "80", "pulse_per_min": "76",
+        "haemoglobin_g_l": "140", "temperature_c": "36.8"}
+
+
+def sign_in(page, live_server, username="yta"):
+    page.goto(f"{live_server.url}/auth/sign-in")
+    page.fill("#username", username)
+    page.fill("#password", NURSE_PASSWORD)
+    page.click("#sign-in-submit")
+    page.wait_for_url(f"{live_server.url}/nurse")
+
+
+def open_donor(page, live_server, queue_number: int, code="XNC"):
+    page.goto(f"{live_server.url}/nurse/{code}")
+    page.fill("#query", str(queue_number))
+    page.press("#query", "Enter")
+    page.wait_for_selector(".donor-head")
+
+
+def fill_vitals(page, **changes):
+    for name, value in {**GOOD, **changes}.items():
+        page.fill(f"#{name}", value)
+    page.locator("#hbsag").select_option("negative")
+
+
+def wait_for_suggestion(page, kind: str):
+    page.wait_for_selector(f"#suggestion.suggestion-{kind}")
+
+
+@pytest.fixture
+def donor(app, demo):
+    visit_id = pick_donor(app, "XNC")
+    return {"visit_id": visit_id, "queue_number": check_in(app, visit_id, "XNC")}
+
+
+def test_sign_in_and_sign_out_the_old_cookie_stops_working(live_server, demo, new_context):
+    context = new_context(viewport=LAPTOP)
+    page = context.new_page()
+    page.goto(f"{live_server.url}/nurse/XNC")
+    page.wait_for_url("**/auth/sign-in?next=/nurse/XNC")
+    check_page(page, "nurse-sign-in-1280")
+    page.fill("#username", "yta")
+    page.fill("#password", NURSE_PASSWORD)
+    page.click("#sign-in-submit")
+    page.wait_for_url(f"{live_server.url}/nurse/XNC")
+    assert page.locator(".who").inner_text() == "Y tá Nguyễn Thị Hạnh"
+    copied = [c for c in context.cookies() if c["name"] == "kiosk_session"]
+    assert copied
+    page.click("text=Đăng xuất")
+    page.wait_for_url("**/auth/sign-in")
+    other = new_context(viewport=LAPTOP)
+    other.add_cookies(copied)
+    stolen = other.new_page()
+    stolen.goto(f"{live_server.url}/nurse/XNC")
+    assert "/auth/sign-in" in stolen.url
+    assert stolen.locator("#username").count() == 1
+
+
+def kiosk_check_in(page, live_server, token: str):
+    """A donor at the kiosk tablet: scanner types the pass URL, confirms, answers, gets a ticket."""
+    page.goto(f"{live_server.url}/kiosk/XNC")
+    page.wait_for_selector("[data-step=start]")
+    page.focus("#scan-code")
+    page.keyboard.type(pass_url(live_server.url, token), delay=1)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("[data-step=confirm]")
+    page.click("text=Đúng, là tôi")
+    page.wait_for_selector("[data-step^=questionnaire]")
+    while page.locator("[data-step^=questionnaire]").count():
+        step = page.locator("[data-step^=questionnaire]").get_attribute("data-step")
+        for radio in page.locator("input.choice-input[value=no]").all():
+            item = radio.get_attribute("name")
+            page.click(f"label[for={item}-{'yes' if item in ('q10', 'q7') else 'no'}]")
+        page.click("[data-q-next]")
+        page.wait_for_selector(f"[data-step={step}]", state="detached")
+    page.wait_for_selector("[data-step=ticket]")
+    return int(page.locator("[data-queue-number]").inner_text())
+
+
+def test_the_queue_updates_after_a_kiosk_check_in_in_another_context(app, live_server, demo, new_context):
+    nurse = new_context(viewport=LAPTOP).new_page()
+    sign_in(nurse, live_server)
+    nurse.goto(f"{live_server.url}/nurse/XNC")
+    assert nurse.locator(".queue-empty").count() == 1
+    check_page(nurse, "nurse-queue-empty-1280")
+    with app.app_context():
+        token = db.session.get(Visit, pick_donor(app, "XNC")).token
+    kiosk = new_context(viewport=TABLET).new_page()
+    number = kiosk_check_in(kiosk, live_server, token)
+    # no reload: the poll brings the new row in
+    row = nurse.locator(f'tr[data-queue-number="{number}"]')
+    row.wait_for()
+    assert "Đang chờ" in row.inner_text()
+    assert "1 câu cần xem" in row.inner_text()  # q7 answered yes
+    for extra in range(3):  # a fuller queue for the screenshots
+        check_in(app, pick_donor(app, "XNC"), "XNC")
+    nurse.locator('tr[data-queue-number="4"]').wait_for()
+    check_page(nurse, "nurse-queue-1280")
+    nurse.set_viewport_size(TABLET)
+    check_page(nurse, "nurse-queue-768")
+
+
+def test_acceptance_and_a_350_ml_donation(app, live_server, donor, new_context):
+    page = new_context(viewport=LAPTOP).new_page()
+    sign_in(page, live_server)
+    open_donor(page, live_server, donor["queue_number"])
+    assert page.locator(".status-in_screening").count() == 1
+    check_page(page, "nurse-donor-1280")
+    fill_vitals(page)
+    wait_for_suggestion(page, "eligible")
+    assert "350" in page.locator(".allowed-volumes").inner_text()
+    page.set_viewport_size(TABLET)
+    check_page(page, "nurse-donor-768")
+    page.set_viewport_size(LAPTOP)
+    page.click("label[for=decision-0]")
+    page.click("label[for=volume_ml-1]")
+    page.click("#decision-submit")
+    page.wait_for_selector("#decision")
+    assert "350 ml" in page.locator(".decision-summary").inner_text()
+    page.click("label[for=volume_ml-1]")
+    page.fill("#bag_number", "HM-2026-0001")
+    page.click("#donation-submit")
+    page.wait_for_selector("#donation")
+    assert "350 ml" in page.locator(".donation-summary").inner_text()
+    assert page.locator(".status-done").count() == 1
+    check_page(page, "nurse-donor-done-1280")
+    with app.app_context():
+        donation = db.session.scalars(sa.select(Donation)).one()
+        assert (donation.volume_ml, donation.bag_number, donation.outcome) == (350, "HM-2026-0001", "completed")
+
+
+def test_an_impossible_value_is_refused_on_the_spot(live_server, donor, new_context):
+    page = new_context(viewport=LAPTOP).new_page()
+    sign_in(page, live_server)
+    open_donor(page, live_server, donor["queue_number"])
+    fill_vitals(page, pulse_per_min="900")
+    page.wait_for_selector("#pulse_per_min-error:has-text('250')")
+    page.click("label[for=decision-0]")
+    page.click("label[for=volume_ml-1]")
+    page.click("#decision-submit")
+    page.wait_for_selector("#page-error")
+    assert "250" in page.locator("#pulse_per_min-error").inner_text()
+
+
+def test_a_deferral_with_a_return_date(app, live_server, donor, new_context):
+    page = new_context(viewport=LAPTOP).new_page()
+    sign_in(page, live_server)
+    open_donor(page, live_server, donor["queue_number"])
+    fill_vitals(page, haemoglobin_g_l="112")
+    wait_for_suggestion(page, "deferred")
+    assert page.locator('.reason[data-rule="haemoglobin"]').count() == 1
+    check_page(page, "nurse-donor-deferred-suggestion-1280")
+    back = dt.date.today() + dt.timedelta(days=90)
+    page.click("label[for=decision-1]")
+    page.fill("#deferral_until", back.strftime("%d/%m/%Y"))
+    page.fill("#reason", "Hemoglobin thấp (112 g/L)")
+    page.click("#decision-submit")
+    page.wait_for_selector("#decision")
+    assert back.strftime("%d/%m/%Y") in page.locator(".decision-until").inner_text()
+    assert page.locator(".status-deferred").count() == 1
+
+
+def test_an_override_needs_its_reason(app, live_server, donor, new_context):
+    page = new_context(viewport=LAPTOP).new_page()
+    sign_in(page, live_server)
+    open_donor(page, live_server, donor["queue_number"])
+    fill_vitals(page, haemoglobin_g_l="118")
+    wait_for_suggestion(page, "deferred")
+    page.click("label[for=decision-0]")
+    page.click("label[for=volume_ml-0]")
+    page.click("#decision-submit")
+    page.wait_for_selector("#override_reason-error:not(:empty)")
+    check_page(page, "nurse-override-refused-1280")
+    page.fill("#override_reason", "Đo lại bằng máy HemoCue: 122 g/L")
+    page.click("#decision-submit")
+    page.wait_for_selector("#decision")
+    assert "HemoCue" in page.locator(".override").inner_text()
+
+
+def test_a_correction_and_its_audit_entry(app, live_server, donor, new_context):
+    page = new_context(viewport=LAPTOP).new_page()
+    sign_in(page, live_server)
+    open_donor(page, live_server, donor["queue_number"])
+    fill_vitals(page)
+    wait_for_suggestion(page, "eligible")
+    page.click("label[for=decision-0]")
+    page.click("label[for=volume_ml-2]")
+    page.click("#decision-submit")
+    page.wait_for_selector("#decision")
+    page.click("#correct-decision summary")
+    page.click("label[for=c-volume_ml-1]")
+    page.fill("#c-correction_reason", "Chọn nhầm thể tích")
+    page.click("#correct-decision-submit")
+    page.wait_for_selector('.history-entry[data-action="screening_corrected"]')
+    entry = page.locator('.history-entry[data-action="screening_corrected"]').inner_text()
+    assert "450" in entry and "350" in entry and "Chọn nhầm thể tích" in entry
+    assert "350 ml" in page.locator(".decision-summary").inner_text()
+    check_page(page, "nurse-corrected-1280")
+    with app.app_context():
+        audit = db.session.scalars(sa.select(AuditLog).where(AuditLog.action == "screening_corrected")).one()
+        assert audit.old_values["volume_ml"] == 450 and audit.new_values["volume_ml"] == 350
+
+
+def test_two_nurses_a_conflicting_save_is_refused(app, live_server, donor, new_context):
+    from kiosk.auth import hash_password
+
+    with app.app_context():
+        db.session.add(Staff(username="yta2", display_name="Y tá Lê Thu Hà", role=StaffRole.NURSE,
+                             password_hash=hash_password(NURSE_PASSWORD)))
+        db.session.commit()
+    first = new_context(viewport=LAPTOP).new_page()
+    sign_in(first, live_server)
+    open_donor(first, live_server, donor["queue_number"])
+    second = new_context(viewport=TABLET).new_page()
+    sign_in(second, live_server, "yta2")
+    open_donor(second, live_server, donor["queue_number"])
+    assert "Nguyễn Thị Hạnh" in second.locator("#taken-notice").inner_text()
+    check_page(second, "nurse-taken-768")
+    fill_vitals(first)
+    wait_for_suggestion(first, "eligible")
+    first.click("label[for=decision-0]")
+    first.click("label[for=volume_ml-1]")
+    first.click("#decision-submit")
+    first.wait_for_selector("#decision")
+    fill_vitals(second, haemoglobin_g_l="110")
+    wait_for_suggestion(second, "deferred")
+    second.click("label[for=decision-2]")
+    second.fill("#reason", "Thử lưu đè")
+    with second.expect_navigation() as navigation:
+        second.click("#decision-submit")
+    assert navigation.value.status == 409
+    assert second.locator("#conflict").count() == 1
+    assert "350 ml" in second.locator(".decision-summary").inner_text()  # the current values
+    check_page(second, "nurse-conflict-768")
+    with app.app_context():
+        assert db.session.scalars(sa.select(Screening)).one().decision == "accepted"
+
+
+NURSE_GETS = ["/nurse", "/nurse/XNC", "/nurse/XNC/queue", "/nurse/XNC/visit/{id}"]
+NURSE_POSTS = ["/nurse/XNC/find", "/nurse/XNC/visit/{id}/suggest", "/nurse/XNC/visit/{id}/decision",
+               "/nurse/XNC/visit/{id}/decision/1/correct", "/nurse/XNC/visit/{id}/decision/1/void",
+               "/nurse/XNC/visit/{id}/donation", "/nurse/XNC/visit/{id}/donation/1/correct",
+               "/nurse/XNC/visit/{id}/donation/1/void"]
+
+
+@pytest.mark.parametrize("who", ["anonymous", "kiosk"])
+def test_every_nurse_url_is_refused_to_anonymous_visitors_and_the_kiosk(app, live_server, donor, new_context, who):
+    page = new_context(viewport=TABLET).new_page()
+    if who == "kiosk":
+        page.goto(f"{live_server.url}/kiosk/XNC")  # the tablet by the entrance, with its own cookies
+        page.wait_for_selector("[data-step=start]")
+    with app.app_context():
+        name = db.session.get(Visit, donor["visit_id"]).donor.full_name
+    for url in NURSE_GETS:
+        page.goto(live_server.url + url.format(id=donor["visit_id"]))
+        assert "/auth/sign-in" in page.url, url
+        assert name not in page.content()
+    token = page.locator("meta[name=csrf-token]").get_attribute("content")
+    for url in NURSE_POSTS:
+        for headers in ({}, {"X-CSRFToken": token, "HX-Request": "true"}):
+            response = page.request.post(live_server.url + url.format(id=donor["visit_id"]), headers=headers,
+                                         form={"query": "1", "decision": "accepted", "volume_ml": "350"})
+            assert response.status in (400, 401, 403), (url, response.status)
+            assert name not in response.text()
