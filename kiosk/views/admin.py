@@ -504,6 +504,8 @@ def _stored_upload(upload_id: str, drive_id: int) -> Optional[tuple[Path, dict]]
     data_path = _upload_folder() / f"{upload_id}{meta.get('suffix', '')}"
     if meta.get("drive_id") != drive_id or meta.get("staff_id") != _staff_id() or not data_path.exists():
         return None
+    if data_path.stat().st_mtime < time.time() - UPLOAD_MAX_AGE_SECONDS:
+        return None
     return data_path, meta
 
 
