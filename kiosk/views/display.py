@@ -1,23 +1,102 @@
-"""The hall's live tally at /display. (Issue: projected live tally.)"""
+"""The hall's live tally at /display (all the drive's sites) and /display/<code> (one site).
+
+The page is rendered once; static/js/display.js then asks /display[/<code>]/data every half
+second with the drive and revision it shows. Drive.revision is bumped in the same
+transaction as every change a screen shows (kiosk.tally), so an unchanged display is
+answered 204 from one indexed read, and a changed one gets the counters' snapshot as JSON.
+Works the same with any number of gunicorn workers, on SQLite and PostgreSQL: the state is
+only in the database."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template
+from typing import Optional
 
+from flask import Blueprint, abort, current_app, jsonify, render_template, request
+from flask_babel import format_decimal, gettext as _
+
+from kiosk import tally
 from kiosk.access import Access, rule_for_blueprint
-from kiosk.drives import current_drive, site_by_code
+from kiosk.drives import current_drive, drive_at_site, site_by_code
+from kiosk.extensions import db
+from kiosk.formatting import local_now
+from kiosk.models import Drive, Site
+from kiosk.qr import qr_svg
 
 bp = Blueprint("display", __name__, url_prefix="/display")
 rule_for_blueprint("display", Access.PUBLIC)
 
+POLL_INTERVAL_MS = 500
+# Above this many sites, the all-sites view shows no walk-in codes: they would be too small
+# to scan from a seat, and each site's own display (/display/<code>) shows its code large.
+MAX_WALK_IN_CODES = 4
+DEPARTMENT_ROWS = {"all": 6, "site": 8}
+
+
+def walk_in_url(site: Site) -> str:
+    return f"{current_app.config['BASE_URL']}/kiosk/{site.code}/walk-in"
+
+
+def number(value: float, decimals: int = 0) -> str:
+    """12.350 in Vietnamese, 12,350 in English; the page's script formats the same way."""
+    pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
+    return format_decimal(value, format=pattern)
+
+
+def _drive_for(site: Optional[Site]) -> Optional[Drive]:
+    if site is None:
+        return current_drive()
+    return drive_at_site(site) or current_drive()
+
+
+def _site_or_404(code: str) -> Site:
+    site = site_by_code(code)
+    if site is None:
+        abort(404)
+    return site
+
+
+def _page(site: Optional[Site]):
+    drive = _drive_for(site)
+    figures = tally.snapshot(db.session, drive.id, site.id if site else None) if drive else None
+    walk_in_codes = {}
+    if drive is not None:
+        sites = [site] if site else list(drive.sites)
+        if len(sites) <= MAX_WALK_IN_CODES:
+            walk_in_codes = {s.code: {"url": walk_in_url(s), "svg": qr_svg(walk_in_url(s), label=_("Walk-in registration: %(site)s", site=s.name))}
+                             for s in sites}
+    return render_template(
+        "display/hall.html", drive=drive, site=site, figures=figures, walk_in_codes=walk_in_codes,
+        number=number, poll_interval_ms=POLL_INTERVAL_MS, now=local_now(),
+        department_rows=DEPARTMENT_ROWS["site" if site else "all"],
+    )
+
+
+def _data(site: Optional[Site]):
+    drive = _drive_for(site)
+    shown_drive = request.args.get("drive", type=int)
+    shown_revision = request.args.get("rev", type=int)
+    if drive is None or (shown_drive == drive.id and shown_revision == drive.revision):
+        response = current_app.response_class(status=204)
+    else:
+        response = jsonify(tally.snapshot(db.session, drive.id, site.id if site else None) | {"drive_id": drive.id})
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
 
 @bp.get("")
 def hall():
-    return render_template("display/hall.html", drive=current_drive(), site=None)
+    return _page(None)
+
+
+@bp.get("/data")
+def hall_data():
+    return _data(None)
 
 
 @bp.get("/<code>")
 def site_hall(code: str):
-    site = site_by_code(code)
-    if site is None:
-        abort(404)
-    return render_template("display/hall.html", drive=current_drive(), site=site)
+    return _page(_site_or_404(code))
+
+
+@bp.get("/<code>/data")
+def site_data(code: str):
+    return _data(_site_or_404(code))

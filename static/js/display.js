@@ -1,0 +1,182 @@
+// The hall display: polls its data URL with the drive and revision it shows. The server answers
+// 204 while nothing changed and the tally's snapshot as JSON when something did. When the
+// server cannot be reached the last figures stay on screen with a discreet mark, polling
+// goes on with a backoff, and the first answer clears the mark: no one has to touch it.
+(function () {
+  "use strict";
+
+  var MAX_DELAY_MS = 2000; // the backoff's cap: back on screen within ~2 s of the Wi-Fi returning
+  var REQUEST_TIMEOUT_MS = 2500; // a dropped Wi-Fi often hangs rather than fails: give up and retry
+  var CHANGE_CLASS = "changed";
+
+  var board = document.getElementById("board");
+  var clock = document.getElementById("clock");
+  var lostMark = document.getElementById("connection-lost");
+  var lang = document.documentElement.lang || "vi";
+  var formats = {};
+
+  function format(value, decimals) {
+    var key = String(decimals || 0);
+    if (!formats[key]) {
+      formats[key] = new Intl.NumberFormat(lang, {minimumFractionDigits: decimals || 0, maximumFractionDigits: decimals || 0});
+    }
+    return formats[key].format(value);
+  }
+
+  // The clock is the display's own: local time, no server round trip.
+  function tick() {
+    var now = new Date();
+    var text = ("0" + now.getHours()).slice(-2) + ":" + ("0" + now.getMinutes()).slice(-2);
+    if (clock.textContent !== text) {
+      clock.textContent = text;
+      clock.setAttribute("datetime", text);
+    }
+  }
+  if (clock) {
+    tick();
+    window.setInterval(tick, 1000);
+  }
+
+  if (!board) {
+    return; // no open drive: nothing to poll; the page is reloaded by hand when one opens
+  }
+
+  var url = board.getAttribute("data-url");
+  var interval = parseInt(board.getAttribute("data-interval"), 10) || 500;
+  var driveId = board.getAttribute("data-drive");
+  var revision = board.getAttribute("data-rev");
+  var siteCodes = board.getAttribute("data-sites");
+  var departmentRows = parseInt(board.getAttribute("data-department-rows"), 10) || 6;
+  var noDepartment = board.getAttribute("data-no-department");
+  var failures = 0;
+
+  function flash(element, up) {
+    // Restart the animation even if the last one is still running.
+    element.classList.remove(CHANGE_CLASS, "went-up", "went-down");
+    void element.offsetWidth;
+    element.classList.add(CHANGE_CLASS, up ? "went-up" : "went-down");
+  }
+
+  function setNumber(element, value) {
+    var decimals = parseInt(element.getAttribute("data-decimals") || "0", 10);
+    var text = format(value, decimals);
+    if (element.textContent === text) {
+      return;
+    }
+    var before = parseFloat(element.getAttribute("data-value") || "NaN");
+    element.textContent = text;
+    element.setAttribute("data-value", String(value));
+    flash(element, !(value < before));
+  }
+
+  function updateDepartments(list, departments) {
+    var items = [];
+    var top = departments.length ? departments[0].bags : 0;
+    departments.slice(0, departmentRows).forEach(function (department) {
+      var item = document.createElement("li");
+      item.className = "department";
+      var name = document.createElement("span");
+      name.className = "department-name";
+      name.textContent = department.name || noDepartment;
+      var bar = document.createElement("progress");
+      bar.className = "department-bar";
+      bar.max = top || 1;
+      bar.value = department.bags;
+      bar.setAttribute("aria-hidden", "true");
+      var bags = document.createElement("span");
+      bags.className = "department-bags";
+      bags.textContent = format(department.bags, 0);
+      item.append(name, bar, bags);
+      items.push(item);
+    });
+    if (!items.length) {
+      return; // keep the "no donations yet" line
+    }
+    var oldNames = Array.prototype.map.call(list.children, function (li) { return li.textContent; }).join("|");
+    list.replaceChildren.apply(list, items);
+    var newNames = Array.prototype.map.call(list.children, function (li) { return li.textContent; }).join("|");
+    if (oldNames !== newNames) {
+      flash(list, true);
+    }
+  }
+
+  function apply(data) {
+    var codes = data.by_site.map(function (site) { return site.code; }).join(",");
+    if (String(data.drive_id) !== driveId || codes !== siteCodes) {
+      window.location.reload(); // another drive opened, or the sites changed: render afresh
+      return;
+    }
+    revision = String(data.revision);
+    document.querySelectorAll("[data-total]").forEach(function (element) {
+      var name = element.getAttribute("data-total");
+      if (name === "percent") {
+        var bar = document.getElementById("target-bar");
+        var shown = data[bar.getAttribute("data-of")];
+        var text = data.target_bags ? Math.round(100 * shown / data.target_bags) + "%" : "";
+        if (element.textContent !== text) {
+          element.textContent = text;
+          flash(element, true);
+        }
+        bar.max = data.target_bags || 1;
+        bar.value = Math.min(shown, data.target_bags || 1);
+      } else if (name in data) {
+        setNumber(element, data[name]);
+      }
+    });
+    data.by_site.forEach(function (site) {
+      var card = document.querySelector('[data-site="' + site.code + '"]');
+      if (!card) {
+        return;
+      }
+      card.querySelectorAll("[data-field]").forEach(function (element) {
+        setNumber(element, site[element.getAttribute("data-field")]);
+      });
+    });
+    var list = document.getElementById("departments");
+    if (list) {
+      updateDepartments(list, data.by_department);
+    }
+  }
+
+  function connected(isConnected) {
+    failures = isConnected ? 0 : failures + 1;
+    lostMark.hidden = isConnected;
+    document.body.classList.toggle("offline", !isConnected);
+  }
+
+  function nextDelay() {
+    return failures ? Math.min(MAX_DELAY_MS, interval * Math.pow(2, failures - 1)) : interval;
+  }
+
+  function poll() {
+    var controller = new AbortController();
+    var timer = window.setTimeout(function () { controller.abort(); }, REQUEST_TIMEOUT_MS);
+    var query = "?drive=" + encodeURIComponent(driveId) + "&rev=" + encodeURIComponent(revision);
+    fetch(url + query, {cache: "no-store", credentials: "same-origin", signal: controller.signal,
+                        headers: {"Accept": "application/json"}})
+      .then(function (response) {
+        if (response.status === 204) {
+          return null;
+        }
+        if (!response.ok) {
+          throw new Error("HTTP " + response.status);
+        }
+        return response.json();
+      })
+      .then(function (data) {
+        connected(true);
+        if (data) {
+          apply(data);
+        }
+      })
+      .catch(function () {
+        connected(false);
+      })
+      .then(function () {
+        window.clearTimeout(timer);
+        window.setTimeout(poll, nextDelay());
+      });
+  }
+
+  window.setTimeout(poll, interval);
+})();

@@ -1,0 +1,131 @@
+"""The hall display's pages and its poll, through Flask's test client."""
+from __future__ import annotations
+
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from kiosk.extensions import db
+from kiosk.models import Donor, Drive, DriveStatus, Site, Visit
+from tests.test_donations import ready_visits, record
+
+
+@pytest.fixture
+def drive_id(app, demo):
+    return demo["drive_id"]
+
+
+def _revision(app, drive_id) -> int:
+    with app.app_context():
+        return db.session.get(Drive, drive_id).revision
+
+
+def test_the_all_sites_page_shows_the_tally_in_vietnamese(client, drive_id):
+    page = client.get("/display").get_data(as_text=True)
+    assert "Túi máu đã tiếp nhận" in page and 'lang="vi"' in page
+    assert "Hành trình Đỏ 2026" in page
+    assert page.count('class="site-card"') == 2
+    assert 'data-url="/display/data"' in page and f'data-drive="{drive_id}"' in page
+    assert "Mục tiêu" in page and "200" in page
+    # nothing inline: the CSP would refuse it
+    assert "<style" not in page and " style=" not in page and "onclick" not in page
+    assert re.search(r"<script(?![^>]*\bsrc=)", page) is None
+
+
+def test_the_page_shows_no_personal_data(app, client, drive_id):
+    with app.app_context():
+        [visit_id] = ready_visits(db.session)
+        record(db.session, visit_id, "B-0001")
+        donor = db.session.get(Visit, visit_id).donor
+        name, id_number, token = donor.full_name, donor.id_number, db.session.get(Visit, visit_id).token
+        last_names = [n for (n,) in db.session.execute(sa.select(Donor.full_name))]
+    for url in ("/display", "/display/XNC", "/display/data", "/display/CSCD/data"):
+        body = client.get(url).get_data(as_text=True)
+        assert name not in body and id_number not in body and token not in body
+        assert not any(full_name in body for full_name in last_names)
+
+
+def test_each_site_has_its_walk_in_code(app, client, drive_id):
+    page = client.get("/display").get_data(as_text=True)
+    assert page.count("<svg") == 2
+    assert "Đăng ký hiến máu tại chỗ: Hội trường Cục Quản lý xuất nhập cảnh" in page
+    site_page = client.get("/display/XNC").get_data(as_text=True)
+    assert site_page.count("<svg") == 1 and "walk-in-large" in site_page
+
+
+def test_the_site_page_counts_its_site_and_the_whole_drive(app, client, drive_id):
+    with app.app_context():
+        xnc = ready_visits(db.session, 1, site_code="XNC")
+        cscd = ready_visits(db.session, 2, site_code="CSCD")
+        for number, visit_id in enumerate(xnc + cscd):
+            record(db.session, visit_id, f"B-{number}")
+    data = client.get("/display/XNC/data").get_json()
+    assert (data["bags"], data["drive_bags"]) == (1, 3)
+    page = client.get("/display/XNC").get_data(as_text=True)
+    assert 'data-url="/display/XNC/data"' in page and "Cả đợt" in page
+
+
+def test_an_unknown_site_is_404(client, drive_id):
+    assert client.get("/display/NOPE").status_code == 404
+    assert client.get("/display/NOPE/data").status_code == 404
+
+
+def test_the_poll_answers_204_until_something_changes(app, client, drive_id):
+    first = client.get("/display/data")
+    assert first.status_code == 200 and first.headers["Cache-Control"] == "no-store"
+    data = first.get_json()
+    assert data["drive_id"] == drive_id and data["bags"] == 0
+    unchanged = client.get(f"/display/data?drive={drive_id}&rev={data['revision']}")
+    assert unchanged.status_code == 204 and unchanged.data == b""
+    assert unchanged.headers["Cache-Control"] == "no-store"
+    with app.app_context():
+        [visit_id] = ready_visits(db.session)
+        record(db.session, visit_id, "B-0001", volume=450)
+    changed = client.get(f"/display/data?drive={drive_id}&rev={data['revision']}")
+    assert changed.status_code == 200
+    assert (changed.get_json()["bags"], changed.get_json()["volume_ml"]) == (1, 450)
+    assert changed.get_json()["revision"] == _revision(app, drive_id)
+    # another drive id (a new drive opened) or nonsense gets the whole snapshot, never an error
+    assert client.get(f"/display/data?drive=999&rev={data['revision']}").status_code == 200
+    assert client.get("/display/data?drive=x&rev=%00").status_code == 200
+
+
+def test_without_a_drive_the_page_says_so_and_the_poll_is_empty(client, app):
+    page = client.get("/display").get_data(as_text=True)
+    assert "Chưa có đợt hiến máu nào đang mở" in page
+    assert client.get("/display/data").status_code == 204
+
+
+def test_numbers_use_the_vietnamese_separators(app, client, drive_id):
+    with app.app_context():
+        visits = ready_visits(db.session, 3)
+        for number, visit_id in enumerate(visits):
+            record(db.session, visit_id, f"B-{number}", volume=450)
+    page = client.get("/display").get_data(as_text=True)
+    assert ">1.350</span> ml" in page and ">5,4</span>" in page
+
+
+def test_english_on_request(client, drive_id):
+    client.set_cookie("lang", "en")
+    page = client.get("/display").get_data(as_text=True)
+    assert "Blood bags collected" in page and 'lang="en"' in page and ">0.0</span>" in page
+
+
+def test_a_closed_drive_still_shows_its_final_figures(app, client, drive_id):
+    with app.app_context():
+        db.session.get(Drive, drive_id).status = DriveStatus.CLOSED
+        db.session.commit()
+    page = client.get("/display").get_data(as_text=True)
+    assert "Hành trình Đỏ 2026" in page
+
+
+def test_many_sites_show_no_walk_in_codes_on_the_all_sites_view(app, client, drive_id):
+    with app.app_context():
+        drive = db.session.get(Drive, drive_id)
+        for number in range(3):
+            drive.sites.append(Site(code=f"S{number}", name=f"Điểm {number}"))
+        db.session.commit()
+    page = client.get("/display").get_data(as_text=True)
+    assert page.count('class="site-card"') == 5 and "<svg" not in page
+    assert client.get("/display/S1").get_data(as_text=True).count("<svg") == 1
