@@ -59,6 +59,11 @@ def _init_extensions(app: Flask) -> None:
     with app.app_context():
         configure_engine(db.engine)
     migrate.init_app(app, db, directory=str(PACKAGE / "migrations"), render_as_batch=True)
+    from kiosk.access import enforce_access
+
+    # Who may open a route is decided before anything else, CSRF included: a stranger's POST
+    # is refused as a stranger's, not as a stale form.
+    app.before_request(enforce_access)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale, default_translation_directories=str(PACKAGE / "translations"))
     login_manager.init_app(app)

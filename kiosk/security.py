@@ -7,7 +7,6 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from kiosk.access import enforce_access
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -36,7 +35,6 @@ def init_app(app: Flask) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
         app.config.setdefault("SESSION_COOKIE_SECURE", True)
 
-    app.before_request(enforce_access)
     app.after_request(set_security_headers)
 
     @app.errorhandler(CSRFError)

@@ -14,7 +14,7 @@ from flask import (Blueprint, abort, current_app, jsonify, redirect, render_temp
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, RadioField, SelectField, StringField
+from wtforms import HiddenField, RadioField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional as OptionalValue, ValidationError
 
 from kiosk import ratelimit
@@ -80,8 +80,8 @@ class FindForm(FlaskForm):
     nonce = HiddenField(validators=[_nonce_check])
 
 
-BLOOD_GROUP_CHOICES = [("", _l("I don't know")), ("O+", "O+"), ("A+", "A+"), ("B+", "B+"), ("AB+", "AB+"),
-                       ("O-", "O-"), ("A-", "A-"), ("B-", "B-"), ("AB-", "AB-")]
+BLOOD_GROUP_CHOICES = [SelectChoice("", _l("I don't know"))] + [
+    SelectChoice(group) for group in ("O+", "A+", "B+", "AB+", "O-", "A-", "B-", "AB-")]
 
 
 class WalkInForm(FlaskForm):
@@ -89,7 +89,7 @@ class WalkInForm(FlaskForm):
                                                          Length(min=2, max=120, message=_l("Enter your full name."))])
     date_of_birth = StringField(_l("Date of birth"), validators=[DataRequired(_l("Enter your date of birth.")),
                                                                   _date_field_check])
-    sex = RadioField(_l("Sex"), choices=[("M", _l("Male")), ("F", _l("Female"))],
+    sex = RadioField(_l("Sex"), choices=[SelectChoice("M", _l("Male")), SelectChoice("F", _l("Female"))],
                      validators=[DataRequired(_l("Choose male or female."))])
     id_number = StringField(_l("ID number (CCCD)"), validators=[DataRequired(_l("Enter your ID number.")),
                                                                  _id_number_check])
@@ -103,8 +103,8 @@ class WalkInForm(FlaskForm):
     def __init__(self, *args, drive_date: dt.date, **kwargs):
         super().__init__(*args, **kwargs)
         self.drive_date = drive_date
-        self.department_id.choices = [(0, _("Other / not listed"))] + [
-            (d.id, d.name) for d in departments_for_walk_in(db.session)]
+        self.department_id.choices = [SelectChoice(0, _("Other / not listed"))] + [
+            SelectChoice(d.id, d.name) for d in departments_for_walk_in(db.session)]
 
     def validate_full_name(self, field):
         field.data = " ".join((field.data or "").split())

@@ -85,7 +85,7 @@ class PageProblems:
     def _console(self, message):
         text = message.text
         if message.type == "error" and ("Content Security Policy" in text or "Refused to" in text):
-            self.items.append(f"CSP: {text}")
+            self.items.append(f"CSP: {text} at {message.location}")
 
 
 @pytest.fixture

@@ -1,0 +1,318 @@
+"""The donor kiosk in Chromium at 768x1024, as donors use it."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from PIL import Image
+
+from kiosk.extensions import db
+from kiosk.models import QuestionnaireResponse, Site, Visit
+from kiosk.qr import qr_png
+from kiosk.tokens import pass_url
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, LAPTOP, TABLET, check_page
+
+PHONE = {"width": 390, "height": 844}
+
+
+def a_visit(app, site_code="XNC", sex=None) -> dict:
+    with app.app_context():
+        query = sa.select(Visit).join(Site).where(Site.code == site_code, Visit.checked_in_at.is_(None))
+        if sex:
+            query = query.where(Visit.donor.has(sex=sex))
+        visit = db.session.scalars(query.order_by(Visit.id.desc()).limit(1)).one()
+        return {"id": visit.id, "token": visit.token, "name": visit.donor.full_name, "sex": visit.donor.sex,
+                "given_name": visit.donor.given_name, "department": visit.donor.department.name}
+
+
+def open_kiosk(page, live_server, code="XNC"):
+    page.goto(f"{live_server.url}/kiosk/{code}")
+    page.wait_for_selector("[data-step=start]")
+
+
+def scan_with_scanner(page, text: str):
+    """A USB scanner types the pass URL into whatever has focus, then Enter: no touch at all."""
+    assert page.evaluate("document.activeElement && document.activeElement.id") == "scan-code"
+    page.keyboard.type(text, delay=2)
+    page.keyboard.press("Enter")
+
+
+def answer_questionnaire(page, yes=(), screens=None):
+    """Answer every screen: "Không" except the items in `yes`; the final confirmation "Tôi đồng ý"."""
+    seen = 0
+    page.wait_for_selector("[data-step^=questionnaire]")
+    while page.locator("[data-step^=questionnaire]").count():
+        step_name = page.locator("[data-step^=questionnaire]").get_attribute("data-step")
+        for radio in page.locator("input.choice-input[value=no]").all():
+            item = radio.get_attribute("name")
+            choice = "yes" if item in yes or item == "q10" else "no"
+            page.click(f"label[for={item}-{choice}]")
+        if screens is not None:
+            check_page(page, f"{screens}-{step_name}")
+        page.click("[data-q-next]")
+        page.wait_for_selector(f"[data-step={step_name}]", state="detached")
+        seen += 1
+    return seen
+
+
+def test_scanner_typed_pass_to_ticket(live_server, demo, page, app):
+    visit = a_visit(app)
+    open_kiosk(page, live_server)
+    check_page(page, "kiosk-start-768")
+    scan_with_scanner(page, pass_url(live_server.url, visit["token"]))
+    page.wait_for_selector("[data-step=confirm]")
+    assert page.locator(".identity-name").inner_text() == visit["name"]
+    assert visit["department"] in page.locator(".identity").inner_text()
+    assert "Đây có phải là bạn?" in page.locator("h1").inner_text()
+    check_page(page, "kiosk-confirm-768")
+    page.click("text=Đúng, là tôi")
+    page.wait_for_selector("[data-step=questionnaire-0]")
+    screens = answer_questionnaire(page, screens="kiosk")
+    assert screens == (9 if visit["sex"] == "F" else 8)
+    page.wait_for_selector("[data-step=ticket]")
+    assert page.locator("[data-queue-number]").inner_text() == "1"
+    assert visit["given_name"] in page.locator(".ticket-name").inner_text()
+    assert page.locator(".ticket-qr svg").count() == 1
+    check_page(page, "kiosk-ticket-768")
+    # The kiosk never changed its URL: nothing about the donor in it.
+    assert page.url == f"{live_server.url}/kiosk/XNC"
+    # Touch targets of at least 48 px on every button of the ticket screen.
+    heights = page.eval_on_selector_all("button", "els => els.filter(e => e.offsetParent).map(e => e.getBoundingClientRect().height)")
+    assert min(heights) >= 48
+
+
+def test_the_ticket_prints_on_an_80mm_receipt(live_server, demo, page, app, tmp_path):
+    visit = a_visit(app)
+    open_kiosk(page, live_server)
+    scan_with_scanner(page, visit["token"])
+    page.click("text=Đúng, là tôi")
+    answer_questionnaire(page)
+    page.wait_for_selector("[data-step=ticket]")
+    page.emulate_media(media="print")
+    assert not page.locator(".kiosk-header").is_visible()
+    assert page.locator(".ticket-drive").is_visible()
+    pdf = page.pdf(width="80mm", height="140mm", print_background=True)
+    assert pdf[:4] == b"%PDF"
+
+
+def test_duplicate_scan_shows_the_number_again_and_creates_nothing(live_server, demo, page, app):
+    visit = a_visit(app)
+    open_kiosk(page, live_server)
+    scan_with_scanner(page, visit["token"])
+    page.click("text=Đúng, là tôi")
+    answer_questionnaire(page)
+    number = page.locator("[data-queue-number]").inner_text()
+    page.click("text=Xong")
+    page.wait_for_selector("[data-step=start]")
+    scan_with_scanner(page, pass_url(live_server.url, visit["token"]))
+    page.wait_for_selector("[data-step=outcome-already]")
+    assert page.locator(".outcome-already .outcome-kicker").text_content() == "Đã check-in"
+    assert page.locator(".ticket-number").inner_text() == number
+    assert re.search(r"\d{2}:\d{2}", page.locator(".outcome-title").inner_text())
+    check_page(page, "kiosk-already-768")
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(QuestionnaireResponse)) == 1
+
+
+def test_forged_and_wrong_codes(live_server, demo, page, app):
+    open_kiosk(page, live_server)
+    scan_with_scanner(page, f"{live_server.url}/p/{'x' * 32}")
+    page.wait_for_selector("[data-step=outcome-unknown]")
+    assert "không phải thẻ hợp lệ" in page.locator("h1").inner_text()
+    check_page(page, "kiosk-unknown-768")
+    page.click("text=Về màn hình đầu")
+    page.wait_for_selector("[data-step=start]")
+    scan_with_scanner(page, "https://example.com/not-a-pass")
+    page.wait_for_selector("[data-step=outcome-unknown]")
+    # A pass of the drive, scanned on a day that is not the drive's.
+    visit = a_visit(app)
+    with app.app_context():
+        from kiosk.models import Drive
+        drive = db.session.get(Drive, demo["drive_id"])
+        drive.drive_date = drive.drive_date.replace(year=drive.drive_date.year + 1)
+        db.session.commit()
+    page.click("text=Về màn hình đầu")
+    page.goto(f"{live_server.url}/kiosk/XNC")
+    assert "Hôm nay không có đợt hiến máu" in page.locator("h1").inner_text()
+    check_page(page, "kiosk-closed-768")
+
+
+def test_wrong_day_pass_is_told_apart(live_server, demo, page, app):
+    """A real pass of another drive at a kiosk that is open today: amber, not red."""
+    from kiosk.models import Drive, DriveStatus, Donor
+    from kiosk.tokens import new_pass_token
+    import datetime as dt
+
+    with app.app_context():
+        donor = db.session.scalars(sa.select(Donor).limit(1)).one()
+        old = Drive(name="Đợt 1 năm 2026", drive_date=dt.date(2026, 4, 8), status=DriveStatus.CLOSED, target_bags=100)
+        db.session.add(old)
+        db.session.flush()
+        token = new_pass_token()
+        db.session.add(Visit(drive_id=old.id, donor_id=donor.id, token=token))
+        db.session.commit()
+    open_kiosk(page, live_server)
+    scan_with_scanner(page, pass_url(live_server.url, token))
+    page.wait_for_selector("[data-step=outcome-wrong_drive]")
+    assert "đợt hiến máu khác" in page.locator("h1").inner_text()
+    check_page(page, "kiosk-wrong-drive-768")
+
+
+def _y4m_of(png: bytes, path: Path, size=(640, 480)) -> None:
+    """A still image as a Y4M video, which Chromium's fake camera plays in a loop."""
+    import io
+
+    qr = Image.open(io.BytesIO(png)).convert("L")
+    frame = Image.new("L", size, 255)
+    side = min(size) - 60
+    frame.paste(qr.resize((side, side), Image.NEAREST), ((size[0] - side) // 2, (size[1] - side) // 2))
+    ycbcr = Image.merge("RGB", [frame] * 3).convert("YCbCr")
+    y, cb, cr = ycbcr.split()
+    half = (size[0] // 2, size[1] // 2)
+    with path.open("wb") as fh:
+        fh.write(f"YUV4MPEG2 W{size[0]} H{size[1]} F10:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(2):
+            fh.write(b"FRAME\n" + y.tobytes() + cb.resize(half).tobytes() + cr.resize(half).tobytes())
+
+
+def test_camera_scanned_pass(live_server, demo, playwright_instance, app, tmp_path, page_problems):
+    visit = a_visit(app)
+    video = tmp_path / "pass.y4m"
+    _y4m_of(qr_png(pass_url(live_server.url, visit["token"]), box_size=6), video)
+    browser = playwright_instance.chromium.launch(
+        executable_path=CHROMIUM, headless=True,
+        args=CHROMIUM_ARGS + ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                              f"--use-file-for-fake-video-capture={video}"])
+    try:
+        context = browser.new_context(viewport=TABLET, locale="vi-VN", permissions=["camera"])
+        page = page_problems.watch(context.new_page())
+        open_kiosk(page, live_server)
+        page.click("#camera-button")
+        page.wait_for_selector("[data-step=confirm]", timeout=15_000)
+        assert page.locator(".identity-name").inner_text() == visit["name"]
+    finally:
+        browser.close()
+
+
+def test_walk_in_with_a_validation_error_then_success(live_server, demo, page, app):
+    open_kiosk(page, live_server)
+    page.click("text=Đăng ký người hiến mới")
+    page.wait_for_selector("[data-step=walk-in]")
+    check_page(page, "kiosk-walk-in-768")
+    page.fill("#full_name", "Đinh Thị Mai")
+    page.fill("#date_of_birth", "05/05/2012")  # 14 years old
+    page.click("label[for=sex-1]")
+    page.fill("#id_number", "12345")
+    page.fill("#phone", "0123")
+    page.click("[data-step=walk-in] button[type=submit]")
+    page.wait_for_selector(".field-error")
+    errors = page.locator(".field-error").all_inner_texts()
+    text = " ".join(errors)
+    assert "từ 18 đến 60 tuổi" in text
+    assert "12 chữ số" in text
+    assert "số di động Việt Nam" in text
+    # Nothing typed is lost.
+    assert page.input_value("#full_name") == "Đinh Thị Mai"
+    check_page(page, "kiosk-walk-in-errors-768")
+    page.fill("#date_of_birth", "05/05/1995")
+    page.fill("#id_number", "001195009999")
+    page.fill("#phone", "0912 345 678")
+    page.click("[data-step=walk-in] button[type=submit]")
+    page.wait_for_selector("[data-step=questionnaire-0]")
+    answer_questionnaire(page)
+    page.wait_for_selector("[data-step=ticket]")
+    assert "Mai" in page.locator(".ticket-name").inner_text()
+    with app.app_context():
+        walk_in = db.session.scalars(sa.select(Visit).where(Visit.registered_via == "walk_in")).one()
+        assert walk_in.donor.phone == "0912345678" and walk_in.queue_number == 1
+
+
+def test_a_yes_answer_raises_a_flag_the_donor_never_sees(live_server, demo, page, app):
+    visit = a_visit(app)
+    open_kiosk(page, live_server)
+    scan_with_scanner(page, visit["token"])
+    page.click("text=Đúng, là tôi")
+    answer_questionnaire(page, yes={"q7"})
+    page.wait_for_selector("[data-step=ticket]")
+    ticket_text = page.locator("#kiosk-stage").inner_text()
+    assert "14" not in ticket_text and "cúm" not in ticket_text
+    with app.app_context():
+        response = db.session.scalars(sa.select(QuestionnaireResponse)).one()
+        assert response.flags == [{"item": "q7", "kind": "days", "days": 14}]
+
+
+def test_idle_reset_wipes_the_previous_donor(live_server, demo, page, app):
+    app.config["KIOSK_IDLE_SECONDS"] = 2
+    visit = a_visit(app)
+    open_kiosk(page, live_server)
+    history_before = page.evaluate("history.length")
+    scan_with_scanner(page, visit["token"])
+    page.wait_for_selector("[data-step=confirm]")
+    assert visit["name"] in page.content()
+    # Nobody touches the tablet: back to the start screen by itself.
+    page.wait_for_selector("[data-step=start]", timeout=6_000)
+    assert visit["name"] not in page.content()
+    assert page.evaluate("history.length") == history_before
+    assert page.evaluate("JSON.stringify(history.state)") in ("null", None)
+    assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('htmx')).length") == 0
+    page.go_back()
+    assert visit["name"] not in page.content()
+    # The server closed the kiosk session too: its id no longer confirms anything.
+    with app.app_context():
+        from kiosk.models import KioskSession
+        assert db.session.scalars(sa.select(KioskSession.closed_at)).one() is not None
+
+
+def test_phone_pre_check_in_then_the_kiosk_only_confirms_arrival(live_server, demo, new_context, app):
+    visit = a_visit(app)
+    phone = new_context(viewport=PHONE).new_page()
+    phone.goto(pass_url(live_server.url, visit["token"]))
+    assert visit["given_name"] in phone.locator("h1").first.inner_text()
+    check_page(phone, "phone-pass-390")
+    answer_questionnaire(phone, screens="phone")
+    assert phone.locator(".outcome .outcome-kicker").text_content() == "Đã trả lời câu hỏi sức khỏe"
+    check_page(phone, "phone-pass-answered-390")
+    kiosk = new_context(viewport=TABLET).new_page()
+    open_kiosk(kiosk, live_server)
+    scan_with_scanner(kiosk, pass_url(live_server.url, visit["token"]))
+    kiosk.click("text=Đúng, là tôi")
+    kiosk.wait_for_selector("[data-step=ticket]")  # no questionnaire at the kiosk
+    assert kiosk.locator("[data-queue-number]").inner_text() == "1"
+    with app.app_context():
+        assert db.session.scalars(sa.select(QuestionnaireResponse.channel)).all() == ["phone"]
+
+
+def test_the_pass_page_outside_the_drive_day_says_when_and_where(live_server, demo, page, app):
+    from kiosk.models import Drive
+
+    visit = a_visit(app)
+    with app.app_context():
+        drive = db.session.get(Drive, demo["drive_id"])
+        drive.drive_date = drive.drive_date.replace(year=drive.drive_date.year + 1)
+        db.session.commit()
+        expected_date = drive.drive_date.strftime("%d/%m/%Y")
+    page.set_viewport_size(PHONE)
+    page.goto(pass_url(live_server.url, visit["token"]))
+    notice = page.locator(".notice-info").inner_text()
+    assert expected_date in notice and "Hội trường" in notice
+    assert page.locator("input.choice-input").count() == 0
+    check_page(page, "phone-pass-not-today-390")
+
+
+def test_english_and_landscape(live_server, demo, new_context, app):
+    page = new_context(viewport=LAPTOP).new_page()
+    open_kiosk(page, live_server)
+    page.click("button.lang-button[value=en]")
+    page.wait_for_selector("[data-step=start]")
+    assert "Scan the QR code on your pass" in page.locator(".scan-label").inner_text()
+    check_page(page, "kiosk-start-1280-en")
+    visit = a_visit(app)
+    scan_with_scanner(page, visit["token"])
+    page.wait_for_selector("[data-step=confirm]")
+    assert "Is this you?" in page.locator("h1").inner_text()
+    page.click("text=Yes, that is me")
+    page.wait_for_selector("[data-step=questionnaire-0]")
+    assert page.locator("label.choice-yes").first.inner_text().strip().endswith("Yes")
+    check_page(page, "kiosk-questionnaire-1280-en")
