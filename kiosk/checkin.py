@@ -24,7 +24,7 @@ from kiosk import tally
 from kiosk.audit import record_audit
 from kiosk.idempotency import run_once
 from kiosk.models import (Department, Donor, Drive, DriveStatus, KioskSession, QuestionnaireResponse, Site, Visit,
-                          VisitStatus, drive_site, utcnow)
+                          VisitStatus, WriteReceipt, drive_site, utcnow)
 from kiosk.questionnaire import Questionnaire, flags_for, validate_answers
 from kiosk.roster import fold_diacritics
 from kiosk.tokens import new_pass_token, token_from_scan
@@ -243,6 +243,15 @@ def check_in(session: Session, *, kiosk_session_id: str, site: Site, questionnai
 
     result, _replayed = run_once(session, nonce, "kiosk_checkin", write)
     return result
+
+
+def replayed_check_in(session: Session, nonce: str) -> Optional[dict[str, Any]]:
+    """The answer already given to this check-in nonce, if any: a retry after the kiosk session
+    was closed (by that very check-in) must still get its ticket, not "start again"."""
+    receipt = session.get(WriteReceipt, nonce) if nonce else None
+    if receipt is None or receipt.action != "kiosk_checkin":
+        return None
+    return dict(receipt.result)
 
 
 def departments_for_walk_in(session: Session) -> list[Department]:

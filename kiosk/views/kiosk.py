@@ -21,7 +21,7 @@ from kiosk import ratelimit
 from kiosk.access import Access, rule_for_blueprint
 from kiosk.checkin import (CheckinOutcome, ScanOutcome, WalkIn, WalkInRefused, answered_today, check_in,
                            close_kiosk_session, departments_for_walk_in, find_by_identity, open_kiosk_session,
-                           register_walk_in, scan_pass, store_answers)
+                           register_walk_in, replayed_check_in, scan_pass, store_answers)
 from kiosk.database import begin_write
 from kiosk.drives import site_by_code
 from kiosk.extensions import db
@@ -305,6 +305,9 @@ def confirm(code: str):
 
 
 def confirm_session(site: Site, kiosk_session_id: str):
+    replayed = replayed_check_in(db.session, request.form.get("nonce", ""))
+    if replayed is not None:
+        return _after_checkin(site, replayed)
     kiosk_session = open_kiosk_session(db.session, kiosk_session_id, site)
     if kiosk_session is None:
         return _start(site, notice=_("That took too long, so we started again for your privacy. Please scan again."))
@@ -324,6 +327,9 @@ def confirm_session(site: Site, kiosk_session_id: str):
 @bp.post("/kiosk/<code>/questionnaire")
 def questionnaire(code: str):
     site = _site_or_404(code)
+    replayed = replayed_check_in(db.session, request.form.get("nonce", ""))
+    if replayed is not None:
+        return _after_checkin(site, replayed)
     kiosk_session_id = request.form.get("ks", "")
     kiosk_session = open_kiosk_session(db.session, kiosk_session_id, site)
     if kiosk_session is None:
