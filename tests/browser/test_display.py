@@ -1,0 +1,174 @@
+"""The hall display in Chromium: readable at projector sizes, live within a second and a half of a
+donation, and back by itself after the server was unreachable."""
+from __future__ import annotations
+
+import socket
+import subprocess
+import threading
+
+import pytest
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from kiosk.donations import void_donation
+from kiosk.extensions import db
+from tests.browser.conftest import PROJECTOR, SCREENS, check_page
+from tests.test_donations import nonce, nurse_id, ready_visits, record
+
+SMALL_PROJECTOR = {"width": 1280, "height": 720}
+UHD_TV = {"width": 3840, "height": 2160}
+LIVE_WITHIN_MS = 1500
+
+
+def hero(page) -> str:
+    return page.locator(".hero-number").inner_text()
+
+
+def wait_for_hero(page, text: str, timeout: float = LIVE_WITHIN_MS) -> None:
+    page.wait_for_function("text => document.querySelector('.hero-number').textContent === text", arg=text,
+                           polling="raf", timeout=timeout)
+
+
+def layout(page) -> dict:
+    """The page's scroll size against the window, and the hero digits' drawn height."""
+    return page.evaluate("""() => {
+        const hero = document.querySelector('.hero-number');
+        const style = getComputedStyle(hero);
+        const context = document.createElement('canvas').getContext('2d');
+        context.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+        const digits = context.measureText('0123456789');
+        return {scrollHeight: document.documentElement.scrollHeight, scrollWidth: document.documentElement.scrollWidth,
+                innerHeight: innerHeight, innerWidth: innerWidth,
+                digitHeight: digits.actualBoundingBoxAscent + digits.actualBoundingBoxDescent};
+    }""")
+
+
+def donate(app, count: int = 1, site_code: str | None = None, start: int = 0, volume: int = 350) -> list[int]:
+    with app.app_context():
+        visits = ready_visits(db.session, count, site_code=site_code)
+        donations = [record(db.session, visit_id, f"B-{start + n:04d}", volume=volume)["donation_id"]
+                     for n, visit_id in enumerate(visits)]
+        db.session.remove()
+    return donations
+
+
+@pytest.mark.parametrize("viewport, name", [(PROJECTOR, "1920"), (SMALL_PROJECTOR, "1280"), (UHD_TV, "3840")])
+def test_the_display_fits_the_screen_and_reads_from_the_back(app, live_server, demo, new_context, viewport, name):
+    donate(app, 5, site_code="XNC")
+    donate(app, 3, site_code="CSCD", start=10, volume=250)
+    page = new_context(viewport=viewport).new_page()
+    for url, screen in (("/display", f"display-{name}"), ("/display/XNC", f"display-site-{name}")):
+        page.goto(live_server.url + url)
+        assert hero(page) == ("8" if url == "/display" else "5")
+        measured = layout(page)
+        assert measured["scrollHeight"] <= measured["innerHeight"], measured
+        assert measured["scrollWidth"] <= measured["innerWidth"], measured
+        assert measured["digitHeight"] >= measured["innerHeight"] / 5, measured
+        if name != "3840":  # axe at 4K says nothing new and takes long
+            check_page(page, screen)
+        else:
+            page.screenshot(path=str(SCREENS / f"{screen}.png"))
+    assert page.locator("html").get_attribute("lang") == "vi"
+
+
+def test_a_donation_shows_on_every_display_within_a_second_and_a_half(app, live_server, demo, new_context):
+    hall = new_context(viewport=PROJECTOR).new_page()
+    hall.goto(live_server.url + "/display")
+    # a second browser context: the other site's own screen
+    site_screen = new_context(viewport=PROJECTOR).new_page()
+    site_screen.goto(live_server.url + "/display/XNC")
+    assert hero(hall) == "0" and hero(site_screen) == "0"
+    hall.wait_for_timeout(600)  # both displays have polled at least once and are idle
+
+    [donation_id] = donate(app, site_code="XNC", volume=450)
+    wait_for_hero(hall, "1")
+    wait_for_hero(site_screen, "1")
+    assert "changed" in hall.locator(".hero-number").get_attribute("class")
+    assert hall.locator('[data-total="volume_ml"]').inner_text() == "450"
+    assert hall.locator('[data-site="XNC"] [data-field="bags"]').inner_text() == "1"
+    assert hall.locator("#departments .department").count() == 1
+    assert hall.locator('[data-total="percent"]').inner_text() == "1%"
+
+    with app.app_context():  # a void shows too, marked as a drop
+        void_donation(db.session, donation_id=donation_id, staff_id=nurse_id(db.session), expected_version=1,
+                      reason="Ghi nhầm", nonce=nonce())
+        db.session.remove()
+    wait_for_hero(hall, "0")
+    assert "went-down" in hall.locator(".hero-number").get_attribute("class")
+    check_page(hall, "display-after-void-1920")
+
+
+class OneRequestPerConnection(WSGIRequestHandler):
+    # HTTP/1.0: the browser opens a connection per poll, so a stopped server is really unreachable
+    # (a kept-alive connection would go on being served by its thread after shutdown).
+    protocol_version = "HTTP/1.0"
+
+
+class RestartableServer:
+    """The app on a fixed port that can be stopped and started again, as a laptop on the venue's Wi-Fi."""
+
+    def __init__(self, app):
+        self.app = app
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._server = None
+
+    def start(self):
+        self._server = make_server("127.0.0.1", self.port, self.app, threaded=True,
+                                   request_handler=OneRequestPerConnection)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture
+def restartable_server(app):
+    server = RestartableServer(app)
+    app.config["BASE_URL"] = server.url
+    yield server.start()
+    server.stop()
+
+
+def test_the_display_keeps_its_figures_when_the_server_is_gone_and_recovers_by_itself(app, restartable_server,
+                                                                                        demo, new_context):
+    donate(app, 2)
+    page = new_context(viewport=PROJECTOR).new_page()
+    page.goto(restartable_server.url + "/display")
+    assert hero(page) == "2" and page.locator("#connection-lost").is_hidden()
+
+    restartable_server.stop()
+    page.locator("#connection-lost").wait_for(state="visible", timeout=5000)
+    assert page.locator("#connection-lost").inner_text() == "Mất kết nối"
+    assert hero(page) == "2"  # the last figures stay on screen
+    check_page(page, "display-offline-1920")
+
+    donate(app, 1, start=50)  # a nurse records meanwhile (on the laptop itself)
+    restartable_server.start()
+    page.locator("#connection-lost").wait_for(state="hidden", timeout=5000)
+    wait_for_hero(page, "3", timeout=3000)
+
+
+def test_the_language_toggle_in_the_corner(live_server, demo, new_context):
+    page = new_context(viewport=PROJECTOR).new_page()
+    page.goto(live_server.url + "/display")
+    page.click("button.lang-button[value=en]")
+    page.wait_for_url(live_server.url + "/display")
+    assert page.locator("#bags-label").inner_text() == "Blood bags collected"
+    check_page(page, "display-1920-en")
+    page.click("button.lang-button[value=vi]")
+    assert page.locator("#bags-label").inner_text() == "Túi máu đã tiếp nhận"
+
+
+def test_the_walk_in_code_opens_the_sites_self_registration(live_server, demo, new_context, tmp_path):
+    page = new_context(viewport=PROJECTOR).new_page()
+    page.goto(live_server.url + "/display/XNC")
+    image = tmp_path / "walk-in.png"
+    page.locator(".walk-in-code").screenshot(path=str(image))
+    decoded = subprocess.run(["zbarimg", "--quiet", "--raw", str(image)], capture_output=True, text=True, check=True)
+    assert decoded.stdout.strip() == f"{live_server.url}/kiosk/XNC/walk-in"
