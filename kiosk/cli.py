@@ -94,12 +94,17 @@ def serve_command(host: str, port: int, workers: int, demo: bool) -> None:
     click.echo("")
     db.session.remove()
 
-    gunicorn = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
-                "--worker-class", "gthread", "--threads", "8", "--timeout", "60", "--graceful-timeout", "10",
-                # The access log leaves out the URL: pass URLs carry tokens, which must not be logged.
-                "--access-logfile", "-", "--access-logformat", '%(t)s "%(m)s" %(s)s %(b)s %(M)sms',
-                "kiosk.wsgi:app"]
+    gunicorn = gunicorn_command(host, port, workers)
     os.execvpe(gunicorn[0], gunicorn, env)
+
+
+def gunicorn_command(host: str, port: int, workers: int, threads: int = 8) -> list[str]:
+    """How the app is served: by `kiosk serve`, the benchmarks and the multi-process tests alike."""
+    return [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
+            "--worker-class", "gthread", "--threads", str(threads), "--timeout", "60", "--graceful-timeout", "10",
+            # The access log leaves out the URL: pass URLs carry tokens, which must not be logged.
+            "--access-logfile", "-", "--access-logformat", '%(t)s "%(m)s" %(s)s %(b)s %(M)sms',
+            "kiosk.wsgi:app"]
 
 
 @click.command("import-roster")

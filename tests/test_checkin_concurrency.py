@@ -16,6 +16,7 @@ import urllib.request
 import pytest
 import sqlalchemy as sa
 
+from kiosk.cli import gunicorn_command
 from kiosk.extensions import db
 from kiosk.models import QuestionnaireResponse, Site, TallyCounter, Visit
 from kiosk.questionnaire import load_questionnaire
@@ -36,9 +37,10 @@ def served(app, demo, tmp_path):
     port = free_port()
     env = {**os.environ, "KIOSK_INSTANCE_PATH": str(tmp_path), "KIOSK_SECRET_KEY": "concurrency-test",
            "KIOSK_DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "KIOSK_BASE_URL": f"http://127.0.0.1:{port}"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "3", "--worker-class",
-         "gthread", "--threads", "4", "kiosk.wsgi:app"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = tmp_path / "server.log"
+    log_file = log.open("wb")
+    server = subprocess.Popen(gunicorn_command("127.0.0.1", port, workers=3, threads=4), env=env, stdout=log_file,
+                              stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
@@ -48,12 +50,12 @@ def served(app, demo, tmp_path):
         except OSError:
             if time.monotonic() > deadline or server.poll() is not None:
                 server.kill()
-                pytest.fail("gunicorn did not start: " + server.stderr.read().decode()[-2000:])
+                pytest.fail("gunicorn did not start: " + log.read_text()[-2000:])
             time.sleep(0.2)
-    yield url
+    yield {"url": url, "log": log}
     server.terminate()
     server.wait(timeout=10)
-    server.stderr.close()
+    log_file.close()
 
 
 class Tablet:
@@ -82,7 +84,7 @@ def test_twenty_simultaneous_check_ins_get_consecutive_numbers(app, served):
 
     prepared = []
     for token, sex in tokens_and_sex:
-        tablet = Tablet(served)
+        tablet = Tablet(served["url"])
         page = tablet.post("/kiosk/XNC/scan", {"code": token, "nonce": new_nonce()})
         found = re.search(r'name="ks" value="([^"]+)"', page)
         assert found, page[:2000]
@@ -117,3 +119,9 @@ def test_twenty_simultaneous_check_ins_get_consecutive_numbers(app, served):
         assert db.session.scalar(sa.select(sa.func.sum(TallyCounter.checked_in))) == DONORS
         queue_numbers = db.session.scalars(sa.select(Visit.queue_number).where(Visit.queue_number.is_not(None))).all()
         assert sorted(queue_numbers) == list(range(1, DONORS + 1))
+    # The server logged every request, and no pass token, kiosk session or name is in its log.
+    log = served["log"].read_text()
+    assert log.count('"POST"') >= 3 * DONORS
+    for token, _sex in tokens_and_sex:
+        assert token not in log
+    assert "/kiosk/" not in log and "/p/" not in log
