@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, jsonify, render_template, request
 from flask_babel import format_decimal, gettext as _
 
@@ -18,7 +19,7 @@ from kiosk.access import Access, rule_for_blueprint
 from kiosk.drives import current_drive, drive_at_site, site_by_code
 from kiosk.extensions import db
 from kiosk.formatting import local_now
-from kiosk.models import Drive, Site
+from kiosk.models import Drive, DriveStatus, Site, drive_site
 from kiosk.qr import qr_svg
 
 bp = Blueprint("display", __name__, url_prefix="/display")
@@ -29,6 +30,21 @@ POLL_INTERVAL_MS = 500
 # to scan from a seat, and each site's own display (/display/<code>) shows its code large.
 MAX_WALK_IN_CODES = 4
 DEPARTMENT_ROWS = {"all": 6, "site": 8}
+
+
+# The idle poll's one query, built once: most polls end with it. It finds the open drive (at
+# a site) the way kiosk.drives does; anything less usual (no open drive, an unknown site)
+# takes the longer path below.
+OPEN_DRIVE_REVISION = (
+    sa.select(Drive.id, Drive.revision).where(Drive.status == DriveStatus.OPEN)
+    .order_by(Drive.drive_date.desc(), Drive.id.desc()).limit(1)
+)
+OPEN_DRIVE_REVISION_AT_SITE = (
+    sa.select(Drive.id, Drive.revision).join(drive_site, drive_site.c.drive_id == Drive.id)
+    .join(Site, Site.id == drive_site.c.site_id)
+    .where(Site.code == sa.bindparam("code"), Drive.status == DriveStatus.OPEN)
+    .order_by(Drive.drive_date.desc(), Drive.id.desc()).limit(1)
+)
 
 
 def walk_in_url(site: Site) -> str:
@@ -70,16 +86,32 @@ def _page(site: Optional[Site]):
     )
 
 
-def _data(site: Optional[Site]):
-    drive = _drive_for(site)
+def _unchanged(code: Optional[str]) -> bool:
     shown_drive = request.args.get("drive", type=int)
     shown_revision = request.args.get("rev", type=int)
-    if drive is None or (shown_drive == drive.id and shown_revision == drive.revision):
-        response = current_app.response_class(status=204)
+    if shown_drive is None or shown_revision is None:
+        return False
+    if code is None:
+        row = db.session.execute(OPEN_DRIVE_REVISION).first()
     else:
-        response = jsonify(tally.snapshot(db.session, drive.id, site.id if site else None) | {"drive_id": drive.id})
+        row = db.session.execute(OPEN_DRIVE_REVISION_AT_SITE, {"code": code}).first()
+    return row is not None and (row.id, row.revision) == (shown_drive, shown_revision)
+
+
+def _no_store(response):
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _data(code: Optional[str]):
+    if _unchanged(code):
+        return _no_store(current_app.response_class(status=204))
+    site = _site_or_404(code) if code is not None else None
+    drive = _drive_for(site)
+    shown = (request.args.get("drive", type=int), request.args.get("rev", type=int))
+    if drive is None or shown == (drive.id, drive.revision):  # a drive that is not open, unchanged
+        return _no_store(current_app.response_class(status=204))
+    return _no_store(jsonify(tally.snapshot(db.session, drive.id, site.id if site else None) | {"drive_id": drive.id}))
 
 
 @bp.get("")
@@ -99,4 +131,4 @@ def site_hall(code: str):
 
 @bp.get("/<code>/data")
 def site_data(code: str):
-    return _data(_site_or_404(code))
+    return _data(code)
