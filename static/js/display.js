@@ -37,8 +37,19 @@
     window.setInterval(tick, 1000);
   }
 
+  var waiting = document.getElementById("waiting");
   if (!board) {
-    return; // no open drive: nothing to poll; the page is reloaded by hand when one opens
+    if (waiting) {
+      // No drive yet: ask now and then, and show the drive as soon as one exists.
+      window.setInterval(function () {
+        fetch(waiting.getAttribute("data-url"), {cache: "no-store"}).then(function (response) {
+          if (response.status === 200) {
+            window.location.reload();
+          }
+        }).catch(function () {});
+      }, 5000);
+    }
+    return;
   }
 
   var url = board.getAttribute("data-url");

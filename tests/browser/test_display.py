@@ -172,3 +172,54 @@ def test_the_walk_in_code_opens_the_sites_self_registration(live_server, demo, n
     page.locator(".walk-in-code").screenshot(path=str(image))
     decoded = subprocess.run(["zbarimg", "--quiet", "--raw", str(image)], capture_output=True, text=True, check=True)
     assert decoded.stdout.strip() == f"{live_server.url}/kiosk/XNC/walk-in"
+
+
+def test_a_donation_recorded_at_the_nurse_station_shows_on_the_hall_display(app, live_server, demo, new_context):
+    """Two browser contexts: the hall's projector, and a nurse recording the donation in the nurse UI."""
+    from tests.browser.test_nurse import fill_vitals, open_donor, sign_in, wait_for_suggestion
+    from tests.nurse_helpers import check_in, pick_donor
+
+    visit_id = pick_donor(app, "XNC")
+    queue_number = check_in(app, visit_id, "XNC")
+    hall = new_context(viewport=PROJECTOR).new_page()
+    hall.goto(live_server.url + "/display")
+    assert hall.locator('[data-total="checked_in"]').inner_text() == "1"
+
+    nurse = new_context().new_page()
+    sign_in(nurse, live_server)
+    open_donor(nurse, live_server, queue_number)
+    fill_vitals(nurse)
+    wait_for_suggestion(nurse, "eligible")
+    nurse.click("label[for=decision-0]")
+    nurse.click("label[for=volume_ml-1]")
+    nurse.click("#decision-submit")
+    nurse.wait_for_selector("#decision")
+    hall.wait_for_function("() => document.querySelector('[data-total=\"screened\"]').textContent === '1'",
+                           polling="raf", timeout=LIVE_WITHIN_MS)
+    nurse.click("label[for=volume_ml-1]")
+    nurse.fill("#bag_number", "HM-2026-0042")
+    nurse.click("#donation-submit")
+    nurse.wait_for_selector("#donation")
+    wait_for_hero(hall, "1")
+    assert hall.locator('[data-total="volume_ml"]').inner_text() == "350"
+    nurse.reload()  # a retried page load records nothing more
+    hall.wait_for_timeout(1000)
+    assert hero(hall) == "1"
+
+
+def test_a_display_opened_before_any_drive_shows_the_drive_once_it_exists(app, live_server, new_context):
+    import datetime as dt
+
+    from kiosk.models import Drive, DriveStatus, Site
+
+    page = new_context(viewport=PROJECTOR).new_page()
+    page.goto(live_server.url + "/display")
+    assert page.locator(".display-empty").inner_text() == "Chưa có đợt hiến máu nào đang mở."
+    check_page(page, "display-no-drive-1920")
+    with app.app_context():
+        db.session.add(Drive(name="Đợt mới", drive_date=dt.date.today(), target_bags=50, status=DriveStatus.OPEN,
+                             sites=[Site(code="HQ", name="Trụ sở")]))
+        db.session.commit()
+        db.session.remove()
+    page.locator("h1", has_text="Đợt mới").wait_for(timeout=8000)
+    assert hero(page) == "0"
