@@ -40,6 +40,19 @@ VIETNAMESE_MOBILE = re.compile(r"^0(3|5|7|8|9)\d{8}$")
 MIN_AGE, MAX_AGE = 18, 60
 # Look-ups by ID number and date of birth, per kiosk address: enough for a queue, too few to enumerate.
 FIND_LIMIT, FIND_WINDOW = 20, 60
+# Codes that match no pass, per address and minute. Tokens carry 192 bits, so this is not what
+# keeps them safe; it keeps a script from hammering the database with guesses.
+MISS_LIMIT, MISS_WINDOW = 30, 60
+
+
+def _misses_exceeded(kind: str) -> bool:
+    return ratelimit.count(db.session, f"{kind}:miss:{request.remote_addr}", MISS_WINDOW) >= MISS_LIMIT
+
+
+def _count_miss(kind: str) -> None:
+    begin_write(db.session)
+    ratelimit.hit(db.session, f"{kind}:miss:{request.remote_addr}", MISS_WINDOW)
+    db.session.commit()
 
 
 # ----- forms -----
@@ -225,7 +238,11 @@ def scan(code: str):
     form = ScanForm()
     if not form.validate():
         return _stage("kiosk/_start.html", 422, site=site, drive=_today_drive(site), form=form)
+    if _misses_exceeded("scan"):
+        return _start(site, 429, notice=_("Too many attempts. Please wait a minute, or ask the staff at the desk."))
     result = scan_pass(db.session, scanned_text=form.code.data, site=site, today=local_today(), nonce=form.nonce.data)
+    if result.outcome == ScanOutcome.UNKNOWN:
+        _count_miss("scan")
     return _scan_outcome(site, result)
 
 
@@ -424,8 +441,11 @@ def _visit_for_token(token: str) -> Optional[Visit]:
 
 @bp.route("/p/<token>", methods=["GET"])
 def pass_page(token: str):
+    if _misses_exceeded("pass"):
+        return render_template("kiosk/pass_unknown.html", too_many=True), 429
     visit = _visit_for_token(token)
     if visit is None:
+        _count_miss("pass")
         return render_template("kiosk/pass_unknown.html"), 404
     return _render_pass_page(visit, token)
 
