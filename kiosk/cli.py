@@ -59,8 +59,11 @@ def _drive_or_fail(drive_id):
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=3, show_default=True, type=int)
 @click.option("--demo", is_flag=True, help="Load the demo drive when the database is empty.")
+@click.option("--certfile", type=click.Path(exists=True, dir_okay=False), help="Serve HTTPS with this certificate "
+              "(tablet cameras work only over HTTPS).")
+@click.option("--keyfile", type=click.Path(exists=True, dir_okay=False), help="The certificate's private key.")
 @with_appcontext
-def serve_command(host: str, port: int, workers: int, demo: bool) -> None:
+def serve_command(host: str, port: int, workers: int, demo: bool, certfile: str | None, keyfile: str | None) -> None:
     """Upgrade the database, optionally load the demo drive, and run gunicorn."""
     from kiosk.demo import database_is_empty, demo_credentials, load_demo
     from kiosk.formatting import local_today
@@ -76,12 +79,13 @@ def serve_command(host: str, port: int, workers: int, demo: bool) -> None:
     lan = lan_addresses()
     shown_host = lan[0] if host == "0.0.0.0" and lan else ("localhost" if host == "0.0.0.0" else host)
     env = dict(os.environ)
+    scheme = "https" if certfile else "http"
     if not os.environ.get("KIOSK_BASE_URL"):
-        env["KIOSK_BASE_URL"] = f"http://{shown_host}:{port}"
+        env["KIOSK_BASE_URL"] = f"{scheme}://{shown_host}:{port}"
     env["KIOSK_INSTANCE_PATH"] = app.instance_path
     base = env["KIOSK_BASE_URL"]
     sites = db.session.scalars(sa.select(Site).order_by(Site.code)).all()
-    click.echo(f"\nMở trên máy này / on this machine: http://localhost:{port}/")
+    click.echo(f"\nMở trên máy này / on this machine: {scheme}://localhost:{port}/")
     click.echo(f"Máy tính bảng / tablets (QR passes point here): {base}/")
     for site in sites:
         click.echo(f"  [{site.code}] kiosk:   {base}/kiosk/{site.code}")
@@ -95,6 +99,9 @@ def serve_command(host: str, port: int, workers: int, demo: bool) -> None:
     db.session.remove()
 
     gunicorn = gunicorn_command(host, port, workers)
+    if certfile and keyfile:
+        gunicorn[-1:-1] = ["--certfile", certfile, "--keyfile", keyfile]
+        env.setdefault("KIOSK_SESSION_COOKIE_SECURE", "true")
     os.execvpe(gunicorn[0], gunicorn, env)
 
 

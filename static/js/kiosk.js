@@ -184,7 +184,16 @@
     if (document.visibilityState === "visible") keepAwake();
   });
 
+  // Browsers give the camera only to secure pages (HTTPS, or this machine itself): on plain HTTP
+  // over the venue's Wi-Fi the button would only disappoint, so it is hidden and the scanner is used.
+  function hideCameraWhereUnavailable(root) {
+    if (window.isSecureContext && navigator.mediaDevices) return;
+    (root || document).querySelectorAll("[data-camera-open]").forEach(function (button) { button.hidden = true; });
+  }
+  document.addEventListener("htmx:load", function (event) { hideCameraWhereUnavailable(event.target); });
+
   document.addEventListener("DOMContentLoaded", function () {
+    hideCameraWhereUnavailable(document);
     focusStep();
     armIdleTimer();
     armTicketTimer();
