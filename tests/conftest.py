@@ -1,15 +1,23 @@
-"""Shared fixtures: an app on a fresh, migrated database per test; clients; staff; the demo drive."""
+"""Shared fixtures: an app on a fresh, migrated database per test; clients; staff; the demo drive.
+
+The suite runs on SQLite (a file per test), or, when KIOSK_TEST_DATABASE_URL names a
+PostgreSQL server (`bash tools/test.sh` starts one with tools/postgres.sh), on PostgreSQL: a
+database per test, cloned from a template database migrated once per session."""
 from __future__ import annotations
 
 import datetime as dt
 import shutil
 from pathlib import Path
+from typing import Union
 
 import pytest
 import sqlalchemy as sa
 
 from kiosk import create_app
 from kiosk.extensions import db
+# One object for the whole run, though pytest imports this file as `conftest` and the tests
+# import it again as `tests.conftest`.
+from tests.postgres_databases import ON_POSTGRES, POSTGRES
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 SAMPLE_ROSTER = SHARED / "data" / "roster-sample.csv"
@@ -18,7 +26,25 @@ ORGANISER_PASSWORD = "ban-to-chuc-mat-khau-1"
 TEST_BASE_URL = "http://kiosk.test"
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sqlite_only: tests SQLite's own set-up; skipped in the PostgreSQL pass")
+
+
+def pytest_collection_modifyitems(config, items):
+    if not ON_POSTGRES:
+        return
+    skip = pytest.mark.skip(reason="SQLite's own locking and pragmas, which PostgreSQL does not have "
+                                   "(this is the PostgreSQL pass: KIOSK_TEST_DATABASE_URL is set)")
+    for item in items:
+        if item.get_closest_marker("sqlite_only"):
+            if item.get_closest_marker("browser") or "browser" in item.path.parts:
+                raise pytest.UsageError(f"{item.nodeid}: browser tests are never skipped, so never sqlite_only")
+            item.add_marker(skip)
+
+
 def make_app(instance: Path, **config):
+    """An app with its instance folder in `instance`. Unless `config` names a database: on
+    SQLite, the file instance/kiosk.sqlite3; on PostgreSQL, a new empty database."""
     settings = {
         "TESTING": True,
         "SECRET_KEY": "tests-only-secret",
@@ -26,8 +52,31 @@ def make_app(instance: Path, **config):
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance / 'kiosk.sqlite3'}",
         "BASE_URL": TEST_BASE_URL,
     }
+    if ON_POSTGRES and "SQLALCHEMY_DATABASE_URI" not in config:
+        settings["SQLALCHEMY_DATABASE_URI"] = POSTGRES.create()
+        POSTGRES.made_during_test.append(settings["SQLALCHEMY_DATABASE_URI"])
     settings.update(config)
     return create_app(settings)
+
+
+def make_app_on_copy(template: Union[Path, str], instance: Path, **config):
+    """An app on a copy of the migrated template (`migrated_template`): a copy of the SQLite
+    file, or on PostgreSQL a database cloned from the template database."""
+    if not ON_POSTGRES:
+        shutil.copy(template, instance / "kiosk.sqlite3")
+        return make_app(instance, **config)
+    url = POSTGRES.create(template=str(template))
+    POSTGRES.made_during_test.append(url)
+    return make_app(instance, SQLALCHEMY_DATABASE_URI=url, **config)
+
+
+@pytest.fixture(autouse=True)
+def _drop_test_databases():
+    # Autouse, so set up before `app` and torn down after it: the app has let go of its database.
+    yield
+    if ON_POSTGRES:
+        while POSTGRES.made_during_test:
+            POSTGRES.drop(POSTGRES.made_during_test.pop())
 
 
 @pytest.fixture(autouse=True)
@@ -41,22 +90,29 @@ def _no_kiosk_environment(monkeypatch):
 
 
 @pytest.fixture(scope="session")
-def migrated_template(tmp_path_factory) -> Path:
-    """One database migrated to head, copied for each test: migrating takes longer than copying."""
+def migrated_template(tmp_path_factory):
+    """One database migrated to head, copied for each test: migrating takes longer than copying.
+
+    On SQLite the path of the file; on PostgreSQL the name of the template database.
+    `make_app_on_copy` makes an app on a copy of either."""
     from flask_migrate import upgrade
 
     instance = tmp_path_factory.mktemp("template")
-    app = make_app(instance)
+    url = POSTGRES.create() if ON_POSTGRES else None
+    app = make_app(instance, **({"SQLALCHEMY_DATABASE_URI": url} if url else {}))
     with app.app_context():
         upgrade(directory=app.extensions["migrate"].directory)
         db.engine.dispose()
-    return instance / "kiosk.sqlite3"
+    if not ON_POSTGRES:
+        yield instance / "kiosk.sqlite3"
+        return
+    yield sa.make_url(url).database
+    POSTGRES.drop(url)
 
 
 @pytest.fixture
 def app(tmp_path, migrated_template):
-    shutil.copy(migrated_template, tmp_path / "kiosk.sqlite3")
-    app = make_app(tmp_path)
+    app = make_app_on_copy(migrated_template, tmp_path)
     yield app
     with app.app_context():
         db.session.remove()
@@ -127,3 +183,17 @@ def today() -> dt.date:
     from zoneinfo import ZoneInfo
 
     return dt.datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashes():
+    """Argon2 with its production cost takes ~0.3 s a hash on this machine; the tests make hundreds.
+    Still argon2, still verified for real, only cheaper (a hash carries its own parameters)."""
+    from argon2 import PasswordHasher
+
+    import kiosk.auth
+
+    production = kiosk.auth._hasher
+    kiosk.auth._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    kiosk.auth._hasher = production

@@ -9,6 +9,9 @@ from flask import Flask
 from kiosk.database import begin_write
 from kiosk.extensions import db
 
+# Pragmas and BEGIN IMMEDIATE are SQLite's; PostgreSQL's row locks are tested by the other tests.
+pytestmark = pytest.mark.sqlite_only
+
 
 def test_pragmas_inside_a_request(app):
     seen = {}

@@ -18,7 +18,7 @@ from kiosk import tally
 from kiosk.donations import DonationError, correct_donation, record_donation, void_donation
 from kiosk.extensions import db
 from kiosk.models import Department, Donor, Drive, DriveStatus, Site, Staff, StaffRole, TallyCounter, Visit
-from tests.conftest import make_app
+from tests.conftest import make_app_on_copy
 from tests.test_donations import check_in, ready_visits, record, screen
 
 
@@ -105,7 +105,7 @@ class DonationSequences(RuleBasedStateMachine):
     and after each step the display's figures (the counters, and the poll's JSON) must equal
     a count from the rows."""
 
-    template: Path
+    template: Path  # or, on PostgreSQL, the template database's name
 
     def __init__(self):
         super().__init__()
@@ -113,8 +113,7 @@ class DonationSequences(RuleBasedStateMachine):
         # every step would spend most of the test waiting for the disk.
         memory = "/dev/shm" if Path("/dev/shm").is_dir() else None
         self.directory = Path(tempfile.mkdtemp(prefix="tally-", dir=memory))
-        shutil.copy(self.template, self.directory / "kiosk.sqlite3")
-        self.app = make_app(self.directory)
+        self.app = make_app_on_copy(self.template, self.directory)
         self.context = self.app.app_context()
         self.context.push()
         self.client = self.app.test_client()

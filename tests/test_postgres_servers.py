@@ -1,0 +1,186 @@
+"""Several app servers on one database, as a campaign runs them behind a reverse proxy.
+
+Two gunicorn servers (each with its own instance folder, as on two machines, and the same
+secret key) serve the test's database: in the PostgreSQL pass a PostgreSQL database, in the
+SQLite pass one SQLite file (two servers on one machine, which works too). Tablets send each
+request to either server, as a round-robin proxy would; the queue numbers are distinct and
+consecutive across both, a retry through the other server records nothing new, and both
+servers' hall displays show the same figures."""
+from __future__ import annotations
+
+import http.cookiejar
+import json
+import os
+import re
+import socket
+import subprocess
+import threading
+import time
+import urllib.parse
+import urllib.request
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from kiosk.cli import gunicorn_command
+from kiosk.extensions import db
+from kiosk.models import Site, TallyCounter, Visit
+from kiosk.questionnaire import load_questionnaire
+from kiosk.tokens import new_nonce
+
+DONORS = 12
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """`kiosk serve`'s gunicorn on a port of its own, with its own instance folder."""
+
+    def __init__(self, database_url: str, instance: Path):
+        instance.mkdir()
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = instance / "server.log"
+        env = {**os.environ, "KIOSK_INSTANCE_PATH": str(instance), "KIOSK_SECRET_KEY": "same-on-every-server",
+               "KIOSK_DATABASE_URL": database_url, "KIOSK_BASE_URL": self.url}
+        self._log_file = self.log.open("wb")
+        self.process = subprocess.Popen(gunicorn_command("127.0.0.1", self.port, workers=2, threads=4), env=env,
+                                        stdout=self._log_file, stderr=subprocess.STDOUT)
+
+    def wait_until_up(self) -> None:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(self.url + "/healthz", timeout=1).read()
+                return
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    self.stop()
+                    pytest.fail(f"gunicorn on port {self.port} did not start: " + self.log.read_text()[-2000:])
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=15)
+        self._log_file.close()
+
+
+@pytest.fixture
+def servers(app, demo, tmp_path):
+    """Two servers on the test's database (started together, then waited for)."""
+    with ExitStack() as stack:
+        pair = []
+        for name in ("server-a", "server-b"):
+            server = Server(app.config["SQLALCHEMY_DATABASE_URI"], tmp_path / name)
+            stack.callback(server.stop)
+            pair.append(server)
+        for server in pair:
+            server.wait_until_up()
+        yield pair
+
+
+class Tablet:
+    """A kiosk tablet behind the proxy: its cookies and CSRF token, and a server for each request.
+
+    Cookies are kept per host, not per port, so the session cookie the tablet got from one
+    server goes to the other too, as it would through one proxy address."""
+
+    def __init__(self, first_server: Server):
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        page = self.opener.open(first_server.url + "/kiosk/XNC", timeout=10).read().decode()
+        self.csrf = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+
+    def post(self, server: Server, path: str, data: dict) -> str:
+        request = urllib.request.Request(server.url + path, data=urllib.parse.urlencode(data).encode(),
+                                         headers={"HX-Request": "true", "X-CSRFToken": self.csrf})
+        with self.opener.open(request, timeout=30) as response:
+            assert response.status == 200
+            return response.read().decode()
+
+
+def display_data(server: Server, path: str = "/display/data", **query) -> tuple[int, dict | None]:
+    url = server.url + path + ("?" + urllib.parse.urlencode(query) if query else "")
+    with urllib.request.urlopen(url, timeout=10) as response:
+        body = response.read()
+        return response.status, json.loads(body) if body else None
+
+
+def test_two_servers_on_one_database_give_one_queue_and_one_display(app, servers):
+    server_a, server_b = servers
+    questionnaire = load_questionnaire()
+    with app.app_context():
+        visits = db.session.scalars(sa.select(Visit).join(Site).where(Site.code == "XNC")
+                                    .order_by(Visit.id).limit(DONORS)).all()
+        donors = [(visit.token, visit.donor.sex) for visit in visits]
+    assert len(donors) == DONORS
+
+    # Each donor scans at one server and finishes the questionnaire at the other.
+    prepared = []
+    for index, (token, sex) in enumerate(donors):
+        scan_at, finish_at = (server_a, server_b) if index % 2 == 0 else (server_b, server_a)
+        tablet = Tablet(scan_at)
+        page = tablet.post(scan_at, "/kiosk/XNC/scan", {"code": token, "nonce": new_nonce()})
+        found = re.search(r'name="ks" value="([^"]+)"', page)
+        assert found, page[:2000]
+        answers = {item.id: "no" for item in questionnaire.items_for(sex)} | {"q10": "yes"}
+        form = {"ks": found.group(1), "step": str(len(questionnaire.groups_for(sex)) - 1), "action": "next",
+                "nonce": new_nonce(), **answers}
+        prepared.append((tablet, finish_at, form))
+
+    # All check in at the same instant, half through each server.
+    start = threading.Barrier(DONORS)
+    numbers: dict[int, int] = {}
+    errors: list[BaseException] = []
+
+    def check_in(index: int) -> None:
+        tablet, server, form = prepared[index]
+        try:
+            start.wait()
+            page = tablet.post(server, "/kiosk/XNC/questionnaire", form)
+            numbers[index] = int(re.search(r"data-queue-number>(\d+)<", page).group(1))
+        except BaseException as error:  # reported below, with the others
+            errors.append(error)
+
+    threads = [threading.Thread(target=check_in, args=(index,)) for index in range(DONORS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=90)
+    assert errors == []
+    assert sorted(numbers.values()) == list(range(1, DONORS + 1))
+    by_server = {server.port: sorted(numbers[i] for i, (_t, s, _f) in enumerate(prepared) if s is server)
+                 for server in servers}
+    assert all(len(given) == DONORS // 2 for given in by_server.values())
+
+    # A tablet that lost the answer retries through the other server: the same ticket, nothing new.
+    tablet, server, form = prepared[0]
+    other = server_b if server is server_a else server_a
+    page = tablet.post(other, "/kiosk/XNC/questionnaire", form)
+    assert int(re.search(r"data-queue-number>(\d+)<", page).group(1)) == numbers[0]
+
+    # Both halls show the same figures, for the drive and for the site.
+    for path in ("/display/data", "/display/XNC/data"):
+        status_a, shown_a = display_data(server_a, path)
+        status_b, shown_b = display_data(server_b, path)
+        assert (status_a, status_b) == (200, 200)
+        assert shown_a == shown_b
+        assert shown_a["checked_in"] == DONORS
+        # A display that has server A's revision is up to date on server B too (one revision, in the database).
+        assert display_data(server_b, path, drive=shown_a["drive_id"], rev=shown_a["revision"])[0] == 204
+
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.sum(TallyCounter.checked_in))) == DONORS
+        stored = db.session.scalars(sa.select(Visit.queue_number).where(Visit.queue_number.is_not(None))).all()
+        assert sorted(stored) == list(range(1, DONORS + 1))
+    # Both servers did their share of the work, and neither logged a URL.
+    for server in servers:
+        log = server.log.read_text()
+        assert log.count('"POST"') >= DONORS
+        assert "/kiosk/" not in log and "/p/" not in log

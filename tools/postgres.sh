@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# A PostgreSQL server of the project's own for the tests: installs Debian's postgresql when it
+# is missing, makes a cluster under /tmp, starts it on 127.0.0.1, creates the role and database
+# `kiosk`, and prints the URL to give the tests as KIOSK_TEST_DATABASE_URL. Run it again and it
+# reuses what is there (and starts the server if it stopped).
+#
+# Usage: bash tools/postgres.sh          -> prints postgresql+psycopg://kiosk:...@127.0.0.1:PORT/kiosk
+#        bash tools/postgres.sh stop     -> stops the server (the cluster stays for next time)
+#
+# KIOSK_PG_DIR (default /tmp/kiosk-postgres) and KIOSK_PG_PORT (default 54329) choose where.
+# The cluster is for tests: fsync is off, so a crash of the machine may lose it.
+set -euo pipefail
+
+BASE=${KIOSK_PG_DIR:-/tmp/kiosk-postgres}
+PORT=${KIOSK_PG_PORT:-54329}
+DATA=$BASE/data
+RUN=$BASE/run
+PASSWORD_FILE=$BASE/password
+
+say() { echo "postgres.sh: $*" >&2; }
+
+find_bin() {
+  local dir
+  dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+  [ -n "$dir" ] && [ -x "$dir/initdb" ] && echo "$dir"
+}
+
+BIN=$(find_bin || true)
+if [ -z "$BIN" ]; then
+  say "installing Debian's postgresql"
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -q >&2
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q postgresql >&2
+  BIN=$(find_bin) || { say "postgresql installed, but no initdb under /usr/lib/postgresql"; exit 1; }
+fi
+
+# PostgreSQL refuses to run as root: as root, the server runs as Debian's `postgres` user.
+if [ "$(id -u)" -eq 0 ]; then
+  OWNER=postgres
+  as_owner() { (cd / && runuser -u postgres -- "$@"); }
+else
+  OWNER=$(id -un)
+  as_owner() { "$@"; }
+fi
+
+if [ "${1:-}" = "stop" ]; then
+  if [ -f "$DATA/postmaster.pid" ]; then
+    as_owner "$BIN/pg_ctl" stop -D "$DATA" -m fast >&2
+  fi
+  exit 0
+fi
+
+mkdir -p "$BASE"
+if [ ! -f "$DATA/PG_VERSION" ]; then
+  say "creating a cluster in $DATA"
+  rm -rf "$DATA" "$RUN"
+  mkdir -p "$DATA" "$RUN"
+  chown "$OWNER" "$DATA" "$RUN"
+  chmod 700 "$DATA"
+  # The superuser signs in through the socket as the OS user (peer); everyone else by password.
+  as_owner "$BIN/initdb" -D "$DATA" -U "$OWNER" --auth-local=peer --auth-host=scram-sha-256 \
+    --encoding=UTF8 --locale=C.UTF-8 >/dev/null
+  cat >>"$DATA/postgresql.conf" <<EOF
+
+# tools/postgres.sh: a test server on loopback only, its socket beside the data.
+listen_addresses = '127.0.0.1'
+port = $PORT
+unix_socket_directories = '$RUN'
+max_connections = 200
+# Durability is of no use to throw-away test databases; speed is.
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+EOF
+fi
+
+if ! as_owner "$BIN/pg_ctl" status -D "$DATA" >/dev/null 2>&1; then
+  rm -f "$DATA/postmaster.pid"  # left by a server that died with the machine's last session
+  as_owner "$BIN/pg_ctl" start -D "$DATA" -l "$RUN/server.log" -w -t 60 >/dev/null || {
+    say "the server did not start:"; tail -n 20 "$RUN/server.log" >&2; exit 1; }
+fi
+
+if [ ! -s "$PASSWORD_FILE" ]; then
+  (umask 077 && od -An -tx1 -N18 /dev/urandom | tr -d ' \n' >"$PASSWORD_FILE")
+fi
+PASSWORD=$(cat "$PASSWORD_FILE")
+
+psql_admin() { as_owner "$BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$RUN" -p "$PORT" -U "$OWNER" -d postgres "$@"; }
+
+# Idempotent: the role's password is set on every run, so it always matches the file.
+psql_admin -tA >/dev/null <<EOF
+DO \$\$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'kiosk') THEN
+    CREATE ROLE kiosk LOGIN CREATEDB;
+  END IF;
+END \$\$;
+ALTER ROLE kiosk PASSWORD '$PASSWORD';
+EOF
+if [ -z "$(psql_admin -tA -c "SELECT 1 FROM pg_database WHERE datname = 'kiosk'")" ]; then
+  psql_admin -c "CREATE DATABASE kiosk OWNER kiosk" >/dev/null
+fi
+
+echo "postgresql+psycopg://kiosk:$PASSWORD@127.0.0.1:$PORT/kiosk"
