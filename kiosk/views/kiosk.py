@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 from typing import Optional
-from zoneinfo import ZoneInfo
 
 from flask import (Blueprint, abort, current_app, jsonify, redirect, render_template, request, url_for)
 from flask_babel import gettext as _
@@ -27,7 +26,7 @@ from kiosk.drives import site_by_code
 from kiosk.extensions import db
 from kiosk.formatting import local_today, local_zone
 from kiosk.idempotency import InvalidNonce, check_nonce
-from kiosk.models import Drive, DriveStatus, QuestionnaireResponse, Site, Visit, drive_site
+from kiosk.models import Drive, DriveStatus, Site, Visit, drive_site
 from kiosk.qr import qr_svg
 from kiosk.questionnaire import IncompleteAnswers, load_questionnaire
 from kiosk.roster import ID_NUMBER, parse_date
@@ -192,6 +191,16 @@ def _questionnaire_step(site: Site, kiosk_session_id: str, visit: Visit, step: i
     return _stage("kiosk/_questionnaire.html", status, site=site, ks=kiosk_session_id, groups=groups, step=step,
                   group=groups[step], answers=answers, error=error,
                   post_url=post_url or url_for("kiosk.questionnaire", code=site.code))
+
+
+def _screen_problem(group, answers: dict[str, bool]) -> Optional[str]:
+    """Why the donor cannot leave this screen of the questionnaire yet, if they cannot."""
+    if any(item.id not in answers for item in group.items):
+        return _("Please answer every question on this screen.")
+    if any(item.must_be_yes and not answers.get(item.id) for item in group.items):
+        return _("To donate, you need to agree and confirm your answers. If you do not agree, please tell the "
+                 "staff at the desk.")
+    return None
 
 
 def _answers_from_form(items) -> dict[str, bool]:
@@ -360,14 +369,9 @@ def questionnaire(code: str):
     action = request.form.get("action", "next")
     if action == "back":
         return _questionnaire_step(site, kiosk_session.id, visit, step - 1, answers)
-    unanswered = [item for item in groups[step].items if item.id not in answers]
-    if unanswered:
-        return _questionnaire_step(site, kiosk_session.id, visit, step, answers, 422,
-                                   error=_("Please answer every question on this screen."))
-    if any(item.must_be_yes and not answers.get(item.id) for item in groups[step].items):
-        return _questionnaire_step(site, kiosk_session.id, visit, step, answers, 422,
-                                   error=_("To donate, you need to agree and confirm your answers. If you do not "
-                                           "agree, please tell the staff at the desk."))
+    problem = _screen_problem(groups[step], answers)
+    if problem:
+        return _questionnaire_step(site, kiosk_session.id, visit, step, answers, 422, error=problem)
     if step < len(groups) - 1:
         return _questionnaire_step(site, kiosk_session.id, visit, step + 1, answers)
     try:
@@ -484,12 +488,9 @@ def pass_questionnaire(token: str):
     step = max(0, min(request.form.get("step", type=int) or 0, len(groups) - 1))
     if request.form.get("action") == "back":
         return _render_pass_page(visit, token, step - 1, answers)
-    if any(item.id not in answers for item in groups[step].items):
-        return _render_pass_page(visit, token, step, answers, _("Please answer every question on this screen."), 422)
-    if any(item.must_be_yes and not answers.get(item.id) for item in groups[step].items):
-        return _render_pass_page(visit, token, step, answers,
-                                 _("To donate, you need to agree and confirm your answers. If you do not agree, "
-                                   "please tell the staff at the desk."), 422)
+    problem = _screen_problem(groups[step], answers)
+    if problem:
+        return _render_pass_page(visit, token, step, answers, problem, 422)
     if step < len(groups) - 1:
         return _render_pass_page(visit, token, step + 1, answers)
     from kiosk.idempotency import run_once
