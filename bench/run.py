@@ -1,0 +1,493 @@
+"""Every benchmark in one command: the app under load next to a bare Flask app, and the CLI timings.
+
+    python bench/run.py [--seconds 10] [--connections 20] [--workers 2] [--threads 8]
+
+What it does, all on 127.0.0.1 and bounded in time:
+  1. times a 10,000-row roster import and the pass sheet for 1,000 donors (bench/import_and_passes.py);
+  2. makes a fresh instance (a temporary KIOSK_INSTANCE_PATH), runs `kiosk load-demo`, and prepares
+     what each scenario needs straight through the domain modules: more donors on the roster,
+     passes to scan, donors already checked in, donors cleared at screening (each donation gets
+     its own visit and bag number), open kiosk sessions for the questionnaire;
+  3. starts the app with kiosk.cli.gunicorn_command (the production settings: gthread, the
+     access log without URLs) and a bare Flask app answering "ok" with exactly the same gunicorn
+     command, side by side;
+  4. drives each scenario for --seconds with wrk (Debian's `wrk`, apt-get installed if missing
+     and allowed; Python threads otherwise) at --connections clients, checking every answer's
+     status and body: a wrong answer is counted apart, never as throughput;
+  5. prints one table (req/s, p50, p95, p99, ratio to the bare app, target, met?) and writes it,
+     with the date, the machine and its load average, to bench/results.md.
+The bare app is measured first and last; the ratio uses the mean of the two, and both are shown,
+so a neighbour's load arriving mid-run shows up as a difference between them."""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import http.cookiejar
+import os
+import platform
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+
+from harness import (BARE_APP, NONCE_MARK, ROOT, USER_AGENT, LoadGenerator, Result, Scenario, Server,  # noqa: E402
+                     ensure_wrk)
+
+RESULTS_FILE = BENCH / "results.md"
+SITE = "XNC"
+P99_LIMIT_MS = 100.0
+# Throughput targets as a share of the bare app's, on a 2-core machine.
+RATIO_TARGETS = {"idle": 0.60, "scan_repeat": 0.25, "donation": 0.15}
+CLI_LIMIT_S = 5.0
+# How many requests a write scenario may need per second of load: each needs its own target
+# (a visit to check in, a donor to record a bag for). Running out is reported, not hidden.
+POOL_PER_SECOND = 400
+
+
+# ----- the machine ------------------------------------------------------------------------
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f}, {five:.2f}, {fifteen:.2f}"
+
+
+# ----- data ---------------------------------------------------------------------------------
+
+def make_app(instance: Path):
+    for key in [key for key in os.environ if key.startswith("KIOSK_")]:
+        del os.environ[key]
+    os.environ["KIOSK_INSTANCE_PATH"] = str(instance)
+    from kiosk import create_app
+
+    return create_app()
+
+
+def prepare_visits(app, pools: dict[str, int]) -> dict[str, list]:
+    """Registered visits at SITE for each pool, in the states the scenarios need. Returns
+    {"scan_new": [token], "scan_repeat": [token], "donation": [(visit_id, version)],
+    "questionnaire": [visit_id]}."""
+    import sqlalchemy as sa
+
+    from kiosk import tally
+    from kiosk.checkin import next_queue_number
+    from kiosk.database import begin_write
+    from kiosk.demo import demo_rows
+    from kiosk.drives import current_drive
+    from kiosk.extensions import db
+    from kiosk.formatting import local_today
+    from kiosk.models import Donor, Screening, Site, Staff, StaffRole, Visit, VisitStatus, utcnow
+    from kiosk.roster import ParsedRoster, import_roster
+
+    needed = sum(pools.values())
+    with app.app_context():
+        session = db.session
+        begin_write(session)
+        drive = current_drive()
+        site = session.scalars(sa.select(Site).where(Site.code == SITE)).one()
+        # More donors on the roster (the demo has 200), through the roster's own import.
+        import_roster(session, ParsedRoster(rows=demo_rows(local_today(), count=needed, seed=7)), drive=drive)
+        session.flush()
+        # Every scenario runs at one site's kiosk and nurse desk.
+        session.execute(sa.update(Visit).where(Visit.drive_id == drive.id).values(site_id=site.id))
+        visits = list(session.scalars(sa.select(Visit).where(Visit.drive_id == drive.id,
+                                                             Visit.status == VisitStatus.REGISTERED)
+                                      .order_by(Visit.id).limit(needed)))
+        if len(visits) < needed:
+            raise RuntimeError(f"only {len(visits)} visits for {needed} prepared requests")
+        taken: dict[str, list[Visit]] = {}
+        start = 0
+        for name, count in pools.items():
+            taken[name] = visits[start:start + count]
+            start += count
+
+        nurse_id = session.scalar(sa.select(Staff.id).where(Staff.role == StaffRole.NURSE))
+        department_of = dict(session.execute(sa.select(Donor.id, Donor.department_id)).all())
+        now = utcnow()
+        bumps: dict[int | None, dict[str, int]] = {}
+
+        def check_in(visit: Visit) -> None:
+            # What kiosk.checkin.check_in leaves behind, without a kiosk session per donor.
+            visit.queue_number = next_queue_number(session, drive.id, site.id)
+            visit.checked_in_at = visit.questionnaire_at = now
+            visit.status = VisitStatus.CHECKED_IN
+            visit.version += 1
+            counts = bumps.setdefault(department_of[visit.donor_id], {"checked_in": 0, "screened": 0})
+            counts["checked_in"] += 1
+
+        for visit in taken["scan_repeat"]:
+            check_in(visit)
+        for visit in taken["donation"]:
+            # What kiosk.screenings.record_decision leaves for an accepted donor.
+            check_in(visit)
+            session.add(Screening(visit_id=visit.id, decision="accepted", volume_ml=350, nurse_id=nurse_id,
+                                  suggestion={}, nonce=secrets.token_urlsafe(18)))
+            visit.screened_at = now
+            visit.status = VisitStatus.CLEARED
+            visit.version += 1
+            bumps[department_of[visit.donor_id]]["screened"] += 1
+        for department_id, counts in bumps.items():
+            tally.bump(session, drive.id, site.id, department_id, **counts)
+        session.commit()
+        return {"scan_new": [v.token for v in taken["scan_new"]],
+                "scan_repeat": [v.token for v in taken["scan_repeat"]],
+                "donation": [(v.id, v.version) for v in taken["donation"]],
+                "questionnaire": [v.id for v in taken["questionnaire"]]}
+
+
+def open_kiosk_sessions(app, visit_ids: list[int]) -> list[str]:
+    """A kiosk session for each donor, as a scan at the kiosk opens it (they expire in 15 minutes,
+    so this runs right before the questionnaire's load)."""
+    import sqlalchemy as sa
+
+    from kiosk.database import begin_write
+    from kiosk.extensions import db
+    from kiosk.models import KioskSession, Site
+
+    with app.app_context():
+        begin_write(db.session)
+        site_id = db.session.scalar(sa.select(Site.id).where(Site.code == SITE))
+        ids = []
+        for visit_id in visit_ids:
+            kiosk_session = KioskSession(id=secrets.token_urlsafe(24), visit_id=visit_id, site_id=site_id)
+            db.session.add(kiosk_session)
+            ids.append(kiosk_session.id)
+        db.session.commit()
+        return ids
+
+
+def questionnaire_form() -> str:
+    """The last screen's form with every item answered (the women's items too: a man's form
+    ignores them), "no" to each health question and "yes" to the confirmation."""
+    from kiosk.questionnaire import load_questionnaire
+
+    questionnaire = load_questionnaire()
+    items = {item.id: item for sex in ("M", "F") for item in questionnaire.items_for(sex)}
+    answers = {item_id: "yes" if item.must_be_yes else "no" for item_id, item in items.items()}
+    return urllib.parse.urlencode({"step": "99", "action": "next", **answers})
+
+
+# ----- the browser side: cookies and CSRF tokens ---------------------------------------------
+
+class Browser:
+    """One tablet or one nurse's laptop: its cookies and its page's CSRF token."""
+
+    def __init__(self, base_url: str):
+        self.base_url = base_url
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+        self.opener.addheaders = [("User-Agent", USER_AGENT)]
+        self.csrf = ""
+
+    def get(self, path: str) -> str:
+        with self.opener.open(self.base_url + path, timeout=10) as response:
+            page = response.read().decode()
+        found = re.search(r'name="csrf-token" content="([^"]+)"', page)
+        if found:
+            self.csrf = found.group(1)
+        return page
+
+    def post(self, path: str, data: dict) -> str:
+        request = urllib.request.Request(self.base_url + path, data=urllib.parse.urlencode(data).encode(),
+                                         headers={"X-CSRFToken": self.csrf})
+        with self.opener.open(request, timeout=10) as response:
+            return response.read().decode()
+
+    def cookie_header(self) -> str:
+        return "; ".join(f"{cookie.name}={cookie.value}" for cookie in self.jar)
+
+
+def nurse_browser(base_url: str, instance: Path) -> Browser:
+    from kiosk.demo import demo_credentials
+
+    password = demo_credentials(str(instance))["yta"]
+    nurse = Browser(base_url)
+    nurse.get("/auth/sign-in")
+    nurse.post("/auth/sign-in", {"csrf_token": nurse.csrf, "username": "yta", "password": password})
+    nurse.get(f"/nurse/{SITE}")  # signed in: the nurse page carries the session's CSRF token
+    return nurse
+
+
+# ----- the scenarios ------------------------------------------------------------------------
+
+def display_state(app_url: str) -> tuple[int, int]:
+    import json
+
+    from harness import http_request
+
+    status, body, _headers = http_request(app_url, "GET", "/display/data")
+    if status != 200:
+        raise RuntimeError(f"/display/data answered {status}")
+    state = json.loads(body)
+    return state["drive_id"], state["revision"]
+
+
+def preflight(url: str, scenario: Scenario) -> None:
+    """One request by hand before the load, so a broken scenario fails here with its page."""
+    from harness import http_request
+
+    path, body = scenario.requests[0]
+    body = body.replace(NONCE_MARK, "pf" + secrets.token_hex(10))
+    status, text, _headers = http_request(url, scenario.method, path, body, scenario.headers)
+    if status != scenario.expect_status or (scenario.marker and scenario.marker not in text):
+        raise RuntimeError(f"{scenario.name}: the first request answered {status}, expected "
+                           f"{scenario.expect_status} with {scenario.marker!r}:\n{text[:1500]}")
+    if not scenario.cycle:
+        del scenario.requests[0]
+
+
+# ----- the report ---------------------------------------------------------------------------
+
+def fmt_ms(value: float) -> str:
+    return f"{value:.1f}" if value < 100 else f"{value:.0f}"
+
+
+def table_rows(results: dict[str, tuple[str, Result]], bare_rps: float, connections: int) -> list[list[str]]:
+    rows = []
+    for key, (label, result) in results.items():
+        ratio = result.rps / bare_rps if bare_rps else 0.0
+        if key.startswith("bare"):
+            rows.append([label, f"{result.rps:,.0f}", fmt_ms(result.p50_ms), fmt_ms(result.p95_ms),
+                         fmt_ms(result.p99_ms), "100%" if key == "bare" else f"{ratio:.0%}", "the yardstick", "—",
+                         str(result.wrong + result.socket_errors)])
+            continue
+        wants = []
+        met = True
+        if key in RATIO_TARGETS:
+            wants.append(f"≥ {RATIO_TARGETS[key]:.0%} of bare")
+            met &= ratio >= RATIO_TARGETS[key]
+        wants.append(f"p99 < {P99_LIMIT_MS:.0f} ms" + ("" if connections == 20 else " (at 20 clients)"))
+        met &= result.p99_ms < P99_LIMIT_MS
+        problems = result.wrong + result.socket_errors
+        met &= problems == 0
+        rows.append([label, f"{result.rps:,.0f}", fmt_ms(result.p50_ms), fmt_ms(result.p95_ms), fmt_ms(result.p99_ms),
+                     f"{ratio:.0%}", "; ".join(wants), "yes" if met else "**no**", str(problems)])
+    return rows
+
+
+def shortfalls(results: dict[str, tuple[str, Result]], bare_rps: float, cli: dict) -> list[str]:
+    notes = []
+    for key, (label, result) in results.items():
+        if key.startswith("bare"):
+            continue
+        ratio = result.rps / bare_rps if bare_rps else 0.0
+        if key in RATIO_TARGETS and ratio < RATIO_TARGETS[key]:
+            notes.append(f"{label}: {ratio:.0%} of the bare app against {RATIO_TARGETS[key]:.0%} "
+                         f"({RATIO_TARGETS[key] * bare_rps - result.rps:,.0f} req/s short)")
+        if result.p99_ms >= P99_LIMIT_MS:
+            notes.append(f"{label}: p99 {result.p99_ms:.0f} ms against {P99_LIMIT_MS:.0f} ms "
+                         f"({result.p99_ms / P99_LIMIT_MS:.1f}×)")
+        if result.wrong or result.socket_errors:
+            notes.append(f"{label}: {result.wrong} wrong answers ({result.exhausted} after the prepared requests ran "
+                         f"out) and {result.socket_errors} socket errors, not counted as throughput")
+    for key, label in (("import", "roster import"), ("passes", "passes")):
+        if cli.get(key) and cli[key]["wall"] >= CLI_LIMIT_S:
+            notes.append(f"{label}: {cli[key]['wall']:.2f} s against {CLI_LIMIT_S:.0f} s")
+    return notes
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def plain_table(header: list[str], rows: list[list[str]]) -> str:
+    rows = [[cell.replace("**", "") for cell in row] for row in rows]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    right = {1, 2, 3, 4, 5, 8}
+    lines = []
+    for row in [header, *rows]:
+        lines.append("  ".join(cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
+                               for i, cell in enumerate(row)))
+    return "\n".join(lines)
+
+
+# ----- the run ------------------------------------------------------------------------------
+
+def _interrupted(*_args) -> None:
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=int, default=10, help="load per scenario (default 10)")
+    parser.add_argument("--connections", type=int, default=20, help="concurrent clients (default 20)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers, both apps (default 2)")
+    parser.add_argument("--threads", type=int, default=8, help="gthread threads per worker (default 8)")
+    parser.add_argument("--rows", type=int, default=10_000, help="roster rows to import (default 10,000)")
+    parser.add_argument("--passes", type=int, default=1_000, help="donors on the pass sheet (default 1,000)")
+    parser.add_argument("--skip-cli", action="store_true", help="leave out the import and passes timings")
+    parser.add_argument("--out", type=Path, default=RESULTS_FILE, help="where to write the table")
+    options = parser.parse_args()
+
+    # SIGTERM ends the run like Ctrl-C does: through the finally blocks that stop the servers.
+    signal.signal(signal.SIGTERM, _interrupted)
+    started_at = dt.datetime.now().astimezone()
+    load_before = load_average()
+    print(f"{started_at:%Y-%m-%d %H:%M %Z}; {os.cpu_count()} CPUs ({cpu_model()}); load average {load_before}",
+          flush=True)
+
+    cli = {}
+    if not options.skip_cli:
+        print(f"timing import-roster ({options.rows:,} rows) and passes ({options.passes:,} donors) ...", flush=True)
+        import import_and_passes
+
+        cli = import_and_passes.measure(options.rows, options.passes)
+
+    wrk = ensure_wrk()
+    work = Path(tempfile.mkdtemp(prefix="kiosk-bench-"))
+    instance = work / "instance"
+    (work / "bare_app.py").write_text(BARE_APP)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("KIOSK_")}
+    env |= {"KIOSK_INSTANCE_PATH": str(instance), "PYTHONPATH": str(ROOT)}
+    print("preparing the data ...", flush=True)
+    subprocess.run([sys.executable, "-m", "kiosk.cli", "load-demo"], env=env, cwd=ROOT, check=True,
+                   capture_output=True)
+    write_pool = max(1000, options.seconds * POOL_PER_SECOND)
+    app = make_app(instance)
+    pools = prepare_visits(app, {"scan_new": 2000, "scan_repeat": 500, "donation": write_pool,
+                                 "questionnaire": write_pool})
+
+    load = LoadGenerator(work, wrk, seconds=options.seconds, connections=options.connections)
+    servers: list[Server] = []
+    results: dict[str, tuple[str, Result]] = {}
+    try:
+        bare = Server("bare_app:app", workers=options.workers, threads=options.threads, env=env, cwd=work,
+                      log=work / "bare.log")
+        servers.append(bare)
+        app_env = env | {"KIOSK_BASE_URL": "http://127.0.0.1:8000"}
+        kiosk_app = Server("kiosk.wsgi:app", workers=options.workers, threads=options.threads, env=app_env, cwd=ROOT,
+                           log=work / "app.log")
+        servers.append(kiosk_app)
+        bare.wait_ready("/ok")
+        kiosk_app.wait_ready("/healthz")
+        app_url = kiosk_app.url
+
+        def measure(key: str, label: str, url: str, scenario: Scenario) -> None:
+            preflight(url, scenario)
+            print(f"  {label} ...", end=" ", flush=True)
+            result = load.run(url, scenario)
+            results[key] = (label, result)
+            flag = f", {result.wrong + result.socket_errors} WRONG" if result.wrong or result.socket_errors else ""
+            print(f"{result.rps:,.0f} req/s, p99 {result.p99_ms:.1f} ms{flag}", flush=True)
+
+        print(f"load: {load.name}, {options.connections} connections, {options.seconds} s per scenario", flush=True)
+        measure("bare", 'bare Flask "ok" (first)', bare.url, Scenario("bare", [("/ok", "")], marker="ok"))
+
+        drive_id, revision = display_state(app_url)
+        measure("idle", "display poll, idle (204)", app_url,
+                Scenario("idle", [(f"/display/data?drive={drive_id}&rev={revision}", "")], expect_status=204))
+        measure("changed", "display poll, changed (200 JSON)", app_url,
+                Scenario("changed", [("/display/data", "")], marker='"revision"'))
+
+        tablet = Browser(app_url)
+        tablet.get(f"/kiosk/{SITE}")
+        kiosk_headers = {"Cookie": tablet.cookie_header(), "X-CSRFToken": tablet.csrf, "HX-Request": "true"}
+
+        def scan_requests(tokens: list[str]) -> list[tuple[str, str]]:
+            return [(f"/kiosk/{SITE}/scan", f"code={token}&nonce={NONCE_MARK}") for token in tokens]
+
+        measure("scan_new", "kiosk scan, new pass", app_url,
+                Scenario("scan_new", scan_requests(pools["scan_new"]), method="POST", headers=kiosk_headers,
+                         marker='data-step="confirm"'))
+        measure("scan_repeat", "kiosk scan, repeated (checked in)", app_url,
+                Scenario("scan_repeat", scan_requests(pools["scan_repeat"]), method="POST", headers=kiosk_headers,
+                         marker='data-step="outcome-already"'))
+
+        form = questionnaire_form()
+        kiosk_sessions = open_kiosk_sessions(app, pools["questionnaire"])
+        measure("questionnaire", "questionnaire submit (check-in)", app_url,
+                Scenario("questionnaire", [(f"/kiosk/{SITE}/questionnaire", f"ks={ks}&{form}&nonce={NONCE_MARK}")
+                                           for ks in kiosk_sessions],
+                         method="POST", headers=kiosk_headers, cycle=False, marker='data-step="ticket"'))
+
+        nurse = nurse_browser(app_url, instance)
+        nurse_headers = {"Cookie": nurse.cookie_header(), "X-CSRFToken": nurse.csrf}
+        measure("donation", "nurse's donation save", app_url,
+                Scenario("donation", [(f"/nurse/{SITE}/visit/{visit_id}/donation",
+                                       f"nonce={NONCE_MARK}&expected_version={version}&volume_ml=350"
+                                       f"&bag_number=BENCH-{visit_id}&outcome=completed&reaction=none&reaction_note=")
+                                      for visit_id, version in pools["donation"]],
+                         method="POST", headers=nurse_headers, cycle=False, expect_status=303,
+                         marker=""))
+
+        measure("bare_last", 'bare Flask "ok" (last)', bare.url, Scenario("bare", [("/ok", "")], marker="ok"))
+    finally:
+        for server in servers:
+            server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    load_after = load_average()
+
+    bare_rps = (results["bare"][1].rps + results["bare_last"][1].rps) / 2
+    header = ["scenario", "req/s", "p50 ms", "p95 ms", "p99 ms", "ratio to bare", "target", "met?", "wrong"]
+    rows = table_rows(results, bare_rps, options.connections)
+    cli_header = ["command", "wall clock, start-up included", "the command's own time", "target", "met?"]
+    cli_rows = []
+    for key, label in (("passes", f"`kiosk passes` for {options.passes:,} donors"),
+                       ("import", f"`kiosk import-roster` of {options.rows:,} new rows")):
+        if key in cli:
+            figures = cli[key]
+            cli_rows.append([label, f"{figures['wall']:.2f} s", f"{figures['own']:.2f} s",
+                             f"< {CLI_LIMIT_S:.0f} s", "yes" if figures["wall"] < CLI_LIMIT_S else "**no**"])
+    notes = shortfalls(results, bare_rps, cli)
+
+    settings = (f"gunicorn {options.workers} workers × {options.threads} threads (gthread), the same command for "
+                f"both apps (`kiosk.cli.gunicorn_command`, access log on); SQLite (WAL, synchronous=FULL); "
+                f"{load.name}, {options.connections} connections, {options.seconds} s per scenario; "
+                f"ratios against the bare app's mean of its first and last run ({bare_rps:,.0f} req/s)")
+    print()
+    print(settings)
+    print(plain_table(header, rows))
+    if cli_rows:
+        print()
+        print(plain_table(cli_header, cli_rows))
+    print()
+    print("Every target met." if not notes else "Not met:\n" + "\n".join(f"  - {note}" for note in notes))
+    print(f"load average before {load_before}, after {load_after}")
+
+    report = [
+        "# Benchmark results",
+        "",
+        "Written by `python bench/run.py` "
+        f"(`--seconds {options.seconds} --connections {options.connections} --workers {options.workers} "
+        f"--threads {options.threads}`); the README's \"Measured\" section explains them.",
+        "",
+        f"- date: {started_at:%Y-%m-%d %H:%M %Z}",
+        f"- machine: {os.cpu_count()} CPUs ({cpu_model()}), Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}",
+        f"- load average (1, 5, 15 min) before the run: {load_before}; after: {load_after}",
+        f"- settings: {settings}",
+        "",
+        markdown_table(header, rows),
+        "",
+    ]
+    if cli_rows:
+        report += [markdown_table(cli_header, cli_rows), ""]
+    report += ["Every target met." if not notes else "Not met:", ""] + [f"- {note}" for note in notes]
+    options.out.write_text("\n".join(report).rstrip() + "\n")
+    print(f"written to {options.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
