@@ -22,7 +22,7 @@ from kiosk.extensions import db
 from kiosk.formatting import local_now, local_today
 from kiosk.idempotency import NONCE_PATTERN
 from kiosk.models import (AuditLog, Donation, Drive, QuestionnaireResponse, Screening, Site, Visit, VisitStatus,
-                          utcnow)
+                          WriteReceipt, utcnow)
 from kiosk.screenings import ScreeningError
 from kiosk.tokens import token_from_scan
 
@@ -726,7 +726,10 @@ def donate(code: str, visit_id: int):
         form.nonce.data = ""
         return _render_visit(_visit_context(site, drive, visit, donation_form=form,
                                             error=_("Nothing was saved: correct the highlighted fields.")), 422)
-    if _int_or_none(form.expected_version.data) != visit.version:
+    # A retry of a donation that was recorded (its answer lost on the Wi-Fi) finds the visit one
+    # version on, by its own doing: record_donation answers it from the nonce's receipt instead.
+    retried = db.session.get(WriteReceipt, form.nonce.data) is not None
+    if not retried and _int_or_none(form.expected_version.data) != visit.version:
         form.nonce.data = ""
         return _error_response(site, drive, visit, "version_conflict", 409)
     try:
