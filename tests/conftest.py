@@ -56,7 +56,10 @@ def make_app(instance: Path, **config):
         settings["SQLALCHEMY_DATABASE_URI"] = POSTGRES.create()
         POSTGRES.made_during_test.append(settings["SQLALCHEMY_DATABASE_URI"])
     settings.update(config)
-    return create_app(settings)
+    app = create_app(settings)
+    if ON_POSTGRES:
+        POSTGRES.apps_during_test.append(app)
+    return app
 
 
 def make_app_on_copy(template: Union[Path, str], instance: Path, **config):
@@ -75,6 +78,12 @@ def _drop_test_databases():
     # Autouse, so set up before `app` and torn down after it: the app has let go of its database.
     yield
     if ON_POSTGRES:
+        # Close every pooled connection first: psycopg warns of a connection left open when an
+        # engine is garbage-collected, and the suite turns warnings into errors.
+        while POSTGRES.apps_during_test:
+            with POSTGRES.apps_during_test.pop().app_context():
+                db.session.remove()
+                db.engine.dispose()
         while POSTGRES.made_during_test:
             POSTGRES.drop(POSTGRES.made_during_test.pop())
 

@@ -27,6 +27,7 @@ class PostgresDatabases:
         self._numbers = itertools.count(1)
         self._admin: Optional[sa.Engine] = None
         self.made_during_test: list[str] = []
+        self.apps_during_test: list = []  # Flask apps on these databases, whose pools are closed after the test
 
     @property
     def admin(self) -> sa.Engine:

@@ -34,6 +34,7 @@ if [ -z "$BIN" ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q postgresql >&2
   BIN=$(find_bin) || { say "postgresql installed, but no initdb under /usr/lib/postgresql"; exit 1; }
 fi
+VERSION=$(basename "$(dirname "$BIN")")
 
 # PostgreSQL refuses to run as root: as root, the server runs as Debian's `postgres` user.
 if [ "$(id -u)" -eq 0 ]; then
@@ -46,14 +47,13 @@ fi
 
 if [ "${1:-}" = "stop" ]; then
   if [ -f "$DATA/postmaster.pid" ]; then
-    as_owner "$BIN/pg_ctl" stop -D "$DATA" -m fast >&2
+    as_owner "$BIN/pg_ctl" stop -D "$DATA" -m fast >/dev/null
   fi
   exit 0
 fi
 
-mkdir -p "$BASE"
-if [ ! -f "$DATA/PG_VERSION" ]; then
-  say "creating a cluster in $DATA"
+create_cluster() {
+  say "creating a PostgreSQL $VERSION cluster in $DATA"
   rm -rf "$DATA" "$RUN"
   mkdir -p "$DATA" "$RUN"
   chown "$OWNER" "$DATA" "$RUN"
@@ -61,7 +61,7 @@ if [ ! -f "$DATA/PG_VERSION" ]; then
   # The superuser signs in through the socket as the OS user (peer); everyone else by password.
   as_owner "$BIN/initdb" -D "$DATA" -U "$OWNER" --auth-local=peer --auth-host=scram-sha-256 \
     --encoding=UTF8 --locale=C.UTF-8 >/dev/null
-  cat >>"$DATA/postgresql.conf" <<EOF
+  cat >>"$DATA/postgresql.conf" <<CONF
 
 # tools/postgres.sh: a test server on loopback only, its socket beside the data.
 listen_addresses = '127.0.0.1'
@@ -72,13 +72,23 @@ max_connections = 200
 fsync = off
 synchronous_commit = off
 full_page_writes = off
-EOF
-fi
+CONF
+}
 
-if ! as_owner "$BIN/pg_ctl" status -D "$DATA" >/dev/null 2>&1; then
-  rm -f "$DATA/postmaster.pid"  # left by a server that died with the machine's last session
-  as_owner "$BIN/pg_ctl" start -D "$DATA" -l "$RUN/server.log" -w -t 60 >/dev/null || {
-    say "the server did not start:"; tail -n 20 "$RUN/server.log" >&2; exit 1; }
+start_server() {
+  as_owner "$BIN/pg_ctl" status -D "$DATA" >/dev/null 2>&1 && return 0
+  as_owner "$BIN/pg_ctl" start -D "$DATA" -l "$RUN/server.log" -w -t 60 >/dev/null
+}
+
+mkdir -p "$BASE"
+if [ ! -f "$DATA/PG_VERSION" ] || [ "$(cat "$DATA/PG_VERSION")" != "$VERSION" ]; then
+  create_cluster
+fi
+if ! start_server; then
+  # A cluster left by an earlier session of this machine that will not start holds only test data.
+  say "the cluster in $DATA did not start; making a new one"
+  create_cluster
+  start_server || { say "the server did not start:"; tail -n 20 "$RUN/server.log" >&2; exit 1; }
 fi
 
 if [ ! -s "$PASSWORD_FILE" ]; then
@@ -89,14 +99,14 @@ PASSWORD=$(cat "$PASSWORD_FILE")
 psql_admin() { as_owner "$BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$RUN" -p "$PORT" -U "$OWNER" -d postgres "$@"; }
 
 # Idempotent: the role's password is set on every run, so it always matches the file.
-psql_admin -tA >/dev/null <<EOF
+psql_admin -tA >/dev/null <<SQL
 DO \$\$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'kiosk') THEN
     CREATE ROLE kiosk LOGIN CREATEDB;
   END IF;
 END \$\$;
 ALTER ROLE kiosk PASSWORD '$PASSWORD';
-EOF
+SQL
 if [ -z "$(psql_admin -tA -c "SELECT 1 FROM pg_database WHERE datname = 'kiosk'")" ]; then
   psql_admin -c "CREATE DATABASE kiosk OWNER kiosk" >/dev/null
 fi

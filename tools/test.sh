@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs everything the tests need on a fresh Debian machine, then runs every test.
+# Installs everything the tests need on a fresh Debian machine, then runs every test twice:
+# on SQLite, then on PostgreSQL (a server of the project's own, from tools/postgres.sh, which
+# installs Debian's postgresql when it is missing). SKIP_POSTGRES=1 runs the SQLite pass only.
 # Usage: bash tools/test.sh [pytest arguments]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,4 +26,17 @@ npm ci --no-audit --no-fund --loglevel=error
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".[test]"
 
-exec .venv/bin/python -m pytest "$@"
+status=0
+echo "== The suite on SQLite =="
+.venv/bin/python -m pytest "$@" || status=$?
+
+if [ "${SKIP_POSTGRES:-}" != "1" ]; then
+  url=$(bash tools/postgres.sh)
+  # On CI the server goes with the run; on a developer's machine it stays up for the next one.
+  [ "${CI:-}" = "true" ] && trap 'bash tools/postgres.sh stop' EXIT
+  echo "== The suite on PostgreSQL =="
+  pg_status=0
+  KIOSK_TEST_DATABASE_URL=$url .venv/bin/python -m pytest "$@" || pg_status=$?
+  [ "$status" -eq 0 ] && status=$pg_status
+fi
+exit "$status"
