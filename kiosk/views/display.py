@@ -91,10 +91,13 @@ def _unchanged(code: Optional[str]) -> bool:
     shown_revision = request.args.get("rev", type=int)
     if shown_drive is None or shown_revision is None:
         return False
-    if code is None:
-        row = db.session.execute(OPEN_DRIVE_REVISION).first()
-    else:
-        row = db.session.execute(OPEN_DRIVE_REVISION_AT_SITE, {"code": code}).first()
+    # Straight on a pooled connection, not through the ORM session: this read is most of the
+    # server's work for an idle hall, and the session's bookkeeping costs as much as the query.
+    with db.engine.connect() as connection:
+        if code is None:
+            row = connection.execute(OPEN_DRIVE_REVISION).first()
+        else:
+            row = connection.execute(OPEN_DRIVE_REVISION_AT_SITE, {"code": code}).first()
     return row is not None and (row.id, row.revision) == (shown_drive, shown_revision)
 
 
