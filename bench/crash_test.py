@@ -4,7 +4,7 @@ master and its workers: the process group) at random moments, 20 times, restarti
     python bench/crash_test.py [--kills 20] [--workers 3] [--seed 1] [--keep DIR]
 
 Each round: 3 kiosk tablets check donors in and 2 nurses accept and record donations (with
-retries and corrections, as in bench/worst_minute.py) and a display polls, for a random 0.3-3 s;
+retries and corrections, as in bench/worst_minute.py) and a display polls, for a random 0.5-3 s (after a warm-up of a few page loads);
 then SIGKILL to the process group; then gunicorn starts again on the same SQLite file. After each
 restart: every check-in, decision and donation that was answered with success before the kill is
 in the database (same queue number, same visit, same volume), no queue number is given twice and

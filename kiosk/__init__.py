@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any, Mapping, Optional
 
 from flask import Flask, has_request_context, request
+from werkzeug.routing import IntegerConverter
 
 from kiosk.config import DefaultConfig, env_settings, load_or_create_secret_key
 
@@ -38,6 +39,7 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
     app.config["BASE_URL"] = str(app.config["BASE_URL"]).rstrip("/")
 
     _init_extensions(app)
+    app.url_map.converters["int"] = RowIdConverter
     _register_blueprints(app)
 
     from kiosk import security
@@ -48,6 +50,15 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
 
     register_commands(app)
     return app
+
+
+class RowIdConverter(IntegerConverter):
+    """<int:...> in a URL: a row id, so at most 2**31 - 1 (PostgreSQL's integer). A longer number
+    is no record (404); passed to the database it would overflow the driver (a 500)."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def _init_extensions(app: Flask) -> None:

@@ -802,8 +802,18 @@ def worst_minute(directory: Path, *, seconds: float, workers: int = 3, extra_don
 
 # ----- the crash test -----------------------------------------------------------------------
 
+def warm_up(server: Server, rounds: int = 3) -> None:
+    client = Client(server.url)
+    try:
+        for _ in range(rounds):
+            for path in ("/kiosk/XNC", "/kiosk/CSCD", "/auth/sign-in", "/display"):
+                client.get(path)
+    finally:
+        client.close()
+
+
 def crash_rounds(directory: Path, *, kills: int, workers: int = 3, extra_donors: int = 3000,
-                 template: Optional[Path] = None, seed: int = 1, min_load: float = 0.3,
+                 template: Optional[Path] = None, seed: int = 1, min_load: float = 0.5,
                  max_load: float = 3.0) -> dict[str, Any]:
     """Write load (kiosk check-ins, nurse decisions and donations) against gunicorn, `kill -9` of its
     whole process group at a random moment, a restart, and the checks; `kills` times."""
@@ -819,6 +829,7 @@ def crash_rounds(directory: Path, *, kills: int, workers: int = 3, extra_donors:
         for round_number in range(1, kills + 1):
             stats = Stats()
             stop = threading.Event()
+            warm_up(server)  # so that the kill falls among writes, not among the workers' first page renders
             threads = run_load(server, drive, pool, ledger, stats, seconds=0, kiosks=3, nurses=2, displays=1,
                                seed=seed * 1000 + round_number, crash=True, stop=stop)
             load_seconds = rng.uniform(min_load, max_load)
