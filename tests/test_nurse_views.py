@@ -225,3 +225,29 @@ def test_every_nurse_url_is_refused_to_others(client, auth, demo, who):
             assert "/auth/sign-in" in response.headers["Location"]
     for url in NURSE_POSTS:
         assert client.post(url, data={}).status_code in (400, 401, 403), url
+
+
+def test_a_donation_at_an_earlier_drive_starts_the_interval(app, nurse, donor):
+    """The 12-week rule counts from a bag recorded at an earlier drive, not only from the roster."""
+    from kiosk.models import Donation, Drive, DriveStatus, Staff
+    from kiosk.tokens import new_pass_token
+
+    with app.app_context():
+        visit = db.session.get(Visit, donor["visit_id"])
+        earlier = Drive(name="Đợt trước", drive_date=visit.drive.drive_date - dt.timedelta(days=30),
+                        status=DriveStatus.CLOSED, target_bags=10)
+        db.session.add(earlier)
+        db.session.flush()
+        old_visit = Visit(drive_id=earlier.id, donor_id=visit.donor_id, token=new_pass_token())
+        db.session.add(old_visit)
+        db.session.flush()
+        nurse_id = db.session.scalars(sa.select(Staff.id).where(Staff.username == "yta")).one()
+        db.session.add(Donation(visit_id=old_visit.id, drive_id=earlier.id, volume_ml=350, bag_number="OLD-1",
+                                outcome="completed", nurse_id=nurse_id, nonce=new_pass_token()))
+        visit.donor.last_donation_date = None  # the roster knows nothing of it
+        db.session.commit()
+        expected_return = (earlier.drive_date + dt.timedelta(days=84)).strftime("%d/%m/%Y")
+        last_seen = earlier.drive_date.strftime("%d/%m/%Y")
+    page = nurse.get(donor["url"]).get_data(as_text=True)
+    assert last_seen in page and "30" in page
+    assert expected_return in page

@@ -23,6 +23,7 @@ from kiosk.formatting import local_now, local_today
 from kiosk.idempotency import NONCE_PATTERN
 from kiosk.models import (AuditLog, Donation, Drive, QuestionnaireResponse, Screening, Site, Visit, VisitStatus,
                           WriteReceipt, utcnow)
+from kiosk.screening import age_on
 from kiosk.screenings import ScreeningError
 from kiosk.tokens import token_from_scan
 
@@ -427,14 +428,18 @@ def _suggestion_for(visit: Visit, vitals):
 
     donor = visit.donor
     response = _latest_response(visit.id)
-    facts = DonorFacts(date_of_birth=donor.date_of_birth, sex=donor.sex, last_donation_date=donor.last_donation_date,
-                       last_donation_type=donor.last_donation_type)
+    last = _last_donation(visit)
+    facts = DonorFacts(date_of_birth=donor.date_of_birth, sex=donor.sex,
+                       last_donation_date=last.date if last else None, last_donation_type=last.type if last else None)
     return suggest(facts, visit.drive.drive_date, dict(response.answers) if response else None, vitals, _rules(),
                    _questionnaire())
 
 
-def _age_on(born: dt.date, day: dt.date) -> int:
-    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+def _last_donation(visit: Visit):
+    """What the interval rule counts from: a donation recorded at an earlier drive, or the roster's date."""
+    from kiosk.donor_search import last_donation_for
+
+    return last_donation_for(db.session, visit.donor_id, before=visit.drive.drive_date)
 
 
 def _history(visit: Visit, screening_ids: list[int], donation_ids: list[int]) -> list[AuditLog]:
@@ -530,11 +535,12 @@ def _visit_context(site: Site, drive: Drive, visit: Visit, *, form: Optional[Scr
         vitals = vitals if vitals is not None else _vitals_from(form)
         suggestion = _suggestion_for(visit, vitals)
     donor = visit.donor
-    last = donor.last_donation_date
+    last_donation = _last_donation(visit)
+    last = last_donation.date if last_donation else None
     drive_date = drive.drive_date
     context = {
         "site": site, "drive": drive, "visit": visit, "donor": donor, "response": response,
-        "age": _age_on(donor.date_of_birth, drive_date),
+        "age": age_on(donor.date_of_birth, drive_date), "last_donation": last,
         "days_since_last": (drive_date - last).days if last else None,
         "flags": _flag_rows(response, suggestion), "suggestion": suggestion,
         "reasons": _reason_rows(suggestion), "screening": screening, "screenings": all_screenings,
