@@ -19,7 +19,7 @@ from kiosk import screenings
 from kiosk.access import Access, rule_for_blueprint
 from kiosk.drives import current_drive, drive_at_site, site_by_code
 from kiosk.extensions import db
-from kiosk.formatting import local_now, local_today
+from kiosk.formatting import local_today
 from kiosk.idempotency import NONCE_PATTERN
 from kiosk.models import (AuditLog, Donation, Drive, QuestionnaireResponse, Screening, Site, Visit, VisitStatus,
                           WriteReceipt, utcnow)
