@@ -16,8 +16,10 @@ What it does, all on 127.0.0.1 and bounded in time:
      status and body: a wrong answer is counted apart, never as throughput;
   5. prints one table (req/s, p50, p95, p99, ratio to the bare app, target, met?) and writes it,
      with the date, the machine and its load average, to bench/results.md.
-The bare app is measured first and last; the ratio uses the mean of the two, and both are shown,
-so a neighbour's load arriving mid-run shows up as a difference between them."""
+The bare app is measured right before each scenario, for as long, and each ratio is to that
+paired run: on a machine shared with other work, a neighbour's load then weighs on both sides of
+a ratio alike instead of on whichever scenario it happened to meet. The bare app's row shows the
+mean of its paired runs and their range."""
 from __future__ import annotations
 
 import argparse
@@ -261,15 +263,17 @@ def fmt_ms(value: float) -> str:
     return f"{value:.1f}" if value < 100 else f"{value:.0f}"
 
 
-def table_rows(results: dict[str, tuple[str, Result]], bare_rps: float, connections: int) -> list[list[str]]:
-    rows = []
+def table_rows(results: dict[str, tuple[str, Result]], paired: dict[str, Result],
+               connections: int) -> list[list[str]]:
+    bare = list(paired.values())
+    rates = [b.rps for b in bare]
+    mean = sum(rates) / len(rates)
+    rows = [['bare Flask "ok" (mean of the paired runs)', f"{mean:,.0f}",
+             fmt_ms(sum(b.p50_ms for b in bare) / len(bare)), fmt_ms(sum(b.p95_ms for b in bare) / len(bare)),
+             fmt_ms(sum(b.p99_ms for b in bare) / len(bare)), f"100% ({min(rates):,.0f}–{max(rates):,.0f} req/s)",
+             "the yardstick", "—", str(sum(b.wrong + b.socket_errors for b in bare))]]
     for key, (label, result) in results.items():
-        ratio = result.rps / bare_rps if bare_rps else 0.0
-        if key.startswith("bare"):
-            rows.append([label, f"{result.rps:,.0f}", fmt_ms(result.p50_ms), fmt_ms(result.p95_ms),
-                         fmt_ms(result.p99_ms), "100%" if key == "bare" else f"{ratio:.0%}", "the yardstick", "—",
-                         str(result.wrong + result.socket_errors)])
-            continue
+        ratio = result.rps / paired[key].rps if paired[key].rps else 0.0
         wants = []
         met = True
         if key in RATIO_TARGETS:
@@ -280,15 +284,15 @@ def table_rows(results: dict[str, tuple[str, Result]], bare_rps: float, connecti
         problems = result.wrong + result.socket_errors
         met &= problems == 0
         rows.append([label, f"{result.rps:,.0f}", fmt_ms(result.p50_ms), fmt_ms(result.p95_ms), fmt_ms(result.p99_ms),
-                     f"{ratio:.0%}", "; ".join(wants), "yes" if met else "**no**", str(problems)])
+                     f"{ratio:.0%} of {paired[key].rps:,.0f}", "; ".join(wants), "yes" if met else "**no**",
+                     str(problems)])
     return rows
 
 
-def shortfalls(results: dict[str, tuple[str, Result]], bare_rps: float, cli: dict) -> list[str]:
+def shortfalls(results: dict[str, tuple[str, Result]], paired: dict[str, Result], cli: dict) -> list[str]:
     notes = []
     for key, (label, result) in results.items():
-        if key.startswith("bare"):
-            continue
+        bare_rps = paired[key].rps
         ratio = result.rps / bare_rps if bare_rps else 0.0
         if key in RATIO_TARGETS and ratio < RATIO_TARGETS[key]:
             notes.append(f"{label}: {ratio:.0%} of the bare app against {RATIO_TARGETS[key]:.0%} "
@@ -371,6 +375,7 @@ def main() -> int:
     load = LoadGenerator(work, wrk, seconds=options.seconds, connections=options.connections)
     servers: list[Server] = []
     results: dict[str, tuple[str, Result]] = {}
+    paired: dict[str, Result] = {}  # the bare app's run right before each scenario
     try:
         bare = Server("bare_app:app", workers=options.workers, threads=options.threads, env=env, cwd=work,
                       log=work / "bare.log")
@@ -383,16 +388,19 @@ def main() -> int:
         kiosk_app.wait_ready("/healthz")
         app_url = kiosk_app.url
 
+        bare_scenario = Scenario("bare", [("/ok", "")], marker="ok")
+
         def measure(key: str, label: str, url: str, scenario: Scenario) -> None:
             preflight(url, scenario)
             print(f"  {label} ...", end=" ", flush=True)
+            paired[key] = load.run(bare.url, bare_scenario)
             result = load.run(url, scenario)
             results[key] = (label, result)
             flag = f", {result.wrong + result.socket_errors} WRONG" if result.wrong or result.socket_errors else ""
-            print(f"{result.rps:,.0f} req/s, p99 {result.p99_ms:.1f} ms{flag}", flush=True)
+            print(f"{result.rps:,.0f} req/s, p99 {result.p99_ms:.1f} ms{flag} (bare app just before: "
+                  f"{paired[key].rps:,.0f} req/s)", flush=True)
 
         print(f"load: {load.name}, {options.connections} connections, {options.seconds} s per scenario", flush=True)
-        measure("bare", 'bare Flask "ok" (first)', bare.url, Scenario("bare", [("/ok", "")], marker="ok"))
 
         drive_id, revision = display_state(app_url)
         measure("idle", "display poll, idle (204)", app_url,
@@ -430,17 +438,14 @@ def main() -> int:
                                       for visit_id, version in pools["donation"]],
                          method="POST", headers=nurse_headers, cycle=False, expect_status=303,
                          marker=""))
-
-        measure("bare_last", 'bare Flask "ok" (last)', bare.url, Scenario("bare", [("/ok", "")], marker="ok"))
     finally:
         for server in servers:
             server.stop()
         shutil.rmtree(work, ignore_errors=True)
     load_after = load_average()
 
-    bare_rps = (results["bare"][1].rps + results["bare_last"][1].rps) / 2
     header = ["scenario", "req/s", "p50 ms", "p95 ms", "p99 ms", "ratio to bare", "target", "met?", "wrong"]
-    rows = table_rows(results, bare_rps, options.connections)
+    rows = table_rows(results, paired, options.connections)
     cli_header = ["command", "wall clock, start-up included", "the command's own time", "target", "met?"]
     cli_rows = []
     for key, label in (("passes", f"`kiosk passes` for {options.passes:,} donors"),
@@ -449,12 +454,12 @@ def main() -> int:
             figures = cli[key]
             cli_rows.append([label, f"{figures['wall']:.2f} s", f"{figures['own']:.2f} s",
                              f"< {CLI_LIMIT_S:.0f} s", "yes" if figures["wall"] < CLI_LIMIT_S else "**no**"])
-    notes = shortfalls(results, bare_rps, cli)
+    notes = shortfalls(results, paired, cli)
 
     settings = (f"gunicorn {options.workers} workers × {options.threads} threads (gthread), the same command for "
                 f"both apps (`kiosk.cli.gunicorn_command`, access log on); SQLite (WAL, synchronous=FULL); "
                 f"{load.name}, {options.connections} connections, {options.seconds} s per scenario; "
-                f"ratios against the bare app's mean of its first and last run ({bare_rps:,.0f} req/s)")
+                f"each ratio against the bare app run for as long right before the scenario")
     print()
     print(settings)
     print(plain_table(header, rows))
