@@ -45,9 +45,14 @@ class PostgresDatabases:
 
     def drop(self, url_or_name: str) -> None:
         name = sa.make_url(url_or_name).database if "://" in url_or_name else url_or_name
-        # FORCE ends the sessions a server under test may still hold open.
-        with self.admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        # A plain DROP also stops an autovacuum worker busy there (which FORCE, for a role that is
+        # not a superuser, may not); FORCE then ends the sessions a server under test still holds.
+        try:
+            with self.admin.connect() as connection:
+                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+        except sa.exc.OperationalError:  # "is being accessed by other users"
+            with self.admin.connect() as connection:
+                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def _drop_leftovers(self) -> None:
         with self._admin.connect() as connection:

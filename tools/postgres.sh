@@ -72,6 +72,8 @@ max_connections = 200
 fsync = off
 synchronous_commit = off
 full_page_writes = off
+# Test databases live seconds; a vacuum worker in one would only hold up its DROP.
+autovacuum = off
 CONF
 }
 
