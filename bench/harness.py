@@ -237,7 +237,7 @@ class LoadGenerator:
         self.wrk = wrk
         self.seconds = seconds
         self.connections = connections
-        self.wrk_threads = wrk_threads
+        self.wrk_threads = max(1, min(wrk_threads, connections))  # wrk wants a connection per thread at least
         self.script = work / "scenario.lua"
         self.script.write_text(WRK_SCRIPT)
 
