@@ -27,19 +27,21 @@ TEST_BASE_URL = "http://kiosk.test"
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "sqlite_only: tests SQLite's own set-up; skipped in the PostgreSQL pass")
+    config.addinivalue_line("markers", "sqlite_only(reason=...): tests SQLite's own set-up; skipped in the "
+                                       "PostgreSQL pass, the only tests that may be (never a browser test)")
 
 
 def pytest_collection_modifyitems(config, items):
     if not ON_POSTGRES:
         return
-    skip = pytest.mark.skip(reason="SQLite's own locking and pragmas, which PostgreSQL does not have "
-                                   "(this is the PostgreSQL pass: KIOSK_TEST_DATABASE_URL is set)")
     for item in items:
-        if item.get_closest_marker("sqlite_only"):
+        marker = item.get_closest_marker("sqlite_only")
+        if marker:
             if item.get_closest_marker("browser") or "browser" in item.path.parts:
                 raise pytest.UsageError(f"{item.nodeid}: browser tests are never skipped, so never sqlite_only")
-            item.add_marker(skip)
+            what = marker.kwargs.get("reason", "SQLite's own pragmas, locking or journal")
+            item.add_marker(pytest.mark.skip(reason=f"{what}, which PostgreSQL does not have "
+                                                    "(this is the PostgreSQL pass: KIOSK_TEST_DATABASE_URL is set)"))
 
 
 def make_app(instance: Path, **config):
