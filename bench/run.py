@@ -34,7 +34,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -360,6 +359,16 @@ def main() -> int:
 
     wrk = ensure_wrk()
     work = Path(tempfile.mkdtemp(prefix="kiosk-bench-"))
+    servers: list[Server] = []
+    try:
+        return _run(options, started_at, load_before, cli, wrk, work, servers)
+    finally:
+        for server in servers:
+            server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _run(options, started_at: dt.datetime, load_before: str, cli: dict, wrk, work: Path, servers: list) -> int:
     instance = work / "instance"
     (work / "bare_app.py").write_text(BARE_APP)
     env = {key: value for key, value in os.environ.items() if not key.startswith("KIOSK_")}
@@ -373,75 +382,71 @@ def main() -> int:
                                  "questionnaire": write_pool})
 
     load = LoadGenerator(work, wrk, seconds=options.seconds, connections=options.connections)
-    servers: list[Server] = []
     results: dict[str, tuple[str, Result]] = {}
     paired: dict[str, Result] = {}  # the bare app's run right before each scenario
-    try:
-        bare = Server("bare_app:app", workers=options.workers, threads=options.threads, env=env, cwd=work,
-                      log=work / "bare.log")
-        servers.append(bare)
-        app_env = env | {"KIOSK_BASE_URL": "http://127.0.0.1:8000"}
-        kiosk_app = Server("kiosk.wsgi:app", workers=options.workers, threads=options.threads, env=app_env, cwd=ROOT,
-                           log=work / "app.log")
-        servers.append(kiosk_app)
-        bare.wait_ready("/ok")
-        kiosk_app.wait_ready("/healthz")
-        app_url = kiosk_app.url
+    bare = Server("bare_app:app", workers=options.workers, threads=options.threads, env=env, cwd=work,
+                  log=work / "bare.log")
+    servers.append(bare)
+    app_env = env | {"KIOSK_BASE_URL": "http://127.0.0.1:8000"}
+    kiosk_app = Server("kiosk.wsgi:app", workers=options.workers, threads=options.threads, env=app_env, cwd=ROOT,
+                       log=work / "app.log")
+    servers.append(kiosk_app)
+    bare.wait_ready("/ok")
+    kiosk_app.wait_ready("/healthz")
+    app_url = kiosk_app.url
 
-        bare_scenario = Scenario("bare", [("/ok", "")], marker="ok")
+    bare_scenario = Scenario("bare", [("/ok", "")], marker="ok")
 
-        def measure(key: str, label: str, url: str, scenario: Scenario) -> None:
-            preflight(url, scenario)
-            print(f"  {label} ...", end=" ", flush=True)
-            paired[key] = load.run(bare.url, bare_scenario)
-            result = load.run(url, scenario)
-            results[key] = (label, result)
-            flag = f", {result.wrong + result.socket_errors} WRONG" if result.wrong or result.socket_errors else ""
-            print(f"{result.rps:,.0f} req/s, p99 {result.p99_ms:.1f} ms{flag} (bare app just before: "
-                  f"{paired[key].rps:,.0f} req/s)", flush=True)
+    def measure(key: str, label: str, url: str, scenario: Scenario) -> None:
+        preflight(url, scenario)
+        print(f"  {label} ...", end=" ", flush=True)
+        paired[key] = load.run(bare.url, bare_scenario)
+        result = load.run(url, scenario)
+        results[key] = (label, result)
+        flag = f", {result.wrong + result.socket_errors} WRONG" if result.wrong or result.socket_errors else ""
+        print(f"{result.rps:,.0f} req/s, p99 {result.p99_ms:.1f} ms{flag} (bare app just before: "
+              f"{paired[key].rps:,.0f} req/s)", flush=True)
 
-        print(f"load: {load.name}, {options.connections} connections, {options.seconds} s per scenario", flush=True)
+    print(f"load: {load.name}, {options.connections} connections, {options.seconds} s per scenario", flush=True)
 
-        drive_id, revision = display_state(app_url)
-        measure("idle", "display poll, idle (204)", app_url,
-                Scenario("idle", [(f"/display/data?drive={drive_id}&rev={revision}", "")], expect_status=204))
-        measure("changed", "display poll, changed (200 JSON)", app_url,
-                Scenario("changed", [("/display/data", "")], marker='"revision"'))
+    drive_id, revision = display_state(app_url)
+    measure("idle", "display poll, idle (204)", app_url,
+            Scenario("idle", [(f"/display/data?drive={drive_id}&rev={revision}", "")], expect_status=204))
+    measure("changed", "display poll, changed (200 JSON)", app_url,
+            Scenario("changed", [("/display/data", "")], marker='"revision"'))
 
-        tablet = Browser(app_url)
-        tablet.get(f"/kiosk/{SITE}")
-        kiosk_headers = {"Cookie": tablet.cookie_header(), "X-CSRFToken": tablet.csrf, "HX-Request": "true"}
+    tablet = Browser(app_url)
+    tablet.get(f"/kiosk/{SITE}")
+    kiosk_headers = {"Cookie": tablet.cookie_header(), "X-CSRFToken": tablet.csrf, "HX-Request": "true"}
 
-        def scan_requests(tokens: list[str]) -> list[tuple[str, str]]:
-            return [(f"/kiosk/{SITE}/scan", f"code={token}&nonce={NONCE_MARK}") for token in tokens]
+    def scan_requests(tokens: list[str]) -> list[tuple[str, str]]:
+        return [(f"/kiosk/{SITE}/scan", f"code={token}&nonce={NONCE_MARK}") for token in tokens]
 
-        measure("scan_new", "kiosk scan, new pass", app_url,
-                Scenario("scan_new", scan_requests(pools["scan_new"]), method="POST", headers=kiosk_headers,
-                         marker='data-step="confirm"'))
-        measure("scan_repeat", "kiosk scan, repeated (checked in)", app_url,
-                Scenario("scan_repeat", scan_requests(pools["scan_repeat"]), method="POST", headers=kiosk_headers,
-                         marker='data-step="outcome-already"'))
+    measure("scan_new", "kiosk scan, new pass", app_url,
+            Scenario("scan_new", scan_requests(pools["scan_new"]), method="POST", headers=kiosk_headers,
+                     marker='data-step="confirm"'))
+    measure("scan_repeat", "kiosk scan, repeated (checked in)", app_url,
+            Scenario("scan_repeat", scan_requests(pools["scan_repeat"]), method="POST", headers=kiosk_headers,
+                     marker='data-step="outcome-already"'))
 
-        form = questionnaire_form()
-        kiosk_sessions = open_kiosk_sessions(app, pools["questionnaire"])
-        measure("questionnaire", "questionnaire submit (check-in)", app_url,
-                Scenario("questionnaire", [(f"/kiosk/{SITE}/questionnaire", f"ks={ks}&{form}&nonce={NONCE_MARK}")
-                                           for ks in kiosk_sessions],
-                         method="POST", headers=kiosk_headers, cycle=False, marker='data-step="ticket"'))
+    form = questionnaire_form()
+    kiosk_sessions = open_kiosk_sessions(app, pools["questionnaire"])
+    measure("questionnaire", "questionnaire submit (check-in)", app_url,
+            Scenario("questionnaire", [(f"/kiosk/{SITE}/questionnaire", f"ks={ks}&{form}&nonce={NONCE_MARK}")
+                                       for ks in kiosk_sessions],
+                     method="POST", headers=kiosk_headers, cycle=False, marker='data-step="ticket"'))
 
-        nurse = nurse_browser(app_url, instance)
-        nurse_headers = {"Cookie": nurse.cookie_header(), "X-CSRFToken": nurse.csrf}
-        measure("donation", "nurse's donation save", app_url,
-                Scenario("donation", [(f"/nurse/{SITE}/visit/{visit_id}/donation",
-                                       f"nonce={NONCE_MARK}&expected_version={version}&volume_ml=350"
-                                       f"&bag_number=BENCH-{visit_id}&outcome=completed&reaction=none&reaction_note=")
-                                      for visit_id, version in pools["donation"]],
-                         method="POST", headers=nurse_headers, cycle=False, expect_status=303,
-                         marker=""))
-    finally:
-        for server in servers:
-            server.stop()
-        shutil.rmtree(work, ignore_errors=True)
+    nurse = nurse_browser(app_url, instance)
+    nurse_headers = {"Cookie": nurse.cookie_header(), "X-CSRFToken": nurse.csrf}
+    measure("donation", "nurse's donation save", app_url,
+            Scenario("donation", [(f"/nurse/{SITE}/visit/{visit_id}/donation",
+                                   f"nonce={NONCE_MARK}&expected_version={version}&volume_ml=350"
+                                   f"&bag_number=BENCH-{visit_id}&outcome=completed&reaction=none&reaction_note=")
+                                  for visit_id, version in pools["donation"]],
+                     method="POST", headers=nurse_headers, cycle=False, expect_status=303,
+                     marker=""))
+    for server in servers:
+        server.stop()
     load_after = load_average()
 
     header = ["scenario", "req/s", "p50 ms", "p95 ms", "p99 ms", "ratio to bare", "target", "met?", "wrong"]
