@@ -500,4 +500,9 @@ def _run(options, started_at: dt.datetime, load_before: str, cli: dict, wrk, wor
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Ctrl-C stops the run even when started from a shell that ignores SIGINT in background jobs.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit("interrupted: the servers are stopped and the temporary instance removed")
