@@ -16,10 +16,10 @@ What it does, all on 127.0.0.1 and bounded in time:
      status and body: a wrong answer is counted apart, never as throughput;
   5. prints one table (req/s, p50, p95, p99, ratio to the bare app, target, met?) and writes it,
      with the date, the machine and its load average, to bench/results.md.
-The bare app is measured right before each scenario, for as long, and each ratio is to that
-paired run: on a machine shared with other work, a neighbour's load then weighs on both sides of
-a ratio alike instead of on whichever scenario it happened to meet. The bare app's row shows the
-mean of its paired runs and their range."""
+The bare app is run for as long right before and right after each scenario, and each ratio is
+to those two runs together: on a machine shared with other work, a neighbour's load then weighs
+on both sides of a ratio alike (a steady change in load cancels out) instead of on whichever
+scenario it happened to meet. The bare app's row shows the mean of its runs and their range."""
 from __future__ import annotations
 
 import argparse
@@ -256,6 +256,14 @@ def preflight(url: str, scenario: Scenario) -> None:
         del scenario.requests[0]
 
 
+def merged(first: Result, second: Result) -> Result:
+    """Two runs of the bare app as one: their requests over their time; latencies averaged."""
+    return Result(first.requests + second.requests, first.seconds + second.seconds,
+                  (first.p50_ms + second.p50_ms) / 2, (first.p95_ms + second.p95_ms) / 2,
+                  (first.p99_ms + second.p99_ms) / 2, first.socket_errors + second.socket_errors,
+                  first.wrong + second.wrong, first.exhausted + second.exhausted)
+
+
 # ----- the report ---------------------------------------------------------------------------
 
 def fmt_ms(value: float) -> str:
@@ -383,7 +391,7 @@ def _run(options, started_at: dt.datetime, load_before: str, cli: dict, wrk, wor
 
     load = LoadGenerator(work, wrk, seconds=options.seconds, connections=options.connections)
     results: dict[str, tuple[str, Result]] = {}
-    paired: dict[str, Result] = {}  # the bare app's run right before each scenario
+    paired: dict[str, Result] = {}  # the bare app's runs right before and after each scenario
     bare = Server("bare_app:app", workers=options.workers, threads=options.threads, env=env, cwd=work,
                   log=work / "bare.log")
     servers.append(bare)
@@ -400,12 +408,14 @@ def _run(options, started_at: dt.datetime, load_before: str, cli: dict, wrk, wor
     def measure(key: str, label: str, url: str, scenario: Scenario) -> None:
         preflight(url, scenario)
         print(f"  {label} ...", end=" ", flush=True)
-        paired[key] = load.run(bare.url, bare_scenario)
+        before = load.run(bare.url, bare_scenario)
         result = load.run(url, scenario)
+        after = load.run(bare.url, bare_scenario)
+        paired[key] = merged(before, after)
         results[key] = (label, result)
         flag = f", {result.wrong + result.socket_errors} WRONG" if result.wrong or result.socket_errors else ""
-        print(f"{result.rps:,.0f} req/s, p99 {result.p99_ms:.1f} ms{flag} (bare app just before: "
-              f"{paired[key].rps:,.0f} req/s)", flush=True)
+        print(f"{result.rps:,.0f} req/s, p99 {result.p99_ms:.1f} ms{flag} (bare app before and after: "
+              f"{before.rps:,.0f} and {after.rps:,.0f} req/s)", flush=True)
 
     print(f"load: {load.name}, {options.connections} connections, {options.seconds} s per scenario", flush=True)
 
@@ -464,7 +474,7 @@ def _run(options, started_at: dt.datetime, load_before: str, cli: dict, wrk, wor
     settings = (f"gunicorn {options.workers} workers × {options.threads} threads (gthread), the same command for "
                 f"both apps (`kiosk.cli.gunicorn_command`, access log on); SQLite (WAL, synchronous=FULL); "
                 f"{load.name}, {options.connections} connections, {options.seconds} s per scenario; "
-                f"each ratio against the bare app run for as long right before the scenario")
+                f"each ratio against the bare app run for as long right before and right after the scenario")
     print()
     print(settings)
     print(plain_table(header, rows))
