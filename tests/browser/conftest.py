@@ -22,7 +22,15 @@ TABLET = {"width": 768, "height": 1024}
 LAPTOP = {"width": 1280, "height": 800}
 PROJECTOR = {"width": 1920, "height": 1080}
 
-pytestmark = pytest.mark.browser
+
+
+def pytest_collection_modifyitems(config, items):
+    # A conftest's pytestmark does not reach the tests, so the marker is put on them here:
+    # `-m browser` selects exactly the tests in this folder.
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.browser)
 
 
 class LiveServer:
