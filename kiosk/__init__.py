@@ -43,8 +43,10 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
     _register_blueprints(app)
 
     from kiosk import security
+    from kiosk.views.display import install_idle_poll_shortcut
 
     security.init_app(app)
+    install_idle_poll_shortcut(app)
 
     from kiosk.cli import register_commands
 

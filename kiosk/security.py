@@ -107,12 +107,20 @@ def render_error(status: int, message: str):
         return f"{status}: {message}", status, {"Content-Type": "text/plain; charset=utf-8"}
 
 
+def static_security_headers() -> list[tuple[str, str]]:
+    """The headers every answer carries, whatever it is."""
+    return [
+        ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "no-referrer"),
+        ("X-Frame-Options", "DENY"),
+        ("Permissions-Policy", "camera=(self), microphone=(), geolocation=()"),
+    ]
+
+
 def set_security_headers(response):
-    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Permissions-Policy"] = "camera=(self), microphone=(), geolocation=()"
+    for name, value in static_security_headers():
+        response.headers[name] = value
     if request.path.startswith(NO_STORE_PREFIXES):
         response.headers["Cache-Control"] = "no-store"
     response.vary.add("HX-Request")

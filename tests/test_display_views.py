@@ -129,3 +129,36 @@ def test_many_sites_show_no_walk_in_codes_on_the_all_sites_view(app, client, dri
     page = client.get("/display").get_data(as_text=True)
     assert page.count('class="site-card"') == 5 and "<svg" not in page
     assert client.get("/display/S1").get_data(as_text=True).count("<svg") == 1
+
+
+def test_the_idle_poll_shortcut_answers_like_flask(app, client, demo):
+    """The idle answer comes from kiosk.views.display.IdlePollShortcut, before Flask: the same
+    204, the same headers; a change, an unknown site or a malformed query goes on to Flask."""
+    from kiosk import tally
+    from kiosk.database import begin_write
+    from kiosk.models import Drive
+
+    with app.app_context():
+        drive = db.session.get(Drive, demo["drive_id"])
+        shown = f"?drive={drive.id}&rev={drive.revision}"
+    # Flask's own views are taken away: an idle poll must not need them.
+    flask_views = {name: app.view_functions[name] for name in ("display.hall_data", "display.site_data")}
+    for name in flask_views:
+        app.view_functions[name] = lambda **_: ("reached Flask", 500)
+    for path in ("/display/data", "/display/XNC/data"):
+        idle = client.get(path + shown)
+        assert idle.status_code == 204 and idle.data == b""
+        assert idle.headers["Cache-Control"] == "no-store"
+        assert "script-src 'self'" in idle.headers["Content-Security-Policy"]
+        assert idle.headers["X-Content-Type-Options"] == "nosniff"
+    app.view_functions.update(flask_views)
+    with app.app_context():
+        begin_write(db.session)
+        tally.touch_drive(db.session, demo["drive_id"])
+        db.session.commit()
+    changed = client.get("/display/data" + shown)
+    assert changed.status_code == 200 and "bags" in changed.get_json()
+    assert client.get("/display/NOPE/data" + shown).status_code == 404
+    assert client.get("/display/%00/data" + shown).status_code == 404
+    for query in ("?drive=x&rev=1", "?drive=1", "?drive=1&rev=" + "9" * 40, ""):
+        assert client.get("/display/data" + query).status_code in (200, 204)
