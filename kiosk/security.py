@@ -63,7 +63,8 @@ def init_app(app: Flask) -> None:
     if app.config.get("PROXY_FIX"):
         # Behind a reverse proxy: trust one hop's X-Forwarded-* so cookies get Secure over HTTPS.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
-        app.config.setdefault("SESSION_COOKIE_SECURE", True)
+        # (Flask's defaults already hold SESSION_COOKIE_SECURE = False, so setdefault would do nothing.)
+        app.config["SESSION_COOKIE_SECURE"] = True
 
     app.after_request(set_security_headers)
 

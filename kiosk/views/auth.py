@@ -76,7 +76,7 @@ def sign_in():
                 response = redirect(_landing_for(staff, request.args.get("next")), code=303)
                 response.set_cookie(DEVICE_COOKIE, device_cookie_value(username), max_age=DEVICE_COOKIE_DAYS * 86400,
                                     path=url_for("auth.sign_in"), httponly=True, samesite="Strict",
-                                    secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")))
+                                    secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")) or request.is_secure)
                 return response
             for key, _limit, window in limits:
                 ratelimit.hit(db.session, key, window, now)

@@ -28,7 +28,8 @@ def set_language():
     target = _safe_next(request.form.get("next", "/"))
     response = redirect(target, code=303)
     if language in current_app.config["LANGUAGES"]:
-        response.set_cookie("lang", language, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
+        response.set_cookie("lang", language, max_age=365 * 24 * 3600, samesite="Lax", httponly=True,
+                            secure=request.is_secure)
     return response
 
 
