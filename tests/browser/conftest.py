@@ -6,6 +6,7 @@ test-artifacts/screens/ for a person to look at."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from pathlib import Path
 
@@ -34,16 +35,21 @@ def pytest_collection_modifyitems(config, items):
 
 
 class LiveServer:
-    """The app on 127.0.0.1 and a free port, in a thread of this process."""
+    """The app on 127.0.0.1 and a free port, in a thread of this process. It can be stopped and
+    started again on the same port, as a laptop on the venue's Wi-Fi can."""
 
-    def __init__(self, app):
+    def __init__(self, app, request_handler=None):
         self.app = app
-        self._server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.port = self._server.server_port
+        self._request_handler = request_handler
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def start(self):
+        options = {"request_handler": self._request_handler} if self._request_handler else {}
+        self._server = make_server("127.0.0.1", self.port, self.app, threaded=True, **options)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self
 
@@ -55,9 +61,9 @@ class LiveServer:
 
 @pytest.fixture
 def live_server(app):
-    app.config["BASE_URL"] = "http://127.0.0.1"  # corrected below once the port is known
-    server = LiveServer(app).start()
+    server = LiveServer(app)
     app.config["BASE_URL"] = server.url
+    server.start()
     yield server
     server.stop()
 

@@ -2,16 +2,14 @@
 donation, and back by itself after the server was unreachable."""
 from __future__ import annotations
 
-import socket
 import subprocess
-import threading
 
 import pytest
-from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.serving import WSGIRequestHandler
 
 from kiosk.donations import void_donation
 from kiosk.extensions import db
-from tests.browser.conftest import PROJECTOR, SCREENS, check_page
+from tests.browser.conftest import PROJECTOR, SCREENS, LiveServer, check_page
 from tests.test_donations import nonce, nurse_id, ready_visits, record
 
 SMALL_PROJECTOR = {"width": 1280, "height": 720}
@@ -103,33 +101,9 @@ class OneRequestPerConnection(WSGIRequestHandler):
     protocol_version = "HTTP/1.0"
 
 
-class RestartableServer:
-    """The app on a fixed port that can be stopped and started again, as a laptop on the venue's Wi-Fi."""
-
-    def __init__(self, app):
-        self.app = app
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._server = None
-
-    def start(self):
-        self._server = make_server("127.0.0.1", self.port, self.app, threaded=True,
-                                   request_handler=OneRequestPerConnection)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self):
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-
 @pytest.fixture
 def restartable_server(app):
-    server = RestartableServer(app)
+    server = LiveServer(app, request_handler=OneRequestPerConnection)
     app.config["BASE_URL"] = server.url
     yield server.start()
     server.stop()
