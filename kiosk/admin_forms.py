@@ -30,11 +30,20 @@ CORRECTION_REASONS_MAX = 500
 
 
 class LocalDateField(DateField):
-    """A date from <input type=date> (yyyy-mm-dd) or typed as dd/mm/yyyy."""
+    """A date typed as dd/mm/yyyy (or yyyy-mm-dd), in a text box: a browser's own date box
+    shows the browser's locale (mm/dd/yyyy on many laptops), not Vietnam's dd/mm/yyyy."""
+
+    widget = widgets.TextInput()
 
     def __init__(self, *args, **kwargs):
-        kwargs.setdefault("format", ["%Y-%m-%d", "%d/%m/%Y"])
+        kwargs.setdefault("format", ["%d/%m/%Y", "%Y-%m-%d"])
+        kwargs.setdefault("render_kw", {"placeholder": "dd/mm/yyyy", "inputmode": "numeric", "autocomplete": "off"})
         super().__init__(*args, **kwargs)
+
+    def _value(self):
+        if self.raw_data:
+            return " ".join(self.raw_data)
+        return self.data.strftime("%d/%m/%Y") if self.data else ""
 
     def process_formdata(self, valuelist):
         if not valuelist or not valuelist[0].strip():
@@ -105,8 +114,7 @@ STATUS_CHOICES = [(DriveStatus.PLANNED.value, _l("Planned")), (DriveStatus.OPEN.
 class DriveForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(_l("Enter the drive's name.")),
                                                Length(max=200, message=_l("At most %(max)d characters."))])
-    drive_date = LocalDateField(_l("Date"), validators=[InputRequired(_l("Enter the drive's date."))],
-                                render_kw={"type": "date"})
+    drive_date = LocalDateField(_l("Date"), validators=[InputRequired(_l("Enter the drive's date."))])
     target_bags = WholeNumberField(_l("Target (bags)"), default=0, validators=[
         InputRequired(_l("Enter a target, or 0.")),
         NumberRange(min=0, max=100000, message=_l("Between %(min)s and %(max)s."))])

@@ -47,7 +47,17 @@ def current_locale() -> str:
     return str(locale.language) if locale else "vi"
 
 
+def format_number(value, decimals: int = 0) -> str:
+    """9.800 in Vietnamese, 9,800 in English."""
+    from flask_babel import format_decimal
+
+    if value is None:
+        return ""
+    return format_decimal(value, format="#,##0" + ("." + "0" * decimals if decimals else ""))
+
+
 def init_app(app: Flask) -> None:
+    app.add_template_filter(format_number, "number")
     app.add_template_global(current_locale, "current_locale")
     app.add_template_filter(format_date, "date")
     app.add_template_filter(format_time, "time")

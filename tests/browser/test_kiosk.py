@@ -107,7 +107,7 @@ def test_duplicate_scan_shows_the_number_again_and_creates_nothing(live_server, 
     page.wait_for_selector("[data-step=start]")
     scan_with_scanner(page, pass_url(live_server.url, visit["token"]))
     page.wait_for_selector("[data-step=outcome-already]")
-    assert page.locator(".outcome-already .outcome-kicker").text_content() == "Đã check-in"
+    assert page.locator(".outcome-already .outcome-kicker").text_content() == "Đã đến rồi"
     assert page.locator(".ticket-number").inner_text() == number
     assert re.search(r"\d{2}:\d{2}", page.locator(".outcome-title").inner_text())
     check_page(page, "kiosk-already-768")
