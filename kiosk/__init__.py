@@ -89,9 +89,10 @@ def _init_extensions(app: Flask) -> None:
 
     auth.init_login(app)
     app.jinja_env.add_extension("jinja2.ext.i18n")
-    from kiosk import formatting
+    from kiosk import audit_text, formatting
 
     formatting.init_app(app)
+    audit_text.init_app(app)
 
 
 def select_locale() -> str:

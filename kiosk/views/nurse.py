@@ -23,6 +23,7 @@ from kiosk.formatting import local_today
 from kiosk.idempotency import NONCE_PATTERN
 from kiosk.models import (AuditLog, Donation, Drive, QuestionnaireResponse, Screening, Site, Visit, VisitStatus,
                           WriteReceipt, utcnow)
+from kiosk.audit_text import ACTIONS
 from kiosk.screening import age_on
 from kiosk.screenings import ScreeningError
 from kiosk.tokens import token_from_scan
@@ -69,16 +70,7 @@ ERROR_MESSAGES = {
     "invalid_outcome": _l("Choose completed or incomplete."),
     "invalid_reaction": _l("Choose a reaction."),
 }
-AUDIT_LABELS = {
-    "kiosk_scan": _l("Pass scanned at the kiosk"),
-    "checked_in": _l("Checked in"),
-    "screening_decision": _l("Decision recorded"),
-    "screening_corrected": _l("Decision corrected"),
-    "screening_voided": _l("Decision voided"),
-    "donation_recorded": _l("Donation recorded"),
-    "donation_corrected": _l("Donation corrected"),
-    "donation_voided": _l("Donation voided"),
-}
+AUDIT_LABELS = ACTIONS  # the audit log's words are shared with the console (kiosk/audit_text.py)
 VALUE_LABELS = {
     "decision": _l("decision"), "volume_ml": _l("volume (ml)"), "deferral_until": _l("return date"),
     "reason": _l("reason"), "override_reason": _l("override reason"), "voided": _l("voided"),

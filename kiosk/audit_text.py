@@ -1,0 +1,102 @@
+"""The audit log in words, for every screen that shows it (the nurse's donor page, the console)."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import Flask
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+ACTIONS = {
+    "kiosk_scan": _l("Pass scanned at the kiosk"),
+    "walk_in_registered": _l("Registered as a walk-in"),
+    "checked_in": _l("Checked in"),
+    "screening_decision": _l("Decision recorded"),
+    "screening_corrected": _l("Decision corrected"),
+    "screening_voided": _l("Decision voided"),
+    "donation_recorded": _l("Donation recorded"),
+    "donation_corrected": _l("Donation corrected"),
+    "donation_voided": _l("Donation voided"),
+    "drive_created": _l("Drive created"),
+    "drive_updated": _l("Drive changed"),
+    "drive_closed": _l("Drive closed"),
+    "site_created": _l("Site added"),
+    "site_updated": _l("Site changed"),
+    "department_created": _l("Department added"),
+    "department_updated": _l("Department changed"),
+    "staff_created": _l("Account created"),
+    "staff_enabled": _l("Account enabled"),
+    "staff_disabled": _l("Account disabled"),
+    "staff_password_reset": _l("Password reset"),
+    "roster_imported": _l("Roster imported"),
+    "health_export": _l("Health answers exported"),
+    "sign_in": _l("Signed in"),
+    "sign_in_failed": _l("Sign-in failed"),
+    "sign_in_throttled": _l("Sign-in refused: too many attempts"),
+    "sign_out": _l("Signed out"),
+}
+ENTITIES = {
+    "visit": _l("visit"), "screening": _l("decision"), "donation": _l("donation"), "drive": _l("drive"),
+    "site": _l("site"), "department": _l("department"), "staff": _l("account"),
+}
+KEYS = {
+    "decision": _l("decision"), "volume_ml": _l("volume (ml)"), "deferral_until": _l("return date"),
+    "reason": _l("reason"), "override_reason": _l("override reason"), "voided": _l("voided"),
+    "void_reason": _l("reason for voiding"), "bag_number": _l("bag"), "outcome": _l("outcome"),
+    "reaction": _l("reaction"), "reaction_note": _l("note"), "queue_number": _l("queue number"),
+    "weight_kg": _l("weight (kg)"), "systolic_mmhg": _l("systolic"), "diastolic_mmhg": _l("diastolic"),
+    "pulse_per_min": _l("pulse"), "haemoglobin_g_l": _l("Hb (g/L)"), "temperature_c": _l("temperature"),
+    "hbsag": _l("HBsAg"), "status": _l("status"), "name": _l("name"), "drive_date": _l("date"),
+    "target_bags": _l("target (bags)"), "hospital": _l("collecting hospital"), "organiser": _l("organising unit"),
+    "code": _l("code"), "address": _l("address"), "active": _l("active"), "role": _l("role"),
+    "display_name": _l("name"), "visit_id": _l("visit"), "sites": _l("sites"), "parent": _l("part of"),
+}
+VALUES = {
+    "accepted": _l("Accepted"), "deferred_temporary": _l("Deferred for a time"),
+    "deferred_permanent": _l("Deferred permanently"), "completed": _l("Completed"),
+    "incomplete": _l("Incomplete (bag not filled)"), "none": _l("None"), "dizziness": _l("Dizziness"),
+    "fainting": _l("Fainting"), "haematoma": _l("Haematoma"), "other": _l("Other"), "negative": _l("Negative"),
+    "positive": _l("Positive"), "planned": _l("Planned"), "open": _l("Open"), "closed": _l("Closed"),
+    "nurse": _l("Nurse"), "organiser": _l("Organiser"),
+}
+
+
+def action_text(action: str) -> str:
+    return str(ACTIONS.get(action, action.replace("_", " ")))
+
+
+def entity_text(entity: str) -> str:
+    return str(ENTITIES.get(entity, entity))
+
+
+def key_text(key: str) -> str:
+    return str(KEYS.get(key, key.replace("_", " ")))
+
+
+def value_text(key: str, value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    if value is True:
+        return _("yes")
+    if value is False:
+        return _("no")
+    if isinstance(value, float):
+        return f"{value:g}".replace(".", ",")
+    if isinstance(value, str):
+        if key in ("deferral_until", "drive_date"):
+            try:
+                return dt.date.fromisoformat(value).strftime("%d/%m/%Y")
+            except ValueError:
+                return value
+        return str(VALUES.get(value, value))
+    if isinstance(value, (list, tuple)):
+        return ", ".join(value_text(key, v) for v in value)
+    return str(value)
+
+
+def init_app(app: Flask) -> None:
+    app.add_template_global(action_text, "audit_action")
+    app.add_template_global(entity_text, "audit_entity")
+    app.add_template_global(key_text, "audit_key")
+    app.add_template_global(value_text, "audit_value")
