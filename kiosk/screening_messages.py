@@ -28,9 +28,24 @@ def question_number(item_id: str) -> str:
     return item_id[1:] if item_id[:1] == "q" and item_id[1:].isdigit() else item_id
 
 
+def _question_group_title(item_id: str) -> str:
+    from kiosk.formatting import current_locale
+    from kiosk.questionnaire import load_questionnaire
+
+    for group in load_questionnaire().groups:
+        if any(item.id == item_id for item in group.items):
+            return group.title.get(current_locale()) or group.title.get("vi", "")
+    return ""
+
+
 def rule_label(rule: str) -> str:
     if rule.startswith(QUESTIONNAIRE_PREFIX):
-        return _("Question %(number)s", number=question_number(rule[len(QUESTIONNAIRE_PREFIX):]))
+        item_id = rule[len(QUESTIONNAIRE_PREFIX):]
+        group = _question_group_title(item_id)
+        if group:
+            # "Question 7 (In the last 14 days)": a number alone means nothing on a report.
+            return _("Question %(number)s (%(group)s)", number=question_number(item_id), group=group)
+        return _("Question %(number)s", number=question_number(item_id))
     return {
         "age": _("Age"), "weight": _("Weight"), "volume": _("Volume"), "interval": _("Interval since last donation"),
         "haemoglobin": _("Haemoglobin"), "hbsag": _("HBsAg"), "blood_pressure": _("Blood pressure"),

@@ -125,9 +125,10 @@ def test_every_rule_has_a_label(app_ctx, rule):
 
 def test_question_rule_label(app_ctx):
     with force_locale("vi"):
-        assert rule_label("questionnaire:q5") == "Câu 5"
+        assert rule_label("questionnaire:q5") == "Câu 5 (Trong 6 tháng gần đây)"
+        assert rule_label("questionnaire:q99") == "Câu 99"  # not in the questionnaire file
     with force_locale("en"):
-        assert rule_label("questionnaire:q5") == "Question 5"
+        assert rule_label("questionnaire:q5") == "Question 5 (In the last 6 months)"
 
 
 @pytest.mark.parametrize("name", ["weight_kg", "systolic_mmhg", "diastolic_mmhg", "pulse_per_min",
