@@ -95,7 +95,18 @@ def value_text(key: str, value: Any) -> str:
     return str(value)
 
 
+def actor_text(entry) -> str:
+    """Who made an entry: the staff member's name, or "Quầy tiếp đón XNC" for "kiosk:XNC"."""
+    if entry.staff is not None:
+        return entry.staff.display_name
+    kind, _sep, detail = (entry.actor or "").partition(":")
+    if kind == "kiosk" and detail:
+        return _("Kiosk %(site)s", site=detail)
+    return entry.actor or ""
+
+
 def init_app(app: Flask) -> None:
+    app.add_template_global(actor_text, "audit_actor")
     app.add_template_global(action_text, "audit_action")
     app.add_template_global(entity_text, "audit_entity")
     app.add_template_global(key_text, "audit_key")
