@@ -52,10 +52,16 @@ def served(app, demo, tmp_path):
                 server.kill()
                 pytest.fail("gunicorn did not start: " + log.read_text()[-2000:])
             time.sleep(0.2)
-    yield {"url": url, "log": log}
-    server.terminate()
-    server.wait(timeout=10)
-    log_file.close()
+
+    def stop() -> None:
+        if server.poll() is None:
+            server.terminate()
+            server.wait(timeout=10)
+        if not log_file.closed:
+            log_file.close()
+
+    yield {"url": url, "log": log, "stop": stop}
+    stop()
 
 
 class Tablet:
@@ -120,6 +126,7 @@ def test_twenty_simultaneous_check_ins_get_consecutive_numbers(app, served):
         queue_numbers = db.session.scalars(sa.select(Visit.queue_number).where(Visit.queue_number.is_not(None))).all()
         assert sorted(queue_numbers) == list(range(1, DONORS + 1))
     # The server logged every request, and no pass token, kiosk session or name is in its log.
+    served["stop"]()  # gunicorn writes its access log in buffered lines: all of it is there once it has stopped
     log = served["log"].read_text()
     assert log.count('"POST"') >= 3 * DONORS
     for token, _sex in tokens_and_sex:
