@@ -69,7 +69,8 @@ class Server:
         if self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=15)
-        self._log_file.close()
+        if not self._log_file.closed:
+            self._log_file.close()
 
 
 @pytest.fixture
@@ -181,6 +182,7 @@ def test_two_servers_on_one_database_give_one_queue_and_one_display(app, servers
         assert sorted(stored) == list(range(1, DONORS + 1))
     # Both servers did their share of the work, and neither logged a URL.
     for server in servers:
+        server.stop()  # gunicorn's access log is buffered: all of it is written once the server has stopped
         log = server.log.read_text()
         assert log.count('"POST"') >= DONORS
         assert "/kiosk/" not in log and "/p/" not in log
