@@ -5,6 +5,7 @@ import datetime as dt
 from typing import Any
 
 from flask import Flask
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -82,7 +83,7 @@ def value_text(key: str, value: Any) -> str:
     if value is False:
         return _("no")
     if isinstance(value, float):
-        return f"{value:g}".replace(".", ",")
+        return format_decimal(value)  # 36,8 in Vietnamese, 36.8 in English
     if isinstance(value, str):
         if key in ("deferral_until", "drive_date"):
             try:
@@ -93,6 +94,13 @@ def value_text(key: str, value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return ", ".join(value_text(key, v) for v in value)
     return str(value)
+
+
+def describe_values(values: dict[str, Any]) -> str:
+    """One side of an entry in a line: "decision: Accepted; volume (ml): 350". Empty and false
+    values, and ids that mean nothing to a reader, are left out."""
+    return "; ".join(f"{key_text(key)}: {value_text(key, value)}" for key, value in values.items()
+                     if key in KEYS and key != "visit_id" and value not in (None, "", False))
 
 
 def actor_text(entry) -> str:
@@ -111,3 +119,4 @@ def init_app(app: Flask) -> None:
     app.add_template_global(entity_text, "audit_entity")
     app.add_template_global(key_text, "audit_key")
     app.add_template_global(value_text, "audit_value")
+    app.add_template_global(describe_values, "audit_values")

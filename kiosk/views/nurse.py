@@ -23,7 +23,6 @@ from kiosk.formatting import local_today
 from kiosk.idempotency import NONCE_PATTERN
 from kiosk.models import (AuditLog, Donation, Drive, QuestionnaireResponse, Screening, Site, Visit, VisitStatus,
                           WriteReceipt, utcnow)
-from kiosk.audit_text import ACTIONS
 from kiosk.screening import age_on
 from kiosk.screenings import ScreeningError
 from kiosk.tokens import token_from_scan
@@ -70,44 +69,6 @@ ERROR_MESSAGES = {
     "invalid_outcome": _l("Choose completed or incomplete."),
     "invalid_reaction": _l("Choose a reaction."),
 }
-AUDIT_LABELS = ACTIONS  # the audit log's words are shared with the console (kiosk/audit_text.py)
-VALUE_LABELS = {
-    "decision": _l("decision"), "volume_ml": _l("volume (ml)"), "deferral_until": _l("return date"),
-    "reason": _l("reason"), "override_reason": _l("override reason"), "voided": _l("voided"),
-    "bag_number": _l("bag"), "outcome": _l("outcome"), "reaction": _l("reaction"), "reaction_note": _l("note"),
-    "queue_number": _l("queue number"), "weight_kg": _l("weight (kg)"), "systolic_mmhg": _l("systolic"),
-    "diastolic_mmhg": _l("diastolic"), "pulse_per_min": _l("pulse"), "haemoglobin_g_l": _l("Hb (g/L)"),
-    "temperature_c": _l("temperature"), "hbsag": _l("HBsAg"),
-}
-
-
-def describe_values(values: dict[str, Any]) -> str:
-    """An audit entry's values in words: "decision: Accepted; volume (ml): 350"."""
-    parts = []
-    for key, value in values.items():
-        if key not in VALUE_LABELS or value in (None, "", False):
-            continue
-        if key == "decision":
-            value = DECISION_LABELS.get(value, value)
-        elif key == "outcome":
-            value = OUTCOME_LABELS.get(value, value)
-        elif key == "reaction":
-            value = REACTION_LABELS.get(value, value)
-        elif key == "deferral_until":
-            try:
-                value = dt.date.fromisoformat(value).strftime("%d/%m/%Y")
-            except (TypeError, ValueError):
-                pass
-        elif key == "hbsag":
-            value = {"negative": _("Negative"), "positive": _("Positive")}.get(value, value)
-        elif value is True:
-            value = _("yes")
-        elif isinstance(value, float):
-            value = f"{value:g}"
-        parts.append(f"{VALUE_LABELS[key]}: {value}")
-    return "; ".join(parts)
-
-
 # Which form field an error belongs next to.
 ERROR_FIELDS = {"invalid_volume": "volume_ml", "invalid_return_date": "deferral_until", "reason_required": "reason",
                 "override_reason_required": "override_reason", "invalid_decision": "decision",
@@ -541,7 +502,7 @@ def _visit_context(site: Site, drive: Drive, visit: Visit, *, form: Optional[Scr
         "reaction_labels": REACTION_LABELS, "open_result": open_result,
         "history": _history(visit, [s.id for s in all_screenings], [d.id for d in donations]),
         "field_errors": {}, "conflict": None, "error": None, "today": local_today(),
-        "audit_labels": AUDIT_LABELS, "describe_values": describe_values, "open_correction": None,
+        "open_correction": None,
     }
     if screening is not None:
         context.setdefault("correct_form", _correct_decision_form(screening))
