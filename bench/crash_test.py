@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.load_helpers import crash_rounds  # noqa: E402
+from tests.load_helpers import crash_rounds, exit_status  # noqa: E402
 
 
 def main() -> int:
@@ -44,13 +44,7 @@ def main() -> int:
     print(f"{report['requests']} requests; verified after the restarts: {report['check_ins_verified']} check-ins, "
           f"{report['decisions_verified']} decisions, {report['donations_verified']} donations "
           f"({report['corrections']} corrected)")
-    if report["problems"]:
-        print(f"FAILED: {len(report['problems'])} problems")
-        for problem in report["problems"][:50]:
-            print("  " + problem)
-        return 1
-    print("OK: every write answered with success survived, integrity_check ok, tally = rows after every restart")
-    return 0
+    return exit_status(report["problems"], "every write answered with success survived, integrity_check ok, tally = rows after every restart")
 
 
 if __name__ == "__main__":

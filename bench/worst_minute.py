@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.load_helpers import format_summary, worst_minute  # noqa: E402
+from tests.load_helpers import format_summary, worst_minute, exit_status  # noqa: E402
 
 
 def main() -> int:
@@ -44,13 +44,7 @@ def main() -> int:
     print(format_summary(report["summary"]))
     print(f"check-ins {report['check_ins']}, decisions {report['decisions']}, donations {report['donations']}, "
           f"corrections {report['corrections']}, retries with the same nonce {report['retries']}")
-    if report["problems"]:
-        print(f"FAILED: {len(report['problems'])} problems")
-        for problem in report["problems"][:50]:
-            print("  " + problem)
-        return 1
-    print("OK: no 5xx, no lock errors, every answered write in the database once, tally = rows, integrity ok")
-    return 0
+    return exit_status(report["problems"], "no 5xx, no lock errors, every answered write in the database once, tally = rows, integrity ok")
 
 
 if __name__ == "__main__":

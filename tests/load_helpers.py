@@ -859,3 +859,14 @@ def crash_rounds(directory: Path, *, kills: int, workers: int = 3, extra_donors:
             "donations_verified": len(ledger.donations()),
             "corrections": sum(r.corrected for r in results), "requests": len(stats_all.samples),
             "workers": workers, "log": str(server.log_path)}
+
+
+def exit_status(problems: list[str], ok_message: str) -> int:
+    """What a bench script prints last and exits with: the problems found, or that there were none."""
+    if problems:
+        print(f"FAILED: {len(problems)} problems")
+        for problem in problems[:50]:
+            print("  " + problem)
+        return 1
+    print("OK: " + ok_message)
+    return 0
