@@ -56,7 +56,7 @@ class ScanResult:
     checked_in_at: Optional[str] = None  # ISO, UTC
 
 
-def _today_drive_at(session: Session, site: Site, today: dt.date) -> Optional[Drive]:
+def todays_drive_at(session: Session, site: Site, today: dt.date) -> Optional[Drive]:
     return session.scalars(
         sa.select(Drive).join(drive_site).where(
             drive_site.c.site_id == site.id, Drive.status == DriveStatus.OPEN, Drive.drive_date == today)
@@ -72,7 +72,7 @@ def _new_kiosk_session(session: Session, visit: Visit, site: Site) -> KioskSessi
 def _scan_result_for(session: Session, visit: Optional[Visit], site: Site, today: dt.date) -> ScanResult:
     if visit is None:
         return ScanResult(ScanOutcome.UNKNOWN)
-    drive = _today_drive_at(session, site, today)
+    drive = todays_drive_at(session, site, today)
     if drive is None or visit.drive_id != drive.id:
         return ScanResult(ScanOutcome.WRONG_DRIVE)
     if visit.checked_in_at is not None:
@@ -111,7 +111,7 @@ def find_by_identity(session: Session, *, id_number: str, date_of_birth: dt.date
     two was wrong is never said)."""
 
     def write() -> dict[str, Any]:
-        drive = _today_drive_at(session, site, today)
+        drive = todays_drive_at(session, site, today)
         visit = None
         if drive is not None:
             visit = session.scalars(
@@ -147,7 +147,7 @@ def register_walk_in(session: Session, *, walk_in: WalkIn, site: Site, today: dt
     for today's drive here; then the same way on as a scanned pass."""
 
     def write() -> dict[str, Any]:
-        drive = _today_drive_at(session, site, today)
+        drive = todays_drive_at(session, site, today)
         if drive is None:
             return _result_dict(ScanResult(ScanOutcome.WRONG_DRIVE))
         donor = session.scalars(sa.select(Donor).where(Donor.id_number == walk_in.id_number)).first()

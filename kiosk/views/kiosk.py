@@ -20,13 +20,13 @@ from kiosk import ratelimit
 from kiosk.access import Access, rule_for_blueprint
 from kiosk.checkin import (CheckinOutcome, ScanOutcome, WalkIn, WalkInRefused, answered_today, check_in,
                            close_kiosk_session, departments_for_walk_in, find_by_identity, open_kiosk_session,
-                           register_walk_in, replayed_check_in, scan_pass, store_answers)
+                           register_walk_in, replayed_check_in, scan_pass, store_answers, todays_drive_at)
 from kiosk.database import begin_write
 from kiosk.drives import site_by_code
 from kiosk.extensions import db
 from kiosk.formatting import local_today, local_zone
 from kiosk.idempotency import InvalidNonce, check_nonce
-from kiosk.models import Drive, DriveStatus, Site, Visit, drive_site
+from kiosk.models import Drive, DriveStatus, Site, Visit
 from kiosk.qr import qr_svg
 from kiosk.questionnaire import IncompleteAnswers, load_questionnaire
 from kiosk.roster import ID_NUMBER, parse_date
@@ -156,9 +156,7 @@ def _site_or_404(code: str) -> Site:
 
 
 def _today_drive(site: Site) -> Optional[Drive]:
-    return db.session.scalars(
-        db.select(Drive).join(drive_site).where(drive_site.c.site_id == site.id, Drive.status == DriveStatus.OPEN,
-                                               Drive.drive_date == local_today())).first()
+    return todays_drive_at(db.session, site, local_today())
 
 
 def _is_htmx() -> bool:
