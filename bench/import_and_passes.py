@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kiosk.demo import demo_rows  # noqa: E402
+from kiosk.roster.demo import demo_rows  # noqa: E402
 
 HEADER = ["Họ và tên", "Ngày sinh", "Giới tính", "Số CCCD", "Số điện thoại", "Đơn vị", "Cấp bậc", "Nhóm máu",
           "Lần hiến gần nhất"]

@@ -92,12 +92,13 @@ def prepare_visits(app, pools: dict[str, int]) -> dict[str, list]:
     from kiosk import tally
     from kiosk.checkin import next_queue_number
     from kiosk.database import begin_write
-    from kiosk.demo import demo_rows
+    from kiosk.roster.demo import demo_rows
     from kiosk.drives import current_drive
     from kiosk.extensions import db
     from kiosk.formatting import local_today
     from kiosk.models import Donor, Screening, Site, Staff, StaffRole, Visit, VisitStatus, utcnow
-    from kiosk.roster import ParsedRoster, import_roster
+    from kiosk.roster.parser import ParsedRoster
+    from kiosk.roster.importer import import_roster
 
     needed = sum(pools.values())
     with app.app_context():
@@ -179,7 +180,7 @@ def open_kiosk_sessions(app, visit_ids: list[int]) -> list[str]:
 def questionnaire_form() -> str:
     """The last screen's form with every item answered (the women's items too: a man's form
     ignores them), "no" to each health question and "yes" to the confirmation."""
-    from kiosk.questionnaire import load_questionnaire
+    from kiosk.screening.questionnaire import load_questionnaire
 
     questionnaire = load_questionnaire()
     items = {item.id: item for sex in ("M", "F") for item in questionnaire.items_for(sex)}
@@ -218,7 +219,7 @@ class Browser:
 
 
 def nurse_browser(base_url: str, instance: Path) -> Browser:
-    from kiosk.demo import demo_credentials
+    from kiosk.roster.demo import demo_credentials
 
     password = demo_credentials(str(instance))["yta"]
     nurse = Browser(base_url)

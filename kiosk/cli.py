@@ -64,7 +64,7 @@ def _drive_or_fail(drive_id):
 @with_appcontext
 def serve_command(host: str, port: int, workers: int, demo: bool, certfile: str | None, keyfile: str | None) -> None:
     """Upgrade the database, optionally load the demo drive, and run gunicorn."""
-    from kiosk.demo import database_is_empty, demo_credentials, load_demo
+    from kiosk.roster.demo import database_is_empty, demo_credentials, load_demo
     from kiosk.formatting import local_today
     from kiosk.models import Site
 
@@ -122,8 +122,9 @@ def import_roster_command(file: Path, drive_id: int | None, skip_bad: bool) -> N
     """Import donors from a CSV or .xlsx roster (Vietnamese or English headers)."""
     from kiosk.database import begin_write
     from kiosk.formatting import local_today
-    from kiosk.roster import RosterFormatError, import_roster, parse_roster, read_table
-    from kiosk.roster_messages import describe_format_error, describe_row_error
+    from kiosk.roster.parser import RosterFormatError, parse_roster, read_table
+    from kiosk.roster.importer import import_roster
+    from kiosk.roster.messages import describe_format_error, describe_row_error
 
     drive = _drive_or_fail(drive_id) if drive_id or _has_drive() else None
     started = time.perf_counter()
@@ -211,7 +212,7 @@ def create_staff_command(username: str, role: str, display_name: str) -> None:
 @with_appcontext
 def load_demo_command() -> None:
     """Load the demo drive into an empty database."""
-    from kiosk.demo import database_is_empty, load_demo
+    from kiosk.roster.demo import database_is_empty, load_demo
     from kiosk.formatting import local_today
 
     upgrade_database()

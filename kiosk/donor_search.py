@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from kiosk.models import Department, Donation, Donor, Drive, Screening, Site, Visit
-from kiosk.roster import fold_diacritics
+from kiosk.roster.parser import fold_diacritics
 
 SEARCH_LIMIT = 50
 # Days before the next donation, by the type last donated (TT 26/2013 Art. 6). Shown in the

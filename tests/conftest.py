@@ -127,7 +127,7 @@ def demo_template(tmp_path_factory, migrated_template):
 
     Loading it for every test took about a second each: most of the suite's time."""
     from kiosk.auth import hash_password
-    from kiosk.demo import load_demo
+    from kiosk.roster.demo import load_demo
     from kiosk.formatting import local_today
     from kiosk.models import Staff
 

@@ -74,11 +74,12 @@ def build_drive(directory: Path, *, extra_donors: int = 0, nurses: int = 4, temp
 
     from kiosk import create_app
     from kiosk.auth import hash_password
-    from kiosk.demo import demo_rows, load_demo
+    from kiosk.roster.demo import demo_rows, load_demo
     from kiosk.extensions import db
     from kiosk.formatting import local_today
     from kiosk.models import Drive as DriveRow, Site, Staff, StaffRole, Visit, VisitStatus
-    from kiosk.roster import ParsedRoster, import_roster
+    from kiosk.roster.parser import ParsedRoster
+    from kiosk.roster.importer import import_roster
 
     directory.mkdir(parents=True, exist_ok=True)
     database = directory / "kiosk.sqlite3"
@@ -360,13 +361,13 @@ def expect(response: Response, *statuses: int, what: str = "") -> Response:
 # ----- the kiosk's way ---------------------------------------------------------------------
 
 def answers_for(sex: str) -> dict[str, str]:
-    from kiosk.questionnaire import load_questionnaire
+    from kiosk.screening.questionnaire import load_questionnaire
 
     return {item.id: "yes" if item.must_be_yes else "no" for item in load_questionnaire().items_for(sex)}
 
 
 def last_step(sex: str) -> int:
-    from kiosk.questionnaire import load_questionnaire
+    from kiosk.screening.questionnaire import load_questionnaire
 
     return len(load_questionnaire().groups_for(sex)) - 1
 

@@ -16,7 +16,7 @@ def nonce() -> str:
 
 
 def answers_for(sex: str, yes: tuple[str, ...] = ()) -> dict[str, bool]:
-    from kiosk.questionnaire import load_questionnaire
+    from kiosk.screening.questionnaire import load_questionnaire
 
     items = load_questionnaire().items_for(sex)
     return {i.id: (i.must_be_yes or i.id in yes) for i in items}
@@ -52,7 +52,7 @@ def check_in(app, visit_id: int, site_code: str = "XNC", yes: tuple[str, ...] = 
     from kiosk import checkin
     from kiosk.formatting import local_today
     from kiosk.models import Site, Visit
-    from kiosk.questionnaire import load_questionnaire
+    from kiosk.screening.questionnaire import load_questionnaire
 
     with app.app_context():
         site = db.session.scalars(sa.select(Site).where(Site.code == site_code)).one()

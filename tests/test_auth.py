@@ -95,7 +95,7 @@ def test_wrong_and_unknown_accounts_get_the_same_answer_and_are_audited(app, cli
 
 @pytest.fixture
 def clock(monkeypatch):
-    from kiosk.views import auth as auth_views
+    from kiosk.views import sign_in as auth_views
 
     now = {"t": 1_900_000_020.0}
     monkeypatch.setattr(auth_views, "_now", lambda: now["t"])

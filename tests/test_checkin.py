@@ -10,7 +10,7 @@ from kiosk.extensions import db
 from kiosk.formatting import local_today
 from kiosk.models import (Drive, DriveStatus, KioskSession, QuestionnaireResponse, Site, TallyCounter, Visit,
                           VisitStatus, WriteReceipt)
-from kiosk.questionnaire import IncompleteAnswers, load_questionnaire
+from kiosk.screening.questionnaire import IncompleteAnswers, load_questionnaire
 from kiosk.tokens import new_nonce, pass_url
 
 QUESTIONNAIRE = load_questionnaire()

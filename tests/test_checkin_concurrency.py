@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from kiosk.cli import gunicorn_command
 from kiosk.extensions import db
 from kiosk.models import QuestionnaireResponse, Site, TallyCounter, Visit
-from kiosk.questionnaire import load_questionnaire
+from kiosk.screening.questionnaire import load_questionnaire
 from kiosk.tokens import new_nonce
 
 DONORS = 20

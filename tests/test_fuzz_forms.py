@@ -109,9 +109,9 @@ def fuzz(tmp_path_factory, migrated_template):
     """One drive for the whole module (the demo, a donor checked in, accepted and donated), plus
     records that POSTs may change at will (a planned drive, a site, a department, a staff account)
     so that the fuzz never closes the open drive or disables the accounts it signs in with."""
-    from kiosk import screenings
+    from kiosk.screening import decisions as screenings
     from kiosk.auth import hash_password
-    from kiosk.demo import load_demo
+    from kiosk.roster.demo import load_demo
     from kiosk.donations import record_donation
     from kiosk.formatting import local_today
     from kiosk.models import Department, Drive, DriveStatus, Screening, Site, Staff, StaffRole, Visit

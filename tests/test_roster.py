@@ -8,8 +8,8 @@ import sqlalchemy as sa
 
 from kiosk.extensions import db
 from kiosk.models import Department, Donor, Drive, Site, Visit
-from kiosk.roster import (RosterFormatError, fold_diacritics, import_roster, parse_date, parse_roster,
-                          read_table)
+from kiosk.roster.parser import RosterFormatError, fold_diacritics, parse_date, parse_roster, read_table
+from kiosk.roster.importer import import_roster
 from tests.conftest import SAMPLE_ROSTER
 
 TODAY = dt.date(2026, 11, 21)

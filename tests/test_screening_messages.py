@@ -6,9 +6,10 @@ import datetime as dt
 import pytest
 from flask_babel import force_locale
 
-from kiosk.questionnaire import load_questionnaire
-from kiosk.screening import (ALL_REASON_CODES, REASON_CODES, DonorFacts, Reason, Vitals, load_rules, suggest)
-from kiosk.screening_messages import describe_reason, rule_label, vital_label
+from kiosk.screening.questionnaire import load_questionnaire
+from kiosk.screening.rules import ALL_REASON_CODES, REASON_CODES, DonorFacts, Vitals, load_rules
+from kiosk.screening.engine import Reason, suggest
+from kiosk.screening.messages import describe_reason, rule_label, vital_label
 
 RULES = load_rules()
 QUESTIONNAIRE = load_questionnaire()

@@ -6,11 +6,12 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from kiosk import screenings, tally
+from kiosk import tally
+from kiosk.screening import decisions as screenings
 from kiosk.auth import hash_password
 from kiosk.extensions import db
 from kiosk.models import AuditLog, Drive, DriveStatus, Screening, Staff, StaffRole, Visit, VisitStatus
-from kiosk.screenings import ScreeningError
+from kiosk.screening.decisions import ScreeningError
 from tests.nurse_helpers import check_in, nonce, pick_donor
 
 ELIGIBLE = {"eligible": True, "allowed_volumes": [250, 350, 450], "reasons": [], "return_date": None,

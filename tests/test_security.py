@@ -122,7 +122,7 @@ def test_language_cookie_is_httponly(client, demo):
 def test_health_answers_are_never_on_the_donor_side(app, client, demo, sample):
     """The kiosk and the pass page never show a donor's answers back, even the phone's own."""
     from kiosk.checkin import store_answers
-    from kiosk.questionnaire import load_questionnaire
+    from kiosk.screening.questionnaire import load_questionnaire
     from kiosk.tokens import new_nonce
 
     questionnaire = load_questionnaire()

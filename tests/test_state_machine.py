@@ -20,14 +20,15 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
-from kiosk import checkin, screenings, tally
+from kiosk import checkin, tally
+from kiosk.screening import decisions as screenings
 from kiosk.donations import DonationError, correct_donation, record_donation, void_donation
 from kiosk.extensions import db
 from kiosk.idempotency import run_once
 from kiosk.models import (Donation, Donor, Drive, DriveStatus, Screening, Site, Staff, StaffRole, Visit,
                           VisitStatus)
-from kiosk.questionnaire import load_questionnaire
-from kiosk.screenings import ScreeningError
+from kiosk.screening.questionnaire import load_questionnaire
+from kiosk.screening.decisions import ScreeningError
 from tests.conftest import make_app_on_copy
 
 DONORS = 5

@@ -1,6 +1,6 @@
 """One blueprint per role. Each declares who may open it (kiosk.access)."""
 from kiosk.views.admin import bp as admin_bp
-from kiosk.views.auth import bp as auth_bp
+from kiosk.views.sign_in import bp as auth_bp
 from kiosk.views.display import bp as display_bp
 from kiosk.views.kiosk import bp as kiosk_bp
 from kiosk.views.main import bp as main_bp

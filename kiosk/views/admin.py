@@ -510,13 +510,13 @@ def _stored_upload(upload_id: str, drive_id: int) -> Optional[tuple[Path, dict]]
 
 
 def _parse_upload(filename: str, data: bytes):
-    from kiosk.roster import parse_roster, read_table
+    from kiosk.roster.parser import parse_roster, read_table
 
     return parse_roster(read_table(filename, io.BytesIO(data)), local_today())
 
 
 def _roster_preview(drive: Drive, parsed, upload_id: str, filename: str, confirm_form=None, status=200):
-    from kiosk.roster_messages import describe_row_error
+    from kiosk.roster.messages import describe_row_error
 
     ids = [row.id_number for row in parsed.rows]
     known: set[str] = set()
@@ -535,8 +535,8 @@ def _roster_preview(drive: Drive, parsed, upload_id: str, filename: str, confirm
 
 @bp.route("/drives/<int:drive_id>/roster", methods=["GET", "POST"])
 def roster(drive_id: int):
-    from kiosk.roster import RosterFormatError
-    from kiosk.roster_messages import describe_format_error
+    from kiosk.roster.parser import RosterFormatError
+    from kiosk.roster.messages import describe_format_error
 
     drive = _get_or_404(Drive, drive_id)
     form = forms.RosterUploadForm()
@@ -570,7 +570,8 @@ def roster(drive_id: int):
 
 @bp.post("/drives/<int:drive_id>/roster/confirm")
 def roster_confirm(drive_id: int):
-    from kiosk.roster import RosterFormatError, import_roster
+    from kiosk.roster.parser import RosterFormatError
+    from kiosk.roster.importer import import_roster
 
     drive = _get_or_404(Drive, drive_id)
     if drive.status == DriveStatus.CLOSED:
@@ -811,7 +812,7 @@ def _reason_label(rule: str) -> str:
     if rule == NURSE_JUDGEMENT:
         return _("The nurse's judgement")
     try:
-        from kiosk.screening_messages import rule_label
+        from kiosk.screening.messages import rule_label
     except ImportError:  # the rules engine's messages are not there yet: show the rule's name
         return rule
     try:

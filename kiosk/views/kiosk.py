@@ -28,8 +28,8 @@ from kiosk.formatting import local_today, local_zone
 from kiosk.idempotency import InvalidNonce, check_nonce
 from kiosk.models import Drive, DriveStatus, Site, Visit
 from kiosk.qr import qr_svg
-from kiosk.questionnaire import IncompleteAnswers, load_questionnaire
-from kiosk.roster import ID_NUMBER, parse_date
+from kiosk.screening.questionnaire import IncompleteAnswers, load_questionnaire
+from kiosk.roster.parser import ID_NUMBER, parse_date
 from kiosk.tokens import TOKEN_PATTERN, pass_url
 
 bp = Blueprint("kiosk", __name__)

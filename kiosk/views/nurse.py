@@ -15,7 +15,7 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, Length, Optional as OptionalValue, ValidationError
 
-from kiosk import screenings
+from kiosk.screening import decisions as screenings
 from kiosk.access import Access, rule_for_blueprint
 from kiosk.drives import current_drive, drive_at_site, site_by_code
 from kiosk.extensions import db
@@ -23,8 +23,8 @@ from kiosk.formatting import local_today
 from kiosk.idempotency import NONCE_PATTERN
 from kiosk.models import (AuditLog, Donation, Drive, QuestionnaireResponse, Screening, Site, Visit, VisitStatus,
                           WriteReceipt, utcnow)
-from kiosk.screening import age_on
-from kiosk.screenings import ScreeningError
+from kiosk.screening.engine import age_on
+from kiosk.screening.decisions import ScreeningError
 from kiosk.tokens import token_from_scan
 
 bp = Blueprint("nurse", __name__, url_prefix="/nurse")
@@ -334,19 +334,19 @@ def find(code: str):
 # --- a donor -----------------------------------------------------------------------------
 
 def _rules():
-    from kiosk.screening import load_rules
+    from kiosk.screening.rules import load_rules
 
     return load_rules(current_app.config.get("SCREENING_RULES") or None)
 
 
 def _questionnaire():
-    from kiosk.questionnaire import load_questionnaire
+    from kiosk.screening.questionnaire import load_questionnaire
 
     return load_questionnaire(current_app.config.get("QUESTIONNAIRE_PATH"))
 
 
 def _vitals_from(form: ScreeningForm):
-    from kiosk.screening import Vitals
+    from kiosk.screening.rules import Vitals
 
     values: dict[str, Any] = {}
     for name in VITAL_NAMES:
@@ -363,7 +363,7 @@ def _vitals_from(form: ScreeningForm):
 
 def _impossible(form: ScreeningForm, vitals) -> dict[str, str]:
     """Field -> message for values no living donor has (pulse 900, weight 4000)."""
-    from kiosk.screening import implausible_vitals
+    from kiosk.screening.engine import implausible_vitals
 
     messages = {}
     for name, (low, high) in implausible_vitals(vitals, _rules()).items():
@@ -377,7 +377,8 @@ def _plain(number) -> str:
 
 
 def _suggestion_for(visit: Visit, vitals):
-    from kiosk.screening import DonorFacts, suggest
+    from kiosk.screening.rules import DonorFacts
+    from kiosk.screening.engine import suggest
 
     donor = visit.donor
     response = _latest_response(visit.id)
@@ -406,9 +407,9 @@ def _history(visit: Visit, screening_ids: list[int], donation_ids: list[int]) ->
 
 
 def _messages():
-    """describe_reason and rule_label from the rules engine's messages module (kiosk.screening_messages)."""
+    """describe_reason and rule_label from the rules engine's messages module (kiosk.screening.messages)."""
     try:
-        from kiosk.screening_messages import describe_reason, rule_label
+        from kiosk.screening.messages import describe_reason, rule_label
     except ImportError:  # not there yet: the codes themselves, still readable
         def describe_reason(reason):
             params = ", ".join(f"{k} {v}" for k, v in reason.params.items())
@@ -471,7 +472,7 @@ def _locale() -> str:
 
 def _visit_context(site: Site, drive: Drive, visit: Visit, *, form: Optional[ScreeningForm] = None,
                    vitals=None, open_result=None, **extra) -> dict[str, Any]:
-    from kiosk.screening import Suggestion
+    from kiosk.screening.engine import Suggestion
 
     response = _latest_response(visit.id)
     screening = screenings.current_screening(db.session, visit.id)

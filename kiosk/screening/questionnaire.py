@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
 
-DEFAULT_PATH = Path(__file__).resolve().parent / "data" / "questionnaire.json"
+DEFAULT_PATH = Path(__file__).resolve().parent.parent / "data" / "questionnaire.json"
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
-"""Roster import errors in words, in the user's language (kiosk.roster gives codes)."""
+"""Roster import errors in words, in the user's language (kiosk.roster.parser gives codes)."""
 from __future__ import annotations
 
 from flask_babel import gettext as _
 
-from kiosk.roster import RosterFormatError, RowError
+from kiosk.roster.parser import RosterFormatError, RowError
 
 
 def field_label(name: str) -> str:

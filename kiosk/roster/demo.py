@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from kiosk.auth import hash_password
 from kiosk.models import Department, Drive, DriveStatus, Site, Staff, StaffRole
-from kiosk.roster import DonorRow, ParsedRoster, import_roster
+from kiosk.roster.parser import DonorRow, ParsedRoster
+from kiosk.roster.importer import import_roster
 
 DRIVE_NAME = "Hành trình Đỏ 2026 – Giọt máu nghĩa tình vì đồng đội thân yêu"
 HOSPITAL = "Bệnh viện 19-8, Bộ Công an"

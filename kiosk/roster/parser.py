@@ -15,11 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Callable, Iterable, Iterator, Optional
 
-import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
-from kiosk.models import Department, Donor, Drive, Visit, drive_site, utcnow
-from kiosk.tokens import new_pass_token
 
 FIELDS = ("full_name", "date_of_birth", "sex", "id_number", "phone", "department", "rank",
           "blood_group", "last_donation")
@@ -271,101 +267,3 @@ def _validate_row(line: int, cell: Callable[[str], object], today: dt.date,
     assert date_of_birth is not None and sex is not None
     return DonorRow(line, full_name, date_of_birth, sex, id_number, phone, department, rank,
                     blood_group, dates["last_donation"])
-
-
-def import_roster(
-    session: Session,
-    parsed: ParsedRoster,
-    drive: Optional[Drive] = None,
-    skip_bad: bool = False,
-    progress: Optional[Callable[[int], None]] = None,
-) -> ImportResult:
-    """Write the parsed rows in the caller's transaction (the caller commits).
-
-    Bulk statements, not one ORM object per row: 10,000 rows take about a second."""
-    result = ImportResult(errors=list(parsed.errors))
-    if parsed.errors and not skip_bad:
-        return result
-    result.skipped = len({e.line for e in parsed.errors})
-    rows = parsed.rows
-    if not rows:
-        return result
-
-    departments = _departments_by_name(session, {r.department for r in rows if r.department})
-    existing: dict[str, int] = {}
-    for chunk in _chunks([r.id_number for r in rows], 5000):
-        existing.update(session.execute(
-            sa.select(Donor.id_number, Donor.id).where(Donor.id_number.in_(chunk))).all())
-
-    now = utcnow()
-    new_donors, updates = [], []
-    for row in rows:
-        values = {
-            "full_name": row.full_name,
-            "name_search": fold_diacritics(row.full_name),
-            "date_of_birth": row.date_of_birth,
-            "sex": row.sex,
-            "phone": row.phone,
-            "department_id": departments.get(row.department),
-            "rank": row.rank,
-            "blood_group": row.blood_group,
-            "updated_at": now,
-        }
-        if row.last_donation:
-            values["last_donation_date"] = row.last_donation
-            values["last_donation_type"] = "whole_blood"
-        if row.id_number in existing:
-            updates.append({"id": existing[row.id_number], **values})
-        else:
-            new_donors.append({"id_number": row.id_number, "created_at": now,
-                               "last_donation_date": None, "last_donation_type": None, **values})
-    for chunk in _chunks(new_donors, 1000):
-        session.execute(sa.insert(Donor), chunk)
-        if progress:
-            progress(len(chunk))
-    for chunk in _chunks(updates, 1000):
-        session.execute(sa.update(Donor), chunk)
-        if progress:
-            progress(len(chunk))
-    result.created, result.updated = len(new_donors), len(updates)
-
-    if drive is not None:
-        result.visits_created = _add_visits(session, drive, [r.id_number for r in rows], departments)
-    return result
-
-
-def _departments_by_name(session: Session, names: set[str]) -> dict[str, int]:
-    found = dict(session.execute(sa.select(Department.name, Department.id)).all())
-    for name in sorted(names - found.keys()):
-        department = Department(name=name)
-        session.add(department)
-        session.flush()
-        found[name] = department.id
-    return found
-
-
-def _add_visits(session: Session, drive: Drive, id_numbers: list[str], departments: dict[str, int]) -> int:
-    donor_ids: dict[int, Optional[int]] = {}
-    for chunk in _chunks(id_numbers, 5000):
-        donor_ids.update(session.execute(
-            sa.select(Donor.id, Donor.department_id).where(Donor.id_number.in_(chunk))).all())
-    has_visit = set(session.scalars(sa.select(Visit.donor_id).where(Visit.drive_id == drive.id)))
-    drive_sites = list(session.scalars(sa.select(drive_site.c.site_id).where(drive_site.c.drive_id == drive.id)))
-    default_sites = dict(session.execute(
-        sa.select(Department.id, Department.default_site_id).where(Department.default_site_id.in_(drive_sites))).all())
-    only_site = drive_sites[0] if len(drive_sites) == 1 else None
-    now = utcnow()
-    visits = [
-        {"drive_id": drive.id, "donor_id": donor_id, "token": new_pass_token(), "status": "registered",
-         "registered_via": "roster", "site_id": default_sites.get(department_id, only_site),
-         "created_at": now, "version": 1}
-        for donor_id, department_id in donor_ids.items() if donor_id not in has_visit
-    ]
-    for chunk in _chunks(visits, 1000):
-        session.execute(sa.insert(Visit), chunk)
-    return len(visits)
-
-
-def _chunks(items: list, size: int) -> Iterator[list]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]

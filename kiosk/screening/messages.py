@@ -1,4 +1,4 @@
-"""The screening engine's reasons in words, in the user's language (kiosk.screening gives codes
+"""The screening engine's reasons in words, in the user's language (kiosk.screening.engine gives codes
 and numbers; the numbers in every sentence come from the reason's params, so from configuration)."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from kiosk.formatting import current_locale
-from kiosk.screening import Reason
+from kiosk.screening.engine import Reason
 
 QUESTIONNAIRE_PREFIX = "questionnaire:"
 
@@ -30,7 +30,7 @@ def question_number(item_id: str) -> str:
 
 def _question_group_title(item_id: str) -> str:
     from kiosk.formatting import current_locale
-    from kiosk.questionnaire import load_questionnaire
+    from kiosk.screening.questionnaire import load_questionnaire
 
     for group in load_questionnaire().groups:
         if any(item.id == item_id for item in group.items):

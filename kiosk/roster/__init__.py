@@ -1,0 +1,7 @@
+"""The roster: a unit's list of donors, from the file an office sends to the rows in the database.
+
+- parser: reads a CSV or .xlsx and validates every row (no database).
+- importer: writes the parsed rows in bulk in the caller's transaction.
+- messages: parse and row errors in the user's language.
+- demo: the demo drive's generated roster.
+"""
