@@ -5,9 +5,11 @@ import datetime as dt
 from typing import Any
 
 from flask import Flask
-from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+
+from kiosk import labels
+from kiosk.formatting import format_number
 
 ACTIONS = {
     "kiosk_scan": _l("Pass scanned at the kiosk"),
@@ -53,14 +55,11 @@ KEYS = {
     "code": _l("code"), "address": _l("address"), "active": _l("active"), "role": _l("role"),
     "display_name": _l("name"), "visit_id": _l("visit"), "sites": _l("sites"), "parent": _l("part of"),
 }
-VALUES = {
-    "accepted": _l("Accepted"), "deferred_temporary": _l("Deferred for a time"),
-    "deferred_permanent": _l("Deferred permanently"), "completed": _l("Completed"),
-    "incomplete": _l("Incomplete (bag not filled)"), "none": _l("None"), "dizziness": _l("Dizziness"),
-    "fainting": _l("Fainting"), "haematoma": _l("Haematoma"), "other": _l("Other"), "negative": _l("Negative"),
-    "positive": _l("Positive"), "planned": _l("Planned"), "open": _l("Open"), "closed": _l("Closed"),
-    "nurse": _l("Nurse"), "organiser": _l("Organiser"),
-}
+# A stored code in a changed value (decision, outcome, reaction, ...) reads as the screens' word.
+VALUES = {getattr(code, "value", code): word
+          for table in (labels.DECISION, labels.OUTCOME, labels.REACTION, labels.HBSAG, labels.DRIVE_STATUS,
+                        labels.STAFF_ROLE)
+          for code, word in table.items()}
 
 
 def action_text(action: str) -> str:
@@ -83,7 +82,7 @@ def value_text(key: str, value: Any) -> str:
     if value is False:
         return _("no")
     if isinstance(value, float):
-        return format_decimal(value)  # 36,8 in Vietnamese, 36.8 in English
+        return format_number(value, None)  # 36,8 in Vietnamese, 36.8 in English
     if isinstance(value, str):
         if key in ("deferral_until", "drive_date"):
             try:

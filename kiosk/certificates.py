@@ -11,7 +11,7 @@ from typing import Optional
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from kiosk.models import Department, Donation, Donor, Drive, Visit
+from kiosk.models import Department, Donation, DonationOutcome, Donor, Drive, Visit
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def certificates_for(session: Session, drive_id: int, donation_ids: Optional[lis
              .join(Visit, Donation.visit_id == Visit.id)
              .join(Donor, Visit.donor_id == Donor.id)
              .outerjoin(Department, Donor.department_id == Department.id)
-             .where(Donation.drive_id == drive_id, Donation.outcome == "completed", Donation.voided.is_(False))
+             .where(Donation.drive_id == drive_id, Donation.outcome == DonationOutcome.COMPLETED.value, Donation.voided.is_(False))
              .order_by(Donor.name_search, Donation.id))
     if donation_ids is not None:
         query = query.where(Donation.id.in_(donation_ids))

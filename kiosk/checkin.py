@@ -26,7 +26,7 @@ from kiosk.idempotency import check_nonce, run_once
 from kiosk.models import (Department, Donor, Drive, DriveStatus, KioskSession, QuestionnaireResponse, Site, Visit,
                           VisitStatus, WriteReceipt, drive_site, utcnow)
 from kiosk.screening.questionnaire import Questionnaire, flags_for, validate_answers
-from kiosk.roster.parser import fold_diacritics
+from kiosk.inputs import fold_diacritics
 from kiosk.tokens import new_pass_token, token_from_scan
 
 # A kiosk session left open (the donor walked away mid-way) stops working after this long,

@@ -17,10 +17,11 @@ from sqlalchemy.orm import Session, scoped_session
 from kiosk import tally
 from kiosk.audit import record_audit
 from kiosk.idempotency import run_once
-from kiosk.models import Donation, Donor, Drive, DriveStatus, Visit, VisitStatus, utcnow
+from kiosk.models import (Donation, DonationOutcome, Donor, Drive, DriveStatus, Reaction, Visit, VisitStatus,
+                          utcnow)
 
-REACTIONS = ("none", "dizziness", "fainting", "haematoma", "other")
-OUTCOMES = ("completed", "incomplete")
+REACTIONS = frozenset(r.value for r in Reaction)
+OUTCOMES = frozenset(o.value for o in DonationOutcome)
 MAX_VOLUME_ML = 500  # the table's CHECK constraint says the same
 MAX_BAG_NUMBER_LENGTH = 40
 
@@ -42,7 +43,7 @@ def contribution(outcome: str, volume_ml: int, voided: bool) -> dict[str, int]:
     'incomplete' when not; nothing once voided."""
     if voided:
         return {"bags": 0, "volume_ml": 0, "incomplete": 0}
-    if outcome == "completed":
+    if outcome == DonationOutcome.COMPLETED:
         return {"bags": 1, "volume_ml": volume_ml, "incomplete": 0}
     return {"bags": 0, "volume_ml": 0, "incomplete": 1}
 

@@ -12,13 +12,13 @@ from typing import Optional
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from kiosk.models import Department, Donation, Donor, Drive, Screening, Site, Visit
-from kiosk.roster.parser import fold_diacritics
+from kiosk.models import Department, Donation, DonationOutcome, Donor, Drive, Screening, Site, Visit
+from kiosk.inputs import fold_diacritics
+from kiosk.screening.rules import IntervalRule, load_rules
 
 SEARCH_LIMIT = 50
 # Days before the next donation, by the type last donated (TT 26/2013 Art. 6). Shown in the
 # history as a hint; the nurse page's rules engine, with the hospital's own figures, decides.
-INTERVAL_DAYS = {"whole_blood": 84, "red_cells": 84, "plasma": 14, "platelets": 14}
 # Every donation recorded by this app is whole blood: the drive's bags are 250/350/450 ml.
 RECORDED_DONATION_TYPE = "whole_blood"
 
@@ -97,7 +97,7 @@ def last_donation_for(session: Session, donor_id: int, before: dt.date) -> Optio
         .select_from(Donation)
         .join(Visit, Donation.visit_id == Visit.id)
         .join(Drive, Donation.drive_id == Drive.id)
-        .where(Visit.donor_id == donor_id, Donation.outcome == "completed", Donation.voided.is_(False),
+        .where(Visit.donor_id == donor_id, Donation.outcome == DonationOutcome.COMPLETED.value, Donation.voided.is_(False),
                Drive.drive_date < before)
         .order_by(Drive.drive_date.desc())
         .limit(1)
@@ -114,10 +114,13 @@ def last_donation_for(session: Session, donor_id: int, before: dt.date) -> Optio
     return max(candidates, key=lambda c: (c.date, c.source == "record"))
 
 
-def next_eligible_date(last: Optional[LastDonation], intervals: dict[str, int] = INTERVAL_DAYS) -> Optional[dt.date]:
+def next_eligible_date(last: Optional[LastDonation], interval: Optional[IntervalRule] = None) -> Optional[dt.date]:
+    """The first day the donor may give again, by the interval rule (the default rules' when none is given)."""
     if last is None:
         return None
-    return last.date + dt.timedelta(days=intervals.get(last.type, intervals["whole_blood"]))
+    interval = interval or load_rules().interval
+    days = interval.days.get(last.type, interval.days[interval.unknown_type_as])
+    return last.date + dt.timedelta(days=days)
 
 
 @dataclass(frozen=True)
@@ -165,7 +168,8 @@ class DonorHistory:
     completed_donations: int
 
 
-def donor_history(session: Session, donor_id: int, today: dt.date) -> Optional[DonorHistory]:
+def donor_history(session: Session, donor_id: int, today: dt.date,
+                  interval: Optional[IntervalRule] = None) -> Optional[DonorHistory]:
     """Every visit of the donor, newest drive first, with its screenings and donations.
 
     Health details (vitals, answers, reasons) are not part of it: the organiser sees what was
@@ -197,6 +201,6 @@ def donor_history(session: Session, donor_id: int, today: dt.date) -> Optional[D
                 donation.created_at, donation.voided))
     # "Before tomorrow": today's donation, once recorded, is the last one for the next drive.
     last = last_donation_for(session, donor_id, today + dt.timedelta(days=1))
-    completed = sum(1 for v in visits.values() for d in v.donations if d.outcome == "completed" and not d.voided)
+    completed = sum(1 for v in visits.values() for d in v.donations if d.outcome == DonationOutcome.COMPLETED and not d.voided)
     department = donor.department.name if donor.department else ""
-    return DonorHistory(donor, department, list(visits.values()), last, next_eligible_date(last), completed)
+    return DonorHistory(donor, department, list(visits.values()), last, next_eligible_date(last, interval), completed)

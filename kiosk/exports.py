@@ -1,6 +1,7 @@
 """A drive's visits, screenings and donations as CSV (UTF-8 with BOM, for Excel) and .xlsx.
 
-Plain module: no Flask. Column headers are Vietnamese, the visits export's first columns
+No views and no request: column headers are Vietnamese, cells use the screens' own words from
+kiosk.labels rendered in Vietnamese (the app context's catalogue), the visits export's first columns
 are the roster's own headers, so a drive's list can be imported again for the next drive.
 Health data (questionnaire answers, vitals, reasons) is only in the "health" export, which
 the console marks as confidential and audits; the other three leave it out."""
@@ -16,6 +17,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
+from kiosk import labels
 from kiosk.models import (Department, Donation, Donor, Drive, QuestionnaireResponse, Screening, Site, Staff,
                           Visit)
 
@@ -25,7 +27,6 @@ FORMATS = ("csv", "xlsx")
 BOM = "\ufeff"
 # A cell starting with one of these is a formula to Excel ("CSV injection"): prefix a quote.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-SEX_LABELS = {"M": "Nam", "F": "Nữ"}
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "visits": ("Họ và tên", "Ngày sinh", "Giới tính", "Số CCCD", "Số điện thoại", "Đơn vị", "Cấp bậc",
@@ -44,14 +45,6 @@ TITLES = {"visits": "Lượt đăng ký", "screenings": "Khám sàng lọc", "do
           "health": "Dữ liệu sức khỏe - MẬT"}
 FILE_STEMS = {"visits": "luot-dang-ky", "screenings": "kham-sang-loc", "donations": "hien-mau",
               "health": "suc-khoe-MAT"}
-STATUS_LABELS = {"registered": "Đã đăng ký", "checked_in": "Đã đến", "in_screening": "Đang khám",
-                 "cleared": "Đủ điều kiện", "donating": "Đang hiến", "done": "Đã hiến", "deferred": "Tạm hoãn"}
-DECISION_LABELS = {"accepted": "Đủ điều kiện", "deferred_temporary": "Hoãn có thời hạn",
-                   "deferred_permanent": "Hoãn vĩnh viễn"}
-OUTCOME_LABELS = {"completed": "Hoàn thành", "incomplete": "Không đủ túi"}
-REACTION_LABELS = {"none": "Không", "dizziness": "Chóng mặt", "fainting": "Ngất", "haematoma": "Tụ máu",
-                   "other": "Khác"}
-VIA_LABELS = {"roster": "Danh sách", "walk_in": "Tự đăng ký"}
 
 
 @dataclass(frozen=True)
@@ -92,12 +85,14 @@ def _visit_query(drive_id: int):
 
 
 def _visits(session: Session, drive_id: int, zone: ZoneInfo) -> list[list[Any]]:
+    sexes, statuses, vias = (labels.vietnamese(labels.SEX), labels.vietnamese(labels.VISIT_STATUS),
+                             labels.vietnamese(labels.REGISTERED_VIA))
     rows = []
     for visit, donor, department, site in session.execute(_visit_query(drive_id).order_by(Visit.id)):
-        rows.append([donor.full_name, donor.date_of_birth, SEX_LABELS.get(donor.sex, donor.sex), donor.id_number,
+        rows.append([donor.full_name, donor.date_of_birth, sexes.get(donor.sex, donor.sex), donor.id_number,
                      donor.phone, department or "", donor.rank, donor.blood_group, visit.id, site or "",
-                     STATUS_LABELS.get(visit.status.value, visit.status.value),
-                     VIA_LABELS.get(visit.registered_via, visit.registered_via), visit.queue_number,
+                     statuses.get(visit.status.value, visit.status.value),
+                     vias.get(visit.registered_via, visit.registered_via), visit.queue_number,
                      _local(visit.checked_in_at, zone), _local(visit.screened_at, zone),
                      _local(visit.finished_at, zone)])
     return rows
@@ -112,8 +107,9 @@ def _screenings(session: Session, drive_id: int, zone: ZoneInfo) -> list[list[An
              .outerjoin(Site, Visit.site_id == Site.id)
              .outerjoin(nurse, Screening.nurse_id == nurse.id)
              .where(Visit.drive_id == drive_id).order_by(Screening.id))
+    decisions = labels.vietnamese(labels.DECISION)
     return [[s.id, visit.id, donor.full_name, donor.id_number, department or "", site or "",
-             DECISION_LABELS.get(s.decision, s.decision), s.volume_ml, s.deferral_until, nurse_name or "",
+             decisions.get(s.decision, s.decision), s.volume_ml, s.deferral_until, nurse_name or "",
              _local(s.created_at, zone), "Có" if s.voided else ""]
             for s, visit, donor, department, site, nurse_name in session.execute(query)]
 
@@ -127,8 +123,9 @@ def _donations(session: Session, drive_id: int, zone: ZoneInfo) -> list[list[Any
              .outerjoin(Site, Visit.site_id == Site.id)
              .outerjoin(nurse, Donation.nurse_id == nurse.id)
              .where(Donation.drive_id == drive_id).order_by(Donation.id))
+    outcomes, reactions = labels.vietnamese(labels.OUTCOME), labels.vietnamese(labels.REACTION)
     return [[d.id, visit.id, donor.full_name, donor.id_number, department or "", site or "", d.bag_number,
-             d.volume_ml, OUTCOME_LABELS.get(d.outcome, d.outcome), REACTION_LABELS.get(d.reaction, d.reaction),
+             d.volume_ml, outcomes.get(d.outcome, d.outcome), reactions.get(d.reaction, d.reaction),
              nurse_name or "", _local(d.created_at, zone), "Có" if d.voided else "", d.void_reason]
             for d, visit, donor, department, site, nurse_name in session.execute(query)]
 
@@ -149,6 +146,7 @@ def _health(session: Session, drive_id: int, zone: ZoneInfo) -> list[list[Any]]:
                                                                     Screening.voided.is_(False))
                                          .order_by(Screening.id)):
             screenings[screening.visit_id] = screening
+    decisions = labels.vietnamese(labels.DECISION)
     rows = []
     for visit_id, full_name, id_number in visits:
         response, screening = answers.get(visit_id), screenings.get(visit_id)
@@ -160,7 +158,7 @@ def _health(session: Session, drive_id: int, zone: ZoneInfo) -> list[list[Any]]:
                      *(getattr(screening, name) if screening else None
                        for name in ("weight_kg", "systolic_mmhg", "diastolic_mmhg", "pulse_per_min",
                                     "haemoglobin_g_l", "temperature_c", "hbsag")),
-                     DECISION_LABELS.get(screening.decision, screening.decision) if screening else "",
+                     decisions.get(screening.decision, screening.decision) if screening else "",
                      screening.reason if screening else "", screening.override_reason if screening else "",
                      screening.deferral_until if screening else None])
     return rows

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Optional
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
@@ -47,12 +48,15 @@ def current_locale() -> str:
     return str(locale.language) if locale else "vi"
 
 
-def format_number(value, decimals: int = 0) -> str:
-    """9.800 in Vietnamese, 9,800 in English."""
+def format_number(value, decimals: Optional[int] = 0) -> str:
+    """9.800 in Vietnamese, 9,800 in English; 41,9 and 41.9. `decimals` fixes the places shown;
+    None shows as many as the value has (a weight typed as 41.9 stays 41,9)."""
     from flask_babel import format_decimal
 
     if value is None:
         return ""
+    if decimals is None:
+        return format_decimal(value)
     return format_decimal(value, format="#,##0" + ("." + "0" * decimals if decimals else ""))
 
 

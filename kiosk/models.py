@@ -32,6 +32,28 @@ class VisitStatus(str, enum.Enum):
     DEFERRED = "deferred"
 
 
+class Decision(str, enum.Enum):
+    """The nurse's decision at screening (Screening.decision)."""
+    ACCEPTED = "accepted"
+    DEFERRED_TEMPORARY = "deferred_temporary"
+    DEFERRED_PERMANENT = "deferred_permanent"
+
+
+class DonationOutcome(str, enum.Enum):
+    """How a donation ended (Donation.outcome): a full bag, or a bag that could not be filled."""
+    COMPLETED = "completed"
+    INCOMPLETE = "incomplete"
+
+
+class Reaction(str, enum.Enum):
+    """A donor's reaction during or after the donation (Donation.reaction)."""
+    NONE = "none"
+    DIZZINESS = "dizziness"
+    FAINTING = "fainting"
+    HAEMATOMA = "haematoma"
+    OTHER = "other"
+
+
 class StaffRole(str, enum.Enum):
     NURSE = "nurse"
     ORGANISER = "organiser"
@@ -184,7 +206,7 @@ class Screening(db.Model):
     hbsag: so.Mapped[Optional[str]] = so.mapped_column(sa.String(10))  # negative, positive, or not done
     # The rules engine's output at the time of the decision.
     suggestion: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON, default=dict)
-    decision: so.Mapped[str] = so.mapped_column(sa.String(20))  # accepted, deferred_temporary, deferred_permanent
+    decision: so.Mapped[str] = so.mapped_column(sa.String(20))  # a Decision value
     volume_ml: so.Mapped[Optional[int]]
     deferral_until: so.Mapped[Optional[dt.date]]
     reason: so.Mapped[str] = so.mapped_column(sa.Text, default="")
@@ -207,8 +229,8 @@ class Donation(db.Model):
     drive_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("drive.id"), index=True)
     volume_ml: so.Mapped[int]
     bag_number: so.Mapped[str] = so.mapped_column(sa.String(40))
-    outcome: so.Mapped[str] = so.mapped_column(sa.String(12))  # completed, incomplete
-    reaction: so.Mapped[str] = so.mapped_column(sa.String(12), default="none")
+    outcome: so.Mapped[str] = so.mapped_column(sa.String(12))  # a DonationOutcome value
+    reaction: so.Mapped[str] = so.mapped_column(sa.String(12), default=Reaction.NONE.value)
     reaction_note: so.Mapped[str] = so.mapped_column(sa.Text, default="")
     nurse_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("staff.id"))
     voided: so.Mapped[bool] = so.mapped_column(default=False)

@@ -15,9 +15,10 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from kiosk.models import Department, Donation, Donor, Drive, Screening, Site, Visit
+from kiosk.models import Department, Donation, DonationOutcome, Donor, Drive, Reaction, Screening, Site, Visit
 
-REACTIONS = ("dizziness", "fainting", "haematoma", "other")
+# The report counts every reaction but 'none', in the enum's order.
+REACTIONS = tuple(r.value for r in Reaction if r is not Reaction.NONE)
 # A deferral that the rules engine did not suggest: the nurse's own judgement.
 NURSE_JUDGEMENT = "nurse_judgement"
 
@@ -150,7 +151,7 @@ def drive_report(session: Session, drive_id: int, zone: ZoneInfo) -> Optional[Dr
     reactions = Counter()
     for donation in donations:
         site_row, department_row = rows_for(donation.visit_id)
-        if donation.outcome == "completed":
+        if donation.outcome == DonationOutcome.COMPLETED:
             totals["bags"] += 1
             totals["volume_ml"] += donation.volume_ml
             for row in (site_row, department_row):

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from kiosk.models import Drive, TallyCounter
+from kiosk.models import DonationOutcome, Drive, TallyCounter
 
 COUNTERS = ("checked_in", "screened", "deferred", "bags", "volume_ml", "incomplete")
 
@@ -103,12 +103,12 @@ def count_from_rows(session: Session, drive_id: int, site_id: Optional[int] = No
         .select_from(Screening).join(Visit, Visit.id == Screening.visit_id).join(Donor, Donor.id == Visit.donor_id)
         .where(Visit.drive_id == drive_id, Screening.voided.is_(False))
         .group_by(*visit_keys)), "screened", "deferred")
-    completed = Donation.outcome == "completed"
+    completed = Donation.outcome == DonationOutcome.COMPLETED.value
     add(session.execute(
         sa.select(*visit_keys,
                   sa.func.sum(sa.case((completed, 1), else_=0)).label("bags"),
                   sa.func.sum(sa.case((completed, Donation.volume_ml), else_=0)).label("volume_ml"),
-                  sa.func.sum(sa.case((Donation.outcome == "incomplete", 1), else_=0)).label("incomplete"))
+                  sa.func.sum(sa.case((Donation.outcome == DonationOutcome.INCOMPLETE.value, 1), else_=0)).label("incomplete"))
         .select_from(Donation).join(Visit, Visit.id == Donation.visit_id).join(Donor, Donor.id == Visit.donor_id)
         .where(Donation.drive_id == drive_id, Donation.voided.is_(False))
         .group_by(*visit_keys)), "bags", "volume_ml", "incomplete")

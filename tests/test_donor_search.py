@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from kiosk.donor_search import donor_history, last_donation_for, next_eligible_date, search_donors
 from kiosk.extensions import db
 from kiosk.models import Department, Donation, Donor, Drive, DriveStatus, Site, Staff, Visit, VisitStatus
-from kiosk.roster.parser import fold_diacritics
+from kiosk.inputs import fold_diacritics
 
 
 def _donor(full_name="Nguyễn Văn Hùng", id_number="001090000001", phone="0912345678", **extra) -> Donor:

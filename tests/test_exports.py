@@ -61,7 +61,7 @@ def test_donations_csv_and_xlsx_match_the_database(app, demo):
             record = dict(zip(rows[0], row))
             assert (record["Mã hiến"], record["Họ và tên"], record["Số túi"], record["Thể tích (ml)"]) == \
                 (str(donation.id), name, donation.bag_number, str(donation.volume_ml))
-            assert record["Kết quả"] == {"completed": "Hoàn thành", "incomplete": "Không đủ túi"}[donation.outcome]
+            assert record["Kết quả"] == {"completed": "Hoàn thành", "incomplete": "Không hoàn thành (túi chưa đủ)"}[donation.outcome]
         sheet = openpyxl.load_workbook(io.BytesIO(to_xlsx(export))).active
         values = list(sheet.iter_rows(values_only=True))
         assert list(values[0]) == list(COLUMNS["donations"])

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from kiosk.extensions import db
 from kiosk.models import Department, Donor, Drive, Site, Visit
-from kiosk.roster.parser import RosterFormatError, fold_diacritics, parse_date, parse_roster, read_table
+from kiosk.roster.parser import RosterFormatError, parse_roster, read_table
 from kiosk.roster.importer import import_roster
 from tests.conftest import SAMPLE_ROSTER
 
@@ -163,11 +163,3 @@ def test_visits_go_to_the_department_site(app_ctx):
         .join(Department, Donor.department_id == Department.id).distinct()).all()
     assert ("Cục Quản lý xuất nhập cảnh", site_b.id) in department_sites
     assert all(site is None for name, site in department_sites if name != "Cục Quản lý xuất nhập cảnh")
-
-
-def test_parse_date_and_fold_diacritics():
-    assert parse_date("3/9/1986") == dt.date(1986, 9, 3)
-    assert parse_date("") is None
-    with pytest.raises(ValueError):
-        parse_date("29/02/2023")
-    assert fold_diacritics("  Đặng  Thị Bích Ngọc ") == "dang thi bich ngoc"

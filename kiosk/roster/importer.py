@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from kiosk.models import Department, Donor, Drive, Visit, drive_site, utcnow
-from kiosk.roster.parser import ImportResult, ParsedRoster, fold_diacritics
+from kiosk.inputs import fold_diacritics
+from kiosk.roster.parser import ImportResult, ParsedRoster
 from kiosk.tokens import new_pass_token
 
 

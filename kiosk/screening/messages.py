@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping, Union
 
-from flask_babel import format_decimal
+
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from kiosk.formatting import current_locale
+from kiosk.formatting import current_locale, format_number
 from kiosk.screening.engine import Reason
 
 QUESTIONNAIRE_PREFIX = "questionnaire:"
@@ -19,7 +19,7 @@ def number(value: Any) -> str:
     if value is None:
         return "?"
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return format_decimal(value)
+        return format_number(value, None)
     return str(value)
 
 
