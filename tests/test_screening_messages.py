@@ -6,13 +6,15 @@ import datetime as dt
 import pytest
 from flask_babel import force_locale
 
-from kiosk.screening.questionnaire import load_questionnaire
+from kiosk.screening.questionnaire import load_version
 from kiosk.screening.rules import ALL_REASON_CODES, REASON_CODES, DonorFacts, Vitals, load_rules
 from kiosk.screening.engine import Reason, suggest
 from kiosk.screening.messages import describe_reason, rule_label, vital_label
 
 RULES = load_rules()
-QUESTIONNAIRE = load_questionnaire()
+QUESTIONNAIRE = load_version("2026-12-vi-2")
+# The 2026-11 questionnaire (one yes/no per question): its stored answers must still read well.
+QUESTIONNAIRE_V1 = load_version("2026-11-vi-1")
 DRIVE = dt.date(2026, 11, 14)
 LANGUAGES = ("vi", "en")
 
@@ -21,8 +23,8 @@ def born(years_old: int, days_later: int = 0) -> dt.date:
     return DRIVE.replace(year=DRIVE.year - years_old) + dt.timedelta(days=days_later)
 
 
-def answers(sex: str, **yes) -> dict:
-    values = {item.id: item.must_be_yes for item in QUESTIONNAIRE.items_for(sex)}
+def answers(sex: str, questionnaire=None, **yes) -> dict:
+    values = {item.id: item.must_be_yes for item in (questionnaire or QUESTIONNAIRE).items_for(sex)}
     values.update(yes)
     return values
 
@@ -36,21 +38,26 @@ def vitals(**changes) -> Vitals:
 
 def sample_reasons() -> dict[str, Reason]:
     """One real reason per code, from the engine itself."""
+    v1 = QUESTIONNAIRE_V1
     scenarios = [
-        (DonorFacts(born(18, 1), "F"), answers("F", q1=True, q2=True, q4=True, q9=True),
+        (DonorFacts(born(18, 1), "F"), answers("F", v1, q1=True, q2=True, q4=True, q9=True),
          vitals(weight_kg=41.9, haemoglobin_g_l=119, systolic_mmhg=170, pulse_per_min=110, temperature_c=38.2,
-                hbsag="positive"), RULES),
+                hbsag="positive"), RULES, v1, None),
         (DonorFacts(born(61), "M", DRIVE - dt.timedelta(days=83), "whole_blood"),
-         answers("M", q3=True, q5=True, q6=True, q7=True, q8=True, q10=False), vitals(weight_kg=47.5,
-                                                                                    haemoglobin_g_l=122), RULES),
-        (DonorFacts(born(30), "M"), None, Vitals(pulse_per_min=900), RULES),
-        (DonorFacts(born(30), "F"), answers("F"), vitals(weight_kg=43), load_rules({"volume.bag_sizes_ml": [450]})),
-        (DonorFacts(born(30), "F"), answers("F"), vitals(weight_kg=43), RULES),
-        (DonorFacts(born(30), "F"), {"q10": True}, vitals(), RULES),
+         answers("M", v1, q3=True, q5=True, q6=True, q7=True, q8=True, q10=False), vitals(weight_kg=47.5,
+                                                                                        haemoglobin_g_l=122),
+         RULES, v1, None),
+        (DonorFacts(born(30), "M"), None, Vitals(pulse_per_min=900), RULES, QUESTIONNAIRE, None),
+        (DonorFacts(born(30), "F"), answers("F"), vitals(weight_kg=43), load_rules({"volume.bag_sizes_ml": [450]}),
+         QUESTIONNAIRE, None),
+        (DonorFacts(born(30), "F"), answers("F"), vitals(weight_kg=43), RULES, QUESTIONNAIRE, None),
+        (DonorFacts(born(30), "F"), {"consent": True}, vitals(), RULES, QUESTIONNAIRE, None),
+        (DonorFacts(born(30), "F"), answers("F", **{"q9.pregnant_or_nursing": True, "work.12_hours": True}), vitals(),
+         RULES, QUESTIONNAIRE, None),
     ]
     found: dict[str, Reason] = {}
-    for donor, given, measured, rules in scenarios:
-        for reason in suggest(donor, DRIVE, given, measured, rules, QUESTIONNAIRE).reasons:
+    for donor, given, measured, rules, questionnaire, details in scenarios:
+        for reason in suggest(donor, DRIVE, given, measured, rules, questionnaire, details).reasons:
             found.setdefault(reason.code, reason)
     return found
 
@@ -107,15 +114,47 @@ def test_the_numbers_follow_the_configuration(app_ctx):
     ("q7", "days", "Answered yes to question 7: deferred 14 days"),
 ])
 def test_questionnaire_deferrals_in_english_are_plural_aware(app_ctx, item, months_or_days, english):
-    reasons = suggest(DonorFacts(born(30), "M"), DRIVE, answers("M", **{item: True}), vitals(), RULES,
-                      QUESTIONNAIRE).reasons
+    reasons = suggest(DonorFacts(born(30), "M"), DRIVE, answers("M", QUESTIONNAIRE_V1, **{item: True}), vitals(),
+                      RULES, QUESTIONNAIRE_V1).reasons
     with force_locale("en"):
         assert [describe_reason(r) for r in reasons] == [english]
     with force_locale("vi"):
         assert describe_reason(reasons[0]).startswith(f"Trả lời “có” ở câu {item[1:]}")
 
 
-@pytest.mark.parametrize("rule", sorted(REASON_CODES) + ["questionnaire:q5"])
+@pytest.mark.parametrize("item, details, english, vietnamese", [
+    ("q4.vaccine", {"q4.vaccine": "live"},
+     "Answered yes to question 4: Been vaccinated? (Rubella, measles, typhoid, cholera, mumps, chickenpox, BCG): "
+     "deferred 4 weeks (28 days) (Art. 5: 4 weeks)",
+     "Trả lời “có” ở câu 4: Tiêm vắc-xin? (Rubella, sởi, thương hàn, tả, quai bị, thủy đậu, BCG): "
+     "hoãn hiến 4 tuần (28 ngày) (Điều 5: 4 tuần)"),
+    ("q4.vaccine", {"q4.vaccine": "other"},
+     "Answered yes to question 4: Been vaccinated? (Another vaccine (flu, COVID-19, hepatitis B, tetanus…)): "
+     "deferred 7 days (Art. 5: 7 days)", None),
+    ("q7.cold", None, "Answered yes to question 7: Flu, a cold, a cough, a headache, a fever or a sore throat?: "
+     "deferred 7 days (Art. 5: 7 days)", None),
+    ("q5.tattoo", None, "Answered yes to question 5: Had a tattoo, or a piercing of the ears, nose or elsewhere?: "
+     "deferred 6 months (Art. 5: 6 months)", None),
+])
+def test_a_sub_item_is_named_with_its_wait_and_its_row(app_ctx, item, details, english, vietnamese):
+    reasons = suggest(DonorFacts(born(30), "M"), DRIVE, answers("M", **{item: True}), vitals(), RULES,
+                      QUESTIONNAIRE, details).reasons
+    with force_locale("en"):
+        assert [describe_reason(r) for r in reasons] == [english]
+    if vietnamese:
+        with force_locale("vi"):
+            assert [describe_reason(r) for r in reasons] == [vietnamese]
+
+
+def test_a_free_text_detail_is_quoted_for_the_nurse(app_ctx):
+    reasons = suggest(DonorFacts(born(30), "M"), DRIVE, answers("M", **{"q3.other": True}), vitals(), RULES,
+                      QUESTIONNAIRE, {"q3.other": "gout"}).reasons
+    with force_locale("en"):
+        assert describe_reason(reasons[0]) == "Answered yes to question 3: Another illness (“gout”): the nurse decides"
+
+
+@pytest.mark.parametrize("rule", sorted(REASON_CODES) + ["questionnaire:q5", "questionnaire:q5.tattoo",
+                                                         "questionnaire:work.12_hours"])
 def test_every_rule_has_a_label(app_ctx, rule):
     with force_locale("vi"):
         vi = rule_label(rule)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Mapping, Optional
 
-from kiosk.screening.questionnaire import Questionnaire
+from kiosk.screening.questionnaire import Questionnaire, event_date
 from kiosk.screening.rules import VITAL_FIELDS, DonorFacts, Rules, Vitals, is_number
 
 # --- the output ---------------------------------------------------------------------------------
@@ -123,15 +123,17 @@ def implausible_vitals(vitals: Vitals, rules: Rules) -> dict[str, tuple[float, f
 
 
 def suggest(donor: DonorFacts, drive_date: dt.date, answers: Optional[Mapping[str, bool]],
-            vitals: Optional[Vitals], rules: Rules, questionnaire: Questionnaire) -> Suggestion:
-    """What the rules say about this donor on this drive date. The nurse decides."""
+            vitals: Optional[Vitals], rules: Rules, questionnaire: Questionnaire,
+            details: Optional[Mapping[str, str]] = None) -> Suggestion:
+    """What the rules say about this donor on this drive date. The nurse decides. `details`
+    are the answers' details (which vaccine, which illness), by item id."""
     reasons: list[Reason] = []
     needs_review = False
 
     reasons += _age_reasons(donor, drive_date, rules)
     reasons += _interval_reasons(donor, drive_date, rules)
     questionnaire_reasons, questionnaire_review = _questionnaire_reasons(donor, drive_date, answers, rules,
-                                                                         questionnaire)
+                                                                         questionnaire, details)
     reasons += questionnaire_reasons
     needs_review |= questionnaire_review
 
@@ -194,7 +196,8 @@ def _interval_reasons(donor: DonorFacts, drive_date: dt.date, rules: Rules) -> l
 
 
 def _questionnaire_reasons(donor: DonorFacts, drive_date: dt.date, answers: Optional[Mapping[str, bool]],
-                           rules: Rules, questionnaire: Questionnaire) -> tuple[list[Reason], bool]:
+                           rules: Rules, questionnaire: Questionnaire,
+                           details: Optional[Mapping[str, str]] = None) -> tuple[list[Reason], bool]:
     source = rules.questionnaire.source
     # Unanswered questions could hide a deferral, and without them there is no consent: not
     # eligible until they are answered, which can be done today.
@@ -219,24 +222,50 @@ def _questionnaire_reasons(donor: DonorFacts, drive_date: dt.date, answers: Opti
             continue
         if answers.get(item.id) is not True:
             continue
-        kind = item.if_yes.get("kind", "none")
+        detail = (details or {}).get(item.id)
+        rule = item.rule_for(detail)
+        kind = rule.get("kind", "none")
         params: dict[str, Any] = {"item": item.id}
+        if rule.get("row"):
+            params["row"] = rule["row"]
+        if item.detail == "choice" and item.choice(detail) is not None:
+            params["choice"] = detail
+        elif item.detail == "text" and detail:
+            params["detail"] = detail
         if item.if_yes.get("note"):
             params["note"] = dict(item.if_yes["note"])
+            review = True
+        if rule.get("review") or (item.detail == "choice" and item.choice(detail) is None):
+            # A wait the donor could not pin down (which vaccine?): suggested, and the nurse looks.
+            params["review"] = True
             review = True
         if item.id == rules.pregnancy.item:
             reasons.append(Reason("pregnancy", "pregnancy", {**params, "months": rules.pregnancy.months},
                                   add_months(drive_date, rules.pregnancy.months), False, rules.pregnancy.source))
         elif kind == "permanent":
             reasons.append(Reason(rule_name, "questionnaire_permanent", params, None, True, source))
-        elif kind == "months":
-            months = int(item.if_yes["months"])
-            reasons.append(Reason(rule_name, "questionnaire_deferral", {**params, "months": months},
-                                  add_months(drive_date, months), False, source))
-        elif kind == "days":
-            days = int(item.if_yes["days"])
-            reasons.append(Reason(rule_name, "questionnaire_deferral", {**params, "days": days},
-                                  drive_date + dt.timedelta(days=days), False, source))
+        elif kind in ("wait", "months", "days"):
+            # Counted from the event when the donor gave its date (never after the drive), else from the drive.
+            start = event_date(details, item.id) if item.asks_date else None
+            if start is not None and start <= drive_date:
+                params["since"] = start.isoformat()
+            else:
+                start = drive_date
+            wait, until = _wait(rule, start)
+            if until <= drive_date:
+                # The date given ends the wait already, though the donor said "yes": the nurse looks.
+                reasons.append(Reason(rule_name, "questionnaire_review", params, None, False, source,
+                                      blocking=False))
+                review = True
+                continue
+            reasons.append(Reason(rule_name, "questionnaire_deferral", {**params, **wait}, until, False, source))
+        elif kind == "nurse_sets_date":
+            # No date the rules can compute (a pregnancy, nursing a baby): not today, the nurse sets it.
+            reasons.append(Reason(rule_name, "questionnaire_nurse_sets_date", params, None, False, source))
+            review = True
+        elif kind == "advice":
+            # Work that needs 12 hours after donating: advice for the donor and the nurse, not a deferral.
+            reasons.append(Reason(rule_name, "questionnaire_advice", params, None, False, source, blocking=False))
         elif kind == "none":
             if item.id == rules.interval.asked_by_item and donor.last_donation_date is None:
                 reasons.append(Reason("interval", "last_donation_unknown", params, None, False,
@@ -247,6 +276,19 @@ def _questionnaire_reasons(donor: DonorFacts, drive_date: dt.date, answers: Opti
             reasons.append(Reason(rule_name, "questionnaire_review", params, None, False, source, blocking=False))
             review = True
     return reasons, review
+
+
+def _wait(rule: Mapping[str, Any], drive_date: dt.date) -> tuple[dict[str, int], dt.date]:
+    """A wait counted from the drive date: months by the calendar, weeks and days as days
+    (4 weeks is 28 days, not a calendar month)."""
+    if "months" in rule:
+        months = int(rule["months"])
+        return {"months": months}, add_months(drive_date, months)
+    if "weeks" in rule:
+        weeks = int(rule["weeks"])
+        return {"weeks": weeks}, drive_date + dt.timedelta(weeks=weeks)
+    days = int(rule["days"])
+    return {"days": days}, drive_date + dt.timedelta(days=days)
 
 
 def _vital_reasons(donor: DonorFacts, drive_date: dt.date, measured: dict[str, Any], hbsag: Optional[str],

@@ -2,7 +2,7 @@
 and numbers; the numbers in every sentence come from the reason's params, so from configuration)."""
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Union
+from typing import Any, Callable, Mapping, Optional, Union
 
 
 from flask_babel import gettext as _
@@ -24,24 +24,72 @@ def number(value: Any) -> str:
 
 
 def question_number(item_id: str) -> str:
-    """"q5" -> "5": the number the donor saw beside the question."""
-    return item_id[1:] if item_id[:1] == "q" and item_id[1:].isdigit() else item_id
+    """"q5" or "q5.tattoo" -> "5": the number the donor saw beside the question."""
+    head = item_id.split(".", 1)[0]
+    return head[1:] if head[:1] == "q" and head[1:].isdigit() else item_id
+
+
+def _localised(words: Optional[Mapping[str, str]]) -> str:
+    if not words:
+        return ""
+    return words.get(current_locale()) or words.get("vi", "")
+
+
+def _find(item_id: str):
+    """The item and its group, in the current questionnaire or an older version that asked it
+    (a reason stored under the 2026-11 file names "q4", which the current one splits)."""
+    from kiosk.screening.questionnaire import DATA, load_questionnaire
+
+    # Newest first: the current file, then every version's file by name, latest version first.
+    for questionnaire in (load_questionnaire(), *(load_questionnaire(path) for path in
+                                                  sorted(DATA.glob("questionnaire-*.json"), reverse=True))):
+        try:
+            return questionnaire.item(item_id), questionnaire.group_of(item_id), questionnaire
+        except KeyError:
+            continue
+    return None, None, None
 
 
 def _question_group_title(item_id: str) -> str:
-    from kiosk.formatting import current_locale
-    from kiosk.screening.questionnaire import load_questionnaire
+    item, group, _questionnaire = _find(item_id)
+    if group is None:
+        return ""
+    return _localised(group.window) or _localised(group.title)
 
-    for group in load_questionnaire().groups:
-        if any(item.id == item_id for item in group.items):
-            return group.title.get(current_locale()) or group.title.get("vi", "")
-    return ""
+
+def item_text(item_id: str) -> str:
+    """The sub-item's own words ("Been vaccinated?"), or "" for a question asked as a whole."""
+    item, group, _questionnaire = _find(item_id)
+    if item is None or "." not in item_id:
+        return ""
+    return _localised(item.text)
+
+
+def choice_text(item_id: str, choice_id: Optional[str]) -> str:
+    item, _group, _questionnaire = _find(item_id)
+    chosen = item.choice(choice_id) if item is not None and choice_id else None
+    return _localised(chosen.text) if chosen else ""
+
+
+def row_text(row: Optional[str]) -> str:
+    """Art. 5's row in words ("4 weeks"), from the questionnaire file."""
+    from kiosk.screening.questionnaire import DATA, load_questionnaire
+
+    for path in sorted(DATA.glob("questionnaire-*.json"), reverse=True):
+        words = (load_questionnaire(path).rows or {}).get(row or "")
+        if words:
+            return _localised(words)
+    return row or ""
 
 
 def rule_label(rule: str) -> str:
     if rule.startswith(QUESTIONNAIRE_PREFIX):
         item_id = rule[len(QUESTIONNAIRE_PREFIX):]
         group = _question_group_title(item_id)
+        if not question_number(item_id).isdigit():
+            # Not one of NIHBT's numbered questions (the work question, the consent): its own words.
+            item, _group, _questionnaire = _find(item_id)
+            return _localised(item.text) if item is not None else _("Health questionnaire")
         if group:
             # "Question 7 (In the last 14 days)": a number alone means nothing on a report.
             return _("Question %(number)s (%(group)s)", number=question_number(item_id), group=group)
@@ -145,27 +193,62 @@ def _pregnancy(p: Mapping[str, Any]) -> str:
                     months, question=question_number(str(p.get("item", ""))))
 
 
+def _answer(p: Mapping[str, Any]) -> str:
+    """What the donor said yes to: the question's number, the sub-item and the detail given."""
+    item_id = str(p.get("item", ""))
+    words = [item_text(item_id)]
+    if p.get("choice"):
+        words.append(f"({choice_text(item_id, str(p['choice']))})")
+    elif p.get("detail"):
+        words.append(f"(“{p['detail']}”)")
+    said = " ".join(w for w in words if w)
+    if not question_number(item_id).isdigit():
+        return said or rule_label(QUESTIONNAIRE_PREFIX + item_id)
+    if said:
+        return _("question %(question)s: %(answer)s", question=question_number(item_id), answer=said)
+    return _("question %(question)s", question=question_number(item_id))
+
+
+def _row(text: str, p: Mapping[str, Any]) -> str:
+    """The Art. 5 row a wait comes from, so the nurse can check it."""
+    if not p.get("row"):
+        return text
+    return _("%(text)s (Art. 5: %(row)s)", text=text, row=row_text(str(p["row"])))
+
+
 def _questionnaire_permanent(p: Mapping[str, Any]) -> str:
-    return _("Answered yes to question %(question)s: permanent deferral",
-             question=question_number(str(p.get("item", ""))))
+    return _row(_("Answered yes to %(answer)s: permanent deferral", answer=_answer(p)), p)
 
 
 def _questionnaire_deferral(p: Mapping[str, Any]) -> str:
-    question = question_number(str(p.get("item", "")))
+    answer = _answer(p)
     if "months" in p:
-        text = ngettext("Answered yes to question %(question)s: deferred %(num)d month",
-                        "Answered yes to question %(question)s: deferred %(num)d months",
-                        int(p["months"]), question=question)
+        text = ngettext("Answered yes to %(answer)s: deferred %(num)d month",
+                        "Answered yes to %(answer)s: deferred %(num)d months", int(p["months"]), answer=answer)
+    elif "weeks" in p:
+        weeks = int(p["weeks"])
+        text = ngettext("Answered yes to %(answer)s: deferred %(num)d week (%(days)d days)",
+                        "Answered yes to %(answer)s: deferred %(num)d weeks (%(days)d days)", weeks,
+                        answer=answer, days=weeks * 7)
     else:
-        text = ngettext("Answered yes to question %(question)s: deferred %(num)d day",
-                        "Answered yes to question %(question)s: deferred %(num)d days",
-                        int(p.get("days", 0)), question=question)
-    return _with_note(text, p)
+        text = ngettext("Answered yes to %(answer)s: deferred %(num)d day",
+                        "Answered yes to %(answer)s: deferred %(num)d days", int(p.get("days", 0)), answer=answer)
+    if p.get("review"):
+        text = _("%(text)s; the nurse checks the date", text=text)
+    return _with_note(_row(text, p), p)
 
 
 def _questionnaire_review(p: Mapping[str, Any]) -> str:
-    return _with_note(_("Answered yes to question %(question)s: the nurse decides",
-                        question=question_number(str(p.get("item", "")))), p)
+    return _with_note(_("Answered yes to %(answer)s: the nurse decides", answer=_answer(p)), p)
+
+
+def _questionnaire_nurse_sets_date(p: Mapping[str, Any]) -> str:
+    return _row(_("Answered yes to %(answer)s: not today; the nurse sets the return date", answer=_answer(p)), p)
+
+
+def _questionnaire_advice(p: Mapping[str, Any]) -> str:
+    return _("Work that needs 12 hours of rest after donating: donate on a day off, or do this work at least "
+             "12 hours after donating (advice, not a deferral)")
 
 
 def _with_note(text: str, p: Mapping[str, Any]) -> str:
@@ -187,8 +270,15 @@ def _questionnaire_missing(p: Mapping[str, Any]) -> str:
 
 
 def _questionnaire_incomplete(p: Mapping[str, Any]) -> str:
-    return _("Questions not answered: %(questions)s",
-             questions=_joined([question_number(str(i)) for i in p.get("items", [])]))
+    refs: list[str] = []
+    for item_id in p.get("items", []):
+        ref = question_number(str(item_id))
+        if not ref.isdigit():
+            _item, group, _questionnaire = _find(str(item_id))
+            ref = _localised(group.title) if group is not None else ref
+        if ref not in refs:
+            refs.append(ref)
+    return _("Questions not answered: %(questions)s", questions=_joined(refs))
 
 
 def _vitals_missing(p: Mapping[str, Any]) -> str:
@@ -208,6 +298,7 @@ DESCRIBERS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "bp_out_of_range": _bp_out_of_range, "pulse_out_of_range": _pulse_out_of_range, "fever": _fever,
     "pregnancy": _pregnancy, "questionnaire_permanent": _questionnaire_permanent,
     "questionnaire_deferral": _questionnaire_deferral, "questionnaire_review": _questionnaire_review,
+    "questionnaire_nurse_sets_date": _questionnaire_nurse_sets_date, "questionnaire_advice": _questionnaire_advice,
     "not_confirmed": _not_confirmed, "questionnaire_missing": _questionnaire_missing,
     "questionnaire_incomplete": _questionnaire_incomplete, "vitals_missing": _vitals_missing,
     "vitals_implausible": _vitals_implausible,

@@ -42,7 +42,8 @@ REASON_CODES = {
     "temperature": ("fever",),
     "pregnancy": ("pregnancy",),
     "questionnaire": ("questionnaire_missing", "questionnaire_incomplete", "questionnaire_permanent",
-                      "questionnaire_deferral", "questionnaire_review", "not_confirmed"),
+                      "questionnaire_deferral", "questionnaire_review", "questionnaire_nurse_sets_date",
+                      "questionnaire_advice", "not_confirmed"),
     "vitals": ("vitals_missing", "vitals_implausible"),
 }
 ALL_REASON_CODES = frozenset(code for codes in REASON_CODES.values() for code in codes)
