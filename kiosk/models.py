@@ -54,6 +54,15 @@ class Reaction(str, enum.Enum):
     OTHER = "other"
 
 
+class IdentityDocument(str, enum.Enum):
+    """The document the nurse saw before accepting a donor (TT 26/2013 Art. 7.1)."""
+    CCCD = "cccd"  # căn cước công dân
+    POLICE_OR_ARMY_ID = "police_army_id"
+    PASSPORT = "passport"
+    DRIVING_LICENCE = "driving_licence"
+    DONOR_CARD = "donor_card"
+
+
 class StaffRole(str, enum.Enum):
     NURSE = "nurse"
     ORGANISER = "organiser"
@@ -85,6 +94,8 @@ class Drive(db.Model):
                                                       default=DriveStatus.PLANNED)
     hospital: so.Mapped[str] = so.mapped_column(sa.String(200), default="")
     organiser: so.Mapped[str] = so.mapped_column(sa.String(200), default="")
+    # The campaign a drive belongs to ("Hành trình Đỏ", "Chủ nhật Đỏ"), shown on the display and report.
+    campaign: so.Mapped[str] = so.mapped_column(sa.String(120), default="", server_default="")
     # Bumped by every change a live screen shows (check-in, screening, donation), so a poll
     # can answer "nothing changed" from one indexed read.
     revision: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
@@ -132,6 +143,8 @@ class Donor(db.Model):
     last_donation_date: so.Mapped[Optional[dt.date]]
     # whole_blood, red_cells, plasma or platelets; the interval rule depends on it.
     last_donation_type: so.Mapped[Optional[str]] = so.mapped_column(sa.String(20))
+    # Donations before the app recorded any ("Số lần hiến" on a roster); the app adds its own.
+    prior_donations: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
     created_at: so.Mapped[dt.datetime] = so.mapped_column(default=utcnow)
     updated_at: so.Mapped[dt.datetime] = so.mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -185,6 +198,8 @@ class QuestionnaireResponse(db.Model):
     visit_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("visit.id"), index=True)
     questionnaire_version: so.Mapped[str] = so.mapped_column(sa.String(40))
     answers: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON)  # item id -> true/false
+    # What a "yes" asked for next: which vaccine, which illness, when ("q9.pregnancy_ended#date").
+    details: so.Mapped[dict[str, Any]] = so.mapped_column(sa.JSON, default=dict, server_default="{}")
     # Items answered "yes" that the nurse must see, with the suggested deferral of each.
     flags: so.Mapped[list[dict[str, Any]]] = so.mapped_column(sa.JSON, default=list)
     channel: so.Mapped[str] = so.mapped_column(sa.String(10), default="kiosk")  # kiosk, phone
@@ -211,6 +226,10 @@ class Screening(db.Model):
     deferral_until: so.Mapped[Optional[dt.date]]
     reason: so.Mapped[str] = so.mapped_column(sa.Text, default="")
     override_reason: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    # An IdentityDocument value when the nurse saw one; accepting without it, or without a
+    # haemoglobin measurement, needs checks_reason.
+    identity_document: so.Mapped[Optional[str]] = so.mapped_column(sa.String(20))
+    checks_reason: so.Mapped[str] = so.mapped_column(sa.Text, default="", server_default="")
     nurse_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("staff.id"))
     voided: so.Mapped[bool] = so.mapped_column(default=False)
     void_reason: so.Mapped[str] = so.mapped_column(sa.Text, default="")
@@ -232,6 +251,10 @@ class Donation(db.Model):
     outcome: so.Mapped[str] = so.mapped_column(sa.String(12))  # a DonationOutcome value
     reaction: so.Mapped[str] = so.mapped_column(sa.String(12), default=Reaction.NONE.value)
     reaction_note: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    # The serial number of the official certificate (Giấy chứng nhận hiến máu tình nguyện) the
+    # collecting facility handed over: the app records it, it never prints that certificate.
+    certificate_serial: so.Mapped[str] = so.mapped_column(sa.String(40), default="", server_default="",
+                                                          index=True)
     nurse_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("staff.id"))
     voided: so.Mapped[bool] = so.mapped_column(default=False)
     void_reason: so.Mapped[str] = so.mapped_column(sa.Text, default="")
