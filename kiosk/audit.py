@@ -1,6 +1,9 @@
-"""The append-only audit log."""
+"""The append-only audit log, and what the console's edits share: a record's fingerprint (the
+check that no one changed it meanwhile) and the fields an edit changed."""
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any, Optional
 
 from sqlalchemy.orm import Session
@@ -16,3 +19,20 @@ def record_audit(session: Session, action: str, *, staff_id: Optional[int] = Non
                      drive_id=drive_id, old_values=old, new_values=new, reason=reason)
     session.add(entry)
     return entry
+
+
+def fingerprint(values: dict[str, Any]) -> str:
+    """What a record looked like when its form was shown. Saving compares it with the record as it
+    is now: if someone else changed it meanwhile, the save is refused instead of overwriting."""
+    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> frozenset[str]:
+    return frozenset(key for key in new if new[key] != old[key])
+
+
+def record_changes(session: Session, action: str, *, staff_id: int, entity: str, entity_id: int,
+                   old: dict[str, Any], new: dict[str, Any], changed: frozenset[str], **extra: Any) -> None:
+    """The audit entry of an edit: the changed fields only, before and after."""
+    record_audit(session, action, staff_id=staff_id, entity=entity, entity_id=entity_id,
+                 old={k: old[k] for k in changed}, new={k: new[k] for k in changed}, **extra)

@@ -1,18 +1,23 @@
-"""Staff accounts: password hashing and server-side sign-in sessions for Flask-Login."""
+"""Staff accounts: password hashing, server-side sign-in sessions for Flask-Login, and the
+console's account writes (create, reset a password, enable or disable), which raise StaffError
+with a machine-readable code that the views translate."""
 from __future__ import annotations
 
 import datetime as dt
 import secrets
-from typing import Optional
+from typing import Any, Optional
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Flask, current_app, has_request_context, request
+from sqlalchemy.orm import Session, scoped_session
 
+from kiosk.audit import record_audit
 from kiosk.database import begin_write
 from kiosk.extensions import db, login_manager
-from kiosk.models import Staff, StaffSession, utcnow
+from kiosk.models import Staff, StaffRole, StaffSession, utcnow
+from kiosk.transactions import write_transaction
 
 _hasher = PasswordHasher()
 # Requests a page makes by itself (the queue's poll every 2 s) are not a person at the screen:
@@ -140,3 +145,75 @@ def trusted_device_for(username: str, cookie: Optional[str]) -> Optional[str]:
     if not isinstance(data, dict) or data.get("u") != username or not isinstance(data.get("d"), str):
         return None
     return data["d"]
+
+
+# ---------------------------------------------------------------- accounts (the console's writes)
+
+STAFF_ERROR_CODES = ("not_found", "username_taken", "own_account")
+
+
+class StaffError(Exception):
+    def __init__(self, code: str, **params: Any):
+        assert code in STAFF_ERROR_CODES, code
+        super().__init__(code)
+        self.code = code
+        self.params = params
+
+
+def end_all_sessions(session: Session | scoped_session, staff_id: int) -> None:
+    """Sign this account out everywhere, at once."""
+    session.execute(sa.update(StaffSession).where(StaffSession.staff_id == staff_id,
+                                                  StaffSession.ended_at.is_(None)).values(ended_at=utcnow()))
+
+
+def _member(session: Session | scoped_session, member_id: int) -> Staff:
+    member = session.get(Staff, member_id)
+    if member is None:
+        raise StaffError("not_found")
+    return member
+
+
+def create_staff(session: Session | scoped_session, *, staff_id: int, username: str, display_name: str,
+                 role: StaffRole | str, password: str) -> int:
+    """Open an account, and commit. Returns its id; `username_taken` if the username is in use.
+    `staff_id` is the organiser who opens it."""
+    role = StaffRole(role)
+    with write_transaction(session):
+        if session.scalars(sa.select(Staff.id).where(Staff.username == username).limit(1)).first() is not None:
+            raise StaffError("username_taken")
+        member = Staff(username=username, display_name=display_name.strip(), role=role,
+                       password_hash=hash_password(password))
+        session.add(member)
+        session.flush()
+        record_audit(session, "staff_created", staff_id=staff_id, entity="staff", entity_id=member.id,
+                     new={"username": member.username, "role": member.role.value})
+        member_id = member.id
+    return member_id
+
+
+def reset_password(session: Session | scoped_session, *, member_id: int, staff_id: int, password: str) -> None:
+    """Give an account a new password, and commit. Whoever knew the old one is signed out
+    (unless the organiser resets their own, and stays signed in)."""
+    with write_transaction(session):
+        member = _member(session, member_id)
+        member.password_hash = hash_password(password)
+        if member.id != staff_id:
+            end_all_sessions(session, member.id)
+        record_audit(session, "staff_password_reset", staff_id=staff_id, entity="staff", entity_id=member.id)
+
+
+def set_active(session: Session | scoped_session, *, member_id: int, staff_id: int, active: bool) -> bool:
+    """Enable or disable an account, and commit; a disabled one is signed out everywhere at once.
+    Returns whether anything changed; `own_account` when organisers would disable themselves."""
+    with write_transaction(session):
+        member = _member(session, member_id)
+        if member.id == staff_id and not active:
+            raise StaffError("own_account")
+        if member.active == active:
+            return False
+        member.active = active
+        if not active:
+            end_all_sessions(session, member.id)
+        record_audit(session, "staff_enabled" if active else "staff_disabled", staff_id=staff_id,
+                     entity="staff", entity_id=member.id, old={"active": not active}, new={"active": active})
+    return True

@@ -18,8 +18,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
 from kiosk import labels
+from kiosk.audit import record_audit
 from kiosk.models import (Department, Donation, Donor, Drive, QuestionnaireResponse, Screening, Site, Staff,
                           Visit)
+from kiosk.transactions import write_transaction
 
 KINDS = ("visits", "screenings", "donations", "health")
 FORMATS = ("csv", "xlsx")
@@ -230,3 +232,10 @@ def _xlsx_cell(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
         return "'" + value
     return value
+
+
+def record_health_export(session: Session, *, drive_id: int, staff_id: int, fmt: str) -> None:
+    """The health export is confidential: who took it, and when, goes in the audit log (committed)."""
+    with write_transaction(session):
+        record_audit(session, "health_export", staff_id=staff_id, entity="drive", entity_id=drive_id,
+                     drive_id=drive_id, new={"format": fmt})

@@ -137,3 +137,77 @@ def test_sign_in_does_not_redirect_elsewhere(client, auth, demo):
 def test_a_nurse_cannot_open_the_organisers_pages(client, auth, demo):
     auth.as_nurse()
     assert client.get("/admin").status_code == 403
+
+
+# ---------------------------------------------------------------- accounts (kiosk.auth's console writes)
+
+def _staff_error(call, **kwargs) -> str:
+    from kiosk.auth import StaffError
+
+    with pytest.raises(StaffError) as raised:
+        call(db.session, **kwargs)
+    return raised.value.code
+
+
+def _ids(app) -> tuple[int, int]:
+    with app.app_context():
+        nurse = db.session.scalars(sa.select(Staff.id).where(Staff.username == "yta")).one()
+        organiser = db.session.scalars(sa.select(Staff.id).where(Staff.username == "bantochuc")).one()
+    return nurse, organiser
+
+
+def test_an_account_is_created_once_per_username_with_a_hashed_password(app, demo):
+    from kiosk.auth import create_staff, verify_password
+
+    _, organiser = _ids(app)
+    with app.app_context():
+        member_id = create_staff(db.session, staff_id=organiser, username="yta3", display_name=" Y tá Lan ",
+                                 role="nurse", password="mat-khau-dai")
+        member = db.session.get(Staff, member_id)
+        assert member.display_name == "Y tá Lan" and member.role.value == "nurse" and member.active
+        assert verify_password(member.password_hash, "mat-khau-dai") and "mat-khau-dai" not in member.password_hash
+        entry = db.session.scalars(sa.select(AuditLog).where(AuditLog.action == "staff_created")).one()
+        assert (entry.staff_id, entry.entity, entry.entity_id) == (organiser, "staff", member_id)
+        assert entry.new_values == {"username": "yta3", "role": "nurse"}
+        assert _staff_error(create_staff, staff_id=organiser, username="yta3", display_name="x", role="nurse",
+                            password="mat-khau-dai") == "username_taken"
+
+
+def test_a_password_reset_signs_out_whoever_knew_the_old_one(app, client, auth, demo):
+    from kiosk.auth import reset_password
+
+    nurse, organiser = _ids(app)
+    auth.as_nurse()
+    auth.as_organiser()
+    with app.app_context():
+        reset_password(db.session, member_id=nurse, staff_id=organiser, password="mat-khau-moi-1")
+        reset_password(db.session, member_id=organiser, staff_id=organiser, password="mat-khau-moi-2")
+        open_for = set(db.session.scalars(sa.select(StaffSession.staff_id).where(StaffSession.ended_at.is_(None))))
+        assert nurse not in open_for and organiser in open_for  # resetting your own keeps you signed in
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditLog)
+                                 .where(AuditLog.action == "staff_password_reset")) == 2
+        assert _staff_error(reset_password, member_id=999, staff_id=organiser, password="x" * 8) == "not_found"
+    assert AuthActions(app.test_client()).sign_in("yta", "mat-khau-moi-1").status_code == 303
+
+
+def test_disabling_an_account_signs_it_out_and_no_one_disables_themselves(app, client, auth, demo):
+    from kiosk.auth import set_active
+
+    nurse, organiser = _ids(app)
+    AuthActions(app.test_client()).as_nurse()
+    with app.app_context():
+        assert set_active(db.session, member_id=nurse, staff_id=organiser, active=False) is True
+        assert not db.session.get(Staff, nurse).active
+        assert db.session.scalars(sa.select(StaffSession.id).where(StaffSession.staff_id == nurse,
+                                                                   StaffSession.ended_at.is_(None))).all() == []
+        assert set_active(db.session, member_id=nurse, staff_id=organiser, active=False) is False  # already
+        assert set_active(db.session, member_id=nurse, staff_id=organiser, active=True) is True
+        entries = db.session.scalars(sa.select(AuditLog).where(AuditLog.entity == "staff", AuditLog.entity_id == nurse,
+                                                               AuditLog.action.like("staff_%"))
+                                     .order_by(AuditLog.id)).all()
+        assert [(e.action, e.old_values, e.new_values) for e in entries] == [
+            ("staff_disabled", {"active": True}, {"active": False}),
+            ("staff_enabled", {"active": False}, {"active": True})]
+        assert _staff_error(set_active, member_id=organiser, staff_id=organiser, active=False) == "own_account"
+        assert db.session.get(Staff, organiser).active
+        assert _staff_error(set_active, member_id=999, staff_id=organiser, active=True) == "not_found"

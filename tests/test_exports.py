@@ -119,3 +119,13 @@ def test_exports_are_for_organisers_only(client, auth, demo):
     assert client.get(f"/admin/drives/{demo['drive_id']}/exports/visits.csv").status_code in (302, 401)
     auth.as_nurse()
     assert client.get(f"/admin/drives/{demo['drive_id']}/exports/visits.csv").status_code == 403
+
+
+def test_taking_the_health_export_is_in_the_audit_log(app, demo):
+    from kiosk.exports import record_health_export
+
+    with app.app_context():
+        record_health_export(db.session, drive_id=demo["drive_id"], staff_id=None, fmt="csv")
+        entry = db.session.scalars(sa.select(AuditLog).where(AuditLog.action == "health_export")).one()
+        assert (entry.entity, entry.entity_id, entry.drive_id) == ("drive", demo["drive_id"], demo["drive_id"])
+        assert entry.new_values == {"format": "csv"}

@@ -163,3 +163,43 @@ def test_visits_go_to_the_department_site(app_ctx):
         .join(Department, Donor.department_id == Department.id).distinct()).all()
     assert ("Cục Quản lý xuất nhập cảnh", site_b.id) in department_sites
     assert all(site is None for name, site in department_sites if name != "Cục Quản lý xuất nhập cảnh")
+
+
+def test_the_preview_counts_new_and_returning_donors_and_new_departments(app_ctx):
+    from kiosk.roster.importer import preview_summary
+
+    lines = sample_rows()
+    first = parse_csv("\n".join(lines[:4]))
+    import_roster(db.session, first)
+    db.session.commit()
+    bad = "Trần Văn Tám,31/02/1990,Nam,123,0912345678,Phòng Mới,,,"
+    parsed = parse_csv("\n".join(lines[:8] + [bad]))
+    summary = preview_summary(db.session, parsed)
+    assert (summary["good"], summary["bad"], summary["returning"], summary["new"]) == (7, 1, 3, 4)
+    known = set(db.session.scalars(sa.select(Department.name)))
+    assert summary["new_departments"] == sorted({r.department for r in parsed.rows} - known)
+
+
+def test_the_consoles_import_is_audited_and_refused_for_a_closed_drive(app_ctx):
+    from kiosk.models import AuditLog, DriveStatus
+    from kiosk.roster.importer import RosterImportError, import_for_drive
+
+    drive = Drive(name="Đợt 2", drive_date=TODAY)
+    db.session.add(drive)
+    db.session.commit()
+    drive_id = drive.id
+    lines = sample_rows()
+    parsed = parse_csv("\n".join(lines[:6] + ["Trần Văn Tám,31/02/1990,Nam,123,0912345678,,,,"]))
+    result = import_for_drive(db.session, parsed, drive_id=drive_id, staff_id=None, skip_bad=True)
+    assert (result.created, result.visits_created, result.skipped) == (5, 5, 1)
+    entry = db.session.scalars(sa.select(AuditLog).where(AuditLog.action == "roster_imported")).one()
+    assert (entry.entity, entry.entity_id, entry.drive_id) == ("drive", drive_id, drive_id)
+    assert entry.new_values == {"created": 5, "updated": 0, "visits_created": 5, "skipped": 1}
+    for code, target in (("not_found", 999), ("drive_closed", drive_id)):
+        db.session.get(Drive, drive_id).status = DriveStatus.CLOSED
+        db.session.commit()
+        with pytest.raises(RosterImportError) as raised:
+            import_for_drive(db.session, parse_csv("\n".join(lines[:1] + lines[6:9])), drive_id=target,
+                             staff_id=None)
+        assert raised.value.code == code
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Donor)) == 5

@@ -1,18 +1,31 @@
 """Roster import: the parsed rows of kiosk.roster.parser written into the database in bulk.
 
-Returning donors are matched by ID number and updated. Runs in the caller's transaction.
+Returning donors are matched by ID number and updated. import_roster runs in the caller's
+transaction; import_for_drive is the console's write (its own transaction, audited), which
+raises RosterImportError with a machine-readable code.
 """
 from __future__ import annotations
 
-from typing import Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from kiosk.models import Department, Donor, Drive, Visit, drive_site, utcnow
+from kiosk.audit import record_audit
 from kiosk.inputs import fold_diacritics
+from kiosk.models import Department, Donor, Drive, DriveStatus, Visit, drive_site, utcnow
 from kiosk.roster.parser import ImportResult, ParsedRoster
 from kiosk.tokens import new_pass_token
+from kiosk.transactions import write_transaction
+
+ERROR_CODES = ("not_found", "drive_closed")
+
+
+class RosterImportError(Exception):
+    def __init__(self, code: str):
+        assert code in ERROR_CODES, code
+        super().__init__(code)
+        self.code = code
 
 
 def import_roster(
@@ -74,6 +87,36 @@ def import_roster(
     if drive is not None:
         result.visits_created = _add_visits(session, drive, [r.id_number for r in rows], departments)
     return result
+
+
+def import_for_drive(session: Session, parsed: ParsedRoster, *, drive_id: int, staff_id: int,
+                     skip_bad: bool = False) -> ImportResult:
+    """Import a confirmed roster into a drive that is not closed, audit it, and commit."""
+    with write_transaction(session):
+        drive = session.get(Drive, drive_id)
+        if drive is None:
+            raise RosterImportError("not_found")
+        if drive.status == DriveStatus.CLOSED:
+            raise RosterImportError("drive_closed")
+        result = import_roster(session, parsed, drive=drive, skip_bad=skip_bad)
+        record_audit(session, "roster_imported", staff_id=staff_id, entity="drive", entity_id=drive.id,
+                     drive_id=drive.id, new={"created": result.created, "updated": result.updated,
+                                             "visits_created": result.visits_created, "skipped": result.skipped})
+    return result
+
+
+def preview_summary(session: Session, parsed: ParsedRoster) -> dict[str, Any]:
+    """What importing would do, for the organiser to confirm: good and bad lines, new and
+    returning donors, and the departments it would add."""
+    ids = [row.id_number for row in parsed.rows]
+    known: set[str] = set()
+    for chunk in _chunks(ids, 5000):
+        known.update(session.scalars(sa.select(Donor.id_number).where(Donor.id_number.in_(chunk))))
+    departments = set(session.scalars(sa.select(Department.name)))
+    new_departments = sorted({r.department for r in parsed.rows if r.department and r.department not in departments})
+    return {"good": len(parsed.rows), "bad": len({e.line for e in parsed.errors}),
+            "new": len([i for i in ids if i not in known]), "returning": len([i for i in ids if i in known]),
+            "new_departments": new_departments}
 
 
 def _departments_by_name(session: Session, names: set[str]) -> dict[str, int]:

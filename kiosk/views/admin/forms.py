@@ -3,8 +3,6 @@ field that checks its own input (dates, numbers, choices), carries its own messa
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 from typing import Any, Iterable
 
 from flask_babel import lazy_gettext as _l
@@ -12,18 +10,17 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (BooleanField, DateField, HiddenField, IntegerField, PasswordField, SelectField,
                      SelectMultipleField, StringField, TextAreaField, widgets)
-from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Regexp, ValidationError
 
 from kiosk.models import DriveStatus, StaffRole
+from kiosk.roster.uploads import UPLOAD_ID
 
-try:  # WTForms 3.3 deprecates (value, label) tuples for SelectChoice; older versions only know tuples.
-    from wtforms.fields.choices import SelectChoice
 
-    def choice(value: Any, label: Any) -> Any:
-        return SelectChoice(value=value, label=label)
-except ImportError:  # pragma: no cover
-    def choice(value: Any, label: Any) -> Any:
-        return (value, label)
+def choice(value: Any, label: Any) -> SelectChoice:
+    # WTForms 3.3 deprecates (value, label) tuples.
+    return SelectChoice(value=value, label=label)
+
 
 PASSWORD_MIN = 8
 CORRECTION_REASONS_MAX = 500
@@ -99,12 +96,6 @@ class CheckboxesField(SelectMultipleField):
             self.data = [self.coerce(v) for v in valuelist]
         except (ValueError, TypeError):
             raise ValueError(_l("Choose one of the options.")) from None
-
-
-def fingerprint(values: dict[str, Any]) -> str:
-    """What a record looked like when its form was shown. Saving compares it with the record as it
-    is now: if someone else changed it meanwhile, the save is refused instead of overwriting."""
-    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
 STATUS_CHOICES = [(DriveStatus.PLANNED.value, _l("Planned")), (DriveStatus.OPEN.value, _l("Open")),
@@ -184,9 +175,9 @@ class RosterUploadForm(FlaskForm):
 
 
 class RosterConfirmForm(FlaskForm):
-    upload_id = HiddenField(validators=[DataRequired(_l("The upload has expired. Upload the file again.")),
-                                        Regexp(r"^[A-Za-z0-9_-]{20,64}$",
-                                               message=_l("The upload has expired. Upload the file again."))])
+    upload_id = HiddenField(validators=[
+        DataRequired(_l("The upload has expired. Upload the file again.")),
+        Regexp(UPLOAD_ID, message=_l("The upload has expired. Upload the file again."))])
     skip_bad = BooleanField(_l("Import the good rows and leave out the bad ones"))
 
 

@@ -1,0 +1,95 @@
+"""Roster files between their upload and the organiser's confirmation: kept in a folder of the
+instance (the caller passes it in), found again by a random id for the confirm step, and
+forgotten after a day. Only the staff member who uploaded a file, for the drive it was
+uploaded to, finds it again."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from kiosk.roster.parser import ParsedRoster, RosterFormatError, parse_roster, read_table
+
+FOLDER_NAME = "roster-uploads"
+MAX_AGE_SECONDS = 24 * 3600
+SUFFIXES = (".csv", ".xlsx")
+UPLOAD_ID = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+FILENAME_MAX = 200
+
+
+@dataclass(frozen=True)
+class StoredUpload:
+    upload_id: str
+    path: Path
+    filename: str
+    suffix: str
+
+    def read(self) -> bytes:
+        return self.path.read_bytes()
+
+
+def uploads_folder(instance_path: str | Path) -> Path:
+    """The folder in the instance that holds uploads, made (private) if missing."""
+    folder = Path(instance_path) / FOLDER_NAME
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return folder
+
+
+def parse_upload(filename: str, data: bytes, today: dt.date) -> ParsedRoster:
+    """Read an uploaded file as a roster; RosterFormatError if it is not one we can read."""
+    suffix = Path(filename).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise RosterFormatError("unsupported_file_type", suffix)
+    return parse_roster(read_table(filename, io.BytesIO(data)), today)
+
+
+def forget_old_uploads(folder: Path, now: Optional[float] = None) -> None:
+    limit = (time.time() if now is None else now) - MAX_AGE_SECONDS
+    for path in folder.iterdir():
+        try:
+            if path.stat().st_mtime < limit:
+                path.unlink()
+        except OSError:
+            pass
+
+
+def store_upload(folder: Path, *, data: bytes, filename: str, drive_id: int, staff_id: int) -> str:
+    """Keep the file until it is confirmed (and forget uploads older than a day). Returns its id."""
+    forget_old_uploads(folder)
+    filename = Path(filename or "").name
+    suffix = Path(filename).suffix.lower()
+    upload_id = secrets.token_urlsafe(24)
+    (folder / f"{upload_id}{suffix}").write_bytes(data)
+    (folder / f"{upload_id}.json").write_text(json.dumps(
+        {"drive_id": drive_id, "staff_id": staff_id, "suffix": suffix, "filename": filename[:FILENAME_MAX]}))
+    return upload_id
+
+
+def find_upload(folder: Path, upload_id: str, *, drive_id: int, staff_id: int) -> Optional[StoredUpload]:
+    """The stored upload of this id, if this staff member uploaded it for this drive less than a
+    day ago; else None."""
+    if not UPLOAD_ID.match(upload_id or ""):
+        return None
+    try:
+        meta = json.loads((folder / f"{upload_id}.json").read_text())
+    except (OSError, ValueError):
+        return None
+    suffix = meta.get("suffix", "")
+    data_path = folder / f"{upload_id}{suffix}"
+    if meta.get("drive_id") != drive_id or meta.get("staff_id") != staff_id or not data_path.exists():
+        return None
+    if data_path.stat().st_mtime < time.time() - MAX_AGE_SECONDS:
+        return None
+    return StoredUpload(upload_id=upload_id, path=data_path, filename=meta.get("filename") or f"roster{suffix}",
+                        suffix=suffix)
+
+
+def forget_upload(upload: StoredUpload) -> None:
+    for path in (upload.path, upload.path.with_suffix(".json")):
+        path.unlink(missing_ok=True)

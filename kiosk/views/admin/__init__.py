@@ -1,0 +1,59 @@
+"""The organiser's console at /admin: drives, sites, departments, staff, the roster, donors,
+exports, the end-of-drive report, certificates, corrections and the audit log.
+
+One blueprint, its routes in a module per area (as CTFd's admin and microblog's main):
+drives, setup (sites, departments, staff), roster (upload and passes), donors (donors,
+donations and corrections), reports (exports, report, certificates, audit); forms in forms.
+Views stay thin: they validate a form, call a domain function (kiosk.drives,
+kiosk.organisation, kiosk.auth, kiosk.roster, kiosk.donations, kiosk.exports, ...), and turn
+its outcome code into words. No view commits: the domain functions do."""
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, request
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from kiosk.access import Access, rule_for_blueprint
+from kiosk.extensions import db
+from kiosk.models import Drive, DriveStatus
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+rule_for_blueprint("admin", Access.ORGANISER)
+
+
+def current_staff_id() -> int:
+    """The signed-in organiser's id, for the audit log."""
+    return current_user.staff.id
+
+
+def form_status(form) -> int:
+    return 422 if request.method == "POST" else 200
+
+
+def get_or_404(model, ident: int):
+    found = db.session.get(model, ident)
+    if found is None:
+        abort(404)
+    return found
+
+
+def _nav_drives() -> list[Drive]:
+    return list(db.session.scalars(sa.select(Drive).order_by(Drive.drive_date.desc(), Drive.id.desc()).limit(8)))
+
+
+@bp.app_context_processor
+def _console_context() -> dict[str, Any]:
+    # Only the console's templates use these; the function is cheap and lazy for the others.
+    return {"admin_nav_drives": _nav_drives, "status_label": status_label}
+
+
+def status_label(status: DriveStatus | str) -> str:
+    value = status.value if isinstance(status, DriveStatus) else status
+    return {"planned": _("Planned"), "open": _("Open"), "closed": _("Closed")}.get(value, value)
+
+
+# The routes register themselves on bp when imported: last, since they import bp from here.
+from kiosk.views.admin import donors, drives, reports, roster, setup  # noqa: E402,F401

@@ -1,0 +1,137 @@
+"""The console's donors (search, one donor's history) and a drive's donations, with their
+corrections and voiding (kiosk.donations does the writing)."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from kiosk import donations as donation_service
+from kiosk.donor_search import donor_history, search_donors
+from kiosk.extensions import db
+from kiosk.formatting import local_today
+from kiosk.models import AuditLog, Department, Donation, Donor, Drive, Staff, Visit
+from kiosk.views.admin import bp, current_staff_id, forms, get_or_404
+
+
+@bp.route("/donors", methods=["GET", "POST"])
+def donors():
+    # The query travels in a POST body, never in the URL: names and ID numbers stay out of
+    # browser history and server logs.
+    form = forms.DonorSearchForm()
+    hits, searched, status = [], False, 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            hits, searched = search_donors(db.session, form.q.data), True
+        elif form.errors.get("csrf_token"):
+            abort(400)
+        elif form.q.data:
+            status = 422
+    if request.headers.get("HX-Request"):
+        return render_template("admin/_donor_results.html", form=form, hits=hits, searched=searched), status
+    return render_template("admin/donors.html", form=form, hits=hits, searched=searched), status
+
+
+@bp.get("/donors/<int:donor_id>")
+def donor(donor_id: int):
+    history = donor_history(db.session, donor_id, local_today())
+    if history is None:
+        abort(404)
+    return render_template("admin/donor.html", history=history)
+
+
+# ---------------------------------------------------------------- donations and corrections
+
+@bp.get("/drives/<int:drive_id>/donations")
+def donations(drive_id: int):
+    drive = get_or_404(Drive, drive_id)
+    rows = db.session.execute(
+        sa.select(Donation, Donor.full_name, Department.name, Staff.display_name)
+        .join(Visit, Donation.visit_id == Visit.id).join(Donor, Visit.donor_id == Donor.id)
+        .outerjoin(Department, Donor.department_id == Department.id)
+        .outerjoin(Staff, Donation.nurse_id == Staff.id)
+        .where(Donation.drive_id == drive.id).order_by(Donation.created_at.desc(), Donation.id.desc())).all()
+    return render_template("admin/donations.html", drive=drive, rows=rows)
+
+
+def _donation_forms(donation: Donation, correct=None, void=None):
+    correct = correct or forms.DonationCorrectionForm(formdata=None, data={
+        "volume_ml": donation.volume_ml, "bag_number": donation.bag_number, "outcome": donation.outcome,
+        "reaction": donation.reaction, "reaction_note": donation.reaction_note,
+        "expected_version": donation.version})
+    void = void or forms.DonationVoidForm(formdata=None, data={"expected_version": donation.version})
+    return correct, void
+
+
+def _render_donation(donation: Donation, correct=None, void=None, error=None, status=200):
+    correct, void = _donation_forms(donation, correct, void)
+    visit = donation.visit
+    entries = db.session.scalars(sa.select(AuditLog).where(AuditLog.entity == "donation",
+                                                           AuditLog.entity_id == donation.id)
+                                 .order_by(AuditLog.at.desc(), AuditLog.id.desc())).all()
+    return render_template("admin/donation.html", donation=donation, visit=visit, drive=visit.drive,
+                           correct=correct, void=void, error=error, entries=entries), status
+
+
+def _donation_error_message(code: str) -> str:
+    return {
+        "version_conflict": _("Someone else changed this donation meanwhile. Its current values are shown: "
+                              "make your change again."),
+        "bag_number_taken": _("This bag number is already used at this drive."),
+        "reason_required": _("Give the reason for the change."),
+        "invalid_volume": _("This volume is not allowed."),
+        "not_found": _("This donation no longer exists."),
+        "drive_closed": _("This drive is closed."),
+    }.get(code, _("The change could not be saved (%(code)s).", code=code))
+
+
+@bp.route("/donations/<int:donation_id>", methods=["GET", "POST"])
+def donation(donation_id: int):
+    record = get_or_404(Donation, donation_id)
+    if request.method == "GET":
+        return _render_donation(record)
+    form = forms.DonationCorrectionForm()
+    if not form.validate_on_submit():
+        return _render_donation(record, correct=form, status=422)
+    try:
+        donation_service.correct_donation(
+            db.session, donation_id=record.id, staff_id=current_staff_id(),
+            expected_version=int(form.expected_version.data or 0), volume_ml=form.volume_ml.data,
+            bag_number=form.bag_number.data.strip(), outcome=form.outcome.data, reaction=form.reaction.data,
+            reaction_note=(form.reaction_note.data or "").strip(), reason=form.reason.data.strip(),
+            nonce=form.nonce.data or "", allow_closed_drive=True)
+    except donation_service.DonationError as error:
+        db.session.rollback()
+        record = get_or_404(Donation, donation_id)
+        if error.code == "version_conflict":
+            return _render_donation(record, error=_donation_error_message(error.code), status=409)
+        return _render_donation(record, correct=form, error=_donation_error_message(error.code), status=422)
+    except ValueError:  # a malformed nonce or version: the form was not ours
+        db.session.rollback()
+        abort(400)
+    flash(_("Donation corrected. The change is in the audit log."), "ok")
+    return redirect(url_for("admin.donation", donation_id=donation_id), code=303)
+
+
+@bp.post("/donations/<int:donation_id>/void")
+def donation_void(donation_id: int):
+    record = get_or_404(Donation, donation_id)
+    form = forms.DonationVoidForm()
+    if not form.validate_on_submit():
+        return _render_donation(record, void=form, status=422)
+    try:
+        donation_service.void_donation(
+            db.session, donation_id=record.id, staff_id=current_staff_id(),
+            expected_version=int(form.expected_version.data or 0), reason=form.reason.data.strip(),
+            nonce=form.nonce.data or "", allow_closed_drive=True)
+    except donation_service.DonationError as error:
+        db.session.rollback()
+        record = get_or_404(Donation, donation_id)
+        status = 409 if error.code == "version_conflict" else 422
+        return _render_donation(record, void=None if status == 409 else form,
+                                error=_donation_error_message(error.code), status=status)
+    except ValueError:
+        db.session.rollback()
+        abort(400)
+    flash(_("Donation voided. The change is in the audit log."), "ok")
+    return redirect(url_for("admin.donation", donation_id=donation_id), code=303)

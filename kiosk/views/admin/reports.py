@@ -1,0 +1,108 @@
+"""The console's read-outs of a drive: exports, the end-of-drive report, certificates and the
+audit log."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import sqlalchemy as sa
+from flask import abort, render_template, send_file
+from flask_babel import gettext as _
+
+from kiosk.certificates import certificates_for
+from kiosk.exports import COLUMNS, FORMATS, build_export, record_health_export, to_csv, to_xlsx
+from kiosk.extensions import db
+from kiosk.formatting import local_zone
+from kiosk.models import AuditLog, Donation, Drive
+from kiosk.report import NURSE_JUDGEMENT, drive_report
+from kiosk.screening.messages import rule_label
+from kiosk.views.admin import bp, current_staff_id, forms, get_or_404
+
+AUDIT_PAGE = 300
+
+
+# ---------------------------------------------------------------- exports
+
+@bp.get("/drives/<int:drive_id>/exports")
+def exports(drive_id: int):
+    drive = get_or_404(Drive, drive_id)
+    return render_template("admin/exports.html", drive=drive, columns=COLUMNS,
+                           health_form=forms.HealthExportForm(formdata=None))
+
+
+def _send_export(drive: Drive, kind: str, fmt: str):
+    export = build_export(db.session, drive, kind, local_zone())
+    if fmt == "csv":
+        body, mimetype = to_csv(export), "text/csv; charset=utf-8"
+    else:
+        body, mimetype = to_xlsx(export), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return send_file(io.BytesIO(body), mimetype=mimetype, as_attachment=True,
+                     download_name=export.filename(fmt, drive.drive_date), max_age=0)
+
+
+@bp.get("/drives/<int:drive_id>/exports/<kind>.<fmt>")
+def export_file(drive_id: int, kind: str, fmt: str):
+    drive = get_or_404(Drive, drive_id)
+    if kind not in ("visits", "screenings", "donations") or fmt not in FORMATS:
+        abort(404)
+    return _send_export(drive, kind, fmt)
+
+
+@bp.post("/drives/<int:drive_id>/exports/health")
+def export_health(drive_id: int):
+    drive = get_or_404(Drive, drive_id)
+    form = forms.HealthExportForm()
+    if not form.validate_on_submit():
+        return render_template("admin/exports.html", drive=drive, columns=COLUMNS, health_form=form), 422
+    record_health_export(db.session, drive_id=drive.id, staff_id=current_staff_id(), fmt=form.format.data)
+    return _send_export(get_or_404(Drive, drive_id), "health", form.format.data)
+
+
+# ---------------------------------------------------------------- report and certificates
+
+def reason_label(rule: str) -> str:
+    if rule == NURSE_JUDGEMENT:
+        return _("The nurse's judgement")
+    return rule_label(rule) if isinstance(rule, str) else str(rule)  # stored JSON: an odd rule still shows
+
+
+def reaction_label(reaction: str) -> str:
+    return {"dizziness": _("Dizziness"), "fainting": _("Fainting"), "haematoma": _("Haematoma"),
+            "other": _("Other"), "none": _("None")}.get(reaction, reaction)
+
+
+@bp.get("/drives/<int:drive_id>/report")
+def report(drive_id: int):
+    result = drive_report(db.session, drive_id, local_zone())
+    if result is None:
+        abort(404)
+    return render_template("admin/report.html", drive=result.drive, report=result, reason_label=reason_label,
+                           reaction_label=reaction_label, printed_at=dt.datetime.now(local_zone()))
+
+
+@bp.get("/drives/<int:drive_id>/certificates")
+def certificates(drive_id: int):
+    drive = get_or_404(Drive, drive_id)
+    return render_template("admin/certificates.html", drive=drive,
+                           certificates=certificates_for(db.session, drive.id), single=False)
+
+
+@bp.get("/donations/<int:donation_id>/certificate")
+def certificate(donation_id: int):
+    record = get_or_404(Donation, donation_id)
+    found = certificates_for(db.session, record.drive_id, [record.id])
+    if not found:
+        abort(404)  # voided or incomplete: no certificate
+    return render_template("admin/certificates.html", drive=record.visit.drive, certificates=found, single=True)
+
+
+# ---------------------------------------------------------------- audit
+
+@bp.get("/drives/<int:drive_id>/audit")
+def audit(drive_id: int):
+    drive = get_or_404(Drive, drive_id)
+    entries = db.session.scalars(
+        sa.select(AuditLog).where(AuditLog.drive_id == drive.id)
+        .order_by(AuditLog.at.desc(), AuditLog.id.desc()).limit(AUDIT_PAGE)).all()
+    total = db.session.scalar(sa.select(sa.func.count(AuditLog.id)).where(AuditLog.drive_id == drive.id))
+    return render_template("admin/audit.html", drive=drive, entries=entries, total=total)

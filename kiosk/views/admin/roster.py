@@ -1,0 +1,102 @@
+"""The console's roster: uploading a drive's list, checking it, importing it; then the passes."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from kiosk.extensions import db
+from kiosk.formatting import local_today
+from kiosk.models import Department, Donor, Drive, DriveStatus, Site, Visit
+from kiosk.roster.importer import RosterImportError, import_for_drive, preview_summary
+from kiosk.roster.messages import describe_format_error, describe_row_error
+from kiosk.roster.parser import ParsedRoster, RosterFormatError
+from kiosk.roster.uploads import find_upload, forget_upload, parse_upload, store_upload, uploads_folder
+from kiosk.views.admin import bp, current_staff_id, forms, get_or_404
+
+PREVIEW_SAMPLE = 8
+
+
+def _roster_preview(drive: Drive, parsed: ParsedRoster, upload_id: str, filename: str, confirm_form=None,
+                    status: int = 200):
+    confirm_form = confirm_form or forms.RosterConfirmForm(formdata=None, data={"upload_id": upload_id})
+    errors = [(error.line, describe_row_error(error)) for error in parsed.errors]
+    return render_template("admin/roster_preview.html", drive=drive, summary=preview_summary(db.session, parsed),
+                           errors=errors, sample=parsed.rows[:PREVIEW_SAMPLE], filename=filename,
+                           form=confirm_form), status
+
+
+def _upload_expired(drive: Drive):
+    flash(_("The upload has expired. Upload the file again."), "error")
+    return redirect(url_for("admin.roster", drive_id=drive.id), code=303)
+
+
+@bp.route("/drives/<int:drive_id>/roster", methods=["GET", "POST"])
+def roster(drive_id: int):
+    drive = get_or_404(Drive, drive_id)
+    form = forms.RosterUploadForm()
+    format_error = None
+    if drive.status == DriveStatus.CLOSED:
+        if request.method == "POST":
+            abort(409)
+        return render_template("admin/roster.html", drive=drive, form=form, format_error=None)
+    if form.validate_on_submit():
+        upload = form.roster.data
+        filename, data = Path(upload.filename or "").name, upload.read()
+        try:
+            parsed = parse_upload(filename, data, local_today())
+        except RosterFormatError as error:
+            format_error = describe_format_error(error)
+        else:
+            upload_id = store_upload(uploads_folder(current_app.instance_path), data=data, filename=filename,
+                                     drive_id=drive.id, staff_id=current_staff_id())
+            return _roster_preview(drive, parsed, upload_id, filename)
+    status = 422 if request.method == "POST" else 200
+    return render_template("admin/roster.html", drive=drive, form=form, format_error=format_error), status
+
+
+@bp.post("/drives/<int:drive_id>/roster/confirm")
+def roster_confirm(drive_id: int):
+    drive = get_or_404(Drive, drive_id)
+    if drive.status == DriveStatus.CLOSED:
+        abort(409)
+    form = forms.RosterConfirmForm()
+    stored = find_upload(uploads_folder(current_app.instance_path), form.upload_id.data or "", drive_id=drive.id,
+                         staff_id=current_staff_id()) if form.validate_on_submit() else None
+    if stored is None:
+        return _upload_expired(drive)
+    try:
+        parsed = parse_upload(stored.filename, stored.read(), local_today())
+    except RosterFormatError:
+        return _upload_expired(drive)
+    if parsed.errors and not form.skip_bad.data:
+        form.skip_bad.errors.append(_("Some lines are bad: correct the file and upload it again, or tick this box "
+                                      "to import only the good lines."))
+        return _roster_preview(drive, parsed, stored.upload_id, stored.filename, confirm_form=form, status=422)
+    try:
+        result = import_for_drive(db.session, parsed, drive_id=drive_id, staff_id=current_staff_id(),
+                                  skip_bad=bool(form.skip_bad.data))
+    except RosterImportError as error:
+        abort(404 if error.code == "not_found" else 409)  # drive_closed meanwhile
+    forget_upload(stored)
+    flash(_("Imported: %(created)d new donors, %(updated)d updated, %(visits)d added to the drive, "
+            "%(skipped)d lines left out.", created=result.created, updated=result.updated,
+            visits=result.visits_created, skipped=result.skipped), "ok")
+    return redirect(url_for("admin.passes", drive_id=drive_id), code=303)
+
+
+@bp.get("/drives/<int:drive_id>/passes")
+def passes(drive_id: int):
+    drive = get_or_404(Drive, drive_id)
+    by_site = db.session.execute(
+        sa.select(Site, sa.func.count(Visit.id)).join(Visit, Visit.site_id == Site.id)
+        .where(Visit.drive_id == drive.id).group_by(Site.id).order_by(Site.code)).all()
+    by_department = db.session.execute(
+        sa.select(Department, sa.func.count(Visit.id)).join(Donor, Donor.department_id == Department.id)
+        .join(Visit, Visit.donor_id == Donor.id).where(Visit.drive_id == drive.id)
+        .group_by(Department.id).order_by(Department.name)).all()
+    total = db.session.scalar(sa.select(sa.func.count(Visit.id)).where(Visit.drive_id == drive.id))
+    return render_template("admin/passes.html", drive=drive, by_site=by_site, by_department=by_department,
+                           total=total)
