@@ -1,10 +1,12 @@
 """Kiosk and pass-page views through the test client: what the server answers, whatever it is sent."""
+import datetime as dt
 import re
 
 import pytest
 import sqlalchemy as sa
 
 from kiosk.extensions import db
+from kiosk.formatting import local_today
 from kiosk.models import KioskSession, Site, Visit
 from kiosk.tokens import new_nonce
 
@@ -107,3 +109,25 @@ def test_walk_in_on_a_phone_leads_to_the_pass_page(client, app, demo):
     assert response.status_code == 303 and response.headers["Location"].startswith("/p/")
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Xin chào Mai" in page and 'data-step="questionnaire-0"' in page
+
+
+def test_the_walk_in_form_takes_its_age_limits_from_this_instances_rules(client, app, demo):
+    with app.app_context():
+        today = local_today()
+
+    def walk_in(years: float, id_number: str):
+        born = today - dt.timedelta(days=int(years * 365.25))
+        data = {"full_name": "Lê Văn Tám", "date_of_birth": born.strftime("%d/%m/%Y"), "sex": "M",
+                "id_number": id_number, "phone": "0912345678", "department_id": "0", "rank": "", "blood_group": "",
+                "last_donation": "", "nonce": new_nonce()}
+        return client.post("/kiosk/XNC/walk-in", data=data)
+
+    refused = walk_in(62.5, "001064009991")
+    assert refused.status_code == 422
+    assert "phải từ 18 đến 60 tuổi (anh/chị 62 tuổi)" in refused.get_data(as_text=True)
+    # An instance whose rules say 20 to 65 (app.config["SCREENING_RULES"]) gets them on the form too.
+    app.config["SCREENING_RULES"] = {"age": {"min_years": 20, "max_years": 65}}
+    assert walk_in(62.5, "001064009992").status_code == 303
+    too_young = walk_in(19.5, "001207009993")
+    assert too_young.status_code == 422
+    assert "phải từ 20 đến 65 tuổi (anh/chị 19 tuổi)" in too_young.get_data(as_text=True)

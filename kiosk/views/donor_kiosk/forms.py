@@ -17,9 +17,10 @@ from kiosk.checkin import departments_for_walk_in
 from kiosk.extensions import db
 from kiosk.idempotency import InvalidNonce, check_nonce
 from kiosk.roster.parser import ID_NUMBER, parse_date
+from kiosk.screening.engine import age_on
+from kiosk.screening.rules import AgeRule
 
 VIETNAMESE_MOBILE = re.compile(r"^0(3|5|7|8|9)\d{8}$")
-MIN_AGE, MAX_AGE = 18, 60
 
 
 def _nonce_check(form, field):
@@ -78,9 +79,12 @@ class WalkInForm(FlaskForm):
     last_donation = StringField(_l("Last donation (if any)"), validators=[OptionalValue(), _date_field_check])
     nonce = HiddenField(validators=[_nonce_check])
 
-    def __init__(self, *args, drive_date: dt.date, **kwargs):
+    def __init__(self, *args, drive_date: dt.date, age_rule: AgeRule, **kwargs):
+        """`age_rule`: the screening rules' age limits, this instance's overrides included, so
+        the form refuses no one the nurse would accept, and accepts no one the rules refuse."""
         super().__init__(*args, **kwargs)
         self.drive_date = drive_date
+        self.age_rule = age_rule
         self.department_id.choices = [SelectChoice(0, _("Other / not listed"))] + [
             SelectChoice(d.id, d.name) for d in departments_for_walk_in(db.session)]
 
@@ -93,10 +97,10 @@ class WalkInForm(FlaskForm):
         born = getattr(field, "parsed", None)
         if born is None:
             return
-        age = self.drive_date.year - born.year - ((self.drive_date.month, self.drive_date.day) < (born.month, born.day))
-        if age < MIN_AGE or age > MAX_AGE:
+        age, rule = age_on(born, self.drive_date), self.age_rule
+        if age < rule.min_years or age > rule.max_years:
             raise ValidationError(_("Donors must be from %(min)d to %(max)d years old (you are %(age)d).",
-                                    min=MIN_AGE, max=MAX_AGE, age=max(age, 0)))
+                                    min=rule.min_years, max=rule.max_years, age=max(age, 0)))
 
     def validate_phone(self, field):
         phone = re.sub(r"[\s.\-]", "", field.data or "")

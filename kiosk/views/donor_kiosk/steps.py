@@ -23,7 +23,7 @@ from kiosk.screening.questionnaire import IncompleteAnswers, load_questionnaire
 from kiosk.tokens import pass_url
 from kiosk.views.donor_kiosk import bp, count_miss, misses_exceeded, today_start_utc
 from kiosk.views.donor_kiosk.forms import FindForm, ScanForm, WalkInForm, answers_from_form, screen_problem
-from kiosk.views.lookups import site_or_404
+from kiosk.views.lookups import screening_rules, site_or_404
 
 # Look-ups by ID number and date of birth, per kiosk address: enough for a queue, too few to enumerate.
 FIND_LIMIT, FIND_WINDOW = 20, 60
@@ -139,7 +139,8 @@ def walk_in(code: str):
     if drive is None:
         form = None
         return render(200)
-    form = WalkInForm(drive_date=drive.drive_date, formdata=None if request.method == "GET" else request.form)
+    form = WalkInForm(drive_date=drive.drive_date, age_rule=screening_rules().age,
+                      formdata=None if request.method == "GET" else request.form)
     if request.method == "GET" or not form.validate():
         return render(200 if request.method == "GET" else 422)
     walk_in_data = WalkIn(full_name=form.full_name.data, date_of_birth=form.date_of_birth.parsed, sex=form.sex.data,
