@@ -28,7 +28,7 @@ def token(app, demo):
 
 
 def test_kiosk_pages_are_not_cached_and_carry_no_personal_data_in_urls(client, demo, token):
-    response = client.post("/kiosk/XNC/scan", data={"code": token, "nonce": new_nonce()}, headers=HX)
+    response = client.post("/kiosk/XNC/scan", data={"pass_code": token, "nonce": new_nonce()}, headers=HX)
     page = response.get_data(as_text=True)
     assert response.headers["Cache-Control"] == "no-store"
     urls = re.findall(r'(?:hx-get|hx-post|href|action)="([^"]+)"', page)
@@ -46,11 +46,11 @@ def test_unknown_site_is_404(client, demo):
 
 @pytest.mark.parametrize("data", [
     {},
-    {"code": ""},
-    {"code": "x" * 10_000},
-    {"code": "\x00\x00"},
-    {"code": "http://x/p/" + "A" * 32},  # no nonce
-    {"code": "A" * 32, "nonce": "short"},
+    {"pass_code": ""},
+    {"pass_code": "x" * 10_000},
+    {"pass_code": "\x00\x00"},
+    {"pass_code": "http://x/p/" + "A" * 32},  # no nonce
+    {"pass_code": "A" * 32, "nonce": "short"},
 ])
 def test_bad_scans_get_a_message_not_an_error(client, demo, data):
     response = client.post("/kiosk/XNC/scan", data=data, headers=HX)
@@ -59,7 +59,7 @@ def test_bad_scans_get_a_message_not_an_error(client, demo, data):
 
 
 def test_a_closed_kiosk_session_cannot_be_used_again(client, app, demo, token):
-    page = client.post("/kiosk/XNC/scan", data={"code": token, "nonce": new_nonce()}, headers=HX).get_data(as_text=True)
+    page = client.post("/kiosk/XNC/scan", data={"pass_code": token, "nonce": new_nonce()}, headers=HX).get_data(as_text=True)
     kiosk_session = re.search(r'name="ks" value="([^"]+)"', page).group(1)
     client.post("/kiosk/XNC/reset", data={"ks": kiosk_session}, headers=HX)
     with app.app_context():
@@ -70,7 +70,7 @@ def test_a_closed_kiosk_session_cannot_be_used_again(client, app, demo, token):
 
 
 def test_the_questionnaire_refuses_a_missing_answer(client, demo, token):
-    page = client.post("/kiosk/XNC/scan", data={"code": token, "nonce": new_nonce()}, headers=HX).get_data(as_text=True)
+    page = client.post("/kiosk/XNC/scan", data={"pass_code": token, "nonce": new_nonce()}, headers=HX).get_data(as_text=True)
     kiosk_session = re.search(r'name="ks" value="([^"]+)"', page).group(1)
     client.post("/kiosk/XNC/confirm", data={"ks": kiosk_session, "nonce": new_nonce()}, headers=HX)
     response = client.post("/kiosk/XNC/questionnaire", data={"ks": kiosk_session, "step": "1", "action": "next",
@@ -88,8 +88,8 @@ def test_guessing_pass_urls_is_slowed_down(client, demo, token):
 
 def test_guessing_at_the_kiosk_scanner_is_slowed_down(client, demo, token):
     for _ in range(30):
-        client.post("/kiosk/XNC/scan", data={"code": "Z" * 32, "nonce": new_nonce()}, headers=HX)
-    response = client.post("/kiosk/XNC/scan", data={"code": token, "nonce": new_nonce()}, headers=HX)
+        client.post("/kiosk/XNC/scan", data={"pass_code": "Z" * 32, "nonce": new_nonce()}, headers=HX)
+    response = client.post("/kiosk/XNC/scan", data={"pass_code": token, "nonce": new_nonce()}, headers=HX)
     assert response.status_code == 429 and "Quá nhiều lần thử" in response.get_data(as_text=True)
 
 

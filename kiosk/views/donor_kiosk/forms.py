@@ -31,7 +31,7 @@ def _nonce_check(form, field):
 
 
 class ScanForm(FlaskForm):
-    code = StringField(_l("Pass code"), validators=[DataRequired(_l("Scan your pass.")), Length(max=500)])
+    pass_code = StringField(_l("Pass code"), validators=[DataRequired(_l("Scan your pass.")), Length(max=500)])
     nonce = HiddenField(validators=[_nonce_check])
 
 

@@ -95,7 +95,7 @@ def scan(code: str):
         return _stage("kiosk/_start.html", 422, site=site, drive=_today_drive(site), form=form)
     if misses_exceeded("scan"):
         return _start(site, 429, notice=_("Too many attempts. Please wait a minute, or ask the staff at the desk."))
-    result = scan_pass(db.session, scanned_text=form.code.data, site=site, today=local_today(), nonce=form.nonce.data)
+    result = scan_pass(db.session, scanned_text=form.pass_code.data, site=site, today=local_today(), nonce=form.nonce.data)
     if result.outcome == ScanOutcome.UNKNOWN:
         count_miss("scan")
     return _scan_outcome(site, result)
