@@ -47,7 +47,7 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
     _register_blueprints(app)
 
     from kiosk import security
-    from kiosk.views.display import install_idle_poll_shortcut
+    from kiosk.display_poll import install_idle_poll_shortcut
 
     security.init_app(app)
     install_idle_poll_shortcut(app)

@@ -7,7 +7,6 @@ import os
 import re
 import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.parse
@@ -91,7 +90,7 @@ def test_twenty_simultaneous_check_ins_get_consecutive_numbers(app, served):
     prepared = []
     for token, sex in tokens_and_sex:
         tablet = Tablet(served["url"])
-        page = tablet.post("/kiosk/XNC/scan", {"code": token, "nonce": new_nonce()})
+        page = tablet.post("/kiosk/XNC/scan", {"pass_code": token, "nonce": new_nonce()})
         found = re.search(r'name="ks" value="([^"]+)"', page)
         assert found, page[:2000]
         kiosk_session = found.group(1)

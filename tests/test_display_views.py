@@ -132,7 +132,7 @@ def test_many_sites_show_no_walk_in_codes_on_the_all_sites_view(app, client, dri
 
 
 def test_the_idle_poll_shortcut_answers_like_flask(app, client, demo):
-    """The idle answer comes from kiosk.views.display.IdlePollShortcut, before Flask: the same
+    """The idle answer comes from kiosk.display_poll.IdlePollShortcut, before Flask: the same
     204, the same headers; a change, an unknown site or a malformed query goes on to Flask."""
     from kiosk import tally
     from kiosk.database import begin_write

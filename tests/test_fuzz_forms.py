@@ -54,7 +54,7 @@ HOSTILE = [
     "completed", "incomplete", "none", "other", "yes", "no", "next", "back", "XNC", "CSCD", "planned", "closed",
     "open", "nurse", "organiser", "x" * 5000, "9" * 500, "\r\n\r\nSet-Cookie: x=1", "\ud7ff\ue000\uffff",
 ]
-SHARED_FIELDS = ["nonce", "ks", "step", "action", "expected_version", "next", "lang", "code", "query", "q1", "q5",
+SHARED_FIELDS = ["nonce", "ks", "step", "action", "expected_version", "next", "lang", "pass_code", "query", "q1", "q5",
                  "q10", "q12", "drive", "site", "department", "rev"]
 JUNK_FIELDS = ["", "__proto__", "a" * 300, "😀", "csrf_token[]", "id", "<b>"]
 # Each client has an address of its own: Flask-Login's "strong" session protection ties a
@@ -279,7 +279,7 @@ def test_a_10_mb_form_is_refused_in_words_and_a_20_mb_one_is_413(fuzz, path, met
     client = signed_in_client(app, role)
     token = csrf_token_of(client)
     for size, expected in ((10 * 1024 * 1024, None), (20 * 1024 * 1024, 413)):
-        body = {"csrf_token": token, "code": "x" * size, "nonce": "n" * 20, "query": "q"}
+        body = {"csrf_token": token, "pass_code": "x" * size, "nonce": "n" * 20, "query": "q"}
         for htmx in (False, True):
             headers = {"X-CSRFToken": token, **({"HX-Request": "true"} if htmx else {})}
             response = client.open(path, method=method, data=body, headers=headers)
@@ -316,5 +316,5 @@ def test_errors_speak_english_to_who_chose_english(fuzz):
     client.set_cookie("lang", "en")
     response = client.get("/nope-😀")
     assert response.status_code == 404 and "This page does not exist." in response.get_data(as_text=True)
-    response = client.post("/kiosk/XNC/scan", data={"code": "x"})  # no CSRF token
+    response = client.post("/kiosk/XNC/scan", data={"pass_code": "x"})  # no CSRF token
     assert response.status_code == 400 and "expired" in response.get_data(as_text=True)

@@ -1,10 +1,12 @@
 """Kiosk and pass-page views through the test client: what the server answers, whatever it is sent."""
+import datetime as dt
 import re
 
 import pytest
 import sqlalchemy as sa
 
 from kiosk.extensions import db
+from kiosk.formatting import local_today
 from kiosk.models import KioskSession, Site, Visit
 from kiosk.tokens import new_nonce
 
@@ -26,7 +28,7 @@ def token(app, demo):
 
 
 def test_kiosk_pages_are_not_cached_and_carry_no_personal_data_in_urls(client, demo, token):
-    response = client.post("/kiosk/XNC/scan", data={"code": token, "nonce": new_nonce()}, headers=HX)
+    response = client.post("/kiosk/XNC/scan", data={"pass_code": token, "nonce": new_nonce()}, headers=HX)
     page = response.get_data(as_text=True)
     assert response.headers["Cache-Control"] == "no-store"
     urls = re.findall(r'(?:hx-get|hx-post|href|action)="([^"]+)"', page)
@@ -44,11 +46,11 @@ def test_unknown_site_is_404(client, demo):
 
 @pytest.mark.parametrize("data", [
     {},
-    {"code": ""},
-    {"code": "x" * 10_000},
-    {"code": "\x00\x00"},
-    {"code": "http://x/p/" + "A" * 32},  # no nonce
-    {"code": "A" * 32, "nonce": "short"},
+    {"pass_code": ""},
+    {"pass_code": "x" * 10_000},
+    {"pass_code": "\x00\x00"},
+    {"pass_code": "http://x/p/" + "A" * 32},  # no nonce
+    {"pass_code": "A" * 32, "nonce": "short"},
 ])
 def test_bad_scans_get_a_message_not_an_error(client, demo, data):
     response = client.post("/kiosk/XNC/scan", data=data, headers=HX)
@@ -57,7 +59,7 @@ def test_bad_scans_get_a_message_not_an_error(client, demo, data):
 
 
 def test_a_closed_kiosk_session_cannot_be_used_again(client, app, demo, token):
-    page = client.post("/kiosk/XNC/scan", data={"code": token, "nonce": new_nonce()}, headers=HX).get_data(as_text=True)
+    page = client.post("/kiosk/XNC/scan", data={"pass_code": token, "nonce": new_nonce()}, headers=HX).get_data(as_text=True)
     kiosk_session = re.search(r'name="ks" value="([^"]+)"', page).group(1)
     client.post("/kiosk/XNC/reset", data={"ks": kiosk_session}, headers=HX)
     with app.app_context():
@@ -68,7 +70,7 @@ def test_a_closed_kiosk_session_cannot_be_used_again(client, app, demo, token):
 
 
 def test_the_questionnaire_refuses_a_missing_answer(client, demo, token):
-    page = client.post("/kiosk/XNC/scan", data={"code": token, "nonce": new_nonce()}, headers=HX).get_data(as_text=True)
+    page = client.post("/kiosk/XNC/scan", data={"pass_code": token, "nonce": new_nonce()}, headers=HX).get_data(as_text=True)
     kiosk_session = re.search(r'name="ks" value="([^"]+)"', page).group(1)
     client.post("/kiosk/XNC/confirm", data={"ks": kiosk_session, "nonce": new_nonce()}, headers=HX)
     response = client.post("/kiosk/XNC/questionnaire", data={"ks": kiosk_session, "step": "1", "action": "next",
@@ -86,8 +88,8 @@ def test_guessing_pass_urls_is_slowed_down(client, demo, token):
 
 def test_guessing_at_the_kiosk_scanner_is_slowed_down(client, demo, token):
     for _ in range(30):
-        client.post("/kiosk/XNC/scan", data={"code": "Z" * 32, "nonce": new_nonce()}, headers=HX)
-    response = client.post("/kiosk/XNC/scan", data={"code": token, "nonce": new_nonce()}, headers=HX)
+        client.post("/kiosk/XNC/scan", data={"pass_code": "Z" * 32, "nonce": new_nonce()}, headers=HX)
+    response = client.post("/kiosk/XNC/scan", data={"pass_code": token, "nonce": new_nonce()}, headers=HX)
     assert response.status_code == 429 and "Quá nhiều lần thử" in response.get_data(as_text=True)
 
 
@@ -107,3 +109,25 @@ def test_walk_in_on_a_phone_leads_to_the_pass_page(client, app, demo):
     assert response.status_code == 303 and response.headers["Location"].startswith("/p/")
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Xin chào Mai" in page and 'data-step="questionnaire-0"' in page
+
+
+def test_the_walk_in_form_takes_its_age_limits_from_this_instances_rules(client, app, demo):
+    with app.app_context():
+        today = local_today()
+
+    def walk_in(years: float, id_number: str):
+        born = today - dt.timedelta(days=int(years * 365.25))
+        data = {"full_name": "Lê Văn Tám", "date_of_birth": born.strftime("%d/%m/%Y"), "sex": "M",
+                "id_number": id_number, "phone": "0912345678", "department_id": "0", "rank": "", "blood_group": "",
+                "last_donation": "", "nonce": new_nonce()}
+        return client.post("/kiosk/XNC/walk-in", data=data)
+
+    refused = walk_in(62.5, "001064009991")
+    assert refused.status_code == 422
+    assert "phải từ 18 đến 60 tuổi (anh/chị 62 tuổi)" in refused.get_data(as_text=True)
+    # An instance whose rules say 20 to 65 (app.config["SCREENING_RULES"]) gets them on the form too.
+    app.config["SCREENING_RULES"] = {"age": {"min_years": 20, "max_years": 65}}
+    assert walk_in(62.5, "001064009992").status_code == 303
+    too_young = walk_in(19.5, "001207009993")
+    assert too_young.status_code == 422
+    assert "phải từ 20 đến 65 tuổi (anh/chị 19 tuổi)" in too_young.get_data(as_text=True)

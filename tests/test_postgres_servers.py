@@ -127,7 +127,7 @@ def test_two_servers_on_one_database_give_one_queue_and_one_display(app, servers
     for index, (token, sex) in enumerate(donors):
         scan_at, finish_at = (server_a, server_b) if index % 2 == 0 else (server_b, server_a)
         tablet = Tablet(scan_at)
-        page = tablet.post(scan_at, "/kiosk/XNC/scan", {"code": token, "nonce": new_nonce()})
+        page = tablet.post(scan_at, "/kiosk/XNC/scan", {"pass_code": token, "nonce": new_nonce()})
         found = re.search(r'name="ks" value="([^"]+)"', page)
         assert found, page[:2000]
         answers = {item.id: "no" for item in questionnaire.items_for(sex)} | {"q10": "yes"}

@@ -2,7 +2,7 @@
 from kiosk.views.admin import bp as admin_bp
 from kiosk.views.sign_in import bp as auth_bp
 from kiosk.views.display import bp as display_bp
-from kiosk.views.kiosk import bp as kiosk_bp
+from kiosk.views.donor_kiosk import bp as kiosk_bp
 from kiosk.views.main import bp as main_bp
 from kiosk.views.nurse import bp as nurse_bp
 from kiosk.views.passes import bp as passes_bp

@@ -1,10 +1,10 @@
-// The donor kiosk: a scanner input that keeps focus, the camera scanner (jsQR), the idle
+// The donor kiosk: a scanner input that keeps focus, the camera scanner (camera.js), the idle
 // reset that wipes the previous donor, the ticket's auto-return, and a screen that stays awake.
 (function () {
   "use strict";
 
   var stage = document.getElementById("kiosk-stage");
-  var camera = { stream: null, frame: 0 };
+  var scanner = null;  // the camera while it reads (camera.js)
 
   function scanInput() {
     return document.querySelector("[data-scan-input]");
@@ -30,19 +30,15 @@
     }
   }
 
-  // ----- the camera -----
+  // ----- the camera (camera.js reads the code) -----
   function setCameraStatus(text) {
     var status = document.getElementById("camera-status");
     if (status) status.textContent = text;
   }
 
   function stopCamera() {
-    if (camera.frame) cancelAnimationFrame(camera.frame);
-    camera.frame = 0;
-    if (camera.stream) {
-      camera.stream.getTracks().forEach(function (track) { track.stop(); });
-      camera.stream = null;
-    }
+    if (scanner) scanner.stop();
+    scanner = null;
     var panel = document.getElementById("camera-panel");
     if (panel) panel.hidden = true;
   }
@@ -52,46 +48,25 @@
     var video = document.getElementById("camera-video");
     var canvas = document.getElementById("camera-canvas");
     if (!panel || !video || !canvas) return;
-    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia || typeof window.jsQR !== "function") {
-      panel.hidden = false;
-      setCameraStatus(panel.getAttribute("data-unavailable") || "Camera unavailable");
+    var unavailable = panel.getAttribute("data-unavailable") || "Camera unavailable";
+    panel.hidden = false;
+    if (!window.qrCamera || !window.qrCamera.supported()) {
+      setCameraStatus(unavailable);
       return;
     }
-    panel.hidden = false;
-    navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false })
-      .then(function (stream) {
-        camera.stream = stream;
-        video.srcObject = stream;
-        return video.play();
-      })
-      .then(function () { camera.frame = requestAnimationFrame(function () { scanFrame(video, canvas); }); })
-      .catch(function () {
-        setCameraStatus(panel.getAttribute("data-unavailable") || "Camera unavailable");
-      });
-  }
-
-  function scanFrame(video, canvas) {
-    if (!camera.stream) return;
-    if (video.readyState === video.HAVE_ENOUGH_DATA && video.videoWidth > 0) {
-      var width = video.videoWidth;
-      var height = video.videoHeight;
-      canvas.width = width;
-      canvas.height = height;
-      var context = canvas.getContext("2d", { willReadFrequently: true });
-      context.drawImage(video, 0, 0, width, height);
-      var image = context.getImageData(0, 0, width, height);
-      var code = window.jsQR(image.data, width, height, { inversionAttempts: "dontInvert" });
-      if (code && code.data) {
+    if (scanner) scanner.stop();
+    scanner = window.qrCamera.scan(video, {
+      canvas: canvas,
+      onCode: function (text) {
         var input = scanInput();
         stopCamera();
         if (input) {
-          input.value = code.data;
+          input.value = text;
           input.form.requestSubmit();
         }
-        return;
-      }
-    }
-    camera.frame = requestAnimationFrame(function () { scanFrame(video, canvas); });
+      },
+      onError: function () { setCameraStatus(unavailable); }
+    });
   }
 
   // ----- idle reset -----

@@ -11,8 +11,8 @@
     }
   });
 
-  // Camera scanning: only where the browser allows the camera (HTTPS or localhost) and the
-  // decoder is loaded. A USB scanner needs none of this: it types into the focused field.
+  // Camera scanning (camera.js): only where the browser allows the camera (HTTPS or localhost)
+  // and the decoder is loaded. A USB scanner needs none of this: it types into the focused field.
   function setUpCamera() {
     var start = document.getElementById("camera-start");
     var panel = document.getElementById("camera");
@@ -21,50 +21,33 @@
     var input = document.getElementById("query");
     var form = document.getElementById("find-form");
     if (!start || !panel || !video || !input || !form) { return; }
-    if (!window.isSecureContext || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia || !window.jsQR) {
-      return;
-    }
+    if (!window.isSecureContext || !window.qrCamera || !window.qrCamera.supported()) { return; }
     start.hidden = false;
-    var stream = null;
-    var canvas = document.createElement("canvas");
-    var context = canvas.getContext("2d", { willReadFrequently: true });
+    var scanner = null;
 
     function close() {
-      if (stream) { stream.getTracks().forEach(function (t) { t.stop(); }); }
-      stream = null;
+      if (scanner) { scanner.stop(); }
+      scanner = null;
       panel.hidden = true;
       start.hidden = false;
     }
-    function scan() {
-      if (!stream) { return; }
-      if (video.readyState === video.HAVE_ENOUGH_DATA) {
-        canvas.width = video.videoWidth;
-        canvas.height = video.videoHeight;
-        context.drawImage(video, 0, 0, canvas.width, canvas.height);
-        var image = context.getImageData(0, 0, canvas.width, canvas.height);
-        var code = window.jsQR(image.data, image.width, image.height, { inversionAttempts: "dontInvert" });
-        if (code && code.data) {
-          input.value = code.data;
+    start.addEventListener("click", function () {
+      if (scanner) { scanner.stop(); }
+      scanner = window.qrCamera.scan(video, {
+        onOpen: function () {
+          panel.hidden = false;
+          start.hidden = true;
+        },
+        onCode: function (text) {
+          input.value = text;
           close();
           form.requestSubmit();
-          return;
+        },
+        onError: function () {
+          close();
+          var status = document.getElementById("camera-status");
+          if (status) { status.textContent = start.getAttribute("data-denied") || ""; }
         }
-      }
-      window.requestAnimationFrame(scan);
-    }
-    start.addEventListener("click", function () {
-      navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false }).then(function (s) {
-        stream = s;
-        video.srcObject = s;
-        panel.hidden = false;
-        start.hidden = true;
-        return video.play();
-      }).then(function () {
-        window.requestAnimationFrame(scan);
-      }).catch(function () {
-        close();
-        var status = document.getElementById("camera-status");
-        if (status) { status.textContent = start.getAttribute("data-denied") || ""; }
       });
     });
     if (stop) { stop.addEventListener("click", close); }

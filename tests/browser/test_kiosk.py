@@ -2,16 +2,13 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import sqlalchemy as sa
-from PIL import Image
 
 from kiosk.extensions import db
 from kiosk.models import QuestionnaireResponse, Site, Visit
-from kiosk.qr import qr_png
 from kiosk.tokens import pass_url
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, LAPTOP, TABLET, check_page
+from tests.browser.conftest import LAPTOP, TABLET, check_page
 
 PHONE = {"width": 390, "height": 844}
 
@@ -156,42 +153,6 @@ def test_wrong_day_pass_is_told_apart(live_server, demo, page, app):
     page.wait_for_selector("[data-step=outcome-wrong_drive]")
     assert "đợt hiến máu khác" in page.locator("h1").inner_text()
     check_page(page, "kiosk-wrong-drive-768")
-
-
-def _y4m_of(png: bytes, path: Path, size=(640, 480)) -> None:
-    """A still image as a Y4M video, which Chromium's fake camera plays in a loop."""
-    import io
-
-    qr = Image.open(io.BytesIO(png)).convert("L")
-    frame = Image.new("L", size, 255)
-    side = min(size) - 60
-    frame.paste(qr.resize((side, side), Image.NEAREST), ((size[0] - side) // 2, (size[1] - side) // 2))
-    ycbcr = Image.merge("RGB", [frame] * 3).convert("YCbCr")
-    y, cb, cr = ycbcr.split()
-    half = (size[0] // 2, size[1] // 2)
-    with path.open("wb") as fh:
-        fh.write(f"YUV4MPEG2 W{size[0]} H{size[1]} F10:1 Ip A1:1 C420jpeg\n".encode())
-        for _ in range(2):
-            fh.write(b"FRAME\n" + y.tobytes() + cb.resize(half).tobytes() + cr.resize(half).tobytes())
-
-
-def test_camera_scanned_pass(live_server, demo, playwright_instance, app, tmp_path, page_problems):
-    visit = a_visit(app)
-    video = tmp_path / "pass.y4m"
-    _y4m_of(qr_png(pass_url(live_server.url, visit["token"]), box_size=6), video)
-    browser = playwright_instance.chromium.launch(
-        executable_path=CHROMIUM, headless=True,
-        args=CHROMIUM_ARGS + ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                              f"--use-file-for-fake-video-capture={video}"])
-    try:
-        context = browser.new_context(viewport=TABLET, locale="vi-VN", permissions=["camera"])
-        page = page_problems.watch(context.new_page())
-        open_kiosk(page, live_server)
-        page.click("#camera-button")
-        page.wait_for_selector("[data-step=confirm]", timeout=15_000)
-        assert page.locator(".identity-name").inner_text() == visit["name"]
-    finally:
-        browser.close()
 
 
 def test_walk_in_with_a_validation_error_then_success(live_server, demo, page, app):

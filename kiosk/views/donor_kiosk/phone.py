@@ -1,0 +1,91 @@
+"""The donor's own phone: the pass page at /p/<token> (the pass's QR code, the drive, and on the
+drive day the questionnaire to answer before arriving)."""
+from __future__ import annotations
+
+from typing import Optional
+
+from flask import current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from kiosk.checkin import answered_today, store_answers
+from kiosk.extensions import db
+from kiosk.formatting import local_today
+from kiosk.idempotency import InvalidNonce, run_once
+from kiosk.models import DriveStatus, Visit
+from kiosk.qr import qr_svg
+from kiosk.screening.questionnaire import IncompleteAnswers, load_questionnaire
+from kiosk.tokens import TOKEN_PATTERN, pass_url
+from kiosk.views.donor_kiosk import bp, count_miss, misses_exceeded, today_start_utc
+from kiosk.views.donor_kiosk.forms import answers_from_form, screen_problem
+
+
+def _visit_for_token(token: str) -> Optional[Visit]:
+    if not TOKEN_PATTERN.match(token):
+        return None
+    return db.session.scalars(db.select(Visit).where(Visit.token == token)).first()
+
+
+@bp.route("/p/<token>", methods=["GET"])
+def pass_page(token: str):
+    if misses_exceeded("pass"):
+        return render_template("kiosk/pass_unknown.html", too_many=True), 429
+    visit = _visit_for_token(token)
+    if visit is None:
+        count_miss("pass")
+        return render_template("kiosk/pass_unknown.html"), 404
+    return _render_pass_page(visit, token)
+
+
+def _render_pass_page(visit: Visit, token: str, step: int = 0, answers: Optional[dict] = None, error=None,
+                      status: int = 200):
+    drive = visit.drive
+    today = local_today()
+    site = visit.site or (drive.sites[0] if drive.sites else None)
+    questions = load_questionnaire()
+    groups = questions.groups_for(visit.donor.sex)
+    step = max(0, min(step, len(groups) - 1))
+    answered = answered_today(db.session, visit, today_start_utc())
+    is_drive_day = drive.drive_date == today and drive.status == DriveStatus.OPEN
+    return render_template(
+        "kiosk/pass.html", visit=visit, drive=drive, site=site, donor=visit.donor, token=token,
+        is_drive_day=is_drive_day, answered=answered, groups=groups, step=step, group=groups[step],
+        answers=answers or {}, error=error, ks="", pass_qr=qr_svg(pass_url(current_app.config["BASE_URL"], token),
+                                                                  label=_("Your pass")),
+        post_url=url_for("kiosk.pass_questionnaire", token=token),
+        idle_seconds=0,
+    ), status
+
+
+@bp.post("/p/<token>/questionnaire")
+def pass_questionnaire(token: str):
+    visit = _visit_for_token(token)
+    if visit is None:
+        return render_template("kiosk/pass_unknown.html"), 404
+    drive = visit.drive
+    if not (drive.drive_date == local_today() and drive.status == DriveStatus.OPEN) or visit.checked_in_at:
+        return _render_pass_page(visit, token)
+    questions = load_questionnaire()
+    groups = questions.groups_for(visit.donor.sex)
+    answers = answers_from_form(questions.items_for(visit.donor.sex))
+    step = max(0, min(request.form.get("step", type=int) or 0, len(groups) - 1))
+    if request.form.get("action") == "back":
+        return _render_pass_page(visit, token, step - 1, answers)
+    problem = screen_problem(groups[step], answers)
+    if problem:
+        return _render_pass_page(visit, token, step, answers, problem, 422)
+    if step < len(groups) - 1:
+        return _render_pass_page(visit, token, step + 1, answers)
+    try:
+        run_once(db.session, request.form.get("nonce", ""), "phone_questionnaire",
+                 lambda: {"response_id": _store_phone_answers(visit.id, questions, answers)})
+    except (InvalidNonce, IncompleteAnswers):
+        return _render_pass_page(visit, token, 0, {}, _("This page has expired. Please start again."), 422)
+    return redirect(url_for("kiosk.pass_page", token=token), code=303)
+
+
+def _store_phone_answers(visit_id: int, questions, answers) -> int:
+    visit = db.session.get(Visit, visit_id)
+    response = store_answers(db.session, visit=visit, questionnaire=questions, answers=answers, channel="phone",
+                             nonce=request.form.get("nonce", ""))
+    db.session.flush()
+    return response.id

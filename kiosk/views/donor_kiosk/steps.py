@@ -1,0 +1,280 @@
+"""The kiosk's steps, each a swap of #kiosk-stage: the start screen, a scanned pass, finding oneself
+by ID number, walk-in registration, "is this you?", the questionnaire, the ticket, and the reset
+back to the start (the idle timer, the ticket's "done", "not me")."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Optional
+
+from flask import current_app, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from kiosk import ratelimit
+from kiosk.checkin import (CheckinOutcome, ScanOutcome, WalkIn, WalkInRefused, answered_today, check_in,
+                           close_kiosk_session, find_by_identity, open_kiosk_session, register_walk_in,
+                           replayed_check_in, scan_pass, todays_drive_at)
+from kiosk.database import begin_write
+from kiosk.extensions import db
+from kiosk.formatting import local_today
+from kiosk.idempotency import InvalidNonce
+from kiosk.models import Drive, KioskSession, Site, Visit
+from kiosk.qr import qr_svg
+from kiosk.screening.questionnaire import IncompleteAnswers, load_questionnaire
+from kiosk.tokens import pass_url
+from kiosk.views.donor_kiosk import bp, count_miss, misses_exceeded, today_start_utc
+from kiosk.views.donor_kiosk.forms import FindForm, ScanForm, WalkInForm, answers_from_form, screen_problem
+from kiosk.views.lookups import screening_rules, site_or_404
+
+# Look-ups by ID number and date of birth, per kiosk address: enough for a queue, too few to enumerate.
+FIND_LIMIT, FIND_WINDOW = 20, 60
+
+
+def _today_drive(site: Site) -> Optional[Drive]:
+    return todays_drive_at(db.session, site, local_today())
+
+
+def _is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _stage(template: str, status: int = 200, **context):
+    """A step of the kiosk: the partial for htmx, or the whole kiosk page around it otherwise."""
+    context.setdefault("idle_seconds", current_app.config["KIOSK_IDLE_SECONDS"])
+    if _is_htmx():
+        return render_template(template, **context), status
+    return render_template("kiosk/page.html", stage_template=template, **context), status
+
+
+def _start(site: Site, status: int = 200, notice: Optional[str] = None):
+    return _stage("kiosk/_start.html", status, site=site, drive=_today_drive(site), form=ScanForm(formdata=None),
+                  notice=notice)
+
+
+def _questionnaire_step(site: Site, kiosk_session_id: str, visit: Visit, step: int, answers: dict[str, bool],
+                        status: int = 200, error: Optional[str] = None, post_url: Optional[str] = None):
+    questionnaire = load_questionnaire()
+    groups = questionnaire.groups_for(visit.donor.sex)
+    step = max(0, min(step, len(groups) - 1))
+    return _stage("kiosk/_questionnaire.html", status, site=site, ks=kiosk_session_id, groups=groups, step=step,
+                  group=groups[step], answers=answers, error=error,
+                  post_url=post_url or url_for("kiosk.questionnaire", code=site.code))
+
+
+def _ticket(site: Site, result: dict, visit: Visit):
+    drive = db.session.get(Drive, visit.drive_id)
+    return _stage("kiosk/_ticket.html", site=site, drive=drive, queue_number=result["queue_number"],
+                  donor_name=visit.donor.given_name, sex=visit.donor.sex,
+                  ticket_qr=qr_svg(pass_url(current_app.config["BASE_URL"], visit.token), label=_("Ticket")),
+                  return_after=current_app.config.get("KIOSK_TICKET_SECONDS", 30))
+
+
+def _scan_outcome(site: Site, result):
+    if result.outcome == ScanOutcome.ACCEPTED:
+        kiosk_session = db.session.get(KioskSession, result.kiosk_session_id)
+        visit = kiosk_session.visit
+        return _stage("kiosk/_confirm.html", site=site, ks=kiosk_session.id, donor=visit.donor)
+    if result.outcome == ScanOutcome.ALREADY_CHECKED_IN:
+        checked_in_at = dt.datetime.fromisoformat(result.checked_in_at) if result.checked_in_at else None
+        return _stage("kiosk/_outcome.html", site=site, outcome="already", queue_number=result.queue_number,
+                      checked_in_at=checked_in_at)
+    return _stage("kiosk/_outcome.html", site=site, outcome=result.outcome.value)
+
+
+# ----- the kiosk -----
+
+@bp.get("/kiosk/<code>")
+def start(code: str):
+    return _start(site_or_404(code))
+
+
+@bp.post("/kiosk/<code>/scan")
+def scan(code: str):
+    site = site_or_404(code)
+    form = ScanForm()
+    if not form.validate():
+        return _stage("kiosk/_start.html", 422, site=site, drive=_today_drive(site), form=form)
+    if misses_exceeded("scan"):
+        return _start(site, 429, notice=_("Too many attempts. Please wait a minute, or ask the staff at the desk."))
+    result = scan_pass(db.session, scanned_text=form.pass_code.data, site=site, today=local_today(), nonce=form.nonce.data)
+    if result.outcome == ScanOutcome.UNKNOWN:
+        count_miss("scan")
+    return _scan_outcome(site, result)
+
+
+@bp.route("/kiosk/<code>/find", methods=["GET", "POST"])
+def find(code: str):
+    site = site_or_404(code)
+    form = FindForm()
+    if request.method == "GET":
+        return _stage("kiosk/_find.html", site=site, form=FindForm(formdata=None))
+    if not form.validate():
+        return _stage("kiosk/_find.html", 422, site=site, form=form)
+    begin_write(db.session)
+    tries = ratelimit.hit(db.session, f"kiosk:find:{request.remote_addr}", FIND_WINDOW)
+    db.session.commit()
+    if tries > FIND_LIMIT:
+        return _stage("kiosk/_find.html", 429, site=site, form=form,
+                      error=_("Too many attempts. Please wait a minute, or ask the staff at the desk."))
+    result = find_by_identity(db.session, id_number=form.id_number.data, date_of_birth=form.date_of_birth.parsed,
+                              site=site, today=local_today(), nonce=form.nonce.data)
+    if result.outcome == ScanOutcome.UNKNOWN:
+        return _stage("kiosk/_find.html", 422, site=site, form=form,
+                      error=_("We could not find you on today's list. Check the numbers, register as a new donor, "
+                              "or ask the staff at the desk."))
+    return _scan_outcome(site, result)
+
+
+@bp.route("/kiosk/<code>/walk-in", methods=["GET", "POST"])
+def walk_in(code: str):
+    """Walk-in registration: a step of the kiosk (htmx), or a page of its own on a phone."""
+    site = site_or_404(code)
+    drive = _today_drive(site)
+    template = "kiosk/_walk_in.html" if _is_htmx() else "kiosk/walk_in_page.html"
+
+    def render(status=200, **extra):
+        context = dict(site=site, drive=drive, form=form, idle_seconds=current_app.config["KIOSK_IDLE_SECONDS"],
+                       **extra)
+        return render_template(template, **context), status
+
+    if drive is None:
+        form = None
+        return render(200)
+    form = WalkInForm(drive_date=drive.drive_date, age_rule=screening_rules().age,
+                      formdata=None if request.method == "GET" else request.form)
+    if request.method == "GET" or not form.validate():
+        return render(200 if request.method == "GET" else 422)
+    walk_in_data = WalkIn(full_name=form.full_name.data, date_of_birth=form.date_of_birth.parsed, sex=form.sex.data,
+                          id_number=form.id_number.data, phone=form.phone.data,
+                          department_id=form.department_id.data or None, rank=(form.rank.data or "").strip(),
+                          blood_group=form.blood_group.data or "",
+                          last_donation_date=getattr(form.last_donation, "parsed", None))
+    try:
+        result = register_walk_in(db.session, walk_in=walk_in_data, site=site, today=local_today(),
+                                  nonce=form.nonce.data)
+    except WalkInRefused:
+        return render(422, error=_("This ID number is already registered with other details. "
+                                   "Please ask the staff at the desk."))
+    if not _is_htmx():
+        # On the donor's own phone: their pass page, with the questionnaire to answer now.
+        if result.kiosk_session_id:
+            kiosk_session = db.session.get(KioskSession, result.kiosk_session_id)
+            begin_write(db.session)
+            close_kiosk_session(db.session, result.kiosk_session_id)
+            token = kiosk_session.visit.token
+            db.session.commit()
+            return redirect(url_for("kiosk.pass_page", token=token), code=303)
+    if result.outcome == ScanOutcome.ACCEPTED:
+        # The donor just typed their own details: no "is this you?", straight to the questions.
+        return confirm_session(site, result.kiosk_session_id)
+    return _scan_outcome(site, result)
+
+
+@bp.post("/kiosk/<code>/confirm")
+def confirm(code: str):
+    site = site_or_404(code)
+    return confirm_session(site, request.form.get("ks", ""))
+
+
+def confirm_session(site: Site, kiosk_session_id: str):
+    replayed = replayed_check_in(db.session, request.form.get("nonce", ""))
+    if replayed is not None:
+        return _after_checkin(site, replayed)
+    kiosk_session = open_kiosk_session(db.session, kiosk_session_id, site)
+    if kiosk_session is None:
+        return _start(site, notice=_("That took too long, so we started again for your privacy. Please scan again."))
+    visit = kiosk_session.visit
+    if answered_today(db.session, visit, today_start_utc()):
+        # Answered on the phone this morning: arriving is all that is left.
+        nonce = request.form.get("nonce") or ""
+        try:
+            result = check_in(db.session, kiosk_session_id=kiosk_session.id, site=site, questionnaire=load_questionnaire(),
+                              answers=None, today_start_utc=today_start_utc(), nonce=nonce)
+        except InvalidNonce:
+            return _start(site, 422, notice=_("This page has expired. Please start again."))
+        return _after_checkin(site, result)
+    return _questionnaire_step(site, kiosk_session.id, visit, 0, {})
+
+
+@bp.post("/kiosk/<code>/questionnaire")
+def questionnaire(code: str):
+    site = site_or_404(code)
+    replayed = replayed_check_in(db.session, request.form.get("nonce", ""))
+    if replayed is not None:
+        return _after_checkin(site, replayed)
+    kiosk_session_id = request.form.get("ks", "")
+    kiosk_session = open_kiosk_session(db.session, kiosk_session_id, site)
+    if kiosk_session is None:
+        return _start(site, notice=_("That took too long, so we started again for your privacy. Please scan again."))
+    visit = kiosk_session.visit
+    questions = load_questionnaire()
+    groups = questions.groups_for(visit.donor.sex)
+    answers = answers_from_form(questions.items_for(visit.donor.sex))
+    step = request.form.get("step", type=int) or 0
+    step = max(0, min(step, len(groups) - 1))
+    action = request.form.get("action", "next")
+    if action == "back":
+        return _questionnaire_step(site, kiosk_session.id, visit, step - 1, answers)
+    problem = screen_problem(groups[step], answers)
+    if problem:
+        return _questionnaire_step(site, kiosk_session.id, visit, step, answers, 422, error=problem)
+    if step < len(groups) - 1:
+        return _questionnaire_step(site, kiosk_session.id, visit, step + 1, answers)
+    try:
+        result = check_in(db.session, kiosk_session_id=kiosk_session.id, site=site, questionnaire=questions,
+                          answers=answers, today_start_utc=today_start_utc(), nonce=request.form.get("nonce", ""))
+    except IncompleteAnswers as error:
+        first_missing = next((i for i, g in enumerate(groups) if any(it.id in error.missing + error.unconfirmed
+                                                                      for it in g.items)), 0)
+        return _questionnaire_step(site, kiosk_session.id, visit, first_missing, answers, 422,
+                                   error=_("Please answer every question on this screen."))
+    except InvalidNonce:
+        return _start(site, 422, notice=_("This page has expired. Please start again."))
+    return _after_checkin(site, result)
+
+
+def _after_checkin(site: Site, result: dict):
+    outcome = result["outcome"]
+    if outcome == CheckinOutcome.SESSION_CLOSED.value:
+        return _start(site, notice=_("That took too long, so we started again for your privacy. Please scan again."))
+    visit = db.session.get(Visit, result["visit_id"])
+    if outcome in (CheckinOutcome.CHECKED_IN.value, CheckinOutcome.ALREADY_CHECKED_IN.value):
+        return _ticket(site, result, visit)
+    return _start(site)
+
+
+@bp.post("/kiosk/<code>/reset")
+def reset(code: str):
+    """Back to the start screen: the idle timer, the ticket's "done", or "not me". The kiosk
+    session is closed on the server, so nothing of the donor can be fetched again."""
+    site = site_or_404(code)
+    kiosk_session_id = request.form.get("ks", "")
+    if kiosk_session_id:
+        begin_write(db.session)
+        close_kiosk_session(db.session, kiosk_session_id)
+        db.session.commit()
+    return _start(site)
+
+
+@bp.get("/kiosk/<code>/start")
+def start_stage(code: str):
+    return _start(site_or_404(code))
+
+
+@bp.get("/kiosk/<code>/manifest.webmanifest")
+def manifest(code: str):
+    site = site_or_404(code)
+    response = jsonify({
+        "name": f"{_('Donor kiosk')} · {site.name}",
+        "short_name": _("Donor kiosk"),
+        "start_url": url_for("kiosk.start", code=site.code),
+        "scope": url_for("kiosk.start", code=site.code),
+        "display": "fullscreen",
+        "orientation": "any",
+        "background_color": "#ffffff",
+        "theme_color": "#b0001e",
+        "lang": "vi",
+        "icons": [{"src": url_for("static", filename="icons/icon-192.png"), "sizes": "192x192", "type": "image/png"},
+                  {"src": url_for("static", filename="icons/icon-512.png"), "sizes": "512x512", "type": "image/png"}],
+    })
+    response.mimetype = "application/manifest+json"
+    return response
