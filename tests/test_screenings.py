@@ -113,6 +113,37 @@ def test_going_against_the_suggestion_needs_a_written_reason(setup, decision, vo
     assert {key: screening.suggestion[key] for key in suggested} == suggested
 
 
+def test_the_decision_does_not_take_the_callers_word_for_the_suggestion(app, setup):
+    # A caller cannot hand in a suggestion any more: the decision works out its own.
+    with pytest.raises(TypeError):
+        _decide(setup, vitals=LOW_HB, suggestion={"eligible": True, "allowed_volumes": [250, 350, 450]})
+    # The page may have shown "eligible" (a stale panel, a forged form): the rules defer, so an
+    # accept needs a written reason, and the suggestion stored is the one the rules give.
+    with pytest.raises(ScreeningError) as error:
+        _decide(setup, vitals=LOW_HB)
+    assert error.value.code == "override_reason_required"
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Screening)) == 0
+    _decide(setup, vitals=LOW_HB, override_reason="Bác sĩ đồng ý")
+    screening = db.session.scalars(sa.select(Screening)).one()
+    assert not screening.suggestion["eligible"] and screening.override_reason == "Bác sĩ đồng ý"
+    assert [r["rule"] for r in screening.suggestion["reasons"]] == ["haemoglobin"]
+    assert screening.suggestion["rules_version"] == load_rules().version
+
+
+def test_the_decisions_suggestion_reads_the_donors_answers(app, setup):
+    # Vitals all in range, but the donor answered "yes" to a permanent deferral at the kiosk.
+    visit_id = pick_donor(app, "XNC")
+    check_in(app, visit_id, "XNC", yes=("q3",))
+    db.session.rollback()  # the check-in committed in a session of its own
+    with pytest.raises(ScreeningError) as error:
+        _decide({**setup, "visit_id": visit_id}, vitals=ELIGIBLE)
+    assert error.value.code == "override_reason_required"
+    _decide({**setup, "visit_id": visit_id}, decision="deferred_permanent", volume_ml=None, vitals=ELIGIBLE,
+            reason="Viêm gan B")
+    screening = db.session.scalars(sa.select(Screening).where(Screening.visit_id == visit_id)).one()
+    assert screening.suggestion["permanent"] and screening.override_reason == ""
+
+
 def test_a_deferral_needs_a_reason_and_a_later_return_date(setup):
     drive_date = db.session.get(Drive, setup["drive_id"]).drive_date
     for changes, code in (({"reason": ""}, "reason_required"),
