@@ -115,6 +115,8 @@ def fuzz(tmp_path_factory, migrated_template):
     from kiosk.donations import record_donation
     from kiosk.formatting import local_today
     from kiosk.models import Department, Drive, DriveStatus, Screening, Site, Staff, StaffRole, Visit
+    from kiosk.screening.questionnaire import load_questionnaire
+    from kiosk.screening.rules import load_rules
     from tests.nurse_helpers import check_in, nonce, pick_donor
 
     directory = tmp_path_factory.mktemp("fuzz")
@@ -142,7 +144,8 @@ def fuzz(tmp_path_factory, migrated_template):
         visit = db.session.get(Visit, visit_id)
         screenings.record_decision(db.session, visit_id=visit_id, nurse_id=nurse_id, expected_version=visit.version,
                                    vitals=None, decision="accepted", volume_ml=350, deferral_until=None, reason="",
-                                   override_reason="thử nghiệm", suggestion={}, nonce=nonce())
+                                   override_reason="thử nghiệm", rules=load_rules(),
+                                   questionnaire=load_questionnaire(), nonce=nonce())
         donation = record_donation(db.session, visit_id=visit_id, nurse_id=nurse_id, volume_ml=350,
                                    bag_number="FUZZ-1", outcome="completed", nonce=nonce())
         ids |= {"visit": visit_id, "donation": donation["donation_id"], "donor": visit.donor_id,

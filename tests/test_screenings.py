@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pytest
 import sqlalchemy as sa
@@ -12,14 +13,16 @@ from kiosk.auth import hash_password
 from kiosk.extensions import db
 from kiosk.models import AuditLog, Drive, DriveStatus, Screening, Staff, StaffRole, Visit, VisitStatus
 from kiosk.screening.decisions import ScreeningError
+from kiosk.screening.questionnaire import load_questionnaire
+from kiosk.screening.rules import Vitals, load_rules
 from tests.nurse_helpers import check_in, nonce, pick_donor
 
-ELIGIBLE = {"eligible": True, "allowed_volumes": [250, 350, 450], "reasons": [], "return_date": None,
-            "permanent": False, "needs_review": False}
-LOW_HB = {"eligible": False, "allowed_volumes": [], "reasons": [{"rule": "haemoglobin", "code": "hb_low"}],
-          "return_date": None, "permanent": False, "needs_review": False}
-PERMANENT = {"eligible": False, "allowed_volumes": [], "reasons": [], "return_date": None, "permanent": True,
-             "needs_review": True}
+# What the nurse measures; record_decision works out the suggestion from them itself.
+ELIGIBLE = Vitals(weight_kg=60.0, systolic_mmhg=120, diastolic_mmhg=80, pulse_per_min=72, haemoglobin_g_l=140,
+                  temperature_c=36.8, hbsag="negative")
+LOW_HB = replace(ELIGIBLE, haemoglobin_g_l=110)  # the rules defer: Hb below 120 g/L
+LIGHT = replace(ELIGIBLE, weight_kg=48.0)  # 9 ml/kg: at most 432 ml, so 250 or 350 ml
+PERMANENT = replace(ELIGIBLE, hbsag="positive")  # the rules defer permanently
 
 
 @pytest.fixture
@@ -38,8 +41,8 @@ def setup(app, demo):
 def _decide(setup, **changes):
     visit = db.session.get(Visit, setup["visit_id"])
     arguments = dict(visit_id=setup["visit_id"], nurse_id=setup["nurse_id"], expected_version=visit.version,
-                     vitals=None, decision="accepted", volume_ml=350, deferral_until=None, reason="",
-                     override_reason="", suggestion=ELIGIBLE, nonce=nonce())
+                     vitals=ELIGIBLE, decision="accepted", volume_ml=350, deferral_until=None, reason="",
+                     override_reason="", rules=load_rules(), questionnaire=load_questionnaire(), nonce=nonce())
     arguments.update(changes)
     db.session.rollback()
     return screenings.record_decision(db.session, **arguments)
@@ -92,20 +95,53 @@ def test_a_second_decision_is_refused(setup):
     assert error.value.code == "already_decided"
 
 
-@pytest.mark.parametrize("decision,volume,suggestion", [
-    ("accepted", 350, LOW_HB),  # accepting a donor the rules defer
-    ("accepted", 450, {**ELIGIBLE, "allowed_volumes": [250, 350]}),  # a volume the rules do not allow
-    ("deferred_permanent", None, ELIGIBLE),  # deferring an eligible donor
-    ("deferred_temporary", None, PERMANENT),  # softening a permanent deferral
+@pytest.mark.parametrize("decision,volume,vitals,suggested", [
+    ("accepted", 350, LOW_HB, {"eligible": False}),  # accepting a donor the rules defer
+    ("accepted", 450, LIGHT, {"eligible": True, "allowed_volumes": [250, 350]}),  # a volume the rules do not allow
+    ("deferred_permanent", None, ELIGIBLE, {"eligible": True}),  # deferring an eligible donor
+    ("deferred_temporary", None, PERMANENT, {"eligible": False, "permanent": True}),  # softening a permanent deferral
 ])
-def test_going_against_the_suggestion_needs_a_written_reason(setup, decision, volume, suggestion):
+def test_going_against_the_suggestion_needs_a_written_reason(setup, decision, volume, vitals, suggested):
     until = dt.date.today() + dt.timedelta(days=30)
-    common = dict(decision=decision, volume_ml=volume, suggestion=suggestion, reason="lý do", deferral_until=until)
+    common = dict(decision=decision, volume_ml=volume, vitals=vitals, reason="lý do", deferral_until=until)
     with pytest.raises(ScreeningError) as error:
         _decide(setup, **common)
     assert error.value.code == "override_reason_required"
     _decide(setup, override_reason="Bác sĩ quyết định", **common)
-    assert db.session.scalars(sa.select(Screening)).one().override_reason == "Bác sĩ quyết định"
+    screening = db.session.scalars(sa.select(Screening)).one()
+    assert screening.override_reason == "Bác sĩ quyết định"
+    assert {key: screening.suggestion[key] for key in suggested} == suggested
+
+
+def test_the_decision_does_not_take_the_callers_word_for_the_suggestion(app, setup):
+    # A caller cannot hand in a suggestion any more: the decision works out its own.
+    with pytest.raises(TypeError):
+        _decide(setup, vitals=LOW_HB, suggestion={"eligible": True, "allowed_volumes": [250, 350, 450]})
+    # The page may have shown "eligible" (a stale panel, a forged form): the rules defer, so an
+    # accept needs a written reason, and the suggestion stored is the one the rules give.
+    with pytest.raises(ScreeningError) as error:
+        _decide(setup, vitals=LOW_HB)
+    assert error.value.code == "override_reason_required"
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Screening)) == 0
+    _decide(setup, vitals=LOW_HB, override_reason="Bác sĩ đồng ý")
+    screening = db.session.scalars(sa.select(Screening)).one()
+    assert not screening.suggestion["eligible"] and screening.override_reason == "Bác sĩ đồng ý"
+    assert [r["rule"] for r in screening.suggestion["reasons"]] == ["haemoglobin"]
+    assert screening.suggestion["rules_version"] == load_rules().version
+
+
+def test_the_decisions_suggestion_reads_the_donors_answers(app, setup):
+    # Vitals all in range, but the donor answered "yes" to a permanent deferral at the kiosk.
+    visit_id = pick_donor(app, "XNC")
+    check_in(app, visit_id, "XNC", yes=("q3",))
+    db.session.rollback()  # the check-in committed in a session of its own
+    with pytest.raises(ScreeningError) as error:
+        _decide({**setup, "visit_id": visit_id}, vitals=ELIGIBLE)
+    assert error.value.code == "override_reason_required"
+    _decide({**setup, "visit_id": visit_id}, decision="deferred_permanent", volume_ml=None, vitals=ELIGIBLE,
+            reason="Viêm gan B")
+    screening = db.session.scalars(sa.select(Screening).where(Screening.visit_id == visit_id)).one()
+    assert screening.suggestion["permanent"] and screening.override_reason == ""
 
 
 def test_a_deferral_needs_a_reason_and_a_later_return_date(setup):
@@ -113,10 +149,10 @@ def test_a_deferral_needs_a_reason_and_a_later_return_date(setup):
     for changes, code in (({"reason": ""}, "reason_required"),
                           ({"reason": "Hb thấp", "deferral_until": drive_date}, "invalid_return_date")):
         with pytest.raises(ScreeningError) as error:
-            _decide(setup, decision="deferred_temporary", volume_ml=None, suggestion=LOW_HB,
+            _decide(setup, decision="deferred_temporary", volume_ml=None, vitals=LOW_HB,
                     **{"deferral_until": drive_date + dt.timedelta(days=7), **changes})
         assert error.value.code == code
-    _decide(setup, decision="deferred_temporary", volume_ml=None, suggestion=LOW_HB, reason="Hb thấp",
+    _decide(setup, decision="deferred_temporary", volume_ml=None, vitals=LOW_HB, reason="Hb thấp",
             deferral_until=drive_date + dt.timedelta(days=7))
     assert db.session.get(Visit, setup["visit_id"]).status == VisitStatus.DEFERRED
     assert _counts(setup)["deferred"] == _snapshot(setup)["deferred"] == 1

@@ -14,7 +14,6 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -28,12 +27,12 @@ from kiosk.idempotency import run_once
 from kiosk.models import (Donation, Donor, Drive, DriveStatus, Screening, Site, Staff, StaffRole, Visit,
                           VisitStatus)
 from kiosk.screening.questionnaire import load_questionnaire
+from kiosk.screening.rules import load_rules
 from kiosk.screening.decisions import ScreeningError
 from tests.conftest import make_app_on_copy
 
 DONORS = 5
 BAGS = ("T-1", "T-2", "T-3", "T-4")
-ACCEPTED = {"eligible": True, "allowed_volumes": [250, 350, 450], "permanent": False}
 
 
 def _nonce() -> str:
@@ -51,6 +50,7 @@ class DonorsThroughTheDay(RuleBasedStateMachine):
         self.context = self.app.app_context()
         self.context.push()
         self.questionnaire = load_questionnaire()
+        self.rules = load_rules()
         self.today = dt.date.today()
         session = db.session
         self.site = Site(code="A", name="Điểm A")
@@ -155,7 +155,7 @@ class DonorsThroughTheDay(RuleBasedStateMachine):
                 decision=decision, volume_ml=350 if accept else None,
                 deferral_until=None if accept else self.today + dt.timedelta(days=30),
                 reason="" if accept else "Huyết áp cao", override_reason="Đồng ý" if not accept else "",
-                suggestion=ACCEPTED, nonce=key)
+                rules=self.rules, questionnaire=self.questionnaire, nonce=key)
 
         try:
             result = call()

@@ -18,6 +18,9 @@ from kiosk.audit import record_audit
 from kiosk.database import begin_write
 from kiosk.idempotency import run_once
 from kiosk.models import (Donation, Donor, DriveStatus, Screening, Staff, Visit, VisitStatus, utcnow)
+from kiosk.screening import desk
+from kiosk.screening.questionnaire import Questionnaire
+from kiosk.screening.rules import Rules, Vitals
 
 DECISIONS = ("accepted", "deferred_temporary", "deferred_permanent")
 BAG_VOLUMES = (250, 350, 450)
@@ -135,7 +138,7 @@ def _status_after(decision: str) -> VisitStatus:
     return VisitStatus.CLEARED if decision == "accepted" else VisitStatus.DEFERRED
 
 
-def _vitals_values(vitals: Any) -> dict[str, Any]:
+def _vitals_values(vitals: Optional[Vitals]) -> dict[str, Any]:
     if vitals is None:
         return {}
     return {name: getattr(vitals, name, None) for name in VITAL_FIELDS}
@@ -146,10 +149,15 @@ def _live_donation(session: Session, visit_id: int) -> Optional[Donation]:
                            .limit(1)).first()
 
 
-def record_decision(session: Session, *, visit_id: int, nurse_id: int, expected_version: int, vitals: Any,
-                    decision: str, volume_ml: Optional[int], deferral_until: Optional[dt.date], reason: str,
-                    override_reason: str, suggestion: dict[str, Any], nonce: str) -> dict[str, Any]:
-    """Accept (with a volume) or defer a donor. Returns {"screening_id", "version", "status", "replayed"}."""
+def record_decision(session: Session, *, visit_id: int, nurse_id: int, expected_version: int,
+                    vitals: Optional[Vitals], decision: str, volume_ml: Optional[int],
+                    deferral_until: Optional[dt.date], reason: str, override_reason: str, rules: Rules,
+                    questionnaire: Questionnaire, nonce: str) -> dict[str, Any]:
+    """Accept (with a volume) or defer a donor. Returns {"screening_id", "version", "status", "replayed"}.
+
+    The suggestion the decision is checked against (and stored with) is worked out here, in the
+    write's transaction, from the donor, the drive date, the latest answers, the last donation and
+    these vitals: what the nurse's page showed is not taken on trust."""
     reason, override_reason = (reason or "").strip(), (override_reason or "").strip()
 
     def write() -> dict[str, Any]:
@@ -164,6 +172,7 @@ def record_decision(session: Session, *, visit_id: int, nurse_id: int, expected_
             raise ScreeningError("not_checked_in")
         if visit.status not in UNDECIDED:
             raise ScreeningError("already_decided")
+        suggestion = desk.suggestion_for(session, visit, vitals, rules, questionnaire).to_dict()
         _check_decision(decision, volume_ml, deferral_until, reason, override_reason, suggestion,
                         visit.drive.drive_date)
         values = _vitals_values(vitals)

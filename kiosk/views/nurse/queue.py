@@ -1,0 +1,85 @@
+"""The queue: choosing a site, the live queue (polled), finding a donor by pass or queue number."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+import sqlalchemy as sa
+from flask import redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from kiosk.drives import current_drive
+from kiosk.extensions import db
+from kiosk.models import Drive, Site, Visit, utcnow
+from kiosk.screening import desk
+from kiosk.screening.decisions import CLAIM_MINUTES, UNDECIDED
+from kiosk.tokens import token_from_scan
+from kiosk.views.nurse import bp, site_and_drive
+from kiosk.views.nurse.forms import STATUS_LABELS, FindForm
+
+
+def _queue_key(drive: Drive) -> str:
+    # Changes with the drive's revision, and once a minute so the waiting times move on.
+    return f"{drive.revision}-{int(utcnow().timestamp() // 60)}"
+
+
+@bp.get("")
+def choose_site():
+    drive = current_drive()
+    return render_template("nurse/choose_site.html", drive=drive, sites=drive.sites if drive else [])
+
+
+def _queue_context(site: Site, drive: Drive) -> dict[str, Any]:
+    visits = desk.queue(db.session, drive.id, site.id)
+    now = utcnow()
+    return {"site": site, "drive": drive, "visits": visits,
+            "flag_counts": desk.flag_counts(db.session, [v.id for v in visits]),
+            "queue_key": _queue_key(drive), "now": now, "status_labels": STATUS_LABELS,
+            "claim_cutoff": now - dt.timedelta(minutes=CLAIM_MINUTES),
+            "waiting_count": sum(v.status in UNDECIDED for v in visits)}
+
+
+@bp.get("/<code>")
+def queue(code: str):
+    site, drive = site_and_drive(code)
+    return render_template("nurse/queue.html", form=FindForm(), error=None, **_queue_context(site, drive))
+
+
+@bp.get("/<code>/queue")
+def queue_rows(code: str):
+    """The queue partial, polled every 2 s: 204 when nothing changed since the client's copy."""
+    site, drive = site_and_drive(code)
+    if request.args.get("since") == _queue_key(drive):
+        return "", 204
+    return render_template("nurse/_queue.html", **_queue_context(site, drive))
+
+
+@bp.post("/<code>/find")
+def find(code: str):
+    """A scanned pass (the URL in its QR, or the bare token) or a typed queue number."""
+    site, drive = site_and_drive(code)
+    form = FindForm()
+    error = None
+    if form.validate_on_submit():
+        text = form.query.data.strip()
+        visit = None
+        if re.fullmatch(r"\d{1,5}", text):
+            visit = db.session.scalars(sa.select(Visit).where(
+                Visit.drive_id == drive.id, Visit.site_id == site.id, Visit.queue_number == int(text))).first()
+            if visit is None:
+                error = _("No donor has queue number %(number)s at this site today.", number=int(text))
+        else:
+            token = token_from_scan(text)
+            visit = db.session.scalars(sa.select(Visit).where(Visit.token == token)).first() if token else None
+            if visit is None or visit.drive_id != drive.id:
+                error, visit = _("This code is not a pass for today's drive."), None
+            elif visit.checked_in_at is None:
+                error, visit = _("This donor has not checked in at the kiosk yet."), None
+            elif visit.site_id != site.id:
+                error = _("This donor checked in at another site: %(site)s.", site=visit.site.name if visit.site else "")
+                visit = None
+        if visit is not None:
+            return redirect(url_for("nurse.visit", code=site.code, visit_id=visit.id), code=303)
+    form.query.data = ""
+    return render_template("nurse/queue.html", form=form, error=error, **_queue_context(site, drive)), 422

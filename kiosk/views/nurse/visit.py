@@ -1,0 +1,385 @@
+"""A donor's page at the nurse station, and everything recorded on it: the suggestion as the
+vitals are typed, the decision, the donation, their corrections and voids. Each write goes to
+a domain function (kiosk.screening.decisions, kiosk.donations); this module checks the form,
+calls it, and turns its outcome code into words."""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, Optional
+
+from flask import abort, current_app, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from kiosk.donations import DonationError, correct_donation as correct_recorded_donation, record_donation
+from kiosk.donations import void_donation as void_recorded_donation
+from kiosk.extensions import db
+from kiosk.formatting import current_locale, local_today
+from kiosk.models import Donation, Drive, Screening, Site, Visit, WriteReceipt
+from kiosk.screening import decisions as screenings
+from kiosk.screening import desk
+from kiosk.screening.decisions import ScreeningError
+from kiosk.screening.engine import Suggestion, age_on, implausible_vitals
+from kiosk.screening.messages import describe_reason, rule_label
+from kiosk.screening.questionnaire import Questionnaire, load_questionnaire
+from kiosk.screening.rules import Rules, Vitals, load_rules
+from kiosk.views.nurse import bp, site_and_drive, visit_here
+from kiosk.views.nurse.forms import (DECISION_LABELS, OUTCOME_LABELS, REACTION_LABELS, STATUS_LABELS, VITAL_NAMES,
+                                     CorrectDecisionForm, CorrectDonationForm, DonationForm, ScreeningForm, VoidForm,
+                                     date_value, vitals_from)
+
+ERROR_MESSAGES = {
+    "not_found": _l("This record no longer exists. Reload the page."),
+    "not_checked_in": _l("This donor has not checked in at the kiosk yet."),
+    "already_decided": _l("A decision has already been recorded for this donor. Use a correction to change it."),
+    "already_donated": _l("A donation is recorded for this donor. Void the donation first."),
+    "invalid_decision": _l("Choose accept or defer."),
+    "invalid_volume": _l("Choose a volume."),
+    "invalid_return_date": _l("Give a return date after the drive date."),
+    "reason_required": _l("Write the reason."),
+    "override_reason_required": _l("This goes against the suggestion: write why."),
+    "version_conflict": _l("Someone else changed this donor's record after you opened it. Your change was not "
+                           "saved. The current record is shown below: check it, then enter your change again "
+                           "if it is still needed."),
+    "drive_closed": _l("The drive is closed: only the organiser can change its records now."),
+    "voided": _l("This decision has been voided."),
+    "not_cleared": _l("The donor must be accepted at screening before a donation is recorded."),
+    "bag_number_taken": _l("This bag number is already used in this drive."),
+    "invalid_bag_number": _l("Enter the bag number (at most 40 characters)."),
+    "invalid_outcome": _l("Choose completed or incomplete."),
+    "invalid_reaction": _l("Choose a reaction."),
+}
+# Which form field an error belongs next to.
+ERROR_FIELDS = {"invalid_volume": "volume_ml", "invalid_return_date": "deferral_until", "reason_required": "reason",
+                "override_reason_required": "override_reason", "invalid_decision": "decision",
+                "bag_number_taken": "bag_number", "invalid_bag_number": "bag_number", "invalid_outcome": "outcome",
+                "invalid_reaction": "reaction"}
+
+
+def _rules() -> Rules:
+    return load_rules(current_app.config.get("SCREENING_RULES") or None)
+
+
+def _questionnaire() -> Questionnaire:
+    return load_questionnaire(current_app.config.get("QUESTIONNAIRE_PATH"))
+
+
+def _impossible(vitals: Vitals) -> dict[str, str]:
+    """Field -> message for values no living donor has (pulse 900, weight 4000)."""
+    messages = {}
+    for name, (low, high) in implausible_vitals(vitals, _rules()).items():
+        messages[name] = _("This cannot be right: enter a value from %(low)s to %(high)s.",
+                           low=_plain(low), high=_plain(high))
+    return messages
+
+
+def _plain(number) -> str:
+    return f"{number:g}" if isinstance(number, float) else str(number)
+
+
+def _suggestion_for(visit: Visit, vitals: Optional[Vitals]) -> Suggestion:
+    return desk.suggestion_for(db.session, visit, vitals, _rules(), _questionnaire())
+
+
+def _reason_rows(suggestion: Suggestion) -> list[dict[str, Any]]:
+    return [{"text": describe_reason(r), "rule": rule_label(r.rule), "source": r.source, "until": r.until,
+             "permanent": r.permanent, "id": r.rule, "blocking": r.blocking}
+            for r in suggestion.reasons]
+
+
+def _flag_rows(response, suggestion: Suggestion) -> list[dict[str, Any]]:
+    """The donor's "yes" answers in words, each with the rule (and deferral) it touches."""
+    language = "en" if current_locale() == "en" else "vi"
+    return [{"item": row.item, "number": row.number, "text": row.text,
+             "rule": describe_reason(row.reason) if row.reason else _flag_kind(row.flag),
+             "source": row.reason.source if row.reason else "", "until": row.reason.until if row.reason else None,
+             "note": row.note}
+            for row in desk.flag_rows(response, suggestion, _questionnaire(), language)]
+
+
+def _flag_kind(flag: dict[str, Any]) -> str:
+    kind = flag.get("kind")
+    if kind == "permanent":
+        return _("Suggests a permanent deferral")
+    if kind == "months":
+        return _("Suggests a deferral of %(n)s months", n=flag.get("months"))
+    if kind == "days":
+        return _("Suggests a deferral of %(n)s days", n=flag.get("days"))
+    return _("For the nurse to review")
+
+
+def _visit_context(site: Site, drive: Drive, visit: Visit, *, form: Optional[ScreeningForm] = None,
+                   vitals: Optional[Vitals] = None, open_result=None, **extra) -> dict[str, Any]:
+    response = desk.latest_response(db.session, visit.id)
+    screening = screenings.current_screening(db.session, visit.id)
+    all_screenings = desk.screenings_of(db.session, visit.id)
+    donations = desk.donations_of(db.session, visit.id)
+    donation = next((d for d in reversed(donations) if not d.voided), None)
+    if screening is not None and screening.suggestion:
+        suggestion = Suggestion.from_dict(screening.suggestion)
+    else:
+        if form is None:
+            form = ScreeningForm(formdata=None, expected_version=str(visit.version))
+        vitals = vitals if vitals is not None else vitals_from(form)
+        suggestion = _suggestion_for(visit, vitals)
+    donor = visit.donor
+    last_donation = desk.last_donation(db.session, visit)
+    last = last_donation.date if last_donation else None
+    drive_date = drive.drive_date
+    context = {
+        "site": site, "drive": drive, "visit": visit, "donor": donor, "response": response,
+        "age": age_on(donor.date_of_birth, drive_date), "last_donation": last,
+        "days_since_last": (drive_date - last).days if last else None,
+        "flags": _flag_rows(response, suggestion), "suggestion": suggestion,
+        "reasons": _reason_rows(suggestion), "screening": screening, "screenings": all_screenings,
+        "donation": donation, "donations": donations, "form": form,
+        "status_labels": STATUS_LABELS, "decision_labels": DECISION_LABELS, "outcome_labels": OUTCOME_LABELS,
+        "reaction_labels": REACTION_LABELS, "open_result": open_result,
+        "history": desk.history(db.session, visit, [s.id for s in all_screenings], [d.id for d in donations]),
+        "field_errors": {}, "conflict": None, "error": None, "today": local_today(),
+        "open_correction": None,
+    }
+    if screening is not None:
+        context.setdefault("correct_form", _correct_decision_form(screening))
+        context.setdefault("void_decision_form", VoidForm(formdata=None, expected_version=str(screening.version)))
+    if screening is not None and screening.decision == "accepted" and donation is None:
+        context["donation_form"] = DonationForm(formdata=None, volume_ml=str(screening.volume_ml or ""),
+                                                expected_version=str(visit.version))
+    if donation is not None:
+        context["correct_donation_form"] = CorrectDonationForm(
+            formdata=None, expected_version=str(donation.version), volume_ml=str(donation.volume_ml),
+            bag_number=donation.bag_number, outcome=donation.outcome, reaction=donation.reaction,
+            reaction_note=donation.reaction_note)
+        context["void_donation_form"] = VoidForm(formdata=None, expected_version=str(donation.version))
+    context.update(extra)
+    return context
+
+
+
+def _correct_decision_form(screening: Screening) -> CorrectDecisionForm:
+    return CorrectDecisionForm(formdata=None, expected_version=str(screening.version), decision=screening.decision,
+                               volume_ml=str(screening.volume_ml or ""),
+                               deferral_until=screening.deferral_until.strftime("%d/%m/%Y") if screening.deferral_until else "",
+                               reason=screening.reason, override_reason=screening.override_reason)
+
+
+def _render_visit(context: dict[str, Any], status: int = 200):
+    return render_template("nurse/visit.html", **context), status
+
+
+@bp.get("/<code>/visit/<int:visit_id>")
+def visit(code: str, visit_id: int):
+    site, drive = site_and_drive(code)
+    visit = visit_here(site, drive, visit_id)
+    open_result = None
+    if visit.status in screenings.UNDECIDED:
+        open_result = screenings.open_visit(db.session, visit_id=visit.id, nurse_id=current_user.staff.id)
+        visit = db.session.get(Visit, visit_id)
+    return _render_visit(_visit_context(site, drive, visit, open_result=open_result))
+
+
+@bp.post("/<code>/visit/<int:visit_id>/suggest")
+def suggest(code: str, visit_id: int):
+    """The suggestion panel, recomputed as the nurse types the vitals (htmx, on change)."""
+    site, drive = site_and_drive(code)
+    visit = visit_here(site, drive, visit_id)
+    form = ScreeningForm()
+    form.validate()  # for the field errors only: nothing is saved here
+    vitals = vitals_from(form)
+    field_errors = {name: " ".join(str(e) for e in getattr(form, name).errors) for name in VITAL_NAMES
+                    if getattr(form, name).errors}
+    impossible = _impossible(vitals)
+    field_errors.update({k: v for k, v in impossible.items() if k not in field_errors})
+    if impossible:  # an impossible value must not move the suggestion
+        vitals = replace(vitals, **{name: None for name in impossible})
+    suggestion = _suggestion_for(visit, vitals)
+    return render_template("nurse/_suggest_response.html", suggestion=suggestion, reasons=_reason_rows(suggestion),
+                           field_errors=field_errors, vital_names=VITAL_NAMES)
+
+
+def _error_response(site, drive, visit, code: str, status: int, **extra):
+    message = str(ERROR_MESSAGES.get(code, _("The change was not saved.")))
+    field = ERROR_FIELDS.get(code)
+    context = _visit_context(site, drive, visit, **extra)
+    if status == 409:
+        context["conflict"] = message
+    elif field:
+        context["field_errors"] = {field: message}
+        context["error"] = _("The change was not saved: see the highlighted field.")
+    else:
+        context["error"] = message
+    return _render_visit(context, status)
+
+
+def _int_or_none(text: Optional[str]) -> Optional[int]:
+    try:
+        return int(text) if text not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+@bp.post("/<code>/visit/<int:visit_id>/decision")
+def decide(code: str, visit_id: int):
+    site, drive = site_and_drive(code)
+    visit = visit_here(site, drive, visit_id)
+    form = ScreeningForm()
+    valid = form.validate_on_submit()
+    vitals = vitals_from(form)
+    impossible = _impossible(vitals) if valid else {}
+    for name, message in impossible.items():
+        getattr(form, name).errors = [*getattr(form, name).errors, message]
+    if not valid or impossible:
+        form.nonce.data = ""
+        context = _visit_context(site, drive, visit, form=form, vitals=vitals)
+        context["error"] = _("Nothing was saved: correct the highlighted fields.")
+        return _render_visit(context, 422)
+    try:
+        screenings.record_decision(
+            db.session, visit_id=visit.id, nurse_id=current_user.staff.id,
+            expected_version=_int_or_none(form.expected_version.data) or -1, vitals=vitals,
+            decision=form.decision.data, volume_ml=_int_or_none(form.volume_ml.data),
+            deferral_until=date_value(form.deferral_until.data), reason=form.reason.data or "",
+            override_reason=form.override_reason.data or "", rules=_rules(), questionnaire=_questionnaire(),
+            nonce=form.nonce.data)
+    except ScreeningError as error:
+        db.session.expire_all()
+        visit = db.session.get(Visit, visit_id)
+        form.nonce.data = ""
+        if error.code == "version_conflict" or error.code == "already_decided":
+            form.expected_version.data = str(visit.version)
+            return _error_response(site, drive, visit, "version_conflict", 409, form=form, vitals=vitals)
+        return _error_response(site, drive, visit, error.code, 422, form=form, vitals=vitals)
+    return redirect(url_for("nurse.visit", code=site.code, visit_id=visit.id), code=303)
+
+
+@bp.post("/<code>/visit/<int:visit_id>/decision/<int:screening_id>/correct")
+def correct_decision(code: str, visit_id: int, screening_id: int):
+    site, drive = site_and_drive(code)
+    visit = visit_here(site, drive, visit_id)
+    screening = db.session.get(Screening, screening_id)
+    if screening is None or screening.visit_id != visit.id:
+        abort(404)
+    form = CorrectDecisionForm()
+    if not form.validate_on_submit():
+        form.nonce.data = ""
+        return _render_visit(_visit_context(site, drive, visit, correct_form=form, open_correction="decision",
+                                            error=_("Nothing was saved: correct the highlighted fields.")), 422)
+    try:
+        screenings.correct_decision(
+            db.session, screening_id=screening.id, staff_id=current_user.staff.id,
+            expected_version=_int_or_none(form.expected_version.data) or -1, decision=form.decision.data,
+            volume_ml=_int_or_none(form.volume_ml.data), deferral_until=date_value(form.deferral_until.data),
+            reason=form.reason.data or "", override_reason=form.override_reason.data or "",
+            correction_reason=form.correction_reason.data, nonce=form.nonce.data)
+    except ScreeningError as error:
+        return _change_refused(site, drive, visit_id, error.code, "decision", correct_form=form)
+    return redirect(url_for("nurse.visit", code=site.code, visit_id=visit.id), code=303)
+
+
+def _change_refused(site, drive, visit_id, code, which, **forms):
+    db.session.expire_all()
+    visit = db.session.get(Visit, visit_id)
+    for form in forms.values():
+        form.nonce.data = ""
+    if code == "version_conflict":
+        return _error_response(site, drive, visit, code, 409)
+    context_forms = {k: v for k, v in forms.items()}
+    return _error_response(site, drive, visit, code, 422, open_correction=which, **context_forms)
+
+
+@bp.post("/<code>/visit/<int:visit_id>/decision/<int:screening_id>/void")
+def void_decision(code: str, visit_id: int, screening_id: int):
+    site, drive = site_and_drive(code)
+    visit = visit_here(site, drive, visit_id)
+    screening = db.session.get(Screening, screening_id)
+    if screening is None or screening.visit_id != visit.id:
+        abort(404)
+    form = VoidForm()
+    if not form.validate_on_submit():
+        form.nonce.data = ""
+        return _render_visit(_visit_context(site, drive, visit, void_decision_form=form, open_correction="decision",
+                                            error=_("Nothing was saved: correct the highlighted fields.")), 422)
+    try:
+        screenings.void_decision(db.session, screening_id=screening.id, staff_id=current_user.staff.id,
+                                 expected_version=_int_or_none(form.expected_version.data) or -1,
+                                 reason=form.void_reason.data, nonce=form.nonce.data)
+    except ScreeningError as error:
+        return _change_refused(site, drive, visit_id, error.code, "decision", void_decision_form=form)
+    return redirect(url_for("nurse.visit", code=site.code, visit_id=visit.id), code=303)
+
+
+@bp.post("/<code>/visit/<int:visit_id>/donation")
+def donate(code: str, visit_id: int):
+    site, drive = site_and_drive(code)
+    visit = visit_here(site, drive, visit_id)
+    form = DonationForm()
+    if not form.validate_on_submit():
+        form.nonce.data = ""
+        return _render_visit(_visit_context(site, drive, visit, donation_form=form,
+                                            error=_("Nothing was saved: correct the highlighted fields.")), 422)
+    # A retry of a donation that was recorded (its answer lost on the Wi-Fi) finds the visit one
+    # version on, by its own doing: record_donation answers it from the nonce's receipt instead.
+    retried = db.session.get(WriteReceipt, form.nonce.data) is not None
+    if not retried and _int_or_none(form.expected_version.data) != visit.version:
+        form.nonce.data = ""
+        return _error_response(site, drive, visit, "version_conflict", 409)
+    try:
+        record_donation(db.session, visit_id=visit.id, nurse_id=current_user.staff.id,
+                        volume_ml=int(form.volume_ml.data), bag_number=form.bag_number.data, outcome=form.outcome.data,
+                        reaction=form.reaction.data, reaction_note=form.reaction_note.data or "", nonce=form.nonce.data)
+    except DonationError as error:
+        db.session.expire_all()
+        visit = db.session.get(Visit, visit_id)
+        form.nonce.data = ""
+        if error.code in ("already_donated", "version_conflict"):
+            return _error_response(site, drive, visit, "version_conflict", 409)
+        return _error_response(site, drive, visit, error.code, 422, donation_form=form)
+    return redirect(url_for("nurse.visit", code=site.code, visit_id=visit.id), code=303)
+
+
+def _donation_here(visit: Visit, donation_id: int) -> Donation:
+    donation = db.session.get(Donation, donation_id)
+    if donation is None or donation.visit_id != visit.id:
+        abort(404)
+    return donation
+
+
+@bp.post("/<code>/visit/<int:visit_id>/donation/<int:donation_id>/correct")
+def correct_donation(code: str, visit_id: int, donation_id: int):
+    site, drive = site_and_drive(code)
+    visit = visit_here(site, drive, visit_id)
+    donation = _donation_here(visit, donation_id)
+    form = CorrectDonationForm()
+    if not form.validate_on_submit():
+        form.nonce.data = ""
+        return _render_visit(_visit_context(site, drive, visit, correct_donation_form=form, open_correction="donation",
+                                            error=_("Nothing was saved: correct the highlighted fields.")), 422)
+    try:
+        correct_recorded_donation(
+            db.session, donation_id=donation.id, staff_id=current_user.staff.id,
+            expected_version=_int_or_none(form.expected_version.data) or -1, volume_ml=int(form.volume_ml.data),
+            bag_number=form.bag_number.data, outcome=form.outcome.data, reaction=form.reaction.data,
+            reaction_note=form.reaction_note.data or "", reason=form.correction_reason.data, nonce=form.nonce.data)
+    except DonationError as error:
+        return _change_refused(site, drive, visit_id, error.code, "donation", correct_donation_form=form)
+    return redirect(url_for("nurse.visit", code=site.code, visit_id=visit.id), code=303)
+
+
+@bp.post("/<code>/visit/<int:visit_id>/donation/<int:donation_id>/void")
+def void_donation(code: str, visit_id: int, donation_id: int):
+    site, drive = site_and_drive(code)
+    visit = visit_here(site, drive, visit_id)
+    donation = _donation_here(visit, donation_id)
+    form = VoidForm()
+    if not form.validate_on_submit():
+        form.nonce.data = ""
+        return _render_visit(_visit_context(site, drive, visit, void_donation_form=form, open_correction="donation",
+                                            error=_("Nothing was saved: correct the highlighted fields.")), 422)
+    try:
+        void_recorded_donation(db.session, donation_id=donation.id, staff_id=current_user.staff.id,
+                               expected_version=_int_or_none(form.expected_version.data) or -1,
+                               reason=form.void_reason.data, nonce=form.nonce.data)
+    except DonationError as error:
+        return _change_refused(site, drive, visit_id, error.code, "donation", void_donation_form=form)
+    return redirect(url_for("nurse.visit", code=site.code, visit_id=visit.id), code=303)

@@ -1,0 +1,131 @@
+"""kiosk.screening.desk: what the nurse's desk shows about a visit, without the web layer."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+
+import pytest
+import sqlalchemy as sa
+
+from kiosk.extensions import db
+from kiosk.models import QuestionnaireResponse, Site, Staff, Visit, VisitStatus
+from kiosk.screening import decisions, desk
+from kiosk.screening.questionnaire import load_questionnaire
+from kiosk.screening.rules import Vitals, load_rules
+from tests.nurse_helpers import answers_for, check_in, nonce, pick_donor
+
+RULES = load_rules()
+QUESTIONNAIRE = load_questionnaire()
+NORMAL = Vitals(weight_kg=60.0, systolic_mmhg=120, diastolic_mmhg=80, pulse_per_min=72, haemoglobin_g_l=140,
+                temperature_c=36.8, hbsag="negative")
+
+
+@pytest.fixture
+def arrive(app, demo):
+    """Check a donor in at XNC (with these "yes" answers); inside the app context, the visit."""
+    with app.app_context():
+        def arrive(yes: tuple[str, ...] = ()) -> Visit:
+            db.session.rollback()  # the check-in commits in a session of its own: see it
+            visit_id = pick_donor(app, "XNC")
+            check_in(app, visit_id, "XNC", yes=yes)
+            db.session.rollback()
+            return db.session.get(Visit, visit_id)
+
+        yield arrive
+
+
+def _suggest(visit: Visit, vitals=NORMAL):
+    return desk.suggestion_for(db.session, visit, vitals, RULES, QUESTIONNAIRE)
+
+
+def test_the_suggestion_follows_the_vitals(arrive):
+    visit = arrive()
+    measured = _suggest(visit)
+    assert measured.eligible and measured.allowed_volumes == (250, 350, 450) and not measured.needs_review
+    assert measured.rules_version == RULES.version
+    unmeasured = _suggest(visit, None)  # nothing measured yet: nothing restricted, but the nurse must look
+    assert unmeasured.eligible and unmeasured.needs_review
+    assert [r.code for r in unmeasured.reasons] == ["vitals_missing"]
+    low = _suggest(visit, replace(NORMAL, haemoglobin_g_l=110))
+    assert not low.eligible and [r.rule for r in low.reasons] == ["haemoglobin"]
+    light = _suggest(visit, replace(NORMAL, weight_kg=48.0))
+    assert light.eligible and light.allowed_volumes == (250, 350)
+
+
+def test_the_suggestion_reads_the_latest_answers(arrive):
+    visit = arrive(yes=("q7",))
+    first = desk.latest_response(db.session, visit.id)
+    assert [f["item"] for f in first.flags] == ["q7"]
+    suggestion = _suggest(visit)
+    assert not suggestion.eligible and "questionnaire:q7" in [r.rule for r in suggestion.reasons]
+    assert suggestion.return_date == visit.drive.drive_date + dt.timedelta(days=14)
+    assert desk.flag_counts(db.session, [visit.id]) == {visit.id: 1}
+    # The donor answers again, all "no" this time: those answers count.
+    again = QuestionnaireResponse(visit_id=visit.id, questionnaire_version=QUESTIONNAIRE.version,
+                                  answers=answers_for(visit.donor.sex), flags=[], channel="kiosk",
+                                  submitted_at=first.submitted_at + dt.timedelta(minutes=1), nonce=nonce())
+    db.session.add(again)
+    db.session.commit()
+    assert desk.latest_response(db.session, visit.id).id == again.id
+    assert _suggest(visit).eligible
+    assert desk.flag_counts(db.session, [visit.id]) == {visit.id: 0}
+
+
+def test_the_suggestion_counts_from_the_last_donation(arrive):
+    visit = arrive()
+    assert _suggest(visit).eligible  # pick_donor's donors gave no blood in the last 100 days
+    visit.donor.last_donation_date = visit.drive.drive_date - dt.timedelta(days=30)
+    visit.donor.last_donation_type = "whole_blood"
+    db.session.commit()
+    last = desk.last_donation(db.session, visit)
+    assert last.date == visit.drive.drive_date - dt.timedelta(days=30) and last.source == "roster"
+    facts = desk.donor_facts(visit.donor, last)
+    assert facts.last_donation_date == last.date and facts.sex == visit.donor.sex
+    suggestion = _suggest(visit)
+    assert not suggestion.eligible and [r.code for r in suggestion.reasons] == ["interval_too_short"]
+    assert suggestion.return_date == last.date + dt.timedelta(days=84)
+
+
+def test_flag_rows_are_in_the_language_asked_for(arrive):
+    visit = arrive(yes=("q2", "q4"))
+    response = desk.latest_response(db.session, visit.id)
+    suggestion = _suggest(visit)
+    english = {row.item: row for row in desk.flag_rows(response, suggestion, QUESTIONNAIRE, "en")}
+    vietnamese = {row.item: row for row in desk.flag_rows(response, suggestion, QUESTIONNAIRE, "vi")}
+    assert sorted(english) == sorted(vietnamese) == ["q2", "q4"]
+    q4_text = QUESTIONNAIRE.item("q4").text
+    assert english["q4"].text == q4_text["en"] and vietnamese["q4"].text == q4_text["vi"]
+    assert english["q4"].number == "4"
+    assert english["q4"].note == "Vaccines: nurse review" and vietnamese["q4"].note == "Vắc-xin: y tá xem xét"
+    assert english["q4"].reason.code == "questionnaire_deferral" and english["q4"].reason.params["months"] == 12
+    assert english["q2"].reason.code == "questionnaire_review" and english["q2"].flag["kind"] == "nurse_review"
+    assert desk.flag_rows(None, suggestion, QUESTIONNAIRE, "vi") == []
+
+
+def test_the_queue_and_its_flag_counts(app, arrive):
+    first = arrive(yes=("q7", "q8"))
+    second = arrive()
+    site = db.session.scalars(sa.select(Site).where(Site.code == "XNC")).one()
+    visits = desk.queue(db.session, first.drive_id, site.id)
+    assert [v.id for v in visits] == [first.id, second.id]
+    assert [v.queue_number for v in visits] == sorted(v.queue_number for v in visits)
+    assert all(v.status == VisitStatus.CHECKED_IN for v in visits)  # who has not checked in is not queued
+    assert desk.flag_counts(db.session, [first.id, second.id]) == {first.id: 2, second.id: 0}
+    assert desk.flag_counts(db.session, []) == {}
+
+
+def test_a_visits_records_and_history(arrive):
+    visit = arrive()
+    nurse_id = db.session.scalars(sa.select(Staff.id).where(Staff.username == "yta")).one()
+    db.session.rollback()
+    decisions.record_decision(db.session, visit_id=visit.id, nurse_id=nurse_id, expected_version=visit.version,
+                              vitals=NORMAL, decision="accepted", volume_ml=350, deferral_until=None, reason="",
+                              override_reason="", rules=RULES, questionnaire=QUESTIONNAIRE, nonce=nonce())
+    screenings = desk.screenings_of(db.session, visit.id)
+    assert [s.decision for s in screenings] == ["accepted"]
+    assert desk.donations_of(db.session, visit.id) == []
+    history = desk.history(db.session, visit, [s.id for s in screenings], [])
+    assert history[0].action == "screening_decision" and history[0].entity_id == screenings[0].id
+    assert [entry.id for entry in history] == sorted((entry.id for entry in history), reverse=True)
+    assert all((entry.entity, entry.entity_id) in {("visit", visit.id), ("screening", screenings[0].id)}
+               for entry in history)
