@@ -113,6 +113,10 @@ def serve_command(host: str, port: int, workers: int, demo: bool, certfile: str 
     if certfile and keyfile:
         gunicorn[-1:-1] = ["--certfile", certfile, "--keyfile", keyfile]
         env.setdefault("KIOSK_SESSION_COOKIE_SECURE", "true")
+    # exec replaces this process without flushing its buffers: printed into a pipe or a log, the
+    # addresses and the certificate's fingerprint above would be lost.
+    sys.stdout.flush()
+    sys.stderr.flush()
     os.execvpe(gunicorn[0], gunicorn, env)
 
 
