@@ -78,8 +78,11 @@ def test_valid_for_about_a_year_from_now(tmp_path, names):
 
 
 def test_files_are_created_0600(tmp_path, names):
-    os.umask(0o022)
-    made = ensure_certificate(tmp_path / "tls", *names)
+    previous = os.umask(0o022)  # the usual umask would leave other files readable by all
+    try:
+        made = ensure_certificate(tmp_path / "tls", *names)
+    finally:
+        os.umask(previous)
     for path in (made.cert_path, made.key_path):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     assert sorted(p.name for p in made.cert_path.parent.iterdir()) == ["kiosk-cert.pem", "kiosk-key.pem"]
