@@ -61,13 +61,20 @@ def _drive_or_fail(drive_id):
 @click.option("--certfile", type=click.Path(exists=True, dir_okay=False), help="Serve HTTPS with this certificate "
               "(tablet cameras work only over HTTPS).")
 @click.option("--keyfile", type=click.Path(exists=True, dir_okay=False), help="The certificate's private key.")
+@click.option("--https", "self_signed", is_flag=True, help="Serve HTTPS with a self-signed certificate for this "
+              "machine's addresses, made in the instance folder on first use and reused afterwards.")
 @with_appcontext
-def serve_command(host: str, port: int, workers: int, demo: bool, certfile: str | None, keyfile: str | None) -> None:
+def serve_command(host: str, port: int, workers: int, demo: bool, certfile: str | None, keyfile: str | None,
+                  self_signed: bool) -> None:
     """Upgrade the database, optionally load the demo drive, and run gunicorn."""
     from kiosk.roster.demo import database_is_empty, demo_credentials, load_demo
     from kiosk.formatting import local_today
     from kiosk.models import Site
 
+    if bool(certfile) != bool(keyfile):
+        raise click.UsageError("--certfile và --keyfile đi cùng nhau / --certfile and --keyfile go together.")
+    if self_signed and certfile:
+        raise click.UsageError("--https hoặc --certfile, không cả hai / --https or --certfile, not both.")
     app = current_app._get_current_object()
     upgrade_database()
     if demo and database_is_empty(db.session):
@@ -76,6 +83,9 @@ def serve_command(host: str, port: int, workers: int, demo: bool, certfile: str 
         click.echo("Đã tạo đợt hiến máu mẫu / demo drive loaded.")
 
     lan = lan_addresses()
+    if self_signed:
+        certificate = self_signed_certificate(app.instance_path, lan)
+        certfile, keyfile = str(certificate.cert_path), str(certificate.key_path)
     shown_host = lan[0] if host == "0.0.0.0" and lan else ("localhost" if host == "0.0.0.0" else host)
     env = dict(os.environ)
     scheme = "https" if certfile else "http"
@@ -95,13 +105,42 @@ def serve_command(host: str, port: int, workers: int, demo: bool, certfile: str 
     for username, password in demo_credentials(app.instance_path).items():
         click.echo(f"  demo account: {username} / {password}")
     click.echo("")
+    if self_signed:
+        explain_certificate(certificate)
     db.session.remove()
 
     gunicorn = gunicorn_command(host, port, workers)
     if certfile and keyfile:
         gunicorn[-1:-1] = ["--certfile", certfile, "--keyfile", keyfile]
         env.setdefault("KIOSK_SESSION_COOKIE_SECURE", "true")
+    # exec replaces this process without flushing its buffers: printed into a pipe or a log, the
+    # addresses and the certificate's fingerprint above would be lost.
+    sys.stdout.flush()
+    sys.stderr.flush()
     os.execvpe(gunicorn[0], gunicorn, env)
+
+
+def self_signed_certificate(instance_path: str, lan: list[str]):
+    from kiosk.tls import ensure_certificate, machine_names
+
+    dns_names, ip_addresses = machine_names(socket.gethostname(), lan)
+    return ensure_certificate(Path(instance_path) / "tls", dns_names, ip_addresses)
+
+
+def explain_certificate(certificate) -> None:
+    """How a tablet comes to trust the self-signed certificate, or to go past the browser's warning."""
+    made = "Đã tạo chứng chỉ mới / new certificate made" if certificate.created else "Chứng chỉ / certificate"
+    click.echo(f"{made}: {certificate.cert_path}")
+    click.echo(f"  cho / for: {', '.join(certificate.dns_names + certificate.ip_addresses)}")
+    click.echo(f"  hết hạn / valid until: {certificate.not_after:%Y-%m-%d}")
+    click.echo(f"  SHA-256: {certificate.fingerprint}")
+    click.echo("Máy tính bảng tin chứng chỉ này / for a tablet to trust it: copy the file above to the tablet and "
+               "install it (Android: Settings > Security > Encryption & credentials > Install a certificate > "
+               "CA certificate; iPad: open it, install the profile, then turn it on in General > About > "
+               "Certificate Trust Settings).")
+    click.echo("Hoặc / or: open the address; the browser warns that the certificate is not trusted; check that "
+               "the certificate it shows has the SHA-256 above, then proceed (Advanced > Proceed).")
+    click.echo("")
 
 
 def gunicorn_command(host: str, port: int, workers: int, threads: int = 8) -> list[str]:

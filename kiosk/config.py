@@ -21,6 +21,8 @@ class DefaultConfig:
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_NAME = "kiosk_session"
     WTF_CSRF_TIME_LIMIT = None  # a tablet left open all day must still submit
+    # Sent only over HTTPS. A site that wants includeSubDomains or preload adds them; "" sends none.
+    STRICT_TRANSPORT_SECURITY = "max-age=31536000"
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
     # Screening rules: overrides of kiosk/data/screening_rules.json, merged key by key.
     SCREENING_RULES: dict = {}

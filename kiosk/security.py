@@ -1,7 +1,7 @@
 """Response headers, access control and error pages that every route shares."""
 from __future__ import annotations
 
-from flask import Flask, Request, render_template, request
+from flask import Flask, Request, current_app, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.datastructures import ImmutableMultiDict, MultiDict
@@ -102,8 +102,6 @@ def render_error(status: int, message: str):
     try:
         return render_template(template, status=status, message=message), status
     except Exception:  # the error page itself failed: still answer in words, never a bare 500
-        from flask import current_app
-
         current_app.logger.exception("Error page failed to render")
         return f"{status}: {message}", status, {"Content-Type": "text/plain; charset=utf-8"}
 
@@ -113,7 +111,10 @@ def static_security_headers() -> list[tuple[str, str]]:
     return [
         ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
         ("X-Content-Type-Options", "nosniff"),
-        ("Referrer-Policy", "no-referrer"),
+        # same-origin, not no-referrer: over HTTPS Flask-WTF refuses a POST whose Referer is not this
+        # site (WTF_CSRF_SSL_STRICT), so with no Referer at all every form would fail. Pass URLs
+        # (/p/<token>) still never leave the site, and no page links to another origin.
+        ("Referrer-Policy", "same-origin"),
         ("X-Frame-Options", "DENY"),
         ("Permissions-Policy", "camera=(self), microphone=(), geolocation=()"),
     ]
@@ -122,6 +123,10 @@ def static_security_headers() -> list[tuple[str, str]]:
 def set_security_headers(response):
     for name, value in static_security_headers():
         response.headers[name] = value
+    if request.is_secure and current_app.config.get("STRICT_TRANSPORT_SECURITY"):
+        # Only over HTTPS (gunicorn's own, or a trusted proxy's X-Forwarded-Proto with PROXY_FIX):
+        # a browser ignores it over HTTP, and a venue on plain HTTP must not be locked out later.
+        response.headers["Strict-Transport-Security"] = current_app.config["STRICT_TRANSPORT_SECURITY"]
     if request.path.startswith(NO_STORE_PREFIXES):
         response.headers["Cache-Control"] = "no-store"
     response.vary.add("HX-Request")

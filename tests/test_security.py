@@ -99,17 +99,75 @@ def test_behind_an_https_proxy_cookies_are_secure(tmp_path, migrated_template, d
     app = make_app_on_copy(demo_template, tmp_path, PROXY_FIX=True)
     client = app.test_client()
     https = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9"}
-    page = client.get("/auth/sign-in", headers=https).get_data(as_text=True)
-    csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    form = client.get("/auth/sign-in", headers=https)
+    csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form.get_data(as_text=True)).group(1)
+    # The Referer a browser sends under the page's own Referrer-Policy (no-referrer sent none, and
+    # every POST over HTTPS failed); the real browser's version is tests/browser/test_https.py.
+    referer = browser_referer(form.headers["Referrer-Policy"], "https://localhost/auth/sign-in")
     response = client.post("/auth/sign-in", data={"username": "yta", "password": NURSE_PASSWORD, "csrf_token": csrf},
-                           headers={**https, "Referer": "https://localhost/auth/sign-in"})
+                           headers={**https, **referer})
     assert response.status_code == 303
+    assert response.headers["Strict-Transport-Security"] == "max-age=31536000"
     cookies = response.headers.getlist("Set-Cookie")
     assert any(c.startswith("kiosk_session=") for c in cookies)
     assert all("Secure" in c and "HttpOnly" in c for c in cookies), cookies
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+def browser_referer(policy: str, page_url: str) -> dict:
+    """The Referer a browser sends with a form posted from `page_url` to the same origin."""
+    return {} if policy == "no-referrer" else {"Referer": page_url}
+
+
+def test_referrer_policy_keeps_the_referer_on_the_site(client, demo):
+    for url in ("/", "/kiosk/XNC", "/auth/sign-in", "/display"):
+        assert client.get(url).headers["Referrer-Policy"] == "same-origin", url
+
+
+def test_no_page_links_to_another_origin(app, client, auth, sample):
+    """With a Referer on same-origin requests, a link away from a pass page would hand its token
+    to another site; there is none, on any page any role sees."""
+    auth.as_organiser()
+    for rule, _access in _routes(app, "GET"):
+        response = client.get(_url(rule, sample["visit_id"], sample["token"]))
+        if response.mimetype == "text/html":
+            page = response.get_data(as_text=True)
+            targets = re.findall(r'(?:href|src|action|hx-get|hx-post)="([^"]*)"', page)
+            assert [t for t in targets if re.match(r"(?i)^(https?:)?//", t)] == [], rule.rule
+        response.close()
+
+
+def test_hsts_only_over_https(tmp_path, migrated_template, client):
+    assert "Strict-Transport-Security" not in client.get("/").headers
+    # X-Forwarded-Proto from anyone is not believed without PROXY_FIX.
+    assert "Strict-Transport-Security" not in client.get("/", headers={"X-Forwarded-Proto": "https"}).headers
+    # Served over HTTPS directly (gunicorn --certfile): sent, without includeSubDomains or preload.
+    assert client.get("/", base_url="https://localhost").headers["Strict-Transport-Security"] == "max-age=31536000"
+    from tests.conftest import make_app_on_copy
+
+    (tmp_path / "proxied").mkdir()
+    proxied = make_app_on_copy(migrated_template, tmp_path / "proxied", PROXY_FIX=True)
+    behind = proxied.test_client()
+    assert behind.get("/", headers={"X-Forwarded-Proto": "https"}).headers["Strict-Transport-Security"]
+    assert "Strict-Transport-Security" not in behind.get("/", headers={"X-Forwarded-Proto": "http"}).headers
+    with proxied.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_over_https_csrf_stays_strict_about_the_referer(client, demo):
+    """Same-origin Referer accepted; none, or another site's, refused (WTF_CSRF_SSL_STRICT stays on)."""
+    https = "https://localhost"
+    page = client.get("/", base_url=https).get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    data = {"lang": "en", "next": "/", "csrf_token": csrf}
+    for headers in ({}, {"Referer": "https://evil.example/"}, {"Referer": "http://localhost/"}):
+        response = client.post("/lang", data=data, headers=headers, base_url=https)
+        assert response.status_code == 400 and "hết hạn" in response.get_data(as_text=True), headers
+    response = client.post("/lang", data=data, headers={"Referer": f"{https}/"}, base_url=https)
+    assert response.status_code == 303 and "Secure" in response.headers["Set-Cookie"]
 
 
 def test_language_cookie_is_httponly(client, demo):

@@ -6,10 +6,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian's Chromium for the browser tests, zbar-tools to read QR codes independently of our code.
+# Debian's Chromium for the browser tests, zbar-tools to read QR codes independently of our code,
+# nginx-light for the test behind a reverse proxy terminating TLS (started by the test itself, not as a service).
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v zbarimg >/dev/null 2>&1 || need+=(zbar-tools)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 command -v npm >/dev/null 2>&1 || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
   sudo_cmd=""
