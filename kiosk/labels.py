@@ -13,8 +13,29 @@ from flask_babel import lazy_gettext as _l
 
 from kiosk.models import Decision, DonationOutcome, DriveStatus, Reaction, StaffRole, VisitStatus
 
+class Words(dict):
+    """A table of words by code, looked up by the stored string or by the enum member alike
+    (a str-enum member does not hash like its value, so a plain dict would miss one of them)."""
+
+    def __init__(self, table: Mapping[Any, Any]):
+        super().__init__({_code(code): word for code, word in table.items()})
+
+    def __getitem__(self, code: Any) -> Any:
+        return super().__getitem__(_code(code))
+
+    def __contains__(self, code: object) -> bool:
+        return super().__contains__(_code(code))
+
+    def get(self, code: Any, default: Any = None) -> Any:
+        return super().get(_code(code), default)
+
+
+def _code(value: Any) -> Any:
+    return getattr(value, "value", value)
+
+
 # The queue's words for each state, shown beside its colour (never colour alone).
-VISIT_STATUS = {
+VISIT_STATUS = Words({
     VisitStatus.REGISTERED: _l("Not arrived"),
     VisitStatus.CHECKED_IN: _l("Waiting"),
     VisitStatus.IN_SCREENING: _l("In screening"),
@@ -22,39 +43,70 @@ VISIT_STATUS = {
     VisitStatus.DONATING: _l("Donating"),
     VisitStatus.DONE: _l("Done"),
     VisitStatus.DEFERRED: _l("Deferred"),
-}
-DECISION = {
+})
+DECISION = Words({
     Decision.ACCEPTED: _l("Accepted"),
     Decision.DEFERRED_TEMPORARY: _l("Deferred for a time"),
     Decision.DEFERRED_PERMANENT: _l("Deferred permanently"),
-}
-OUTCOME = {
+})
+OUTCOME = Words({
     DonationOutcome.COMPLETED: _l("Completed"),
     DonationOutcome.INCOMPLETE: _l("Incomplete (bag not filled)"),
-}
-REACTION = {
+})
+REACTION = Words({
     Reaction.NONE: _l("None"),
     Reaction.DIZZINESS: _l("Dizziness"),
     Reaction.FAINTING: _l("Fainting"),
     Reaction.HAEMATOMA: _l("Haematoma"),
     Reaction.OTHER: _l("Other"),
+})
+DRIVE_STATUS = Words({DriveStatus.PLANNED: _l("Planned"), DriveStatus.OPEN: _l("Open"),
+                      DriveStatus.CLOSED: _l("Closed")})
+STAFF_ROLE = Words({StaffRole.NURSE: _l("Nurse"), StaffRole.ORGANISER: _l("Organiser")})
+HBSAG = Words({"negative": _l("Negative"), "positive": _l("Positive")})
+SEX = Words({"M": _l("Male"), "F": _l("Female")})
+REGISTERED_VIA = Words({"roster": _l("Roster"), "walk_in": _l("Walk-in")})
+
+# The domain's outcome codes (ScreeningError, DonationError) in words, for the nurse's desk and
+# the console alike.
+ERRORS = {
+    "not_found": _l("This record no longer exists. Reload the page."),
+    "not_checked_in": _l("This donor has not checked in at the kiosk yet."),
+    "already_decided": _l("A decision has already been recorded for this donor. Use a correction to change it."),
+    "already_donated": _l("A donation is recorded for this donor. Void the donation first."),
+    "invalid_decision": _l("Choose accept or defer."),
+    "invalid_volume": _l("Choose a volume."),
+    "invalid_return_date": _l("Give a return date after the drive date."),
+    "reason_required": _l("Write the reason."),
+    "override_reason_required": _l("This goes against the suggestion: write why."),
+    "version_conflict": _l("Someone else changed this donor's record after you opened it. Your change was not "
+                           "saved. The current record is shown below: check it, then enter your change again "
+                           "if it is still needed."),
+    "drive_closed": _l("The drive is closed: only the organiser can change its records now."),
+    "voided": _l("This decision has been voided."),
+    "not_cleared": _l("The donor must be accepted at screening before a donation is recorded."),
+    "bag_number_taken": _l("This bag number is already used in this drive."),
+    "invalid_bag_number": _l("Enter the bag number (at most 40 characters)."),
+    "invalid_outcome": _l("Choose completed or incomplete."),
+    "invalid_reaction": _l("Choose a reaction."),
 }
-DRIVE_STATUS = {DriveStatus.PLANNED: _l("Planned"), DriveStatus.OPEN: _l("Open"), DriveStatus.CLOSED: _l("Closed")}
-STAFF_ROLE = {StaffRole.NURSE: _l("Nurse"), StaffRole.ORGANISER: _l("Organiser")}
-HBSAG = {"negative": _l("Negative"), "positive": _l("Positive")}
-SEX = {"M": _l("Male"), "F": _l("Female")}
-REGISTERED_VIA = {"roster": _l("Roster"), "walk_in": _l("Walk-in")}
+
+
+def error_text(code: str) -> str:
+    """An outcome code in words; a code this version does not know still says something."""
+    if code in ERRORS:
+        return str(ERRORS[code])
+    from flask_babel import gettext as _
+
+    return _("The change could not be saved (%(code)s).", code=code)
 
 
 def label(words: Mapping[Any, Any], value: Any) -> str:
     """The word for a code (an enum member or its stored string); the code itself if unknown."""
     if value is None:
         return ""
-    key = getattr(value, "value", value)
-    for code, word in words.items():
-        if getattr(code, "value", code) == key:
-            return str(word)
-    return str(key)
+    word = Words(words).get(value) if not isinstance(words, Words) else words.get(value)
+    return str(word) if word is not None else str(_code(value))
 
 
 def vietnamese(words: Mapping[Any, Any]) -> dict[str, str]:

@@ -7,6 +7,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from kiosk import donations as donation_service
+from kiosk import labels
 from kiosk.donor_search import donor_history, search_donors
 from kiosk.extensions import db
 from kiosk.formatting import local_today
@@ -73,18 +74,6 @@ def _render_donation(donation: Donation, correct=None, void=None, error=None, st
                            correct=correct, void=void, error=error, entries=entries), status
 
 
-def _donation_error_message(code: str) -> str:
-    return {
-        "version_conflict": _("Someone else changed this donation meanwhile. Its current values are shown: "
-                              "make your change again."),
-        "bag_number_taken": _("This bag number is already used at this drive."),
-        "reason_required": _("Give the reason for the change."),
-        "invalid_volume": _("This volume is not allowed."),
-        "not_found": _("This donation no longer exists."),
-        "drive_closed": _("This drive is closed."),
-    }.get(code, _("The change could not be saved (%(code)s).", code=code))
-
-
 @bp.route("/donations/<int:donation_id>", methods=["GET", "POST"])
 def donation(donation_id: int):
     record = get_or_404(Donation, donation_id)
@@ -104,8 +93,8 @@ def donation(donation_id: int):
         db.session.rollback()
         record = get_or_404(Donation, donation_id)
         if error.code == "version_conflict":
-            return _render_donation(record, error=_donation_error_message(error.code), status=409)
-        return _render_donation(record, correct=form, error=_donation_error_message(error.code), status=422)
+            return _render_donation(record, error=labels.error_text(error.code), status=409)
+        return _render_donation(record, correct=form, error=labels.error_text(error.code), status=422)
     except ValueError:  # a malformed nonce or version: the form was not ours
         db.session.rollback()
         abort(400)
@@ -129,7 +118,7 @@ def donation_void(donation_id: int):
         record = get_or_404(Donation, donation_id)
         status = 409 if error.code == "version_conflict" else 422
         return _render_donation(record, void=None if status == 409 else form,
-                                error=_donation_error_message(error.code), status=status)
+                                error=labels.error_text(error.code), status=status)
     except ValueError:
         db.session.rollback()
         abort(400)

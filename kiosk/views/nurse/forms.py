@@ -13,34 +13,35 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, Length, Optional as OptionalValue, ValidationError
 
 from kiosk.idempotency import NONCE_PATTERN
-from kiosk.models import VisitStatus
-from kiosk.screening.decisions import BAG_VOLUMES
-from kiosk.screening.rules import Vitals
+from kiosk import labels
+from kiosk.models import Reaction
+from kiosk.screening.rules import VITAL_FIELDS, Vitals
+from kiosk.views.lookups import screening_rules
 
-# The queue's words for each state, shown beside its colour (never colour alone).
-STATUS_LABELS = {
-    VisitStatus.REGISTERED: _l("Not arrived"),
-    VisitStatus.CHECKED_IN: _l("Waiting"),
-    VisitStatus.IN_SCREENING: _l("In screening"),
-    VisitStatus.CLEARED: _l("Cleared"),
-    VisitStatus.DONATING: _l("Donating"),
-    VisitStatus.DONE: _l("Done"),
-    VisitStatus.DEFERRED: _l("Deferred"),
-}
-DECISION_LABELS = {
-    "accepted": _l("Accepted"),
-    "deferred_temporary": _l("Deferred for a time"),
-    "deferred_permanent": _l("Deferred permanently"),
-}
-OUTCOME_LABELS = {"completed": _l("Completed"), "incomplete": _l("Incomplete (bag not filled)")}
-REACTION_LABELS = {"none": _l("None"), "dizziness": _l("Dizziness"), "fainting": _l("Fainting"),
-                   "haematoma": _l("Haematoma"), "other": _l("Other (describe in the note)")}
-VITAL_NAMES = ("weight_kg", "systolic_mmhg", "diastolic_mmhg", "pulse_per_min", "haemoglobin_g_l", "temperature_c")
+STATUS_LABELS = labels.VISIT_STATUS
+DECISION_LABELS = labels.DECISION
+OUTCOME_LABELS = labels.OUTCOME
+# The form's choice for "other" asks for the note the nurse must write.
+REACTION_LABELS = labels.Words({**labels.REACTION, Reaction.OTHER: _l("Other (describe in the note)")})
+# The measured vitals the form asks for (the HBsAg test is a choice of its own).
+VITAL_NAMES = tuple(name for name in VITAL_FIELDS if name != "hbsag")
 INTEGER_VITALS = ("systolic_mmhg", "diastolic_mmhg", "pulse_per_min", "haemoglobin_g_l")
 
 
 def _choices(pairs) -> list[SelectChoice]:
-    return [SelectChoice(value, label) for value, label in pairs]
+    return [SelectChoice(getattr(value, "value", value), label) for value, label in pairs]
+
+
+def _bag_sizes() -> list[str]:
+    """This instance's bag sizes, from its screening rules."""
+    return [str(v) for v in screening_rules().volume.bag_sizes_ml]
+
+
+def _a_bag_size(message):
+    def check(form, field):
+        if field.data not in _bag_sizes():
+            raise ValidationError(str(message))
+    return check
 
 
 def _number(text: Optional[str]) -> Optional[float]:
@@ -88,6 +89,11 @@ class NonceForm(FlaskForm):
     nonce = HiddenField(validators=[DataRequired(_l("This page has expired. Please reload it and try again."))])
     expected_version = HiddenField()
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "volume_ml" in self._fields:
+            self.volume_ml.choices = _choices((size, f"{size} ml") for size in _bag_sizes())
+
     def validate_nonce(self, field):
         if not NONCE_PATTERN.match(field.data or ""):
             raise ValidationError(_("This page has expired. Please reload it and try again."))
@@ -97,9 +103,8 @@ class DecisionFields:
     decision = RadioField(_l("Decision"), choices=_choices(DECISION_LABELS.items()), validate_choice=False,
                           validators=[DataRequired(_l("Choose accept or defer.")),
                                       AnyOf(list(DECISION_LABELS), message=_l("Choose accept or defer."))])
-    volume_ml = RadioField(_l("Volume"), choices=_choices((str(v), f"{v} ml") for v in BAG_VOLUMES),
-                           validate_choice=False, validators=[OptionalValue(), AnyOf(
-                               [str(v) for v in BAG_VOLUMES], message=_l("Choose a volume."))])
+    volume_ml = RadioField(_l("Volume"), choices=[], validate_choice=False,
+                           validators=[OptionalValue(), _a_bag_size(_l("Choose a volume."))])
     # A text field, not type=date: the browser's date picker shows its own UI language's order
     # (mm/dd/yyyy on many machines), and the drive's screens always say dd/mm/yyyy.
     deferral_until = StringField(_l("May donate again from"), description=_l("dd/mm/yyyy"),
@@ -137,9 +142,8 @@ class VoidForm(NonceForm):
 
 
 class DonationFields:
-    volume_ml = RadioField(_l("Volume collected"), choices=_choices((str(v), f"{v} ml") for v in BAG_VOLUMES),
-                           validate_choice=False, validators=[DataRequired(_l("Choose the volume.")), AnyOf(
-                               [str(v) for v in BAG_VOLUMES], message=_l("Choose the volume."))])
+    volume_ml = RadioField(_l("Volume collected"), choices=[], validate_choice=False,
+                           validators=[DataRequired(_l("Choose the volume.")), _a_bag_size(_l("Choose the volume."))])
     bag_number = StringField(_l("Bag number"), description=_l("As printed on the bag's label"), validators=[
         DataRequired(_l("Enter the bag number.")), Length(max=40, message=_l("At most 40 characters."))],
         render_kw={"autocomplete": "off", "autocapitalize": "characters"})

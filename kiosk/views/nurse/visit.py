@@ -9,9 +9,9 @@ from typing import Any, Optional
 
 from flask import abort, current_app, redirect, render_template, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from kiosk import labels
 from kiosk.donations import DonationError, correct_donation as correct_recorded_donation, record_donation
 from kiosk.donations import void_donation as void_recorded_donation
 from kiosk.extensions import db
@@ -29,27 +29,6 @@ from kiosk.views.nurse.forms import (DECISION_LABELS, OUTCOME_LABELS, REACTION_L
                                      CorrectDecisionForm, CorrectDonationForm, DonationForm, ScreeningForm, VoidForm,
                                      date_value, vitals_from)
 
-ERROR_MESSAGES = {
-    "not_found": _l("This record no longer exists. Reload the page."),
-    "not_checked_in": _l("This donor has not checked in at the kiosk yet."),
-    "already_decided": _l("A decision has already been recorded for this donor. Use a correction to change it."),
-    "already_donated": _l("A donation is recorded for this donor. Void the donation first."),
-    "invalid_decision": _l("Choose accept or defer."),
-    "invalid_volume": _l("Choose a volume."),
-    "invalid_return_date": _l("Give a return date after the drive date."),
-    "reason_required": _l("Write the reason."),
-    "override_reason_required": _l("This goes against the suggestion: write why."),
-    "version_conflict": _l("Someone else changed this donor's record after you opened it. Your change was not "
-                           "saved. The current record is shown below: check it, then enter your change again "
-                           "if it is still needed."),
-    "drive_closed": _l("The drive is closed: only the organiser can change its records now."),
-    "voided": _l("This decision has been voided."),
-    "not_cleared": _l("The donor must be accepted at screening before a donation is recorded."),
-    "bag_number_taken": _l("This bag number is already used in this drive."),
-    "invalid_bag_number": _l("Enter the bag number (at most 40 characters)."),
-    "invalid_outcome": _l("Choose completed or incomplete."),
-    "invalid_reaction": _l("Choose a reaction."),
-}
 # Which form field an error belongs next to.
 ERROR_FIELDS = {"invalid_volume": "volume_ml", "invalid_return_date": "deferral_until", "reason_required": "reason",
                 "override_reason_required": "override_reason", "invalid_decision": "decision",
@@ -199,7 +178,7 @@ def suggest(code: str, visit_id: int):
 
 
 def _error_response(site, drive, visit, code: str, status: int, **extra):
-    message = str(ERROR_MESSAGES.get(code, _("The change was not saved.")))
+    message = labels.error_text(code)
     field = ERROR_FIELDS.get(code)
     context = _visit_context(site, drive, visit, **extra)
     if status == 409:
