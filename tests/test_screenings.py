@@ -12,7 +12,7 @@ from kiosk.auth import hash_password
 from kiosk.extensions import db
 from kiosk.models import AuditLog, Drive, DriveStatus, Screening, Staff, StaffRole, Visit, VisitStatus
 from kiosk.screening.decisions import ScreeningError
-from tests.nurse_helpers import check_in, nonce, pick_donor
+from tests.support.donors import check_in, nonce, pick_donor
 
 ELIGIBLE = {"eligible": True, "allowed_volumes": [250, 350, 450], "reasons": [], "return_date": None,
             "permanent": False, "needs_review": False}
