@@ -130,7 +130,8 @@ class Server:
         return [line for line in self.log().splitlines() if any(bad in line for bad in BAD_LOG_LINES)]
 
     def __enter__(self) -> "Server":
-        return self.start()
+        # `with server:` and `with server.start(...):` alike: started once, stopped on the way out.
+        return self if self.process is not None else self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
