@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.load_helpers import crash_rounds, exit_status  # noqa: E402
+from tests.support.runners import crash_rounds, exit_status  # noqa: E402
 
 
 def main() -> int:

@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/display_poll.py [--seconds 10] [--connections 16] [--browser 20]
 
-Starts gunicorn twice on 127.0.0.1 with the same settings (2 workers, gthread, 4 threads):
+Starts gunicorn twice on 127.0.0.1 with the same settings (kiosk.cli.gunicorn_command through
+tests.support.server: 2 workers, gthread, 4 threads, the access log on):
 the app on a fresh SQLite instance after `kiosk load-demo`, and a bare Flask app answering
 "ok". Each is driven for --seconds with wrk (Debian's `wrk`; a Python thread pool with
 keep-alive connections if wrk is missing) and the script prints requests per second and the
@@ -22,7 +23,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,6 +34,8 @@ from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from tests.support.server import Server  # noqa: E402
 
 WORKERS, THREADS = 2, 4
 BARE_APP = '''from flask import Flask
@@ -49,38 +51,6 @@ WRK_REPORT = '''done = function(summary, latency, requests)
     summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.status + summary.errors.timeout))
 end
 '''
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def gunicorn(app: str, port: int, env: dict, cwd: Path) -> subprocess.Popen:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", str(WORKERS), "--worker-class", "gthread",
-         "--threads", str(THREADS), "--bind", f"127.0.0.1:{port}", "--log-level", "warning", app],
-        env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return process
-        except OSError:
-            if process.poll() is not None:
-                sys.exit(f"gunicorn {app} did not start:\n{process.stderr.read().decode()}")
-            time.sleep(0.1)
-    process.terminate()
-    sys.exit(f"gunicorn {app} did not listen on {port}")
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
 
 
 def load_with_wrk(url: str, seconds: int, connections: int, script: Path) -> dict:
@@ -230,15 +200,17 @@ def main() -> None:
         return load_with_threads(url, options.seconds, options.connections)
 
     results = {}
-    bare_port, app_port = free_port(), free_port()
-    bare = gunicorn("bare_app:app", bare_port, env, work)
+    bare = Server(work / "bare.log", app="bare_app:app", workers=WORKERS, threads=THREADS, env=env, cwd=work,
+                  ready_path="/ok")
     try:
-        results["bare Flask endpoint (200 \"ok\")"] = drive(f"http://127.0.0.1:{bare_port}/ok")
+        bare.start()
+        results["bare Flask endpoint (200 \"ok\")"] = drive(f"{bare.url}/ok")
     finally:
-        stop(bare)
-    kiosk_app = gunicorn("kiosk.wsgi:app", app_port, env, ROOT)
+        bare.stop()
+    kiosk_app = Server(work / "app.log", workers=WORKERS, threads=THREADS, env=env, cwd=ROOT)
     try:
-        base = f"http://127.0.0.1:{app_port}"
+        kiosk_app.start()
+        base = kiosk_app.url
         _status, body = get(base + "/display/data")
         state = json.loads(body)
         idle_url = f"{base}/display/data?drive={state['drive_id']}&rev={state['revision']}"
@@ -247,7 +219,7 @@ def main() -> None:
         results["changed display poll (200 JSON)"] = drive(f"{base}/display/data")
         delays = browser_latency(base, instance, options.browser) if options.browser else []
     finally:
-        stop(kiosk_app)
+        kiosk_app.stop()
         shutil.rmtree(work, ignore_errors=True)
 
     print(f"gunicorn {WORKERS} workers x {THREADS} threads (gthread), SQLite, {os.cpu_count()} CPUs; "

@@ -1,5 +1,6 @@
-"""What the benchmarks share: gunicorn started the production way, a bare Flask app under the
-same settings, and a load generator (wrk with a Lua script, or Python threads if wrk is missing).
+"""What the benchmarks share: a bare Flask app to serve under the same settings as the app, and a
+load generator (wrk with a Lua script, or Python threads if wrk is missing). Both apps are served
+by tests.support.server (gunicorn started the production way, kiosk.cli.gunicorn_command).
 
 A scenario is a list of requests to cycle through (or to use once each), the headers every
 request carries, and what a right answer looks like (a status and a piece of the body). Every
@@ -11,8 +12,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,8 +24,6 @@ from typing import Optional
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-
-from kiosk.cli import gunicorn_command  # noqa: E402
 
 BARE_APP = '''"""The yardstick: Flask answering "ok", nothing else."""
 from flask import Flask
@@ -150,51 +147,6 @@ class Result:
     def rps(self) -> float:
         """Right answers per second: a wrong answer is never counted as throughput."""
         return self.good / self.seconds if self.seconds else 0.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Server:
-    """gunicorn on 127.0.0.1, started as kiosk.cli.gunicorn_command starts it; stopped on exit."""
-
-    def __init__(self, wsgi_app: str, *, workers: int, threads: int, env: dict, cwd: Path, log: Path):
-        self.port = free_port()
-        command = gunicorn_command("127.0.0.1", self.port, workers, threads)
-        command[-1] = wsgi_app
-        self.log_file = log.open("wb")
-        # A session of its own, so that Ctrl-C in the terminal reaches us, and we stop it in order.
-        self.process = subprocess.Popen(command, env=env, cwd=cwd, stdout=self.log_file, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
-        self.log = log
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def wait_ready(self, path: str, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited:\n{self.log.read_text()[-3000:]}")
-            try:
-                status, _body, _headers = http_request(self.url, "GET", path)
-                if status < 500:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"gunicorn did not answer {path} within {timeout} s")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-        self.log_file.close()
 
 
 def http_request(base_url: str, method: str, path: str, body: str = "",

@@ -41,8 +41,9 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-from harness import (BARE_APP, NONCE_MARK, ROOT, USER_AGENT, LoadGenerator, Result, Scenario, Server,  # noqa: E402
+from harness import (BARE_APP, NONCE_MARK, ROOT, USER_AGENT, LoadGenerator, Result, Scenario,  # noqa: E402
                      ensure_wrk)
+from tests.support.server import Server  # noqa: E402
 
 RESULTS_FILE = BENCH / "results.md"
 SITE = "XNC"
@@ -393,15 +394,14 @@ def _run(options, started_at: dt.datetime, load_before: str, cli: dict, wrk, wor
     load = LoadGenerator(work, wrk, seconds=options.seconds, connections=options.connections)
     results: dict[str, tuple[str, Result]] = {}
     paired: dict[str, Result] = {}  # the bare app's runs right before and after each scenario
-    bare = Server("bare_app:app", workers=options.workers, threads=options.threads, env=env, cwd=work,
-                  log=work / "bare.log")
-    servers.append(bare)
+    bare = Server(work / "bare.log", app="bare_app:app", workers=options.workers, threads=options.threads,
+                  env=env, cwd=work, ready_path="/ok")
+    servers.append(bare.start(wait=False))
     app_env = env | {"KIOSK_BASE_URL": "http://127.0.0.1:8000"}
-    kiosk_app = Server("kiosk.wsgi:app", workers=options.workers, threads=options.threads, env=app_env, cwd=ROOT,
-                       log=work / "app.log")
-    servers.append(kiosk_app)
-    bare.wait_ready("/ok")
-    kiosk_app.wait_ready("/healthz")
+    kiosk_app = Server(work / "app.log", workers=options.workers, threads=options.threads, env=app_env, cwd=ROOT)
+    servers.append(kiosk_app.start(wait=False))
+    bare.wait_until_ready()
+    kiosk_app.wait_until_ready()
     app_url = kiosk_app.url
 
     bare_scenario = Scenario("bare", [("/ok", "")], marker="ok")
@@ -431,7 +431,7 @@ def _run(options, started_at: dt.datetime, load_before: str, cli: dict, wrk, wor
     kiosk_headers = {"Cookie": tablet.cookie_header(), "X-CSRFToken": tablet.csrf, "HX-Request": "true"}
 
     def scan_requests(tokens: list[str]) -> list[tuple[str, str]]:
-        return [(f"/kiosk/{SITE}/scan", f"code={token}&nonce={NONCE_MARK}") for token in tokens]
+        return [(f"/kiosk/{SITE}/scan", f"pass_code={token}&nonce={NONCE_MARK}") for token in tokens]
 
     measure("scan_new", "kiosk scan, new pass", app_url,
             Scenario("scan_new", scan_requests(pools["scan_new"]), method="POST", headers=kiosk_headers,

@@ -24,7 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.load_helpers import format_summary, worst_minute, exit_status  # noqa: E402
+from tests.support.client import format_summary  # noqa: E402
+from tests.support.runners import exit_status, worst_minute  # noqa: E402
 
 
 def main() -> int:

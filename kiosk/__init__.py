@@ -10,8 +10,11 @@ from werkzeug.routing import IntegerConverter
 
 from kiosk.config import DefaultConfig, env_settings, load_or_create_secret_key
 
-ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = Path(__file__).resolve().parent
+# templates/ and static/ sit beside the package in a checkout (and so in an editable install),
+# inside it in an installed wheel (setup.py puts them there).
+INSTALLED = (PACKAGE / "templates").is_dir()
+ROOT = PACKAGE if INSTALLED else PACKAGE.parent  # the folder that holds templates/ and static/
 
 
 def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
@@ -21,7 +24,7 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
         __name__,
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
-        instance_path=str(Path(instance_path).resolve()) if instance_path else str(ROOT / "instance"),
+        instance_path=str(Path(instance_path).resolve()) if instance_path else _default_instance_path(),
         instance_relative_config=True,
     )
     app.config.from_object(DefaultConfig)
@@ -56,6 +59,12 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
 
     register_commands(app)
     return app
+
+
+def _default_instance_path() -> Optional[str]:
+    """A checkout's instance/ folder; for an installed package, Flask's <prefix>/var/kiosk-instance
+    (None), not a folder inside site-packages."""
+    return None if INSTALLED else str(ROOT / "instance")
 
 
 class RowIdConverter(IntegerConverter):

@@ -17,7 +17,7 @@ from kiosk import create_app
 from kiosk.extensions import db
 # One object for the whole run, though pytest imports this file as `conftest` and the tests
 # import it again as `tests.conftest`.
-from tests.postgres_databases import ON_POSTGRES, POSTGRES
+from tests.support.postgres import ON_POSTGRES, POSTGRES
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 SAMPLE_ROSTER = SHARED / "data" / "roster-sample.csv"

@@ -3,64 +3,31 @@ SQLite: 20 distinct, consecutive queue numbers; a retried request records nothin
 from __future__ import annotations
 
 import http.cookiejar
-import os
 import re
-import socket
-import subprocess
 import threading
-import time
 import urllib.parse
 import urllib.request
 
 import pytest
 import sqlalchemy as sa
 
-from kiosk.cli import gunicorn_command
 from kiosk.extensions import db
 from kiosk.models import QuestionnaireResponse, Site, TallyCounter, Visit
 from kiosk.screening.questionnaire import load_questionnaire
 from kiosk.tokens import new_nonce
+from tests.support.server import Server, environment
 
 DONORS = 20
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
 def served(app, demo, tmp_path):
     """The test's database served by gunicorn: 3 worker processes, as `kiosk serve` runs it."""
-    port = free_port()
-    env = {**os.environ, "KIOSK_INSTANCE_PATH": str(tmp_path), "KIOSK_SECRET_KEY": "concurrency-test",
-           "KIOSK_DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "KIOSK_BASE_URL": f"http://127.0.0.1:{port}"}
-    log = tmp_path / "server.log"
-    log_file = log.open("wb")
-    server = subprocess.Popen(gunicorn_command("127.0.0.1", port, workers=3, threads=4), env=env, stdout=log_file,
-                              stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(url + "/healthz", timeout=1).read()
-            break
-        except OSError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                server.kill()
-                pytest.fail("gunicorn did not start: " + log.read_text()[-2000:])
-            time.sleep(0.2)
-
-    def stop() -> None:
-        if server.poll() is None:
-            server.terminate()
-            server.wait(timeout=10)
-        if not log_file.closed:
-            log_file.close()
-
-    yield {"url": url, "log": log, "stop": stop}
-    stop()
+    server = Server(tmp_path / "server.log", workers=3, threads=4,
+                    env=environment(KIOSK_INSTANCE_PATH=str(tmp_path), KIOSK_SECRET_KEY="concurrency-test",
+                                    KIOSK_DATABASE_URL=app.config["SQLALCHEMY_DATABASE_URI"]))
+    with server:  # started, and stopped after the test
+        yield {"url": server.url, "log": server.log_path, "stop": server.stop}
 
 
 class Tablet:

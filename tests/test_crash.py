@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.load_helpers import Server, build_drive, crash_rounds, integrity
+from tests.support.drive import build_drive
+from tests.support.invariants import integrity
+from tests.support.runners import crash_rounds
 
 pytestmark = pytest.mark.sqlite_only  # SQLite's journal and recovery; PostgreSQL recovers by its own WAL
 
@@ -26,7 +28,7 @@ def test_a_kill_takes_the_master_and_every_worker(tmp_path, migrated_template):
     import os
 
     drive = build_drive(tmp_path / "drive", template=migrated_template, nurses=0)
-    server = Server(drive, workers=3)
+    server = drive.server(workers=3)
     server.start()
     group = server.process.pid
     server.kill()

@@ -12,7 +12,7 @@ from kiosk.models import QuestionnaireResponse, Site, Staff, Visit, VisitStatus
 from kiosk.screening import decisions, desk
 from kiosk.screening.questionnaire import load_questionnaire
 from kiosk.screening.rules import Vitals, load_rules
-from tests.nurse_helpers import answers_for, check_in, nonce, pick_donor
+from tests.support.donors import answers_for, check_in, nonce, pick_donor
 
 RULES = load_rules()
 QUESTIONNAIRE = load_questionnaire()

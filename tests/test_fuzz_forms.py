@@ -36,7 +36,7 @@ from wtforms.fields.core import UnboundField
 from kiosk.access import Access, rule_for_endpoint
 from kiosk.extensions import db
 from tests.conftest import NURSE_PASSWORD, ORGANISER_PASSWORD, make_app, make_app_on_copy
-from tests.postgres_databases import ON_POSTGRES, POSTGRES
+from tests.support.postgres import ON_POSTGRES, POSTGRES
 
 VIETNAMESE_ONLY = set("ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ")
 VIETNAMESE_ONLY |= {letter.upper() for letter in VIETNAMESE_ONLY}
@@ -117,7 +117,7 @@ def fuzz(tmp_path_factory, migrated_template):
     from kiosk.models import Department, Drive, DriveStatus, Screening, Site, Staff, StaffRole, Visit
     from kiosk.screening.questionnaire import load_questionnaire
     from kiosk.screening.rules import load_rules
-    from tests.nurse_helpers import check_in, nonce, pick_donor
+    from tests.support.donors import check_in, nonce, pick_donor
 
     directory = tmp_path_factory.mktemp("fuzz")
     app = make_app_on_copy(migrated_template, directory, WTF_CSRF_ENABLED=True)

@@ -10,10 +10,8 @@ import sqlalchemy as sa
 from kiosk.extensions import db
 from kiosk.models import AuditLog, Donation, Drive, Screening, Staff, StaffRole, Visit, VisitStatus
 from tests.conftest import NURSE_PASSWORD
-from tests.nurse_helpers import check_in, csrf_from, hidden_value, nonce, pick_donor
-
-GOOD_VITALS = {"weight_kg": "62", "systolic_mmhg": "120", "diastolic_mmhg": "80", "pulse_per_min": "76",
-               "haemoglobin_g_l": "140", "temperature_c": "36,8", "hbsag": "negative"}
+from tests.support.donors import GOOD_VITALS, check_in, nonce, pick_donor
+from tests.support.pages import csrf_from, hidden_value
 
 
 @pytest.fixture

@@ -10,12 +10,8 @@ from __future__ import annotations
 
 import http.cookiejar
 import json
-import os
 import re
-import socket
-import subprocess
 import threading
-import time
 import urllib.parse
 import urllib.request
 from contextlib import ExitStack
@@ -24,53 +20,22 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from kiosk.cli import gunicorn_command
 from kiosk.extensions import db
 from kiosk.models import Site, TallyCounter, Visit
 from kiosk.screening.questionnaire import load_questionnaire
 from kiosk.tokens import new_nonce
+from tests.support.server import Server, environment
 
 DONORS = 12
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    """`kiosk serve`'s gunicorn on a port of its own, with its own instance folder."""
-
-    def __init__(self, database_url: str, instance: Path):
-        instance.mkdir()
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = instance / "server.log"
-        env = {**os.environ, "KIOSK_INSTANCE_PATH": str(instance), "KIOSK_SECRET_KEY": "same-on-every-server",
-               "KIOSK_DATABASE_URL": database_url, "KIOSK_BASE_URL": self.url}
-        self._log_file = self.log.open("wb")
-        self.process = subprocess.Popen(gunicorn_command("127.0.0.1", self.port, workers=2, threads=4), env=env,
-                                        stdout=self._log_file, stderr=subprocess.STDOUT)
-
-    def wait_until_up(self) -> None:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(self.url + "/healthz", timeout=1).read()
-                return
-            except OSError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    self.stop()
-                    pytest.fail(f"gunicorn on port {self.port} did not start: " + self.log.read_text()[-2000:])
-                time.sleep(0.2)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=15)
-        if not self._log_file.closed:
-            self._log_file.close()
+def start_server(database_url: str, instance: Path) -> Server:
+    """`kiosk serve`'s gunicorn on a port of its own, with its own instance folder (not waited for)."""
+    instance.mkdir()
+    server = Server(instance / "server.log", workers=2, threads=4,
+                    env=environment(KIOSK_INSTANCE_PATH=str(instance), KIOSK_SECRET_KEY="same-on-every-server",
+                                    KIOSK_DATABASE_URL=database_url))
+    return server.start(wait=False)
 
 
 @pytest.fixture
@@ -79,11 +44,11 @@ def servers(app, demo, tmp_path):
     with ExitStack() as stack:
         pair = []
         for name in ("server-a", "server-b"):
-            server = Server(app.config["SQLALCHEMY_DATABASE_URI"], tmp_path / name)
+            server = start_server(app.config["SQLALCHEMY_DATABASE_URI"], tmp_path / name)
             stack.callback(server.stop)
             pair.append(server)
         for server in pair:
-            server.wait_until_up()
+            server.wait_until_ready()
         yield pair
 
 
@@ -183,6 +148,6 @@ def test_two_servers_on_one_database_give_one_queue_and_one_display(app, servers
     # Both servers did their share of the work, and neither logged a URL.
     for server in servers:
         server.stop()  # gunicorn's access log is buffered: all of it is written once the server has stopped
-        log = server.log.read_text()
+        log = server.log()
         assert log.count('"POST"') >= DONORS
         assert "/kiosk/" not in log and "/p/" not in log

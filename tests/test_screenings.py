@@ -15,7 +15,7 @@ from kiosk.models import AuditLog, Drive, DriveStatus, Screening, Staff, StaffRo
 from kiosk.screening.decisions import ScreeningError
 from kiosk.screening.questionnaire import load_questionnaire
 from kiosk.screening.rules import Vitals, load_rules
-from tests.nurse_helpers import check_in, nonce, pick_donor
+from tests.support.donors import check_in, nonce, pick_donor
 
 # What the nurse measures; record_decision works out the suggestion from them itself.
 ELIGIBLE = Vitals(weight_kg=60.0, systolic_mmhg=120, diastolic_mmhg=80, pulse_per_min=72, haemoglobin_g_l=140,

@@ -9,8 +9,10 @@ import sqlalchemy as sa
 
 from kiosk.extensions import db
 from kiosk.models import Donation, Visit, VisitStatus
-from tests.load_helpers import format_summary, worst_minute
-from tests.nurse_helpers import check_in, csrf_from, hidden_value, nonce, pick_donor
+from tests.support.client import format_summary
+from tests.support.donors import check_in, nonce, pick_donor
+from tests.support.pages import csrf_from, hidden_value
+from tests.support.runners import worst_minute
 
 pytestmark = pytest.mark.sqlite_only  # SQLite's locking under several workers; PostgreSQL has its own test
 

@@ -23,7 +23,8 @@ fi
 # axe-core for the accessibility checks (and the vendored front-end files' sources), from package-lock.json.
 npm ci --no-audit --no-fund --loglevel=error
 
-# The app and its test dependencies, in a virtual environment of the project's own.
+# The app and its test dependencies, in a virtual environment of the project's own. (tests/test_wheel.py
+# builds the wheel with this pip, whose build isolation fetches setuptools as pyproject.toml asks.)
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".[test]"

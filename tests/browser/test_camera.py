@@ -15,7 +15,7 @@ from kiosk.tokens import pass_url
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, LAPTOP, TABLET
 from tests.browser.test_kiosk import a_visit, open_kiosk
 from tests.conftest import NURSE_PASSWORD
-from tests.nurse_helpers import check_in, pick_donor
+from tests.support.donors import check_in, pick_donor
 
 
 def _y4m_of(png: bytes, path: Path, size=(640, 480)) -> None:

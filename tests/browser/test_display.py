@@ -151,7 +151,7 @@ def test_the_walk_in_code_opens_the_sites_self_registration(live_server, demo, n
 def test_a_donation_recorded_at_the_nurse_station_shows_on_the_hall_display(app, live_server, demo, new_context):
     """Two browser contexts: the hall's projector, and a nurse recording the donation in the nurse UI."""
     from tests.browser.test_nurse import fill_vitals, open_donor, sign_in, wait_for_suggestion
-    from tests.nurse_helpers import check_in, pick_donor
+    from tests.support.donors import check_in, pick_donor
 
     visit_id = pick_donor(app, "XNC")
     queue_number = check_in(app, visit_id, "XNC")

@@ -30,7 +30,7 @@ from tests.browser.conftest import LAPTOP, TABLET
 from tests.browser.test_kiosk import a_visit, answer_questionnaire
 from tests.browser.test_nurse import fill_vitals, wait_for_suggestion
 from tests.conftest import NURSE_PASSWORD, ORGANISER_PASSWORD
-from tests.nurse_helpers import check_in, pick_donor
+from tests.support.donors import check_in, pick_donor
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 

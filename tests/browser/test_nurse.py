@@ -12,7 +12,7 @@ from kiosk.models import AuditLog, Donation, Screening, Staff, StaffRole, Visit
 from kiosk.tokens import pass_url
 from tests.browser.conftest import LAPTOP, TABLET, check_page
 from tests.conftest import NURSE_PASSWORD
-from tests.nurse_helpers import check_in, pick_donor
+from tests.support.donors import check_in, pick_donor
 
 GOOD = {"weight_kg": "62", "systolic_mmhg": "120", "diastolic_mmhg": "80", "pulse_per_min": "76",
         "haemoglobin_g_l": "140", "temperature_c": "36.8"}

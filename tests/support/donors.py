@@ -1,18 +1,17 @@
-"""Helpers shared by the nurse station's tests: a donor checked in through the kiosk's own
-domain functions (kiosk.checkin.scan_pass + check_in), and form posting with fresh nonces."""
+"""Donors for the tests that run in-process: one who could donate today, checked in through the
+kiosk's own domain functions (kiosk.checkin.scan_pass + check_in); and vitals that pass screening."""
 from __future__ import annotations
 
 import datetime as dt
-import re
-import secrets
 
 import sqlalchemy as sa
 
 from kiosk.extensions import db
+from kiosk.tokens import new_nonce as nonce
 
-
-def nonce() -> str:
-    return secrets.token_urlsafe(16)
+# What the nurse types for a donor who may donate (the screening form's fields).
+GOOD_VITALS = {"weight_kg": "62", "systolic_mmhg": "120", "diastolic_mmhg": "80", "pulse_per_min": "76",
+               "haemoglobin_g_l": "140", "temperature_c": "36,8", "hbsag": "negative"}
 
 
 def answers_for(sex: str, yes: tuple[str, ...] = ()) -> dict[str, bool]:
@@ -67,11 +66,3 @@ def check_in(app, visit_id: int, site_code: str = "XNC", yes: tuple[str, ...] = 
         assert outcome["outcome"] == "checked_in", outcome
         return outcome["queue_number"]
 
-
-def csrf_from(page: str) -> str:
-    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-
-
-def hidden_value(page: str, form_id: str, name: str) -> str:
-    form = re.search(r'<form[^>]*id="%s".*?</form>' % re.escape(form_id), page, re.S).group(0)
-    return re.search(r'name="%s" value="([^"]*)"' % re.escape(name), form).group(1)
