@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from typing import Any, Optional
+from typing import Optional
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -13,6 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Flask, current_app, has_request_context, request
 from sqlalchemy.orm import Session, scoped_session
 
+from kiosk.errors import DomainError
 from kiosk.audit import record_audit
 from kiosk.database import begin_write
 from kiosk.extensions import db, login_manager
@@ -152,12 +153,8 @@ def trusted_device_for(username: str, cookie: Optional[str]) -> Optional[str]:
 STAFF_ERROR_CODES = ("not_found", "username_taken", "own_account")
 
 
-class StaffError(Exception):
-    def __init__(self, code: str, **params: Any):
-        assert code in STAFF_ERROR_CODES, code
-        super().__init__(code)
-        self.code = code
-        self.params = params
+class StaffError(DomainError):
+    CODES = STAFF_ERROR_CODES
 
 
 def end_all_sessions(session: Session | scoped_session, staff_id: int) -> None:

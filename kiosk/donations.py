@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, scoped_session
 
+from kiosk.errors import DomainError
 from kiosk import tally
 from kiosk.audit import record_audit
 from kiosk.idempotency import run_once
@@ -30,12 +31,8 @@ ERROR_CODES = ("not_found", "not_cleared", "already_donated", "bag_number_taken"
                "drive_closed")
 
 
-class DonationError(Exception):
-    def __init__(self, code: str, **params: Any):
-        assert code in ERROR_CODES, code
-        super().__init__(code)
-        self.code = code
-        self.params = params
+class DonationError(DomainError):
+    CODES = ERROR_CODES
 
 
 def contribution(outcome: str, volume_ml: int, voided: bool) -> dict[str, int]:

@@ -9,6 +9,7 @@ from typing import Any, Iterable, Optional
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, scoped_session
 
+from kiosk.errors import DomainError
 from kiosk import tally
 from kiosk.audit import changed_fields, fingerprint, record_audit, record_changes
 from kiosk.extensions import db
@@ -18,12 +19,8 @@ from kiosk.transactions import write_transaction
 ERROR_CODES = ("not_found", "changed_meanwhile", "open_elsewhere", "reason_required")
 
 
-class DriveError(Exception):
-    def __init__(self, code: str, **params: Any):
-        assert code in ERROR_CODES, code
-        super().__init__(code)
-        self.code = code
-        self.params = params
+class DriveError(DomainError):
+    CODES = ERROR_CODES
 
 
 def current_drive() -> Optional[Drive]:

@@ -8,6 +8,7 @@ from typing import Any, Optional
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, scoped_session
 
+from kiosk.errors import DomainError
 from kiosk.audit import changed_fields, fingerprint, record_audit, record_changes
 from kiosk.models import Department, Site
 from kiosk.transactions import write_transaction
@@ -15,12 +16,8 @@ from kiosk.transactions import write_transaction
 ERROR_CODES = ("not_found", "changed_meanwhile", "code_taken", "name_taken", "part_of_itself")
 
 
-class OrganisationError(Exception):
-    def __init__(self, code: str, **params: Any):
-        assert code in ERROR_CODES, code
-        super().__init__(code)
-        self.code = code
-        self.params = params
+class OrganisationError(DomainError):
+    CODES = ERROR_CODES
 
 
 # ---------------------------------------------------------------- sites

@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterator, Optional
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from kiosk.errors import DomainError
 from kiosk.audit import record_audit
 from kiosk.inputs import fold_diacritics
 from kiosk.models import Department, Donor, Drive, DriveStatus, Visit, drive_site, utcnow
@@ -21,11 +22,8 @@ from kiosk.transactions import write_transaction
 ERROR_CODES = ("not_found", "drive_closed")
 
 
-class RosterImportError(Exception):
-    def __init__(self, code: str):
-        assert code in ERROR_CODES, code
-        super().__init__(code)
-        self.code = code
+class RosterImportError(DomainError):
+    CODES = ERROR_CODES
 
 
 def import_roster(

@@ -13,6 +13,7 @@ from typing import Any, Optional
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from kiosk.errors import DomainError
 from kiosk import tally
 from kiosk.audit import record_audit
 from kiosk.database import begin_write
@@ -32,15 +33,10 @@ VITAL_FIELDS = ("weight_kg", "systolic_mmhg", "diastolic_mmhg", "pulse_per_min",
 UNDECIDED = (VisitStatus.CHECKED_IN, VisitStatus.IN_SCREENING)
 
 
-class ScreeningError(Exception):
-    """codes: not_found, not_checked_in, already_decided, already_donated, invalid_decision,
-    invalid_volume, invalid_return_date, reason_required, override_reason_required,
-    version_conflict, drive_closed, voided"""
-
-    def __init__(self, code: str, **details: Any):
-        super().__init__(code)
-        self.code = code
-        self.details = details
+class ScreeningError(DomainError):
+    CODES = ("not_found", "not_checked_in", "already_decided", "already_donated", "invalid_decision",
+             "invalid_volume", "invalid_return_date", "reason_required", "override_reason_required",
+             "version_conflict", "drive_closed", "voided")
 
 
 @dataclass(frozen=True)
