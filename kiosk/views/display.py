@@ -11,13 +11,13 @@ from __future__ import annotations
 from typing import Optional
 
 from flask import Blueprint, current_app, jsonify, render_template, request
-from flask_babel import format_decimal, gettext as _
+from flask_babel import gettext as _
 
 from kiosk import tally
 from kiosk.access import Access, rule_for_blueprint
 from kiosk.drives import current_drive, drive_at_site
 from kiosk.extensions import db
-from kiosk.formatting import local_now
+from kiosk.formatting import format_number, local_now
 from kiosk.models import Drive, Site
 from kiosk.qr import qr_svg
 from kiosk.views.lookups import site_or_404
@@ -34,12 +34,6 @@ DEPARTMENT_ROWS = {"all": 6, "site": 8}
 
 def walk_in_url(site: Site) -> str:
     return f"{current_app.config['BASE_URL']}/kiosk/{site.code}/walk-in"
-
-
-def number(value: float, decimals: int = 0) -> str:
-    """12.350 in Vietnamese, 12,350 in English; the page's script formats the same way."""
-    pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
-    return format_decimal(value, format=pattern)
 
 
 def _drive_for(site: Optional[Site]) -> Optional[Drive]:
@@ -59,7 +53,7 @@ def _page(site: Optional[Site]):
                              for s in sites}
     return render_template(
         "display/hall.html", drive=drive, site=site, figures=figures, walk_in_codes=walk_in_codes,
-        number=number, poll_interval_ms=POLL_INTERVAL_MS, now=local_now(),
+        number=format_number, poll_interval_ms=POLL_INTERVAL_MS, now=local_now(),
         department_rows=DEPARTMENT_ROWS["site" if site else "all"],
     )
 

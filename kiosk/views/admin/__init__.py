@@ -13,9 +13,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, request
-from flask_babel import gettext as _
 from flask_login import current_user
 
+from kiosk import labels
 from kiosk.access import Access, rule_for_blueprint
 from kiosk.extensions import db
 from kiosk.models import Drive, DriveStatus
@@ -51,8 +51,7 @@ def _console_context() -> dict[str, Any]:
 
 
 def status_label(status: DriveStatus | str) -> str:
-    value = status.value if isinstance(status, DriveStatus) else status
-    return {"planned": _("Planned"), "open": _("Open"), "closed": _("Closed")}.get(value, value)
+    return labels.label(labels.DRIVE_STATUS, status)
 
 
 # The routes register themselves on bp when imported: last, since they import bp from here.

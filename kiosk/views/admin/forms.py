@@ -13,8 +13,10 @@ from wtforms import (BooleanField, DateField, HiddenField, IntegerField, Passwor
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Regexp, ValidationError
 
+from kiosk import labels
 from kiosk.models import DriveStatus, StaffRole
 from kiosk.roster.uploads import UPLOAD_ID
+from kiosk.views.lookups import screening_rules
 
 
 def choice(value: Any, label: Any) -> SelectChoice:
@@ -187,18 +189,13 @@ class DonorSearchForm(FlaskForm):
         Length(max=100, message=_l("At most %(max)d characters."))])
 
 
-VOLUMES = (250, 350, 450)
-
-
 class DonationCorrectionForm(FlaskForm):
-    volume_ml = ChoiceField(_l("Volume"), coerce=int, choices=[choice(v, f"{v} ml") for v in VOLUMES])
+    # The choices are this instance's bag sizes (its screening rules), set when the form is made.
+    volume_ml = ChoiceField(_l("Volume"), coerce=int, choices=[])
     bag_number = StringField(_l("Bag number"), validators=[
         DataRequired(_l("Enter the bag number.")), Length(max=40, message=_l("At most %(max)d characters."))])
-    outcome = ChoiceField(_l("Outcome"), choices=[choice("completed", _l("Completed")),
-                                                  choice("incomplete", _l("Incomplete"))])
-    reaction = ChoiceField(_l("Reaction"), choices=[
-        choice("none", _l("None")), choice("dizziness", _l("Dizziness")), choice("fainting", _l("Fainting")),
-        choice("haematoma", _l("Haematoma")), choice("other", _l("Other"))])
+    outcome = ChoiceField(_l("Outcome"), choices=[choice(code, word) for code, word in labels.OUTCOME.items()])
+    reaction = ChoiceField(_l("Reaction"), choices=[choice(code, word) for code, word in labels.REACTION.items()])
     reaction_note = StringField(_l("Reaction note"), validators=[
         Length(max=300, message=_l("At most %(max)d characters."))])
     reason = TextAreaField(_l("Reason for the correction"), validators=[
@@ -206,6 +203,10 @@ class DonationCorrectionForm(FlaskForm):
         Length(max=CORRECTION_REASONS_MAX, message=_l("At most %(max)d characters."))])
     expected_version = HiddenField()
     nonce = HiddenField()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.volume_ml.choices = [choice(size, f"{size} ml") for size in screening_rules().volume.bag_sizes_ml]
 
 
 class DonationVoidForm(FlaskForm):

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from flask import abort, render_template, send_file
 from flask_babel import gettext as _
 
+from kiosk import labels
 from kiosk.certificates import certificates_for
 from kiosk.exports import COLUMNS, FORMATS, build_export, record_health_export, to_csv, to_xlsx
 from kiosk.extensions import db
@@ -67,8 +68,7 @@ def reason_label(rule: str) -> str:
 
 
 def reaction_label(reaction: str) -> str:
-    return {"dizziness": _("Dizziness"), "fainting": _("Fainting"), "haematoma": _("Haematoma"),
-            "other": _("Other"), "none": _("None")}.get(reaction, reaction)
+    return labels.label(labels.REACTION, reaction)
 
 
 @bp.get("/drives/<int:drive_id>/report")

@@ -15,7 +15,7 @@ from kiosk import labels
 from kiosk.donations import DonationError, correct_donation as correct_recorded_donation, record_donation
 from kiosk.donations import void_donation as void_recorded_donation
 from kiosk.extensions import db
-from kiosk.formatting import current_locale, local_today
+from kiosk.formatting import current_locale, format_number, local_today
 from kiosk.models import Donation, Drive, Screening, Site, Visit, WriteReceipt
 from kiosk.screening import decisions as screenings
 from kiosk.screening import desk
@@ -49,12 +49,8 @@ def _impossible(vitals: Vitals) -> dict[str, str]:
     messages = {}
     for name, (low, high) in implausible_vitals(vitals, _rules()).items():
         messages[name] = _("This cannot be right: enter a value from %(low)s to %(high)s.",
-                           low=_plain(low), high=_plain(high))
+                           low=format_number(low, None), high=format_number(high, None))
     return messages
-
-
-def _plain(number) -> str:
-    return f"{number:g}" if isinstance(number, float) else str(number)
 
 
 def _suggestion_for(visit: Visit, vitals: Optional[Vitals]) -> Suggestion:
