@@ -193,6 +193,7 @@ class WriterQueue:
         self._threads = _FifoLock()
         self._fd: Optional[int] = None
         self._holder = None
+        self._holder_thread = 0
         self._acquired_at = 0.0
 
     def _file(self) -> int:
@@ -201,6 +202,9 @@ class WriterQueue:
         return self._fd
 
     def acquire(self, owner) -> None:
+        if self._holder is not None and self._holder_thread == threading.get_ident():
+            # A second write transaction in a thread that holds the queue would wait for itself.
+            raise RuntimeError("this thread already has a write transaction open on another connection")
         asked = time.perf_counter()
         self._threads.acquire()
         try:
@@ -209,6 +213,7 @@ class WriterQueue:
             self._threads.release()
             raise
         self._holder = owner
+        self._holder_thread = threading.get_ident()
         self._acquired_at = time.perf_counter()
         self.waits.append(self._acquired_at - asked)
         note_write(self._acquired_at - asked)

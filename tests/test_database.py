@@ -6,7 +6,6 @@ import threading
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask
 
 from kiosk.database import begin_write
 from kiosk.extensions import db
@@ -274,3 +273,11 @@ def test_a_writer_killed_while_holding_the_queue_does_not_block_the_next(app, tm
         db.session.commit()
         assert db.session.scalar(sa.text("SELECT count(*) FROM rate_limit_hit WHERE key = 'held'")) == 0
     assert time.monotonic() - started < 2
+
+
+def test_a_second_write_on_another_connection_in_the_same_thread_fails_instead_of_waiting_for_itself(app):
+    with app.app_context():
+        begin_write(db.session)
+        with db.engine.connect() as other, pytest.raises(RuntimeError, match="already has a write transaction"):
+            other.execution_options(kiosk_write=True).execute(sa.text("SELECT 1"))
+        db.session.rollback()
