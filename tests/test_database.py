@@ -281,3 +281,30 @@ def test_a_second_write_on_another_connection_in_the_same_thread_fails_instead_o
         with db.engine.connect() as other, pytest.raises(RuntimeError, match="already has a write transaction"):
             other.execution_options(kiosk_write=True).execute(sa.text("SELECT 1"))
         db.session.rollback()
+
+
+def test_the_bench_can_count_statements_and_queue_times_per_request(tmp_path, migrated_template):
+    import json
+
+    from kiosk import ratelimit
+    from kiosk.access import Access, allow
+    from tests.conftest import make_app_on_copy
+
+    app = make_app_on_copy(migrated_template, tmp_path, SQL_STATS_DIR=str(tmp_path / "stats"))
+
+    @app.get("/_test/writes")
+    @allow(Access.PUBLIC)
+    def writes():
+        begin_write(db.session)
+        ratelimit.hit(db.session, "stats-test", 60)
+        db.session.commit()
+        return "ok"
+
+    assert app.test_client().get("/_test/writes").status_code == 200
+    [stats_file] = (tmp_path / "stats").iterdir()
+    [line] = [json.loads(text) for text in stats_file.read_text().splitlines()]
+    assert line["what"] == "GET writes" and line["statements"] >= 2
+    assert len(line["waits"]) == len(line["holds"]) == 1
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
