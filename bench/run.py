@@ -14,8 +14,10 @@ What it does, all on 127.0.0.1 and bounded in time:
   4. drives each scenario for --seconds with wrk (Debian's `wrk`, apt-get installed if missing
      and allowed; Python threads otherwise) at --connections clients, checking every answer's
      status and body: a wrong answer is counted apart, never as throughput;
-  5. prints one table (req/s, p50, p95, p99, ratio to the bare app, target, met?) and writes it,
-     with the date, the machine and its load average, to bench/results.md.
+  5. prints one table (req/s, p50, p95, p99, ratio to the bare app, target, met?) and one of SQL
+     statements per request and the SQLite writer queue's wait and hold (the app counts them when
+     KIOSK_SQL_STATS_DIR is set), and writes them, with the date, the machine and its load average,
+     to bench/results.md.
 The bare app is run for as long right before and right after each scenario, and each ratio is
 to those two runs together: on a machine shared with other work, a neighbour's load then weighs
 on both sides of a ratio alike (a steady change in load cancels out) instead of on whichever
