@@ -87,10 +87,10 @@ def configure_engine(engine: sa.Engine, instance_path: Optional[str] = None) -> 
     do_commit, do_rollback = dialect.do_commit, dialect.do_rollback
 
     def commit_then_release(proxied):
-        try:
-            do_commit(proxied)
-        finally:
-            queue.release(proxied.dbapi_connection)
+        do_commit(proxied)
+        # A COMMIT that failed may leave the transaction open: the queue is let go by the
+        # rollback that follows (or the pool's reset, or the connection's invalidation).
+        queue.release(proxied.dbapi_connection)
 
     def rollback_then_release(proxied):
         try:
