@@ -14,8 +14,10 @@ What it does, all on 127.0.0.1 and bounded in time:
   4. drives each scenario for --seconds with wrk (Debian's `wrk`, apt-get installed if missing
      and allowed; Python threads otherwise) at --connections clients, checking every answer's
      status and body: a wrong answer is counted apart, never as throughput;
-  5. prints one table (req/s, p50, p95, p99, ratio to the bare app, target, met?) and writes it,
-     with the date, the machine and its load average, to bench/results.md.
+  5. prints one table (req/s, p50, p95, p99, ratio to the bare app, target, met?) and one of SQL
+     statements per request and the SQLite writer queue's wait and hold (the app counts them when
+     KIOSK_SQL_STATS_DIR is set), and writes them, with the date, the machine and its load average,
+     to bench/results.md.
 The bare app is run for as long right before and right after each scenario, and each ratio is
 to those two runs together: on a machine shared with other work, a neighbour's load then weighs
 on both sides of a ratio alike (a steady change in load cancels out) instead of on whichever
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import http.cookiejar
+import json
 import os
 import platform
 import re
@@ -34,6 +37,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -266,6 +270,39 @@ def merged(first: Result, second: Result) -> Result:
                   first.wrong + second.wrong, first.exhausted + second.exhausted)
 
 
+# ----- SQL statements and the writer queue, per request (KIOSK_SQL_STATS_DIR) --------------
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else 0.0
+
+
+def sql_rows(stats_dir: Path, windows: dict[str, tuple[str, float, float]]) -> list[list[str]]:
+    """Per scenario, from the app's one line per request (kiosk.database.end_unit_of_work):
+    statements per request, write transactions per request, and the writer queue's wait and
+    hold (p50/p99, ms) over the scenario's load only."""
+    lines = []
+    for path in stats_dir.glob("*.jsonl"):
+        for text in path.read_text().splitlines():
+            try:
+                lines.append(json.loads(text))
+            except ValueError:
+                pass  # a line cut short when a worker was stopped
+    rows = []
+    for label, start, end in windows.values():
+        seen = [line for line in lines if start <= line["t"] <= end]
+        if not seen:
+            continue
+        waits = [w for line in seen for w in line["waits"]]
+        holds = [h for line in seen for h in line["holds"]]
+        statements = [line["statements"] for line in seen]
+        queue = (lambda values: f"{fmt_ms(percentile(values, 0.5))} / {fmt_ms(percentile(values, 0.99))}"
+                 if values else "—")
+        rows.append([label, f"{len(seen):,}", f"{sum(statements) / len(seen):.1f}", str(max(statements)),
+                     f"{len(waits) / len(seen):.2f}", queue(waits), queue(holds)])
+    return rows
+
+
 # ----- the report ---------------------------------------------------------------------------
 
 def fmt_ms(value: float) -> str:
@@ -394,10 +431,12 @@ def _run(options, started_at: dt.datetime, load_before: str, cli: dict, wrk, wor
     load = LoadGenerator(work, wrk, seconds=options.seconds, connections=options.connections)
     results: dict[str, tuple[str, Result]] = {}
     paired: dict[str, Result] = {}  # the bare app's runs right before and after each scenario
+    windows: dict[str, tuple[str, float, float]] = {}  # each scenario's load, for sql_rows
     bare = Server(work / "bare.log", app="bare_app:app", workers=options.workers, threads=options.threads,
                   env=env, cwd=work, ready_path="/ok")
     servers.append(bare.start(wait=False))
-    app_env = env | {"KIOSK_BASE_URL": "http://127.0.0.1:8000"}
+    stats_dir = work / "sql-stats"
+    app_env = env | {"KIOSK_BASE_URL": "http://127.0.0.1:8000", "KIOSK_SQL_STATS_DIR": str(stats_dir)}
     kiosk_app = Server(work / "app.log", workers=options.workers, threads=options.threads, env=app_env, cwd=ROOT)
     servers.append(kiosk_app.start(wait=False))
     bare.wait_until_ready()
@@ -410,7 +449,9 @@ def _run(options, started_at: dt.datetime, load_before: str, cli: dict, wrk, wor
         preflight(url, scenario)
         print(f"  {label} ...", end=" ", flush=True)
         before = load.run(bare.url, bare_scenario)
+        started = time.time()
         result = load.run(url, scenario)
+        windows[key] = (label, started, time.time())
         after = load.run(bare.url, bare_scenario)
         paired[key] = merged(before, after)
         results[key] = (label, result)
@@ -471,6 +512,9 @@ def _run(options, started_at: dt.datetime, load_before: str, cli: dict, wrk, wor
             cli_rows.append([label, f"{figures['wall']:.2f} s", f"{figures['own']:.2f} s",
                              f"< {CLI_LIMIT_S:.0f} s", "yes" if figures["wall"] < CLI_LIMIT_S else "**no**"])
     notes = shortfalls(results, paired, cli)
+    sql_header = ["scenario", "requests", "SQL statements / request", "max", "write transactions / request",
+                  "writer queue wait p50 / p99 ms", "writer queue hold p50 / p99 ms"]
+    sql_table = sql_rows(stats_dir, windows)
 
     settings = (f"gunicorn {options.workers} workers × {options.threads} threads (gthread), the same command for "
                 f"both apps (`kiosk.cli.gunicorn_command`, access log on); SQLite (WAL, synchronous=FULL); "
@@ -482,6 +526,9 @@ def _run(options, started_at: dt.datetime, load_before: str, cli: dict, wrk, wor
     if cli_rows:
         print()
         print(plain_table(cli_header, cli_rows))
+    if sql_table:
+        print()
+        print(plain_table(sql_header, sql_table))
     print()
     print("Every target met." if not notes else "Not met:\n" + "\n".join(f"  - {note}" for note in notes))
     print(f"load average before {load_before}, after {load_after}")
@@ -502,6 +549,10 @@ def _run(options, started_at: dt.datetime, load_before: str, cli: dict, wrk, wor
         markdown_table(header, rows),
         "",
     ]
+    if sql_table:
+        report += ["Per request, counted by the app itself (`KIOSK_SQL_STATS_DIR`): SQL statements, write "
+                   "transactions, and the SQLite writer queue's wait for its turn and hold from BEGIN IMMEDIATE "
+                   "to COMMIT.", "", markdown_table(sql_header, sql_table), ""]
     if cli_rows:
         report += [markdown_table(cli_header, cli_rows), ""]
     report += ["Every target met." if not notes else "Not met:", ""] + [f"- {note}" for note in notes]

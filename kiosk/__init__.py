@@ -83,7 +83,9 @@ def _init_extensions(app: Flask) -> None:
 
     db.init_app(app)
     with app.app_context():
-        configure_engine(db.engine)
+        configure_engine(db.engine, app.instance_path)
+    if app.config.get("SQL_STATS_DIR"):
+        _count_statements_per_request(app)
     migrate.init_app(app, db, directory=str(PACKAGE / "migrations"), render_as_batch=True)
     from kiosk.access import enforce_access
 
@@ -102,6 +104,27 @@ def _init_extensions(app: Flask) -> None:
 
     formatting.init_app(app)
     audit_text.init_app(app)
+
+
+def _count_statements_per_request(app: Flask) -> None:
+    """For the bench (KIOSK_SQL_STATS_DIR): each request's SQL statements and writer-queue
+    wait and hold, one JSON line per request in a file per process. Off by default."""
+    from flask import request as current_request
+
+    from kiosk import database
+    from kiosk.extensions import db
+
+    folder = Path(app.config["SQL_STATS_DIR"])
+    folder.mkdir(parents=True, exist_ok=True)
+    with app.app_context():
+        database.count_statements(db.engine)
+    # First of the before-request functions: the access check already reads the database.
+    app.before_request_funcs.setdefault(None, []).insert(0, database.start_unit_of_work)
+
+    @app.teardown_request
+    def record(_error=None):
+        database.end_unit_of_work(folder / f"{os.getpid()}.jsonl",
+                                  f"{current_request.method} {current_request.endpoint}")
 
 
 def select_locale() -> str:

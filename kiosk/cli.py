@@ -67,6 +67,7 @@ def _drive_or_fail(drive_id):
 def serve_command(host: str, port: int, workers: int, demo: bool, certfile: str | None, keyfile: str | None,
                   self_signed: bool) -> None:
     """Upgrade the database, optionally load the demo drive, and run gunicorn."""
+    from kiosk.database import begin_write
     from kiosk.roster.demo import database_is_empty, demo_credentials, load_demo
     from kiosk.formatting import local_today
     from kiosk.models import Site
@@ -77,10 +78,12 @@ def serve_command(host: str, port: int, workers: int, demo: bool, certfile: str 
         raise click.UsageError("--https hoặc --certfile, không cả hai / --https or --certfile, not both.")
     app = current_app._get_current_object()
     upgrade_database()
-    if demo and database_is_empty(db.session):
-        load_demo(db.session, app.instance_path, local_today())
-        db.session.commit()
-        click.echo("Đã tạo đợt hiến máu mẫu / demo drive loaded.")
+    if demo:
+        begin_write(db.session)
+        if database_is_empty(db.session):
+            load_demo(db.session, app.instance_path, local_today())
+            click.echo("Đã tạo đợt hiến máu mẫu / demo drive loaded.")
+        db.session.commit()  # the write's turn ends before the workers start
 
     lan = lan_addresses()
     if self_signed:
@@ -251,10 +254,12 @@ def create_staff_command(username: str, role: str, display_name: str) -> None:
 @with_appcontext
 def load_demo_command() -> None:
     """Load the demo drive into an empty database."""
+    from kiosk.database import begin_write
     from kiosk.roster.demo import database_is_empty, load_demo
     from kiosk.formatting import local_today
 
     upgrade_database()
+    begin_write(db.session)
     if not database_is_empty(db.session):
         raise click.ClickException("Cơ sở dữ liệu đã có dữ liệu / the database is not empty.")
     passwords = load_demo(db.session, current_app.instance_path, local_today())

@@ -1,4 +1,4 @@
-"""Engine set-up and the write-transaction helper.
+"""Engine set-up, the write-transaction helper, and SQLite's writer queue.
 
 SQLite serves several gunicorn workers and tablets writing at once: WAL lets readers run
 beside one writer, busy_timeout makes a writer wait instead of failing, and writes start
@@ -6,8 +6,27 @@ with BEGIN IMMEDIATE so that two transactions never both read and then both try 
 to a write lock (which SQLite answers with "database is locked" at once, whatever the
 timeout). This follows SQLAlchemy's documented pysqlite recipe: the driver's own
 transaction handling is switched off and SQLAlchemy emits BEGIN itself.
+
+SQLite's busy handler is not a queue: a writer that finds the lock taken sleeps 1, 2, 5, ...
+then 100 ms between tries, nothing wakes it when the lock frees, and a newcomer can take the
+lock first. Under load that made the slowest writes wait seconds (issue 14). So writers queue
+before BEGIN IMMEDIATE (`WriterQueue`): a first-come-first-served lock between the threads of
+a process, then `flock` on a file in the instance folder between the processes, held until
+COMMIT or ROLLBACK. A waiter is woken the moment the lock frees. The kernel drops a killed
+process's flock, so a crash cannot wedge the queue; busy_timeout stays as the backstop for
+anyone who writes without queueing (the sqlite3 shell, a migration).
 """
 from __future__ import annotations
+
+import collections
+import fcntl
+import json
+import os
+import threading
+import time
+import weakref
+from pathlib import Path
+from typing import Optional
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -20,11 +39,20 @@ SQLITE_PRAGMAS = (
     "PRAGMA foreign_keys=ON",
     "PRAGMA synchronous=FULL",
 )
+_ENGINE_QUEUES: "weakref.WeakKeyDictionary[sa.Engine, Optional[WriterQueue]]" = weakref.WeakKeyDictionary()
+# How many recent waits and holds a process keeps for its percentiles.
+SAMPLES_KEPT = 20_000
 
 
-def configure_engine(engine: sa.Engine) -> None:
+def configure_engine(engine: sa.Engine, instance_path: Optional[str] = None) -> None:
+    """Pragmas, BEGIN IMMEDIATE for writes, and (given the instance folder) the writer queue."""
     if engine.dialect.name != "sqlite":
         return
+    database = engine.url.database
+    queue = None
+    if instance_path and database and database != ":memory:" and not database.startswith("file:"):
+        queue = WriterQueue(Path(instance_path) / f"{Path(database).name}.write-lock")
+    _ENGINE_QUEUES[engine] = queue
 
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection, _record):
@@ -36,10 +64,60 @@ def configure_engine(engine: sa.Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection):
-        if connection.get_execution_options().get(WRITE_OPTION):
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
+        if not connection.get_execution_options().get(WRITE_OPTION):
             connection.exec_driver_sql("BEGIN")
+            return
+        if queue is None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            return
+        owner = connection.connection.dbapi_connection
+        queue.acquire(owner)
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            queue.release(owner)
+            raise
+
+    if queue is None:
+        return
+    # SQLAlchemy's commit and rollback events fire before the COMMIT, and the queue must be
+    # let go after it; so the dialect's own do_commit and do_rollback are wrapped. The pool's
+    # reset on return (a rollback) goes through do_rollback too.
+    dialect = engine.dialect
+    do_commit, do_rollback = dialect.do_commit, dialect.do_rollback
+
+    def commit_then_release(proxied):
+        do_commit(proxied)
+        # A COMMIT that failed may leave the transaction open: the queue is let go by the
+        # rollback that follows (or the pool's reset, or the connection's invalidation).
+        queue.release(proxied.dbapi_connection)
+
+    def rollback_then_release(proxied):
+        try:
+            do_rollback(proxied)
+        finally:
+            queue.release(proxied.dbapi_connection)
+
+    dialect.do_commit = commit_then_release
+    dialect.do_rollback = rollback_then_release
+
+    # A connection closed or invalidated while writing has lost its transaction with it.
+    @event.listens_for(engine, "invalidate")
+    def on_invalidate(dbapi_connection, _record, _exception):
+        queue.release(dbapi_connection)
+
+    @event.listens_for(engine, "close")
+    def on_close(dbapi_connection, _record):
+        queue.release(dbapi_connection)
+
+    @event.listens_for(engine, "checkin")
+    def on_checkin(dbapi_connection, _record):
+        queue.release(dbapi_connection)
+
+
+def writer_queue_of(engine: sa.Engine) -> Optional["WriterQueue"]:
+    """The engine's writer queue, None on PostgreSQL or an SQLite database in memory."""
+    return _ENGINE_QUEUES.get(engine)
 
 
 def begin_write(session: Session | scoped_session) -> None:
@@ -56,3 +134,166 @@ def begin_write(session: Session | scoped_session) -> None:
             return
         session.commit()
     session.connection(execution_options={WRITE_OPTION: True})
+
+
+class _FifoLock:
+    """A lock handed to its waiters in the order they came (threading.Lock lets a newcomer
+    overtake a thread that has waited long)."""
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._waiters: collections.deque[threading.Lock] = collections.deque()
+        self._held = False
+
+    def acquire(self) -> None:
+        with self._mutex:
+            if not self._held:
+                self._held = True
+                return
+            waiter = threading.Lock()
+            waiter.acquire()
+            self._waiters.append(waiter)
+        try:
+            waiter.acquire()  # released by the holder, which hands the lock over
+        except BaseException:
+            with self._mutex:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+                    raise
+            self.release()  # handed over while being interrupted: pass it on
+            raise
+
+    def release(self) -> None:
+        with self._mutex:
+            if self._waiters:
+                self._waiters.popleft().release()  # still held: now by the next in line
+            else:
+                self._held = False
+
+
+_QUEUES: "weakref.WeakSet[WriterQueue]" = weakref.WeakSet()
+
+
+class WriterQueue:
+    """One writer at a time across the threads and processes of one SQLite database.
+
+    `acquire(owner)` before BEGIN IMMEDIATE, `release(owner)` after COMMIT or ROLLBACK, where
+    the owner is the DBAPI connection; releasing what another connection holds (or nothing)
+    does nothing, so every way a transaction can end may call it. Each process keeps its
+    recent wait and hold times (seconds) for `stats()`."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._reset()
+        self.waits: collections.deque[float] = collections.deque(maxlen=SAMPLES_KEPT)
+        self.holds: collections.deque[float] = collections.deque(maxlen=SAMPLES_KEPT)
+        _QUEUES.add(self)
+
+    def _reset(self) -> None:
+        self._threads = _FifoLock()
+        self._fd: Optional[int] = None
+        self._holder = None
+        self._holder_thread = 0
+        self._acquired_at = 0.0
+
+    def _file(self) -> int:
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        return self._fd
+
+    def acquire(self, owner) -> None:
+        if self._holder is not None and self._holder_thread == threading.get_ident():
+            # A second write transaction in a thread that holds the queue would wait for itself.
+            raise RuntimeError("this thread already has a write transaction open on another connection")
+        asked = time.perf_counter()
+        self._threads.acquire()
+        try:
+            fcntl.flock(self._file(), fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
+        self._holder = owner
+        self._holder_thread = threading.get_ident()
+        self._acquired_at = time.perf_counter()
+        self.waits.append(self._acquired_at - asked)
+        note_write(self._acquired_at - asked)
+
+    def release(self, owner) -> None:
+        if owner is None or self._holder is not owner:
+            return
+        self._holder = None
+        held = time.perf_counter() - self._acquired_at
+        self.holds.append(held)
+        note_hold(held)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+    @property
+    def held(self) -> bool:
+        return self._holder is not None
+
+    def stats(self) -> dict:
+        """Count and p50/p99 in milliseconds of this process's recent waits and holds."""
+        return {"count": len(self.holds), "wait": _percentiles(self.waits), "hold": _percentiles(self.holds)}
+
+
+def _after_fork_in_child() -> None:
+    # A forked child shares its parent's open file, and so its flock: it opens its own. A
+    # thread that held the queue in the parent does not exist in the child.
+    for queue in list(_QUEUES):
+        queue._reset()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _percentiles(samples) -> dict:
+    ordered = sorted(samples)
+    if not ordered:
+        return {"p50": 0.0, "p99": 0.0}
+    return {name: ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000
+            for name, share in (("p50", 0.5), ("p99", 0.99))}
+
+
+# ----- statement and lock counts per unit of work (the bench switches them on) --------------
+
+_counts = threading.local()
+
+
+def count_statements(engine: sa.Engine) -> None:
+    """Count every SQL statement the engine runs, per thread, for `unit_of_work_counts`."""
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def on_execute(*_args):
+        _counts.statements = getattr(_counts, "statements", 0) + 1
+
+
+def start_unit_of_work() -> None:
+    _counts.statements = 0
+    _counts.waits = []
+    _counts.holds = []
+
+
+def note_write(wait: float) -> None:
+    waits = getattr(_counts, "waits", None)
+    if waits is not None:
+        waits.append(wait)
+
+
+def note_hold(held: float) -> None:
+    holds = getattr(_counts, "holds", None)
+    if holds is not None:
+        holds.append(held)
+
+
+def end_unit_of_work(stats_file: Path, label: str) -> None:
+    """Append this thread's counts since `start_unit_of_work` as one JSON line: when, what
+    (an endpoint's name), statements, and each write's queue wait and hold in ms. No data."""
+    line = {"t": round(time.time(), 3), "what": label, "statements": getattr(_counts, "statements", 0),
+            "waits": [round(w * 1000, 3) for w in getattr(_counts, "waits", [])],
+            "holds": [round(h * 1000, 3) for h in getattr(_counts, "holds", [])]}
+    _counts.waits = _counts.holds = None
+    with open(stats_file, "a", encoding="utf-8") as out:
+        out.write(json.dumps(line) + "\n")

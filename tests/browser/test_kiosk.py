@@ -243,6 +243,34 @@ def test_phone_pre_check_in_then_the_kiosk_only_confirms_arrival(live_server, de
         assert db.session.scalars(sa.select(QuestionnaireResponse.channel)).all() == ["phone"]
 
 
+# What a busy machine does to a page: timers run late, while a pending tap is handled first.
+# htmx settles a swap (wires up the new step's forms, fills their nonces) in a 20 ms timer.
+LATE_SETTLE = """
+(() => {
+  const original = window.setTimeout;
+  window.setTimeout = function (callback, delay, ...rest) {
+    return original.call(window, callback, delay === 20 ? 1500 : delay, ...rest);
+  };
+})();
+"""
+
+
+def test_a_tap_right_after_a_step_appears_is_answered_by_that_step(live_server, demo, new_context, app):
+    """Issue 14, item 6: "Đúng, là tôi" tapped before htmx had settled the swap submitted the bare
+    form to the page's own URL (a GET with the kiosk session in the query string) and the kiosk
+    went back to the start screen; the ticket never came. htmx now settles in the swap's own task."""
+    context = new_context()
+    context.add_init_script(LATE_SETTLE)
+    kiosk = context.new_page()
+    visit = a_visit(app)
+    open_kiosk(kiosk, live_server)
+    scan_with_scanner(kiosk, visit["token"])
+    kiosk.wait_for_selector("[data-step=confirm]")
+    kiosk.click("text=Đúng, là tôi")
+    kiosk.wait_for_selector("[data-step=questionnaire-0]")
+    assert kiosk.url == f"{live_server.url}/kiosk/XNC"
+
+
 def test_the_pass_page_outside_the_drive_day_says_when_and_where(live_server, demo, page, app):
     from kiosk.models import Drive
 
