@@ -311,8 +311,8 @@ def parse_roster(table: Iterable[tuple[int, list[object]]], today: dt.date,
         if count % 256 == 0 and time.monotonic() > deadline:
             raise RosterFormatError("too_slow", str(line))
         count += 1
-        if not any(_text(cells[i]) for i in data_columns if i < len(cells)):
-            # Blank lines, a pre-numbered STT with nothing else, and the end of a sheet.
+        if not any(_text(cell) for cell in cells):
+            # Blank lines, and the end of a sheet formatted far below its last line.
             blank_run += 1
             if blank_run >= MAX_BLANK_RUN:
                 break
@@ -325,6 +325,8 @@ def parse_roster(table: Iterable[tuple[int, list[object]]], today: dt.date,
                 parsed.footer_line = line
             if parsed.footer_line is not None:
                 continue
+        if not any(_text(cells[i]) for i in data_columns if i < len(cells)):
+            continue  # a pre-numbered STT with nothing else
         data_lines += 1
         if data_lines > MAX_ROWS:
             raise RosterFormatError("too_many_rows", str(MAX_ROWS))

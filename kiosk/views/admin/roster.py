@@ -19,14 +19,15 @@ from kiosk.roster.uploads import find_upload, forget_upload, parse_upload, store
 from kiosk.views.admin import bp, current_staff_id, forms, get_or_404
 
 PREVIEW_SAMPLE = 8
+ERRORS_SHOWN = 500  # a file of 20,000 bad lines gets its first problems and a count, not a page of 80,000
 
 
 def _roster_preview(drive: Drive, parsed: ParsedRoster, upload_id: str, filename: str, confirm_form=None,
                     status: int = 200):
     confirm_form = confirm_form or forms.RosterConfirmForm(formdata=None, data={"upload_id": upload_id})
-    errors = [(error.line, describe_row_error(error, parsed.headers)) for error in parsed.errors]
+    errors = [(error.line, describe_row_error(error, parsed.headers)) for error in parsed.errors[:ERRORS_SHOWN]]
     return render_template("admin/roster_preview.html", drive=drive, summary=preview_summary(db.session, parsed),
-                           errors=errors, sample=parsed.rows[:PREVIEW_SAMPLE], filename=filename,
+                           errors=errors, error_total=len(parsed.errors), sample=parsed.rows[:PREVIEW_SAMPLE], filename=filename,
                            form=confirm_form, notes=describe_notes(parsed), parsed=parsed), status
 
 
