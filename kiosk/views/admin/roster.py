@@ -27,8 +27,8 @@ def _roster_preview(drive: Drive, parsed: ParsedRoster, upload_id: str, filename
     confirm_form = confirm_form or forms.RosterConfirmForm(formdata=None, data={"upload_id": upload_id})
     errors = [(error.line, describe_row_error(error, parsed.headers)) for error in parsed.errors[:ERRORS_SHOWN]]
     return render_template("admin/roster_preview.html", drive=drive, summary=preview_summary(db.session, parsed),
-                           errors=errors, error_total=len(parsed.errors), sample=parsed.rows[:PREVIEW_SAMPLE], filename=filename,
-                           form=confirm_form, notes=describe_notes(parsed), parsed=parsed), status
+                           errors=errors, error_total=len(parsed.errors), sample=parsed.rows[:PREVIEW_SAMPLE],
+                           filename=filename, form=confirm_form, notes=describe_notes(parsed), parsed=parsed), status
 
 
 def _upload_expired(drive: Drive):
