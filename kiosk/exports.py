@@ -21,14 +21,17 @@ from kiosk import labels
 from kiosk.audit import record_audit
 from kiosk.models import (Department, Donation, Donor, Drive, QuestionnaireResponse, Screening, Site, Staff,
                           Visit)
+from kiosk.screening.questionnaire import Questionnaire, load_questionnaire, questionnaire_for
 from kiosk.transactions import write_transaction
 
 KINDS = ("visits", "screenings", "donations", "health")
 FORMATS = ("csv", "xlsx")
 # Excel opens a CSV as UTF-8 only when it starts with a byte order mark.
 BOM = "\ufeff"
-# A cell starting with one of these is a formula to Excel ("CSV injection"): prefix a quote.
+# A cell starting with one of these is a formula to Excel ("CSV injection"): in a CSV, prefix a
+# quote; in an .xlsx, the cell is typed as text (no visible quote to survive a re-import).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+XLSX_MAX_WIDTH = 60
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     "visits": ("Họ và tên", "Ngày sinh", "Giới tính", "Số CCCD", "Số điện thoại", "Đơn vị", "Cấp bậc",
@@ -71,10 +74,16 @@ def _local(value: Optional[dt.datetime], zone: ZoneInfo) -> Optional[dt.datetime
     return value.replace(tzinfo=dt.timezone.utc).astimezone(zone).replace(tzinfo=None)
 
 
-def build_export(session: Session, drive: Drive, kind: str, zone: ZoneInfo) -> Export:
+def build_export(session: Session, drive: Drive, kind: str, zone: ZoneInfo,
+                 questionnaire: Optional[Questionnaire] = None) -> Export:
+    """questionnaire: the current one (the health export reads each donor's answers under the
+    version they were given in); by default the packaged current version."""
     if kind not in KINDS:
         raise ValueError(kind)
-    builder = {"visits": _visits, "screenings": _screenings, "donations": _donations, "health": _health}[kind]
+    if kind == "health":
+        return Export(kind, drive.id, COLUMNS[kind],
+                      _health(session, drive.id, zone, questionnaire or load_questionnaire()))
+    builder = {"visits": _visits, "screenings": _screenings, "donations": _donations}[kind]
     return Export(kind, drive.id, COLUMNS[kind], builder(session, drive.id, zone))
 
 
@@ -132,7 +141,7 @@ def _donations(session: Session, drive_id: int, zone: ZoneInfo) -> list[list[Any
             for d, visit, donor, department, site, nurse_name in session.execute(query)]
 
 
-def _health(session: Session, drive_id: int, zone: ZoneInfo) -> list[list[Any]]:
+def _health(session: Session, drive_id: int, zone: ZoneInfo, current: Questionnaire) -> list[list[Any]]:
     visits = session.execute(
         sa.select(Visit.id, Donor.full_name, Donor.id_number).join(Donor, Visit.donor_id == Donor.id)
         .where(Visit.drive_id == drive_id, Visit.checked_in_at.is_not(None)).order_by(Visit.id)).all()
@@ -152,8 +161,12 @@ def _health(session: Session, drive_id: int, zone: ZoneInfo) -> list[list[Any]]:
     rows = []
     for visit_id, full_name, id_number in visits:
         response, screening = answers.get(visit_id), screenings.get(visit_id)
-        yes = ", ".join(sorted((k for k, v in (response.answers if response else {}).items() if v), key=_item_order))
-        flags = ", ".join(str(f.get("item", "")) for f in (response.flags if response else []) or [])
+        questionnaire = questionnaire_for(response.questionnaire_version, current) if response else current
+        details = (response.details or {}) if response else {}
+        yes = "; ".join(_question(questionnaire, item_id, details) for item_id in sorted(
+            (k for k, v in (response.answers if response else {}).items() if v), key=_item_order(questionnaire)))
+        flags = "; ".join(_question(questionnaire, str(f.get("item", "")), details)
+                          for f in (response.flags if response else []) or [])
         rows.append([visit_id, full_name, id_number,
                      response.questionnaire_version if response else "",
                      _local(response.submitted_at, zone) if response else None, yes, flags,
@@ -166,9 +179,36 @@ def _health(session: Session, drive_id: int, zone: ZoneInfo) -> list[list[Any]]:
     return rows
 
 
-def _item_order(item_id: str) -> tuple[int, str]:
-    digits = "".join(c for c in item_id if c.isdigit())
-    return (int(digits) if digits else 0, item_id)
+def _item_order(questionnaire: Questionnaire):
+    """Items in the order the form asks them; an id the form does not know, after, by its number."""
+    order = {item.id: index for index, item in enumerate(i for g in questionnaire.groups for i in g.items)}
+
+    def key(item_id: str) -> tuple[int, int, str]:
+        digits = "".join(c for c in item_id if c.isdigit())
+        return (order.get(item_id, len(order)), int(digits) if digits else 0, item_id)
+    return key
+
+
+def _question(questionnaire: Questionnaire, item_id: str, details: dict[str, Any]) -> str:
+    """A question as the donor read it (in Vietnamese), with what they added: a kind chosen, a
+    note, a date."""
+    try:
+        item = questionnaire.item(item_id)
+    except KeyError:
+        return item_id  # a question this version does not have: its id rather than nothing
+    text = item.text.get("vi") or next(iter(item.text.values()), item_id)
+    added = []
+    detail = details.get(item_id)
+    if detail:
+        choice = item.choice(str(detail)) if item.detail == "choice" else None
+        added.append(choice.text.get("vi", choice.id) if choice else str(detail))
+    when = details.get(item_id + "#date")
+    if when:
+        try:
+            added.append(dt.date.fromisoformat(str(when)).strftime("%d/%m/%Y"))
+        except ValueError:
+            pass
+    return f"{text} ({', '.join(added)})" if added else text
 
 
 def csv_cell(value: Any) -> str:
@@ -194,7 +234,8 @@ def to_csv(export: Export) -> bytes:
     """UTF-8 with a BOM and CRLF line ends, as Excel's own "CSV UTF-8" writes them."""
     buffer = io.StringIO()
     buffer.write(BOM)
-    writer = csv.writer(buffer, dialect="excel")
+    # Every field quoted: Excel in a ";"-separator locale would split an unquoted "a;=1+2".
+    writer = csv.writer(buffer, dialect="excel", quoting=csv.QUOTE_ALL)
     writer.writerow(export.columns)
     for row in export.rows:
         writer.writerow([csv_cell(value) for value in row])
@@ -203,6 +244,7 @@ def to_csv(export: Export) -> bytes:
 
 def to_xlsx(export: Export) -> bytes:
     from openpyxl import Workbook
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.styles import Font
 
     workbook = Workbook(write_only=False)
@@ -212,11 +254,18 @@ def to_xlsx(export: Export) -> bytes:
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for row in export.rows:
-        sheet.append([_xlsx_cell(value) for value in row])
+        # Control characters an .xlsx cannot hold (openpyxl would refuse the whole file) are dropped.
+        sheet.append([ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v for v in row])
+    # Text that Excel would read as a formula stays text: typed as a string, with Excel's own
+    # "quote prefix" style (shown without the quote, and it stays text when edited).
+    for row_cells in sheet.iter_rows(min_row=2):
+        for cell in row_cells:
+            if isinstance(cell.value, str) and cell.value.startswith(FORMULA_STARTS):
+                cell.data_type = "s"
+                cell.quotePrefix = True
     for index, column in enumerate(export.columns, start=1):
         cell = sheet.cell(row=1, column=index)
-        width = max([len(column)] + [len(csv_cell(r[index - 1])) for r in export.rows[:200]])
-        sheet.column_dimensions[cell.column_letter].width = min(max(width + 2, 8), 40)
+        sheet.column_dimensions[cell.column_letter].width = column_width(column, (r[index - 1] for r in export.rows))
         sample = next((r[index - 1] for r in export.rows if r[index - 1] is not None), None)
         if isinstance(sample, dt.date):
             number_format = "DD/MM/YYYY HH:MM" if isinstance(sample, dt.datetime) else "DD/MM/YYYY"
@@ -228,10 +277,10 @@ def to_xlsx(export: Export) -> bytes:
     return buffer.getvalue()
 
 
-def _xlsx_cell(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
+def column_width(header: str, values) -> float:
+    """A width, in Excel's characters, that fits the header (in bold) and the longest value."""
+    longest = max((len(csv_cell(value)) for value in values), default=0)
+    return float(min(max(longest, round(len(header) * 1.1)) + 2, XLSX_MAX_WIDTH))
 
 
 def record_health_export(session: Session, *, drive_id: int, staff_id: int, fmt: str) -> None:

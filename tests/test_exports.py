@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from kiosk.exports import COLUMNS, build_export, csv_cell, to_csv, to_xlsx
 from kiosk.extensions import db
 from kiosk.models import AuditLog, Department, Donation, Donor, Drive, Site, Visit
+from kiosk.screening.questionnaire import load_questionnaire
 from tests.test_admin_activity import simulate_day
 
 ZONE = __import__("zoneinfo").ZoneInfo("Asia/Ho_Chi_Minh")
@@ -79,8 +80,11 @@ def test_health_data_only_in_the_health_export(app, demo):
             assert not HEALTH_COLUMNS & set(header), kind
         health = _read_csv(to_csv(build_export(db.session, drive, "health", ZONE)))
         assert HEALTH_COLUMNS <= set(health[0]) and len(health) == 11
-        yes = {row[0]: row[5] for row in health[1:]}
-        assert "q7" in "".join(yes.values()) and "q10" in "".join(yes.values())
+        yes = "".join(row[5] for row in health[1:])
+        # The questions as the donor read them, not their ids (issue 13).
+        questionnaire = load_questionnaire()
+        assert questionnaire.item("q7").text["vi"] in yes and questionnaire.item("q10").text["vi"] in yes
+        assert not re.search(r"\bq\d+\b", yes + "".join(row[6] for row in health[1:]))
 
 
 def test_a_cell_that_excel_would_run_as_a_formula_is_quoted():
@@ -129,3 +133,41 @@ def test_taking_the_health_export_is_in_the_audit_log(app, demo):
         entry = db.session.scalars(sa.select(AuditLog).where(AuditLog.action == "health_export")).one()
         assert (entry.entity, entry.entity_id, entry.drive_id) == ("drive", demo["drive_id"], demo["drive_id"])
         assert entry.new_values == {"format": "csv"}
+
+
+def _export_of(rows, kind="visits"):
+    from kiosk.exports import Export
+
+    columns = COLUMNS[kind]
+    return Export(kind, 1, columns, [list(r) + [None] * (len(columns) - len(r)) for r in rows])
+
+
+def test_every_csv_field_is_quoted_so_a_semicolon_locale_splits_nothing():
+    body = to_csv(_export_of([["Trần A;=1+2", dt.date(1990, 1, 2), "Nam", "001090000001"]]))
+    lines = body.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith('"Họ và tên","Ngày sinh"')
+    assert lines[1].startswith('"Trần A;=1+2","02/01/1990","Nam","001090000001",""')
+    # Read with ";" as Excel in such a locale would: the ";" inside the quotes splits nothing.
+    cells = next(csv.reader(io.StringIO(lines[1]), delimiter=";"))
+    assert len(cells) == 1 and not cells[0].startswith("=")
+
+
+def test_xlsx_formula_cells_are_text_without_a_visible_quote():
+    export = _export_of([["=HYPERLINK(\"http://x\")", None, "+84912", "-3", "@SUM(A1)"]])
+    workbook = openpyxl.load_workbook(io.BytesIO(to_xlsx(export)))
+    row = list(workbook.active.iter_rows(min_row=2))[0]
+    assert row[0].value == "=HYPERLINK(\"http://x\")" and row[0].data_type == "s" and row[0].quotePrefix
+    assert [c.value for c in row[2:5]] == ["+84912", "-3", "@SUM(A1)"]
+    assert all(c.data_type == "s" and c.quotePrefix for c in row[2:5])
+    assert not any(str(c.value).startswith("'") for c in row if c.value)
+
+
+def test_xlsx_column_widths_fit_the_longest_value():
+    long_name = "Tôn Nữ Hoàng Thị Phương Thảo Nguyễn"
+    export = _export_of([[long_name, dt.date(1990, 1, 2), "Nữ", "001090000001", "0912345678",
+                          "Cục Quản lý xuất nhập cảnh - Phòng Tham mưu tổng hợp"]] * 300 + [["A"]])
+    sheet = openpyxl.load_workbook(io.BytesIO(to_xlsx(export))).active
+    assert sheet.column_dimensions["A"].width >= len(long_name) + 2
+    assert sheet.column_dimensions["F"].width >= len("Cục Quản lý xuất nhập cảnh - Phòng Tham mưu tổng hợp")
+    assert sheet.column_dimensions["B"].width >= len("Ngày sinh")
+    assert all(sheet.column_dimensions[c].width <= 60 for c in "ABCDEFGH")

@@ -4,5 +4,6 @@
 - importer: writes the parsed rows in bulk; import_for_drive is the console's audited import.
 - uploads: a file kept between its upload and the organiser's confirmation.
 - messages: parse and row errors in the user's language.
+- template: the empty .xlsx the console offers to offices.
 - demo: the demo drive's generated roster.
 """

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from kiosk.errors import DomainError
 from kiosk.audit import record_audit
-from kiosk.inputs import fold_diacritics
+from kiosk.inputs import clean_text, fold_diacritics
 from kiosk.models import Department, Donor, Drive, DriveStatus, Visit, drive_site, utcnow
 from kiosk.roster.parser import ImportResult, ParsedRoster
 from kiosk.tokens import new_pass_token
@@ -64,14 +64,16 @@ def import_roster(
             "blood_group": row.blood_group,
             "updated_at": now,
         }
+        if row.prior_donations is not None:
+            values["prior_donations"] = row.prior_donations
         if row.last_donation:
             values["last_donation_date"] = row.last_donation
             values["last_donation_type"] = "whole_blood"
         if row.id_number in existing:
             updates.append({"id": existing[row.id_number], **values})
         else:
-            new_donors.append({"id_number": row.id_number, "created_at": now,
-                               "last_donation_date": None, "last_donation_type": None, **values})
+            new_donors.append({"id_number": row.id_number, "created_at": now, "last_donation_date": None,
+                               "last_donation_type": None, "prior_donations": 0, **values})
     for chunk in _chunks(new_donors, 1000):
         session.execute(sa.insert(Donor), chunk)
         if progress:
@@ -110,20 +112,34 @@ def preview_summary(session: Session, parsed: ParsedRoster) -> dict[str, Any]:
     known: set[str] = set()
     for chunk in _chunks(ids, 5000):
         known.update(session.scalars(sa.select(Donor.id_number).where(Donor.id_number.in_(chunk))))
-    departments = set(session.scalars(sa.select(Department.name)))
-    new_departments = sorted({r.department for r in parsed.rows if r.department and r.department not in departments})
+    known_departments = {department_key(name) for name in session.scalars(sa.select(Department.name))}
+    new_departments: dict[str, str] = {}
+    for row in parsed.rows:
+        if row.department and department_key(row.department) not in known_departments:
+            new_departments.setdefault(department_key(row.department), row.department)
     return {"good": len(parsed.rows), "bad": len({e.line for e in parsed.errors}),
             "new": len([i for i in ids if i not in known]), "returning": len([i for i in ids if i in known]),
-            "new_departments": new_departments}
+            "new_departments": sorted(new_departments.values())}
+
+
+def department_key(name: str) -> str:
+    """A department's name as compared: NFC, single spaces, case folded (an NFD or differently
+    spaced "Cục Quản lý xuất nhập cảnh" is the same department)."""
+    return clean_text(name).casefold()
 
 
 def _departments_by_name(session: Session, names: set[str]) -> dict[str, int]:
-    found = dict(session.execute(sa.select(Department.name, Department.id)).all())
-    for name in sorted(names - found.keys()):
-        department = Department(name=name)
-        session.add(department)
-        session.flush()
-        found[name] = department.id
+    """The id of each department named in the file, by the file's name; the new ones added."""
+    known = {department_key(name): ident for name, ident in session.execute(sa.select(Department.name, Department.id))}
+    found: dict[str, int] = {}
+    for name in sorted(names):
+        key = department_key(name)
+        if key not in known:
+            department = Department(name=clean_text(name))
+            session.add(department)
+            session.flush()
+            known[key] = department.id
+        found[name] = known[key]
     return found
 
 

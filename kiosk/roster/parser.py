@@ -1,8 +1,17 @@
-"""Roster import: a CSV or .xlsx of donors, Vietnamese or English headers, into a drive.
+"""Roster import: a CSV or .xlsx of donors, as offices really send them, into a drive.
 
-Every row is validated before anything is written; with any bad row nothing is imported
-unless the caller asks to skip bad rows. Returning donors are matched by ID number and
-updated. Plain module: no Flask, so it runs from the CLI, the admin page and the tests alike.
+An office's list is rarely a bare table: the unit's name and the national motto in merged cells,
+a title, a note, then the header (often on row 7) with STT, Chức vụ and Ghi chú beside the
+columns we need, then the donors, a "Tổng cộng" line and a signature block. The header row is
+found below the title rows; headers are matched after NFC and folding ("Số CCCD/CMND", "SĐT",
+"Ngày, tháng, năm sinh", NFD or not); columns we do not use are listed, not refused; the footer
+ends the list. Excel drops the leading 0 of a CCCD or a mobile number kept as a number: it is put
+back and the preview says so.
+
+Every row is validated before anything is written; with any bad row nothing is imported unless
+the caller asks to skip bad rows. Validation is linear in the rows, and a file is bounded: a row
+cap, a time budget, and (for .xlsx) its unzipped size checked before it is opened. Plain module:
+no Flask, so it runs from the CLI, the admin page and the tests alike.
 """
 from __future__ import annotations
 
@@ -10,40 +19,75 @@ import csv
 import datetime as dt
 import io
 import re
+import time
 import unicodedata
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Callable, Iterable, Iterator, Optional
 
-from kiosk.inputs import parse_date
-
-
+from kiosk.inputs import clean_name, clean_text, digits_only, fold_diacritics, parse_date
 
 FIELDS = ("full_name", "date_of_birth", "sex", "id_number", "phone", "department", "rank",
-          "blood_group", "last_donation")
+          "blood_group", "last_donation", "prior_donations")
 REQUIRED = ("full_name", "date_of_birth", "sex", "id_number")
 
-HEADER_ALIASES = {
-    "họ và tên": "full_name", "họ tên": "full_name", "full_name": "full_name", "full name": "full_name",
-    "ngày sinh": "date_of_birth", "date_of_birth": "date_of_birth", "date of birth": "date_of_birth",
-    "giới tính": "sex", "sex": "sex", "gender": "sex",
-    "số cccd": "id_number", "cccd": "id_number", "id_number": "id_number", "id number": "id_number",
-    "số điện thoại": "phone", "điện thoại": "phone", "phone": "phone",
-    "đơn vị": "department", "department": "department",
-    "cấp bậc": "rank", "rank": "rank",
-    "nhóm máu": "blood_group", "blood_group": "blood_group", "blood group": "blood_group",
-    "lần hiến gần nhất": "last_donation", "last_donation": "last_donation", "last donation": "last_donation",
+# Header variants as offices write them, folded (see header_key): no diacritics, lower case,
+# punctuation as spaces. "Năm sinh" often holds a full date; a bare year is refused row by row.
+HEADER_VARIANTS: dict[str, tuple[str, ...]] = {
+    "full_name": ("ho va ten", "ho ten", "ho va ten can bo", "ho ten can bo", "ten", "full name", "full_name",
+                  "name"),
+    "date_of_birth": ("ngay sinh", "ngay thang nam sinh", "ngay thang sinh", "nam sinh", "sinh ngay",
+                      "date of birth", "date_of_birth", "dob"),
+    "sex": ("gioi tinh", "gioi", "phai", "sex", "gender"),
+    "id_number": ("so cccd", "cccd", "so cccd cmnd", "cccd cmnd", "so cmnd cccd", "cmnd cccd", "so cmnd",
+                  "cmnd", "so dinh danh", "so dinh danh ca nhan", "ma dinh danh", "so can cuoc",
+                  "so can cuoc cong dan", "can cuoc cong dan", "id number", "id_number"),
+    "phone": ("so dien thoai", "dien thoai", "sdt", "so dt", "dt", "dien thoai lien he", "so dien thoai lien he",
+              "di dong", "phone", "mobile"),
+    "department": ("don vi", "don vi cong tac", "co quan", "co quan don vi", "phong ban", "department"),
+    "rank": ("cap bac", "quan ham", "cap bac quan ham", "rank"),
+    "blood_group": ("nhom mau", "blood group", "blood_group"),
+    "last_donation": ("lan hien gan nhat", "ngay hien gan nhat", "lan hien mau gan nhat", "last donation",
+                      "last_donation"),
+    "prior_donations": ("so lan hien", "so lan hien mau", "so lan da hien", "so lan da hien mau",
+                        "prior donations", "prior_donations"),
 }
-SEX_VALUES = {"nam": "M", "nữ": "F", "nu": "F", "m": "M", "f": "F", "male": "M", "female": "F"}
+HEADER_ALIASES = {variant: name for name, variants in HEADER_VARIANTS.items() for variant in variants}
+# The words the console's template and messages use for each column.
+CANONICAL_HEADERS = {"full_name": "Họ và tên", "date_of_birth": "Ngày sinh", "sex": "Giới tính",
+                     "id_number": "Số CCCD", "phone": "Số điện thoại", "department": "Đơn vị", "rank": "Cấp bậc",
+                     "blood_group": "Nhóm máu", "last_donation": "Lần hiến gần nhất",
+                     "prior_donations": "Số lần hiến"}
+# The start of a line that ends the list: totals, then the signature block.
+FOOTER_STARTS = ("tong cong", "tong so", "cong ", "nguoi lap", "thu truong", "chi huy", "xac nhan", "ky ten",
+                 "ky ghi ro", "ky va ghi ro", "giam doc", "truong phong", "lanh dao")
+FOOTER_EXACT = ("cong", "tong")
+FOOTER_PLACE_DATE = re.compile(r"(^|\s)ngay\s+\S*\s*thang\s+\S*\s*nam\b")
+
+SEX_VALUES = {"nam": "M", "nu": "F", "m": "M", "f": "F", "male": "M", "female": "F"}
 BLOOD_GROUPS = {"A+", "A-", "B+", "B-", "AB+", "AB-", "O+", "O-"}
-ID_NUMBER = re.compile(r"^\d{12}$")
-PHONE = re.compile(r"^0\d{9}$")
+ID_NUMBER = re.compile(r"^\d{12}$", flags=re.ASCII)
+PHONE = re.compile(r"^0\d{9}$", flags=re.ASCII)
+# Every CCCD starts with 0 (its province: 001 Hà Nội ... 096 Cà Mau), so Excel keeps 10 or 11 digits
+# of it; a mobile number without its 0 is 9 digits starting 3, 5, 7, 8 or 9.
+CCCD_WITHOUT_ZEROS = re.compile(r"^\d{10,11}$", flags=re.ASCII)
+MOBILE_WITHOUT_ZERO = re.compile(r"^[35789]\d{8}$", flags=re.ASCII)
 MAX_NAME = 120
+MAX_PRIOR_DONATIONS = 200
+
+HEADER_SEARCH_ROWS = 30  # the header is looked for in the first rows only
+MAX_ROWS = 20_000  # donors in one file: a whole campaign's list fits
+MAX_BLANK_RUN = 1_000  # so many blank rows in a row: the list has ended (a sheet formatted to row 1,048,576)
+MAX_COLUMNS = 60
+TIME_BUDGET_SECONDS = 20.0  # well under gunicorn's 60 s timeout
+MAX_XLSX_UNZIPPED = 64 * 1024 * 1024  # a zip bomb is refused before openpyxl opens it
+MAX_CSV_FIELD = 4_096  # longer cells are refused by the csv module, not read into memory first
 
 
 @dataclass(frozen=True)
 class RowError:
-    line: int  # the line in the file (the header is line 1)
+    line: int  # the line in the file (the first line is 1)
     code: str  # machine-readable: the admin page and CLI turn it into words
     field: str = ""
     value: str = ""
@@ -61,12 +105,22 @@ class DonorRow:
     rank: str
     blood_group: str
     last_donation: Optional[dt.date]
+    prior_donations: Optional[int] = None
 
 
 @dataclass
 class ParsedRoster:
     rows: list[DonorRow] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)  # field -> the column's name in the file
+    header_line: int = 1
+    ignored_columns: list[str] = field(default_factory=list)  # as the file names them
+    restored_zeros: dict[str, list[int]] = field(default_factory=dict)  # field -> lines whose 0 was put back
+    footer_line: Optional[int] = None  # where the totals or signatures began
+    encoding: str = "utf-8"
+
+    def header_of(self, name: str) -> str:
+        return self.headers.get(name) or CANONICAL_HEADERS.get(name, name)
 
 
 @dataclass
@@ -83,7 +137,7 @@ class ImportResult:
 
 
 class RosterFormatError(ValueError):
-    """The file as a whole cannot be read: wrong type, no header, a required column missing."""
+    """The file as a whole cannot be read: wrong type, no header, a required column missing, too big."""
 
     def __init__(self, code: str, detail: str = ""):
         super().__init__(code)
@@ -91,23 +145,57 @@ class RosterFormatError(ValueError):
         self.detail = detail
 
 
-def read_table(filename: str, stream: IO[bytes]) -> Iterator[tuple[int, list[object]]]:
-    """Yield (line number, cells) from a CSV or .xlsx, the header first."""
+@dataclass
+class Table:
+    """The cells of a file, line by line, and how its text was decoded."""
+    lines: Iterable[tuple[int, list[object]]]
+    encoding: str = "utf-8"
+
+    def __iter__(self) -> Iterator[tuple[int, list[object]]]:
+        return iter(self.lines)
+
+
+def header_key(text: object) -> str:
+    """A header as matched: NFC, no diacritics, lower case, punctuation as spaces
+    ("Ngày, tháng, năm sinh" -> "ngay thang nam sinh", "Số CCCD/CMND" -> "so cccd cmnd")."""
+    folded = fold_diacritics(clean_text(text))
+    return " ".join(re.sub(r"[^0-9a-z_]+", " ", folded).split())
+
+
+def read_table(filename: str, stream: IO[bytes]) -> Table:
+    """The lines of a CSV or .xlsx as (line number, cells), the first line 1."""
     suffix = Path(filename).suffix.lower()
     if suffix == ".xlsx":
-        yield from _read_xlsx(stream)
-    elif suffix in (".csv", ".txt"):
-        yield from _read_csv(stream)
-    else:
-        raise RosterFormatError("unsupported_file_type", suffix)
+        return Table(_read_xlsx(stream))
+    if suffix in (".csv", ".txt"):
+        text, encoding = decode_csv(stream.read())
+        return Table(_read_csv(text), encoding)
+    raise RosterFormatError("unsupported_file_type", suffix)
 
 
-def _read_csv(stream: IO[bytes]) -> Iterator[tuple[int, list[object]]]:
-    raw = stream.read()
+def decode_csv(raw: bytes) -> tuple[str, str]:
+    """The text of a CSV and the encoding it was in: UTF-8 (with or without a BOM), UTF-16 with
+    a BOM (Excel's "Unicode text"), or Windows-1258 (Vietnamese Windows' own code page)."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return raw.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError as error:
+            raise RosterFormatError("not_utf8") from error
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig"), "utf-8"
     except UnicodeDecodeError as error:
-        raise RosterFormatError("not_utf8") from error
+        try:
+            text = raw.decode("cp1258")
+        except UnicodeDecodeError:
+            raise RosterFormatError("not_utf8") from error
+        # Windows-1258 writes Vietnamese with its own letters (ă đ ơ ư) and combining tone marks;
+        # text without them is some other code page, which we do not guess.
+        if not re.search("[\u0300\u0301\u0303\u0309\u0323ăđơưĂĐƠƯ]", text):
+            raise RosterFormatError("not_utf8") from error
+        return unicodedata.normalize("NFC", text), "windows-1258"
+
+
+def _read_csv(text: str) -> Iterator[tuple[int, list[object]]]:
     dialect: type[csv.Dialect] | csv.Dialect = csv.excel
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
@@ -115,59 +203,144 @@ def _read_csv(stream: IO[bytes]) -> Iterator[tuple[int, list[object]]]:
         pass
     reader = csv.reader(io.StringIO(text, newline=""), dialect)
     line = 1
-    for cells in reader:
-        yield line, list(cells)
-        line = reader.line_num + 1
+    previous_limit = csv.field_size_limit(MAX_CSV_FIELD)
+    try:
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as error:  # a field over the limit, a stray quote at the end
+                raise RosterFormatError("unreadable_csv", str(line)) from error
+            yield line, list(cells[:MAX_COLUMNS])
+            line = reader.line_num + 1
+    finally:
+        csv.field_size_limit(previous_limit)
+
+
+def check_xlsx_size(data: bytes) -> None:
+    """Refuse an .xlsx whose members unzip to more than MAX_XLSX_UNZIPPED bytes, before parsing."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            total = sum(member.file_size for member in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError) as error:
+        raise RosterFormatError("not_xlsx") from error
+    if total > MAX_XLSX_UNZIPPED:
+        raise RosterFormatError("too_big_unzipped", str(MAX_XLSX_UNZIPPED // (1024 * 1024)))
 
 
 def _read_xlsx(stream: IO[bytes]) -> Iterator[tuple[int, list[object]]]:
     import openpyxl  # imported here: only spreadsheets need it
     from openpyxl.utils.exceptions import InvalidFileException
-    from zipfile import BadZipFile
 
+    data = stream.read()
+    check_xlsx_size(data)
     try:
-        workbook = openpyxl.load_workbook(io.BytesIO(stream.read()), read_only=True, data_only=True)
-    except (InvalidFileException, BadZipFile, KeyError, OSError) as error:
+        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as error:
         raise RosterFormatError("not_xlsx") from error
     try:
         sheet = workbook.worksheets[0]
-        for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+        # Merged cells keep their value in the first cell, the rest read as empty: a merged
+        # title row is just a row with one value.
+        for number, row in enumerate(sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS), start=1):
             yield number, ["" if cell is None else cell for cell in row]
     finally:
         workbook.close()
 
 
-def parse_roster(table: Iterable[tuple[int, list[object]]], today: dt.date) -> ParsedRoster:
-    rows = iter(table)
-    try:
-        _, header = next(rows)
-    except StopIteration as error:
-        raise RosterFormatError("empty_file") from error
+def _find_header(lines: Iterator[tuple[int, list[object]]]) -> tuple[int, list[object], dict[str, int], int]:
+    """The header: the first of the first rows naming every required column, else the one that
+    names the most. Returns its line, its cells, the columns it maps and how many rows were read."""
+    best: Optional[tuple[int, list[object], dict[str, int]]] = None
+    read = 0
+    for line, cells in lines:
+        read += 1
+        columns = _map_columns(cells)
+        if all(name in columns for name in REQUIRED):
+            return line, cells, columns, read
+        if best is None or len(columns) > len(best[2]):
+            best = (line, cells, columns)
+        if read >= HEADER_SEARCH_ROWS:
+            break
+    if best is None:
+        raise RosterFormatError("empty_file")
+    missing = [name for name in REQUIRED if name not in best[2]]
+    raise RosterFormatError("missing_columns", ",".join(missing))
+
+
+def _map_columns(cells: list[object]) -> dict[str, int]:
     columns: dict[str, int] = {}
-    for index, name in enumerate(header):
-        key = HEADER_ALIASES.get(" ".join(str(name).strip().lstrip("\ufeff").lower().split()))
+    for index, cell in enumerate(cells):
+        if not isinstance(cell, str):
+            continue
+        key = HEADER_ALIASES.get(header_key(cell))
         if key and key not in columns:
             columns[key] = index
-    missing = [name for name in REQUIRED if name not in columns]
-    if missing:
-        raise RosterFormatError("missing_columns", ", ".join(missing))
+    return columns
 
-    parsed = ParsedRoster()
+
+def _is_footer(cells: list[object]) -> bool:
+    """Whether the first words of a line start the totals or the signature block."""
+    for cell in cells:
+        text = header_key(cell) if isinstance(cell, str) else ""
+        if re.search("[a-z]", text):
+            return text in FOOTER_EXACT or text.startswith(FOOTER_STARTS) or bool(FOOTER_PLACE_DATE.search(text))
+    return False
+
+
+def parse_roster(table: Iterable[tuple[int, list[object]]], today: dt.date,
+                 deadline: Optional[float] = None) -> ParsedRoster:
+    """Validate a file's rows. deadline: a time.monotonic() after which the file is refused
+    (too_slow); by default TIME_BUDGET_SECONDS from now."""
+    deadline = time.monotonic() + TIME_BUDGET_SECONDS if deadline is None else deadline
+    lines = iter(table)
+    header_line, header, columns, _ = _find_header(lines)
+    parsed = ParsedRoster(header_line=header_line, encoding=getattr(table, "encoding", "utf-8"))
+    parsed.headers = {name: clean_text(header[index]) for name, index in columns.items()}
+    used = set(columns.values())
+    parsed.ignored_columns = [clean_text(cell) for index, cell in enumerate(header)
+                              if index not in used and clean_text(cell)]
+    data_columns = sorted(used)
+    key_columns = [columns[name] for name in ("id_number", "date_of_birth") if name in columns]
+
     seen_ids: dict[str, int] = {}
-    for line, cells in rows:
-        if not any(str(c).strip() for c in cells):
-            continue  # blank lines, common at the end of spreadsheets
+    blank_run = 0
+    count = data_lines = 0
+    for line, cells in lines:
+        if count % 256 == 0 and time.monotonic() > deadline:
+            raise RosterFormatError("too_slow", str(line))
+        count += 1
+        if not any(_text(cell) for cell in cells):
+            # Blank lines, and the end of a sheet formatted far below its last line.
+            blank_run += 1
+            if blank_run >= MAX_BLANK_RUN:
+                break
+            continue
+        blank_run = 0
+        if not any(_text(cells[i]) for i in key_columns if i < len(cells)):
+            # No ID number and no date of birth: the totals line, the signature block and the
+            # names under it are not donors.
+            if parsed.footer_line is None and _is_footer(cells):
+                parsed.footer_line = line
+            if parsed.footer_line is not None:
+                continue
+        if not any(_text(cells[i]) for i in data_columns if i < len(cells)):
+            continue  # a pre-numbered STT with nothing else
+        data_lines += 1
+        if data_lines > MAX_ROWS:
+            raise RosterFormatError("too_many_rows", str(MAX_ROWS))
 
         def cell(name: str) -> object:
             index = columns.get(name)
             if index is None or index >= len(cells):
                 return ""
-            value = cells[index]
-            return value.strip() if isinstance(value, str) else value
+            return cells[index]
 
-        errors_before = len(parsed.errors)
-        row = _validate_row(line, cell, today, parsed.errors)
-        if row is None or len(parsed.errors) > errors_before:
+        row_errors: list[RowError] = []
+        row = _validate_row(line, cell, today, row_errors, parsed.restored_zeros)
+        if row_errors or row is None:
+            parsed.errors.extend(row_errors)
             continue
         if row.id_number in seen_ids:
             parsed.errors.append(RowError(line, "duplicate_id_in_file", "id_number", str(seen_ids[row.id_number])))
@@ -178,17 +351,38 @@ def parse_roster(table: Iterable[tuple[int, list[object]]], today: dt.date) -> P
 
 
 def _text(value: object) -> str:
+    if value is None:
+        return ""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return str(value).replace("\x00", "").strip()
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return clean_text(value)
+
+
+def _number(value: object, length: int, pattern: re.Pattern, restored: list[int], line: int) -> str:
+    """A CCCD or a phone: ASCII digits (full-width made plain, spaces and dots dropped). A cell
+    kept as a number that matches `pattern` (what Excel leaves of a number that began with 0)
+    gets its zeros back and the line is noted."""
+    text = _text(value)
+    digits = digits_only(text)
+    if digits is None:
+        return text.replace(" ", "")
+    # Only a cell the spreadsheet kept as a number: in a CSV, "12345678901" may be a typo, and
+    # the message says what Excel may have done instead.
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and pattern.match(digits):
+        restored.append(line)
+        return digits.zfill(length)
+    return digits
 
 
 def _validate_row(line: int, cell: Callable[[str], object], today: dt.date,
-                  errors: list[RowError]) -> Optional[DonorRow]:
+                  errors: list[RowError], restored_zeros: dict[str, list[int]]) -> Optional[DonorRow]:
+    """One row's donor, or None with its errors appended (this row's errors only: linear)."""
     def error(code: str, name: str, value: object = "") -> None:
         errors.append(RowError(line, code, name, _text(value)[:60]))
 
-    full_name = " ".join(unicodedata.normalize("NFC", _text(cell("full_name"))).split())
+    full_name = clean_name(_text(cell("full_name")))
     if not full_name:
         error("required", "full_name")
     elif len(full_name) > MAX_NAME or any(ch.isdigit() for ch in full_name):
@@ -197,46 +391,71 @@ def _validate_row(line: int, cell: Callable[[str], object], today: dt.date,
     dates: dict[str, Optional[dt.date]] = {}
     for name in ("date_of_birth", "last_donation"):
         raw = cell(name)
-        try:
-            dates[name] = parse_date(raw)
-        except ValueError:
-            error("invalid_date", name, raw)
-            dates[name] = None
+        dates[name] = None
+        if isinstance(raw, (int, float)) and not isinstance(raw, bool) and 1900 <= raw <= 2100 \
+                and float(raw).is_integer():
+            error("year_only", name, raw)  # "Năm sinh: 1990": a year is not a date of birth
             continue
-        if dates[name] and dates[name] > today:
+        try:
+            value = parse_date(raw if isinstance(raw, (dt.date, dt.datetime)) else _text(raw))
+        except (ValueError, OverflowError):
+            error("year_only" if re.fullmatch(r"\d{4}", _text(raw), flags=re.ASCII) else "invalid_date", name, raw)
+            continue
+        dates[name] = value
+        if value and value > today:
             error("date_in_future", name, raw)
     date_of_birth = dates["date_of_birth"]
-    if date_of_birth is None and not any(e.field == "date_of_birth" for e in errors if e.line == line):
+    if date_of_birth is None and not any(e.field == "date_of_birth" for e in errors):
         error("required", "date_of_birth")
     elif date_of_birth and date_of_birth.year < 1900:
         error("invalid_date", "date_of_birth", cell("date_of_birth"))
 
-    sex = SEX_VALUES.get(_text(cell("sex")).lower())
+    sex = SEX_VALUES.get(fold_diacritics(_text(cell("sex"))))
     if sex is None:
         error("invalid_sex", "sex", cell("sex"))
 
-    id_number = _text(cell("id_number")).replace(" ", "")
+    id_restored: list[int] = []
+    id_number = _number(cell("id_number"), 12, CCCD_WITHOUT_ZEROS, id_restored, line)
     if not ID_NUMBER.match(id_number):
         error("invalid_id_number", "id_number", id_number)
+        id_restored = []
 
-    phone = _text(cell("phone")).replace(" ", "").replace(".", "")
+    phone_restored: list[int] = []
+    phone = _text(cell("phone"))
     if phone.startswith("+84"):
-        phone = "0" + phone[3:]
+        phone = phone[3:]
+        digits = digits_only(phone)
+        phone = "0" + digits if digits else phone
+    else:
+        phone = _number(cell("phone"), 10, MOBILE_WITHOUT_ZERO, phone_restored, line) if phone else ""
     if phone and not PHONE.match(phone):
         error("invalid_phone", "phone", phone)
+        phone_restored = []
 
-    department = " ".join(_text(cell("department")).split())
-    rank = " ".join(_text(cell("rank")).split())
+    department = _text(cell("department"))
+    rank = _text(cell("rank"))
     if len(department) > 200:
         error("too_long", "department")
     if len(rank) > 60:
         error("too_long", "rank")
-    blood_group = _text(cell("blood_group")).upper().replace(" ", "")
+    blood_group = _text(cell("blood_group")).upper().replace(" ", "").replace("RH", "")
     if blood_group and blood_group not in BLOOD_GROUPS:
         error("invalid_blood_group", "blood_group", blood_group)
 
-    if any(e.line == line for e in errors):
+    prior: Optional[int] = None
+    prior_text = _text(cell("prior_donations"))
+    if prior_text:
+        digits = digits_only(prior_text)
+        if digits is None or int(digits) > MAX_PRIOR_DONATIONS:
+            error("invalid_count", "prior_donations", prior_text)
+        else:
+            prior = int(digits)
+
+    if errors:
         return None
     assert date_of_birth is not None and sex is not None
+    for name, lines in (("id_number", id_restored), ("phone", phone_restored)):
+        if lines:
+            restored_zeros.setdefault(name, []).extend(lines)
     return DonorRow(line, full_name, date_of_birth, sex, id_number, phone, department, rank,
-                    blood_group, dates["last_donation"])
+                    blood_group, dates["last_donation"], prior)

@@ -1,9 +1,13 @@
 """Roster files between their upload and the organiser's confirmation: kept in a folder of the
 instance (the caller passes it in), found again by a random id for the confirm step, and
 forgotten after a day. Only the staff member who uploaded a file, for the drive it was
-uploaded to, finds it again."""
+uploaded to, finds it again.
+
+The file is parsed once: its parsed rows are kept beside it as JSON, and the confirm step
+imports exactly what the preview showed, without reading the file again."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -12,9 +16,9 @@ import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
-from kiosk.roster.parser import ParsedRoster, RosterFormatError, parse_roster, read_table
+from kiosk.roster.parser import DonorRow, ParsedRoster, RosterFormatError, RowError, parse_roster, read_table
 
 FOLDER_NAME = "roster-uploads"
 MAX_AGE_SECONDS = 24 * 3600
@@ -32,6 +36,13 @@ class StoredUpload:
 
     def read(self) -> bytes:
         return self.path.read_bytes()
+
+    def parsed(self) -> Optional[ParsedRoster]:
+        """The rows parsed at upload, or None if they were not kept (or cannot be read)."""
+        try:
+            return parsed_from_json(json.loads(self.path.with_suffix(".parsed.json").read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
 
 def uploads_folder(instance_path: str | Path) -> Path:
@@ -59,13 +70,42 @@ def forget_old_uploads(folder: Path, now: Optional[float] = None) -> None:
             pass
 
 
-def store_upload(folder: Path, *, data: bytes, filename: str, drive_id: int, staff_id: int) -> str:
-    """Keep the file until it is confirmed (and forget uploads older than a day). Returns its id."""
+def parsed_to_json(parsed: ParsedRoster) -> dict[str, Any]:
+    def row(donor: DonorRow) -> dict[str, Any]:
+        values = dataclasses.asdict(donor)
+        for name in ("date_of_birth", "last_donation"):
+            values[name] = values[name].isoformat() if values[name] else None
+        return values
+
+    meta = {name: getattr(parsed, name) for name in ("headers", "header_line", "ignored_columns", "restored_zeros",
+                                                      "footer_line", "encoding")}
+    return {"rows": [row(r) for r in parsed.rows], "errors": [dataclasses.astuple(e) for e in parsed.errors], **meta}
+
+
+def parsed_from_json(data: dict[str, Any]) -> ParsedRoster:
+    rows = []
+    for values in data["rows"]:
+        for name in ("date_of_birth", "last_donation"):
+            values[name] = dt.date.fromisoformat(values[name]) if values[name] else None
+        rows.append(DonorRow(**values))
+    return ParsedRoster(rows=rows, errors=[RowError(*e) for e in data["errors"]], headers=data["headers"],
+                        header_line=data["header_line"], ignored_columns=data["ignored_columns"],
+                        restored_zeros=data["restored_zeros"], footer_line=data["footer_line"],
+                        encoding=data["encoding"])
+
+
+def store_upload(folder: Path, *, data: bytes, filename: str, drive_id: int, staff_id: int,
+                 parsed: Optional[ParsedRoster] = None) -> str:
+    """Keep the file, and its parsed rows, until it is confirmed (and forget uploads older than a
+    day). Returns its id."""
     forget_old_uploads(folder)
     filename = Path(filename or "").name
     suffix = Path(filename).suffix.lower()
     upload_id = secrets.token_urlsafe(24)
     (folder / f"{upload_id}{suffix}").write_bytes(data)
+    if parsed is not None:
+        (folder / f"{upload_id}.parsed.json").write_text(json.dumps(parsed_to_json(parsed), ensure_ascii=False),
+                                                         encoding="utf-8")
     (folder / f"{upload_id}.json").write_text(json.dumps(
         {"drive_id": drive_id, "staff_id": staff_id, "suffix": suffix, "filename": filename[:FILENAME_MAX]}))
     return upload_id
@@ -91,5 +131,5 @@ def find_upload(folder: Path, upload_id: str, *, drive_id: int, staff_id: int) -
 
 
 def forget_upload(upload: StoredUpload) -> None:
-    for path in (upload.path, upload.path.with_suffix(".json")):
+    for path in (upload.path, upload.path.with_suffix(".json"), upload.path.with_suffix(".parsed.json")):
         path.unlink(missing_ok=True)

@@ -6,7 +6,7 @@ import datetime as dt
 import io
 
 import sqlalchemy as sa
-from flask import abort, render_template, send_file
+from flask import abort, current_app, render_template, send_file
 from flask_babel import gettext as _
 
 from kiosk import labels
@@ -17,6 +17,7 @@ from kiosk.formatting import local_zone
 from kiosk.models import AuditLog, Donation, Drive
 from kiosk.report import NURSE_JUDGEMENT, drive_report
 from kiosk.screening.messages import rule_label
+from kiosk.screening.questionnaire import load_questionnaire
 from kiosk.views.admin import bp, current_staff_id, forms, get_or_404
 
 AUDIT_PAGE = 300
@@ -32,7 +33,8 @@ def exports(drive_id: int):
 
 
 def _send_export(drive: Drive, kind: str, fmt: str):
-    export = build_export(db.session, drive, kind, local_zone())
+    questionnaire = load_questionnaire(current_app.config.get("QUESTIONNAIRE_PATH")) if kind == "health" else None
+    export = build_export(db.session, drive, kind, local_zone(), questionnaire=questionnaire)
     if fmt == "csv":
         body, mimetype = to_csv(export), "text/csv; charset=utf-8"
     else:

@@ -1,31 +1,34 @@
 """The console's roster: uploading a drive's list, checking it, importing it; then the passes."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 
 from kiosk.extensions import db
 from kiosk.formatting import local_today
 from kiosk.models import Department, Donor, Drive, DriveStatus, Site, Visit
 from kiosk.roster.importer import RosterImportError, import_for_drive, preview_summary
-from kiosk.roster.messages import describe_format_error, describe_row_error
+from kiosk.roster.messages import describe_format_error, describe_notes, describe_row_error
 from kiosk.roster.parser import ParsedRoster, RosterFormatError
+from kiosk.roster.template import TEMPLATE_FILENAME, template_workbook
 from kiosk.roster.uploads import find_upload, forget_upload, parse_upload, store_upload, uploads_folder
 from kiosk.views.admin import bp, current_staff_id, forms, get_or_404
 
 PREVIEW_SAMPLE = 8
+ERRORS_SHOWN = 500  # a file of 20,000 bad lines gets its first problems and a count, not a page of 80,000
 
 
 def _roster_preview(drive: Drive, parsed: ParsedRoster, upload_id: str, filename: str, confirm_form=None,
                     status: int = 200):
     confirm_form = confirm_form or forms.RosterConfirmForm(formdata=None, data={"upload_id": upload_id})
-    errors = [(error.line, describe_row_error(error)) for error in parsed.errors]
+    errors = [(error.line, describe_row_error(error, parsed.headers)) for error in parsed.errors[:ERRORS_SHOWN]]
     return render_template("admin/roster_preview.html", drive=drive, summary=preview_summary(db.session, parsed),
-                           errors=errors, sample=parsed.rows[:PREVIEW_SAMPLE], filename=filename,
-                           form=confirm_form), status
+                           errors=errors, error_total=len(parsed.errors), sample=parsed.rows[:PREVIEW_SAMPLE],
+                           filename=filename, form=confirm_form, notes=describe_notes(parsed), parsed=parsed), status
 
 
 def _upload_expired(drive: Drive):
@@ -51,7 +54,7 @@ def roster(drive_id: int):
             format_error = describe_format_error(error)
         else:
             upload_id = store_upload(uploads_folder(current_app.instance_path), data=data, filename=filename,
-                                     drive_id=drive.id, staff_id=current_staff_id())
+                                     drive_id=drive.id, staff_id=current_staff_id(), parsed=parsed)
             return _roster_preview(drive, parsed, upload_id, filename)
     status = 422 if request.method == "POST" else 200
     return render_template("admin/roster.html", drive=drive, form=form, format_error=format_error), status
@@ -67,9 +70,8 @@ def roster_confirm(drive_id: int):
                          staff_id=current_staff_id()) if form.validate_on_submit() else None
     if stored is None:
         return _upload_expired(drive)
-    try:
-        parsed = parse_upload(stored.filename, stored.read(), local_today())
-    except RosterFormatError:
+    parsed = stored.parsed()  # as checked at upload: the file is not read again
+    if parsed is None:
         return _upload_expired(drive)
     if parsed.errors and not form.skip_bad.data:
         form.skip_bad.errors.append(_("Some lines are bad: correct the file and upload it again, or tick this box "
@@ -85,6 +87,13 @@ def roster_confirm(drive_id: int):
             "%(skipped)d lines left out.", created=result.created, updated=result.updated,
             visits=result.visits_created, skipped=result.skipped), "ok")
     return redirect(url_for("admin.passes", drive_id=drive_id), code=303)
+
+
+@bp.get("/roster/template.xlsx")
+def roster_template():
+    """An empty roster with the columns the import reads, to send to the offices."""
+    return send_file(io.BytesIO(template_workbook()), as_attachment=True, download_name=TEMPLATE_FILENAME,
+                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", max_age=0)
 
 
 @bp.get("/drives/<int:drive_id>/passes")
