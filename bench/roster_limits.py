@@ -1,0 +1,88 @@
+"""Times the roster parser on the files an attacker (or an unlucky office) sends: many bad rows,
+a million blank rows in a small .xlsx, 100,000 bad rows in a small .xlsx, a zip bomb.
+
+    python bench/roster_limits.py
+
+Prints seconds per case and the ratio of 20,000 to 10,000 bad rows (about 2 when validation
+is linear; it was 5 when error collection was quadratic)."""
+from __future__ import annotations
+
+import io
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import openpyxl
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from kiosk.roster.parser import RosterFormatError, parse_roster, read_table  # noqa: E402
+
+HEADER = "Họ và tên,Ngày sinh,Giới tính,Số CCCD"
+
+
+def parse(name: str, data: bytes):
+    import datetime as dt
+
+    return parse_roster(read_table(name, io.BytesIO(data)), dt.date(2026, 12, 1))
+
+
+def timed(label: str, name: str, data: bytes) -> float:
+    started = time.perf_counter()
+    try:
+        parsed = parse(name, data)
+        outcome = f"{len(parsed.rows)} rows, {len(parsed.errors)} errors"
+    except RosterFormatError as error:
+        outcome = f"refused: {error.code}"
+    seconds = time.perf_counter() - started
+    print(f"{label:<44} {seconds:7.2f} s   {len(data) / 1024:9,.0f} KiB   {outcome}")
+    return seconds
+
+
+def bad_csv(rows: int) -> bytes:
+    return "\n".join([HEADER] + [f"Người {i},31/02/1990,X,123" for i in range(rows)]).encode()
+
+
+def xlsx_with_rows(row_xml: str, last_row: int) -> bytes:
+    import re
+
+    workbook = openpyxl.Workbook()
+    workbook.active.append(HEADER.split(","))
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as source, \
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = re.sub(rb"<dimension [^>]*/>", f'<dimension ref="A1:D{last_row}"/>'.encode(), data)
+                data = data.replace(b"</sheetData>", row_xml.encode() + b"</sheetData>")
+            target.writestr(item, data)
+    return out.getvalue()
+
+
+def zip_bomb() -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("xl/worksheets/sheet1.xml", b"<a>" + b" " * 500_000_000 + b"</a>")
+    return out.getvalue()
+
+
+def main() -> None:
+    ten = timed("10,000 bad rows (CSV)", "r.csv", bad_csv(10_000))
+    twenty = timed("20,000 bad rows (CSV)", "r.csv", bad_csv(20_000))
+    print(f"{'ratio 20,000 / 10,000':<44} {twenty / ten:7.2f}")
+    timed("1,000,000 blank rows (.xlsx)", "r.xlsx",
+          xlsx_with_rows("".join(f'<row r="{n}"/>' for n in range(2, 1_000_002)), 1_000_001))
+    cell = '<c r="A{n}" t="inlineStr"><is><t>x</t></is></c><c r="D{n}" t="inlineStr"><is><t>1</t></is></c>'
+    timed("100,000 bad rows (.xlsx)", "r.xlsx",
+          xlsx_with_rows("".join(f'<row r="{n}">{cell.format(n=n)}</row>' for n in range(2, 100_002)), 100_001))
+    timed("zip bomb (500 MB of spaces, .xlsx)", "r.xlsx", zip_bomb())
+
+
+if __name__ == "__main__":
+    main()
