@@ -11,7 +11,7 @@ from typing import Any, Mapping
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
-from kiosk.models import Decision, DonationOutcome, DriveStatus, Reaction, StaffRole, VisitStatus
+from kiosk.models import Decision, DonationOutcome, DriveStatus, IdentityDocument, Reaction, StaffRole, VisitStatus
 
 # The queue's words for each state, shown beside its colour (never colour alone).
 VISIT_STATUS = {
@@ -38,6 +38,14 @@ REACTION = {
     Reaction.FAINTING: _l("Fainting"),
     Reaction.HAEMATOMA: _l("Haematoma"),
     Reaction.OTHER: _l("Other"),
+}
+# The documents a nurse may see before accepting a donor (TT 26/2013 Art. 7.1).
+IDENTITY_DOCUMENT = {
+    IdentityDocument.CCCD: _l("Citizen ID card (CCCD)"),
+    IdentityDocument.POLICE_OR_ARMY_ID: _l("Police or army ID"),
+    IdentityDocument.PASSPORT: _l("Passport"),
+    IdentityDocument.DRIVING_LICENCE: _l("Driving licence"),
+    IdentityDocument.DONOR_CARD: _l("Blood donor card"),
 }
 DRIVE_STATUS = {DriveStatus.PLANNED: _l("Planned"), DriveStatus.OPEN: _l("Open"), DriveStatus.CLOSED: _l("Closed")}
 STAFF_ROLE = {StaffRole.NURSE: _l("Nurse"), StaffRole.ORGANISER: _l("Organiser")}

@@ -120,7 +120,8 @@ def test_a_visits_records_and_history(arrive):
     db.session.rollback()
     decisions.record_decision(db.session, visit_id=visit.id, nurse_id=nurse_id, expected_version=visit.version,
                               vitals=NORMAL, decision="accepted", volume_ml=350, deferral_until=None, reason="",
-                              override_reason="", rules=RULES, questionnaire=QUESTIONNAIRE, nonce=nonce())
+                              override_reason="", rules=RULES, questionnaire=QUESTIONNAIRE, nonce=nonce(),
+                              identity_document="cccd")
     screenings = desk.screenings_of(db.session, visit.id)
     assert [s.decision for s in screenings] == ["accepted"]
     assert desk.donations_of(db.session, visit.id) == []

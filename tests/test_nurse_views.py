@@ -32,7 +32,8 @@ def donor(app, demo):
 def _decide(client, donor, **fields):
     page = client.get(donor["url"]).get_data(as_text=True)
     data = {"csrf_token": csrf_from(page), "nonce": nonce(),
-            "expected_version": hidden_value(page, "screening-form", "expected_version"), **GOOD_VITALS}
+            "expected_version": hidden_value(page, "screening-form", "expected_version"), **GOOD_VITALS,
+            "identity_document": "cccd"}
     data.update(fields)
     return client.post(donor["url"] + "/decision", data=data)
 

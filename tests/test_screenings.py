@@ -42,7 +42,8 @@ def _decide(setup, **changes):
     visit = db.session.get(Visit, setup["visit_id"])
     arguments = dict(visit_id=setup["visit_id"], nurse_id=setup["nurse_id"], expected_version=visit.version,
                      vitals=ELIGIBLE, decision="accepted", volume_ml=350, deferral_until=None, reason="",
-                     override_reason="", rules=load_rules(), questionnaire=load_questionnaire(), nonce=nonce())
+                     override_reason="", rules=load_rules(), questionnaire=load_questionnaire(), nonce=nonce(),
+                     identity_document="cccd")
     arguments.update(changes)
     db.session.rollback()
     return screenings.record_decision(db.session, **arguments)

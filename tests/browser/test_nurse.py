@@ -33,10 +33,13 @@ def open_donor(page, live_server, queue_number: int, code="XNC"):
     page.wait_for_selector(".donor-head")
 
 
-def fill_vitals(page, **changes):
+def fill_vitals(page, identity: bool = True, **changes):
+    """The vitals, and (unless told otherwise) the donor's CCCD ticked as seen."""
     for name, value in {**GOOD, **changes}.items():
         page.fill(f"#{name}", value)
     page.locator("#hbsag").select_option("negative")
+    if identity:
+        page.click("label[for=identity_document-1]")
 
 
 def wait_for_suggestion(page, kind: str):
@@ -191,6 +194,34 @@ def test_an_override_needs_its_reason(app, live_server, donor, new_context):
     page.click("#decision-submit")
     page.wait_for_selector("#decision")
     assert "HemoCue" in page.locator(".override").inner_text()
+
+
+def test_accepting_without_identity_or_hb_asks_for_a_reason(app, live_server, donor, new_context):
+    page = new_context(viewport=LAPTOP).new_page()
+    sign_in(page, live_server)
+    open_donor(page, live_server, donor["queue_number"])
+    fill_vitals(page, identity=False, haemoglobin_g_l="12.5")
+    # typed in g/dL: the form says which figure it expects
+    page.wait_for_selector("#haemoglobin_g_l-error:has-text('125')")
+    assert "g/L" in page.locator("#haemoglobin_g_l-error").inner_text()
+    page.fill("#haemoglobin_g_l", "")
+    page.click("label[for=decision-0]")
+    page.click("label[for=volume_ml-0]")
+    page.click("#decision-submit")
+    page.wait_for_selector("#checks_reason-error:not(:empty)")
+    message = page.locator("#checks_reason-error").inner_text()
+    assert "giấy tờ" in message.lower() or "identity" in message.lower()
+    check_page(page, "nurse-checks-refused-1280")
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Screening)) == 0
+    page.fill("#checks_reason", "Người hiến quen, máy đo Hb hỏng; lấy 250 ml")
+    page.click("#decision-submit")
+    page.wait_for_selector("#decision")
+    assert "máy đo Hb hỏng" in page.locator(".checks-reason").inner_text()
+    with app.app_context():
+        screening = db.session.scalars(sa.select(Screening)).one()
+        assert screening.identity_document is None and screening.haemoglobin_g_l is None
+        assert screening.checks_reason.startswith("Người hiến quen")
 
 
 def test_a_correction_and_its_audit_entry(app, live_server, donor, new_context):

@@ -12,6 +12,7 @@ from wtforms import HiddenField, RadioField, SelectField, StringField, TextAreaF
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, Length, Optional as OptionalValue, ValidationError
 
+from kiosk import labels
 from kiosk.idempotency import NONCE_PATTERN
 from kiosk.models import VisitStatus
 from kiosk.screening.decisions import BAG_VOLUMES
@@ -109,6 +110,14 @@ class DecisionFields:
         "At most 1000 characters."))], render_kw={"rows": 2})
     override_reason = TextAreaField(_l("Why you go against the suggestion"), validators=[Length(
         max=1000, message=_l("At most 1000 characters."))], render_kw={"rows": 2})
+    # Before "accept": the document seen ("" : none), and why accept without it or without Hb.
+    identity_document = RadioField(_l("Identity document seen"), choices=_choices(
+        [("", _l("None seen"))] + [(code.value, word) for code, word in labels.IDENTITY_DOCUMENT.items()]),
+        default="", validate_choice=False, validators=[AnyOf(
+            [""] + [code.value for code in labels.IDENTITY_DOCUMENT], message=_l("Choose a document."))])
+    checks_reason = TextAreaField(_l("Why you accept without an identity document or haemoglobin"),
+                                  validators=[Length(max=1000, message=_l("At most 1000 characters."))],
+                                  render_kw={"rows": 2})
 
 
 class ScreeningForm(NonceForm, DecisionFields):

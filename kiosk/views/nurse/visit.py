@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from kiosk import labels
 from kiosk.donations import DonationError, correct_donation as correct_recorded_donation, record_donation
 from kiosk.donations import void_donation as void_recorded_donation
 from kiosk.extensions import db
@@ -27,7 +28,7 @@ from kiosk.screening.rules import Rules, Vitals, load_rules
 from kiosk.views.nurse import bp, site_and_drive, visit_here
 from kiosk.views.nurse.forms import (DECISION_LABELS, OUTCOME_LABELS, REACTION_LABELS, STATUS_LABELS, VITAL_NAMES,
                                      CorrectDecisionForm, CorrectDonationForm, DonationForm, ScreeningForm, VoidForm,
-                                     date_value, vitals_from)
+                                     _number, date_value, vitals_from)
 
 ERROR_MESSAGES = {
     "not_found": _l("This record no longer exists. Reload the page."),
@@ -49,12 +50,22 @@ ERROR_MESSAGES = {
     "invalid_bag_number": _l("Enter the bag number (at most 40 characters)."),
     "invalid_outcome": _l("Choose completed or incomplete."),
     "invalid_reaction": _l("Choose a reaction."),
+    "invalid_identity_document": _l("Choose a document."),
+    "invalid_certificate_serial": _l("Enter the certificate's serial number (at most 40 characters)."),
+}
+# checks_reason_required, by what was not done before "accept".
+CHECKS_MESSAGES = {
+    ("identity_document",): _l("No identity document was seen: write why you accept the donor anyway."),
+    ("haemoglobin_g_l",): _l("Haemoglobin was not measured: write why you accept the donor anyway."),
+    ("identity_document", "haemoglobin_g_l"): _l("No identity document was seen and haemoglobin was not "
+                                                 "measured: write why you accept the donor anyway."),
 }
 # Which form field an error belongs next to.
 ERROR_FIELDS = {"invalid_volume": "volume_ml", "invalid_return_date": "deferral_until", "reason_required": "reason",
                 "override_reason_required": "override_reason", "invalid_decision": "decision",
                 "bag_number_taken": "bag_number", "invalid_bag_number": "bag_number", "invalid_outcome": "outcome",
-                "invalid_reaction": "reaction"}
+                "invalid_reaction": "reaction", "checks_reason_required": "checks_reason",
+                "invalid_identity_document": "identity_document", "invalid_certificate_serial": "certificate_serial"}
 
 
 def _rules() -> Rules:
@@ -72,6 +83,19 @@ def _impossible(vitals: Vitals) -> dict[str, str]:
         messages[name] = _("This cannot be right: enter a value from %(low)s to %(high)s.",
                            low=_plain(low), high=_plain(high))
     return messages
+
+
+def _haemoglobin_unit_mistake(text: Optional[str]) -> Optional[str]:
+    """Haemoglobin typed in g/dL (12.5) where g/L is asked (125): the message that says so, or None."""
+    try:
+        value = _number(text)
+    except ValueError:
+        return None
+    lowest, highest = _rules().plausible.get("haemoglobin_g_l", (30, 250))
+    if value is None or not lowest / 10 <= value < lowest:
+        return None
+    return _("Did you mean %(value)s g/L? Haemoglobin is entered in g/L: %(typed)s g/dL is %(value)s g/L.",
+             value=_plain(round(value * 10)), typed=_plain(value))
 
 
 def _plain(number) -> str:
@@ -136,6 +160,7 @@ def _visit_context(site: Site, drive: Drive, visit: Visit, *, form: Optional[Scr
         "donation": donation, "donations": donations, "form": form,
         "status_labels": STATUS_LABELS, "decision_labels": DECISION_LABELS, "outcome_labels": OUTCOME_LABELS,
         "reaction_labels": REACTION_LABELS, "open_result": open_result,
+        "identity_labels": {code.value: str(word) for code, word in labels.IDENTITY_DOCUMENT.items()},
         "history": desk.history(db.session, visit, [s.id for s in all_screenings], [d.id for d in donations]),
         "field_errors": {}, "conflict": None, "error": None, "today": local_today(),
         "open_correction": None,
@@ -161,7 +186,9 @@ def _correct_decision_form(screening: Screening) -> CorrectDecisionForm:
     return CorrectDecisionForm(formdata=None, expected_version=str(screening.version), decision=screening.decision,
                                volume_ml=str(screening.volume_ml or ""),
                                deferral_until=screening.deferral_until.strftime("%d/%m/%Y") if screening.deferral_until else "",
-                               reason=screening.reason, override_reason=screening.override_reason)
+                               reason=screening.reason, override_reason=screening.override_reason,
+                               identity_document=screening.identity_document or "",
+                               checks_reason=screening.checks_reason)
 
 
 def _render_visit(context: dict[str, Any], status: int = 200):
@@ -191,6 +218,9 @@ def suggest(code: str, visit_id: int):
                     if getattr(form, name).errors}
     impossible = _impossible(vitals)
     field_errors.update({k: v for k, v in impossible.items() if k not in field_errors})
+    unit_mistake = _haemoglobin_unit_mistake(form.haemoglobin_g_l.data)
+    if unit_mistake:
+        field_errors["haemoglobin_g_l"] = unit_mistake
     if impossible:  # an impossible value must not move the suggestion
         vitals = replace(vitals, **{name: None for name in impossible})
     suggestion = _suggestion_for(visit, vitals)
@@ -198,8 +228,15 @@ def suggest(code: str, visit_id: int):
                            field_errors=field_errors, vital_names=VITAL_NAMES)
 
 
-def _error_response(site, drive, visit, code: str, status: int, **extra):
-    message = str(ERROR_MESSAGES.get(code, _("The change was not saved.")))
+def _error_message(code: str, details: Optional[dict[str, Any]] = None) -> str:
+    if code == "checks_reason_required":
+        missing = tuple(m for m in ("identity_document", "haemoglobin_g_l") if m in (details or {}).get("missing", ()))
+        return str(CHECKS_MESSAGES.get(missing, CHECKS_MESSAGES[("identity_document", "haemoglobin_g_l")]))
+    return str(ERROR_MESSAGES.get(code, _("The change was not saved.")))
+
+
+def _error_response(site, drive, visit, code: str, status: int, error_details=None, **extra):
+    message = _error_message(code, error_details)
     field = ERROR_FIELDS.get(code)
     context = _visit_context(site, drive, visit, **extra)
     if status == 409:
@@ -229,7 +266,10 @@ def decide(code: str, visit_id: int):
     impossible = _impossible(vitals) if valid else {}
     for name, message in impossible.items():
         getattr(form, name).errors = [*getattr(form, name).errors, message]
-    if not valid or impossible:
+    unit_mistake = _haemoglobin_unit_mistake(form.haemoglobin_g_l.data)
+    if unit_mistake:  # instead of "enter a whole number" or "cannot be right"
+        form.haemoglobin_g_l.errors = [unit_mistake]
+    if not valid or impossible or unit_mistake:
         form.nonce.data = ""
         context = _visit_context(site, drive, visit, form=form, vitals=vitals)
         context["error"] = _("Nothing was saved: correct the highlighted fields.")
@@ -241,7 +281,8 @@ def decide(code: str, visit_id: int):
             decision=form.decision.data, volume_ml=_int_or_none(form.volume_ml.data),
             deferral_until=date_value(form.deferral_until.data), reason=form.reason.data or "",
             override_reason=form.override_reason.data or "", rules=_rules(), questionnaire=_questionnaire(),
-            nonce=form.nonce.data)
+            nonce=form.nonce.data, identity_document=form.identity_document.data or None,
+            checks_reason=form.checks_reason.data or "")
     except ScreeningError as error:
         db.session.expire_all()
         visit = db.session.get(Visit, visit_id)
@@ -249,7 +290,7 @@ def decide(code: str, visit_id: int):
         if error.code == "version_conflict" or error.code == "already_decided":
             form.expected_version.data = str(visit.version)
             return _error_response(site, drive, visit, "version_conflict", 409, form=form, vitals=vitals)
-        return _error_response(site, drive, visit, error.code, 422, form=form, vitals=vitals)
+        return _error_response(site, drive, visit, error.code, 422, form=form, vitals=vitals, error_details=error.details)
     return redirect(url_for("nurse.visit", code=site.code, visit_id=visit.id), code=303)
 
 
@@ -271,13 +312,15 @@ def correct_decision(code: str, visit_id: int, screening_id: int):
             expected_version=_int_or_none(form.expected_version.data) or -1, decision=form.decision.data,
             volume_ml=_int_or_none(form.volume_ml.data), deferral_until=date_value(form.deferral_until.data),
             reason=form.reason.data or "", override_reason=form.override_reason.data or "",
-            correction_reason=form.correction_reason.data, nonce=form.nonce.data)
+            correction_reason=form.correction_reason.data, nonce=form.nonce.data,
+            identity_document=form.identity_document.data or "", checks_reason=form.checks_reason.data or "")
     except ScreeningError as error:
-        return _change_refused(site, drive, visit_id, error.code, "decision", correct_form=form)
+        return _change_refused(site, drive, visit_id, error.code, "decision", correct_form=form,
+                               error_details=error.details)
     return redirect(url_for("nurse.visit", code=site.code, visit_id=visit.id), code=303)
 
 
-def _change_refused(site, drive, visit_id, code, which, **forms):
+def _change_refused(site, drive, visit_id, code, which, error_details=None, **forms):
     db.session.expire_all()
     visit = db.session.get(Visit, visit_id)
     for form in forms.values():
@@ -285,7 +328,8 @@ def _change_refused(site, drive, visit_id, code, which, **forms):
     if code == "version_conflict":
         return _error_response(site, drive, visit, code, 409)
     context_forms = {k: v for k, v in forms.items()}
-    return _error_response(site, drive, visit, code, 422, open_correction=which, **context_forms)
+    return _error_response(site, drive, visit, code, 422, error_details=error_details, open_correction=which,
+                           **context_forms)
 
 
 @bp.post("/<code>/visit/<int:visit_id>/decision/<int:screening_id>/void")
