@@ -115,7 +115,8 @@ def _reason_rows(suggestion: Suggestion) -> list[dict[str, Any]]:
 def _flag_rows(response, suggestion: Suggestion) -> list[dict[str, Any]]:
     """The donor's "yes" answers in words, each with the rule (and deferral) it touches."""
     language = "en" if current_locale() == "en" else "vi"
-    return [{"item": row.item, "number": row.number, "text": row.text,
+    return [{"item": row.item, "number": row.number, "text": row.text, "choice": row.choice, "detail": row.detail,
+             "event_date": row.event_date, "advice": row.advice,
              "rule": describe_reason(row.reason) if row.reason else _flag_kind(row.flag),
              "source": row.reason.source if row.reason else "", "until": row.reason.until if row.reason else None,
              "note": row.note}
@@ -128,8 +129,16 @@ def _flag_kind(flag: dict[str, Any]) -> str:
         return _("Suggests a permanent deferral")
     if kind == "months":
         return _("Suggests a deferral of %(n)s months", n=flag.get("months"))
-    if kind == "days":
+    if kind == "days" or (kind == "wait" and "days" in flag):
         return _("Suggests a deferral of %(n)s days", n=flag.get("days"))
+    if kind == "wait" and "weeks" in flag:
+        return _("Suggests a deferral of %(n)s weeks", n=flag.get("weeks"))
+    if kind == "wait" and "months" in flag:
+        return _("Suggests a deferral of %(n)s months", n=flag.get("months"))
+    if kind == "advice":
+        return _("Advice: work that needs 12 hours after donating")
+    if kind == "nurse_sets_date":
+        return _("The nurse sets the date")
     return _("For the nurse to review")
 
 
@@ -160,6 +169,7 @@ def _visit_context(site: Site, drive: Drive, visit: Visit, *, form: Optional[Scr
         "donation": donation, "donations": donations, "form": form,
         "status_labels": STATUS_LABELS, "decision_labels": DECISION_LABELS, "outcome_labels": OUTCOME_LABELS,
         "reaction_labels": REACTION_LABELS, "open_result": open_result,
+        "channel_labels": {"kiosk": _("at the kiosk"), "phone": _("on the phone")},
         "identity_labels": {code.value: str(word) for code, word in labels.IDENTITY_DOCUMENT.items()},
         "history": desk.history(db.session, visit, [s.id for s in all_screenings], [d.id for d in donations]),
         "field_errors": {}, "conflict": None, "error": None, "today": local_today(),
