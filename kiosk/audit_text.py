@@ -21,6 +21,7 @@ ACTIONS = {
     "donation_recorded": _l("Donation recorded"),
     "donation_corrected": _l("Donation corrected"),
     "donation_voided": _l("Donation voided"),
+    "certificate_serial_recorded": _l("Certificate serial recorded"),
     "drive_created": _l("Drive created"),
     "drive_updated": _l("Drive changed"),
     "drive_closed": _l("Drive closed"),

@@ -208,6 +208,15 @@ class DonationCorrectionForm(FlaskForm):
     nonce = HiddenField()
 
 
+class CertificateSerialForm(FlaskForm):
+    certificate_serial = StringField(_l("Official certificate serial number"), description=_l(
+        "As printed on the certificate of voluntary blood donation the collecting facility handed over"),
+        validators=[Length(max=40, message=_l("At most %(max)d characters."))],
+        render_kw={"autocomplete": "off", "autocapitalize": "characters"})
+    expected_version = HiddenField()
+    nonce = HiddenField()
+
+
 class DonationVoidForm(FlaskForm):
     reason = TextAreaField(_l("Reason for voiding"), validators=[
         DataRequired(_l("Give the reason for the change.")),

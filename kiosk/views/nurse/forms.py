@@ -160,6 +160,11 @@ class DonationFields:
                                                                     message=_l("Choose a reaction."))])
     reaction_note = TextAreaField(_l("Note on the reaction"), validators=[Length(
         max=1000, message=_l("At most 1000 characters."))], render_kw={"rows": 2})
+    # The official certificate is the collecting facility's paper: the app only records its serial.
+    certificate_serial = StringField(_l("Official certificate serial number"), description=_l(
+        "As printed on the certificate of voluntary blood donation handed to the donor (optional)"),
+        validators=[Length(max=40, message=_l("At most 40 characters."))],
+        render_kw={"autocomplete": "off", "autocapitalize": "characters"})
 
     def validate_reaction_note(self, field):
         if self.reaction.data == "other" and not (field.data or "").strip():

@@ -185,7 +185,7 @@ def _visit_context(site: Site, drive: Drive, visit: Visit, *, form: Optional[Scr
         context["correct_donation_form"] = CorrectDonationForm(
             formdata=None, expected_version=str(donation.version), volume_ml=str(donation.volume_ml),
             bag_number=donation.bag_number, outcome=donation.outcome, reaction=donation.reaction,
-            reaction_note=donation.reaction_note)
+            reaction_note=donation.reaction_note, certificate_serial=donation.certificate_serial)
         context["void_donation_form"] = VoidForm(formdata=None, expected_version=str(donation.version))
     context.update(extra)
     return context
@@ -381,7 +381,8 @@ def donate(code: str, visit_id: int):
     try:
         record_donation(db.session, visit_id=visit.id, nurse_id=current_user.staff.id,
                         volume_ml=int(form.volume_ml.data), bag_number=form.bag_number.data, outcome=form.outcome.data,
-                        reaction=form.reaction.data, reaction_note=form.reaction_note.data or "", nonce=form.nonce.data)
+                        reaction=form.reaction.data, reaction_note=form.reaction_note.data or "", nonce=form.nonce.data,
+                        certificate_serial=form.certificate_serial.data or "")
     except DonationError as error:
         db.session.expire_all()
         visit = db.session.get(Visit, visit_id)
@@ -414,7 +415,8 @@ def correct_donation(code: str, visit_id: int, donation_id: int):
             db.session, donation_id=donation.id, staff_id=current_user.staff.id,
             expected_version=_int_or_none(form.expected_version.data) or -1, volume_ml=int(form.volume_ml.data),
             bag_number=form.bag_number.data, outcome=form.outcome.data, reaction=form.reaction.data,
-            reaction_note=form.reaction_note.data or "", reason=form.correction_reason.data, nonce=form.nonce.data)
+            reaction_note=form.reaction_note.data or "", reason=form.correction_reason.data, nonce=form.nonce.data,
+            certificate_serial=form.certificate_serial.data or "")
     except DonationError as error:
         return _change_refused(site, drive, visit_id, error.code, "donation", correct_donation_form=form)
     return redirect(url_for("nurse.visit", code=site.code, visit_id=visit.id), code=303)
