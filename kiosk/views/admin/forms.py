@@ -114,6 +114,8 @@ class DriveForm(FlaskForm):
         Length(max=200, message=_l("At most %(max)d characters."))])
     organiser = StringField(_l("Organising department"), validators=[
         Length(max=200, message=_l("At most %(max)d characters."))])
+    campaign = StringField(_l("Campaign"), description=_l("Optional, e.g. “Hành trình Đỏ”, “Chủ nhật Đỏ”"),
+                           validators=[Length(max=120, message=_l("At most %(max)d characters."))])
     sites = CheckboxesField(_l("Sites"), coerce=int)
     reason = TextAreaField(_l("Reason for the change"), validators=[
         Length(max=CORRECTION_REASONS_MAX, message=_l("At most %(max)d characters."))])

@@ -17,6 +17,7 @@ from kiosk.models import AuditLog, Donation, Drive
 from kiosk.recognition import thresholds_from
 from kiosk.report import NURSE_JUDGEMENT, drive_report
 from kiosk.screening.messages import rule_label
+from kiosk.screening.rules import load_rules
 from kiosk.views.admin import bp, current_staff_id, forms, get_or_404
 
 AUDIT_PAGE = 300
@@ -75,7 +76,8 @@ def reaction_label(reaction: str) -> str:
 
 @bp.get("/drives/<int:drive_id>/report")
 def report(drive_id: int):
-    result = drive_report(db.session, drive_id, local_zone())
+    rules = load_rules(current_app.config.get("SCREENING_RULES") or None)
+    result = drive_report(db.session, drive_id, local_zone(), tuple(rules.volume.bag_sizes_ml))
     if result is None:
         abort(404)
     return render_template("admin/report.html", drive=result.drive, report=result, reason_label=reason_label,
