@@ -6,9 +6,8 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from kiosk.extensions import db
-from kiosk.models import (AuditLog, Department, Donation, Donor, Drive, DriveStatus, Site, Staff, StaffSession,
-                          Visit)
-from tests.conftest import NURSE_PASSWORD, SAMPLE_ROSTER
+from kiosk.models import (AuditLog, Department, Donation, Donor, Drive, DriveStatus, Site, Staff, Visit)
+from tests.conftest import SAMPLE_ROSTER
 from tests.test_admin_activity import simulate_day
 
 
