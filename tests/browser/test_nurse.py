@@ -309,3 +309,33 @@ def test_every_nurse_url_is_refused_to_anonymous_visitors_and_the_kiosk(app, liv
                                          form={"query": "1", "decision": "accepted", "volume_ml": "350"})
             assert response.status in (400, 401, 403), (url, response.status)
             assert name not in response.text()
+
+
+def test_the_nurse_sees_a_sub_item_by_name_with_its_rule_and_date(app, live_server, donor, new_context):
+    """Answers given under the NIHBT version (on the phone): the sub-item's words, the kind chosen,
+    the donor's own words escaped, the date the rule suggests; the work question as a note."""
+    from kiosk.models import QuestionnaireResponse
+    from kiosk.screening.questionnaire import flags_for, load_version
+    from tests.nurse_helpers import nonce
+
+    with app.app_context():
+        visit = db.session.get(Visit, donor["visit_id"])
+        v2 = load_version("2026-12-vi-2")
+        yes = {"q4.vaccine": "live", "q2": "<b>Dị ứng</b> phấn hoa", "work.12_hours": None}
+        answers = {i.id: (i.must_be_yes or i.id in yes) for i in v2.items_for(visit.donor.sex)}
+        details = {k: v for k, v in yes.items() if v}
+        db.session.add(QuestionnaireResponse(
+            visit_id=visit.id, questionnaire_version=v2.version, answers=answers, details=details,
+            flags=flags_for(v2, answers, details), channel="phone",
+            submitted_at=visit.checked_in_at + dt.timedelta(minutes=1), nonce=nonce()))
+        db.session.commit()
+        until = (visit.drive.drive_date + dt.timedelta(days=28)).strftime("%d/%m/%Y")
+    page = new_context(viewport=LAPTOP).new_page()
+    sign_in(page, live_server)
+    open_donor(page, live_server, donor["queue_number"])
+    vaccine = page.locator('.flag[data-item="q4.vaccine"]').inner_text()
+    assert "Tiêm vắc-xin?" in vaccine and "Rubella, sởi" in vaccine and until in vaccine
+    assert "<b>Dị ứng</b> phấn hoa" in page.locator('.flag[data-item="q2"]').inner_text()
+    assert page.locator('.flag-advice[data-item="work.12_hours"]').count() == 1
+    assert "điện thoại" in page.locator(".flag-when").inner_text()
+    check_page(page, "nurse-answers-by-name-1280")
