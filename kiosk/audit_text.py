@@ -21,6 +21,7 @@ ACTIONS = {
     "donation_recorded": _l("Donation recorded"),
     "donation_corrected": _l("Donation corrected"),
     "donation_voided": _l("Donation voided"),
+    "certificate_serial_recorded": _l("Certificate serial recorded"),
     "drive_created": _l("Drive created"),
     "drive_updated": _l("Drive changed"),
     "drive_closed": _l("Drive closed"),
@@ -54,11 +55,13 @@ KEYS = {
     "target_bags": _l("target (bags)"), "hospital": _l("collecting hospital"), "organiser": _l("organising unit"),
     "code": _l("code"), "address": _l("address"), "active": _l("active"), "role": _l("role"),
     "display_name": _l("name"), "visit_id": _l("visit"), "sites": _l("sites"), "parent": _l("part of"),
+    "identity_document": _l("identity document"), "checks_reason": _l("reason for accepting without the checks"),
+    "certificate_serial": _l("certificate serial"), "campaign": _l("campaign"),
 }
 # A stored code in a changed value (decision, outcome, reaction, ...) reads as the screens' word.
 VALUES = {getattr(code, "value", code): word
           for table in (labels.DECISION, labels.OUTCOME, labels.REACTION, labels.HBSAG, labels.DRIVE_STATUS,
-                        labels.STAFF_ROLE)
+                        labels.STAFF_ROLE, labels.IDENTITY_DOCUMENT)
           for code, word in table.items()}
 
 

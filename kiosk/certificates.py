@@ -1,7 +1,12 @@
-"""Donation certificates ("Giấy chứng nhận hiến máu tình nguyện"), one per completed donation.
+"""The organising unit's thank-you letter ("Thư cảm ơn"), one per completed donation.
 
-Plain module: no Flask. The certificate's wording is Vietnamese whatever the console's
-language: it is an official paper for the donor, kept with their records."""
+The official "Giấy chứng nhận hiến máu tình nguyện" (QĐ 1995/2004/QĐ-BYT) is a pre-printed,
+serial-numbered form that the collecting facility hands over; it is what entitles the donor to a
+transfusion. The app never prints it: it records its serial number on the donation
+(Donation.certificate_serial). What the console prints is the unit's own recognition, worded as
+thanks only, with no claim to any legal right.
+
+Plain module: no Flask. The letter's wording is Vietnamese whatever the console's language."""
 from __future__ import annotations
 
 import datetime as dt
@@ -13,30 +18,32 @@ from sqlalchemy.orm import Session
 
 from kiosk.models import Department, Donation, DonationOutcome, Donor, Drive, Visit
 
+# The longest serial number a certificate may carry (the column's width).
+MAX_SERIAL_LENGTH = 40
+
 
 @dataclass(frozen=True)
-class Certificate:
-    number: str
+class ThankYouLetter:
     donation_id: int
     full_name: str
     honorific: str  # "Ông" or "Bà"
-    date_of_birth: dt.date
     rank: str
-    department: str
+    department: str  # the donor's unit
     volume_ml: int
     donation_date: dt.date
     drive_name: str
+    campaign: str
     hospital: str
     organiser: str
 
 
-def certificate_number(drive: Drive, donation_id: int) -> str:
-    """Stable and unique: the drive's year and id, then the donation's id ("2026/03-000125")."""
-    return f"{drive.drive_date.year}/{drive.id:02d}-{donation_id:06d}"
+def clean_serial(text: Optional[str]) -> str:
+    """A certificate serial as stored: trimmed, inner spaces collapsed ("" when none)."""
+    return " ".join((text or "").split())
 
 
-def certificates_for(session: Session, drive_id: int, donation_ids: Optional[list[int]] = None) -> list[Certificate]:
-    """Certificates for the drive's completed, not voided donations (or some of them), by name."""
+def letters_for(session: Session, drive_id: int, donation_ids: Optional[list[int]] = None) -> list[ThankYouLetter]:
+    """Letters for the drive's completed, not voided donations (or some of them), by name."""
     drive = session.get(Drive, drive_id)
     if drive is None:
         return []
@@ -44,14 +51,14 @@ def certificates_for(session: Session, drive_id: int, donation_ids: Optional[lis
              .join(Visit, Donation.visit_id == Visit.id)
              .join(Donor, Visit.donor_id == Donor.id)
              .outerjoin(Department, Donor.department_id == Department.id)
-             .where(Donation.drive_id == drive_id, Donation.outcome == DonationOutcome.COMPLETED.value, Donation.voided.is_(False))
+             .where(Donation.drive_id == drive_id, Donation.outcome == DonationOutcome.COMPLETED.value,
+                    Donation.voided.is_(False))
              .order_by(Donor.name_search, Donation.id))
     if donation_ids is not None:
         query = query.where(Donation.id.in_(donation_ids))
-    return [Certificate(
-        number=certificate_number(drive, donation.id), donation_id=donation.id, full_name=donor.full_name,
-        honorific="Bà" if donor.sex == "F" else "Ông", date_of_birth=donor.date_of_birth, rank=donor.rank,
-        department=department or "", volume_ml=donation.volume_ml,
+    return [ThankYouLetter(
+        donation_id=donation.id, full_name=donor.full_name, honorific="Bà" if donor.sex == "F" else "Ông",
+        rank=donor.rank, department=department or "", volume_ml=donation.volume_ml,
         # The drive's date: a donation belongs to its drive day even if recorded after midnight UTC.
-        donation_date=drive.drive_date, drive_name=drive.name, hospital=drive.hospital,
-        organiser=drive.organiser) for donation, donor, department in session.execute(query)]
+        donation_date=drive.drive_date, drive_name=drive.name, campaign=drive.campaign or "",
+        hospital=drive.hospital, organiser=drive.organiser) for donation, donor, department in session.execute(query)]

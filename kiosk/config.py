@@ -26,6 +26,9 @@ class DefaultConfig:
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
     # Screening rules: overrides of kiosk/data/screening_rules.json, merged key by key.
     SCREENING_RULES: dict = {}
+    # Repeat donors are honoured when their count of donations reaches one of these (it varies by
+    # province and steering committee: a site sets its own, e.g. KIOSK_RECOGNITION_THRESHOLDS="5,10,20").
+    RECOGNITION_THRESHOLDS = (5, 10, 15, 20, 30, 40, 50, 100)
 
 
 def env_settings(environ: os._Environ | dict) -> dict:

@@ -25,10 +25,11 @@ REACTIONS = frozenset(r.value for r in Reaction)
 OUTCOMES = frozenset(o.value for o in DonationOutcome)
 MAX_VOLUME_ML = 500  # the table's CHECK constraint says the same
 MAX_BAG_NUMBER_LENGTH = 40
+MAX_CERTIFICATE_SERIAL_LENGTH = 40  # the official certificate's serial number (Donation.certificate_serial)
 
 ERROR_CODES = ("not_found", "not_cleared", "already_donated", "bag_number_taken", "invalid_bag_number",
                "invalid_volume", "invalid_outcome", "invalid_reaction", "reason_required", "version_conflict",
-               "drive_closed")
+               "drive_closed", "invalid_certificate_serial")
 
 
 class DonationError(DomainError):
@@ -56,6 +57,16 @@ def _check_values(volume_ml: Any, bag_number: Any, outcome: Any, reaction: Any) 
     if not bag or len(bag) > MAX_BAG_NUMBER_LENGTH:
         raise DonationError("invalid_bag_number", max=MAX_BAG_NUMBER_LENGTH)
     return volume_ml, bag
+
+
+def clean_certificate_serial(serial: Any) -> str:
+    """The official certificate's serial as stored: trimmed, inner spaces collapsed, upper case (so
+    a search finds it however it is typed); "" for none. Refused (invalid_certificate_serial) when
+    longer than the column."""
+    text = " ".join(serial.split()).upper() if isinstance(serial, str) else ""
+    if len(text) > MAX_CERTIFICATE_SERIAL_LENGTH:
+        raise DonationError("invalid_certificate_serial", max=MAX_CERTIFICATE_SERIAL_LENGTH)
+    return text
 
 
 def _bag_number_taken(session: Session, drive_id: int, bag_number: str, except_id: Optional[int] = None) -> bool:
@@ -102,18 +113,21 @@ def _flush_or_bag_taken(session: Session) -> None:
 
 def _values(donation: Donation) -> dict[str, Any]:
     return {"volume_ml": donation.volume_ml, "bag_number": donation.bag_number, "outcome": donation.outcome,
-            "reaction": donation.reaction, "reaction_note": donation.reaction_note, "voided": donation.voided}
+            "reaction": donation.reaction, "reaction_note": donation.reaction_note,
+            "certificate_serial": donation.certificate_serial, "voided": donation.voided}
 
 
 def record_donation(session: Session | scoped_session, *, visit_id: int, nurse_id: int, volume_ml: int,
                     bag_number: str, outcome: str, reaction: str = "none", reaction_note: str = "",
-                    nonce: str) -> dict[str, Any]:
-    """Record the donation of a cleared donor, once per nonce, and commit.
+                    nonce: str, certificate_serial: str = "") -> dict[str, Any]:
+    """Record the donation of a cleared donor, once per nonce, and commit. `certificate_serial`:
+    the serial number of the official certificate handed over, if it is known already.
 
     Returns {"donation_id", "version" (the donation's), "visit_version", "replayed"}."""
 
     def write() -> dict[str, Any]:
         volume, bag = _check_values(volume_ml, bag_number, outcome, reaction)
+        serial = clean_certificate_serial(certificate_serial)
         visit = _lock_visit(session, visit_id)
         if visit is None:
             raise DonationError("not_found")
@@ -126,7 +140,7 @@ def record_donation(session: Session | scoped_session, *, visit_id: int, nurse_i
             raise DonationError("bag_number_taken")
         donation = Donation(visit_id=visit.id, drive_id=visit.drive_id, volume_ml=volume, bag_number=bag,
                             outcome=outcome, reaction=reaction, reaction_note=(reaction_note or "").strip(),
-                            nurse_id=nurse_id, nonce=nonce)
+                            certificate_serial=serial, nurse_id=nurse_id, nonce=nonce)
         session.add(donation)
         _flush_or_bag_taken(session)
         visit.status = VisitStatus.DONE
@@ -163,13 +177,17 @@ def _bump_difference(session: Session, visit: Visit, before: dict[str, int], aft
 
 def correct_donation(session: Session | scoped_session, *, donation_id: int, staff_id: int,
                      expected_version: int, volume_ml: int, bag_number: str, outcome: str, reaction: str,
-                     reaction_note: str, reason: str, nonce: str, allow_closed_drive: bool = False) -> dict[str, Any]:
+                     reaction_note: str, reason: str, nonce: str, allow_closed_drive: bool = False,
+                     certificate_serial: Optional[str] = None) -> dict[str, Any]:
     """Change a recorded donation (a wrong volume, bag number or outcome). The tally follows the
-    difference; the audit log keeps the old and new values. Returns {"donation_id", "version", "replayed"}."""
+    difference; the audit log keeps the old and new values. Returns {"donation_id", "version", "replayed"}.
+    `certificate_serial` None keeps the recorded serial."""
 
     def write() -> dict[str, Any]:
         donation = _load_for_change(session, donation_id, expected_version, reason, allow_closed_drive)
         volume, bag = _check_values(volume_ml, bag_number, outcome, reaction)
+        serial = donation.certificate_serial if certificate_serial is None else clean_certificate_serial(
+            certificate_serial)
         if bag != donation.bag_number and _bag_number_taken(session, donation.drive_id, bag, except_id=donation.id):
             raise DonationError("bag_number_taken")
         visit = _lock_visit(session, donation.visit_id)
@@ -177,6 +195,7 @@ def correct_donation(session: Session | scoped_session, *, donation_id: int, sta
         before = contribution(donation.outcome, donation.volume_ml, donation.voided)
         donation.volume_ml, donation.bag_number, donation.outcome = volume, bag, outcome
         donation.reaction, donation.reaction_note = reaction, (reaction_note or "").strip()
+        donation.certificate_serial = serial
         donation.version += 1
         _flush_or_bag_taken(session)
         _bump_difference(session, visit, before, contribution(outcome, volume, voided=False))
@@ -212,4 +231,32 @@ def void_donation(session: Session | scoped_session, *, donation_id: int, staff_
         return {"donation_id": donation.id, "version": donation.version}
 
     result, replayed = run_once(session, nonce, "void_donation", write)
+    return result | {"replayed": replayed}
+
+
+def record_certificate_serial(session: Session | scoped_session, *, donation_id: int, staff_id: int,
+                              expected_version: int, certificate_serial: str, nonce: str,
+                              allow_closed_drive: bool = True) -> dict[str, Any]:
+    """Record (or change) the serial number of the official certificate handed over for a
+    donation: the certificate often comes after the drive, so a closed drive allows it. Not a
+    correction: no reason asked; audited with the old and new serial."""
+
+    def write() -> dict[str, Any]:
+        serial = clean_certificate_serial(certificate_serial)
+        donation = _lock_donation(session, donation_id)
+        if donation is None or donation.voided:
+            raise DonationError("not_found")
+        _check_drive_open(session, donation.drive_id, allow_closed_drive)
+        if donation.version != expected_version:
+            raise DonationError("version_conflict", current_version=donation.version)
+        old = {"certificate_serial": donation.certificate_serial}
+        donation.certificate_serial = serial
+        donation.version += 1
+        session.flush()
+        record_audit(session, "certificate_serial_recorded", staff_id=staff_id, entity="donation",
+                     entity_id=donation.id, drive_id=donation.drive_id, old=old,
+                     new={"certificate_serial": serial})
+        return {"donation_id": donation.id, "version": donation.version}
+
+    result, replayed = run_once(session, nonce, "record_certificate_serial", write)
     return result | {"replayed": replayed}

@@ -48,10 +48,12 @@ def normalise_phone(text: str) -> str:
 
 
 def search_donors(session: Session, query: str, limit: int = SEARCH_LIMIT) -> list[DonorHit]:
-    """By name (with or without diacritics, every word must appear), ID number or phone.
+    """By name (with or without diacritics, every word must appear), ID number, phone, or the
+    serial number of an official certificate recorded on one of the donor's donations.
 
     A query of digits matches the start of an ID number or a phone number; anything else is
-    a name: "nguyen hung" finds "Nguyễn Văn Hùng"."""
+    a name: "nguyen hung" finds "Nguyễn Văn Hùng". Either way a certificate serial matches
+    exactly (ignoring case)."""
     query = " ".join(query.split())
     if not query:
         return []
@@ -63,17 +65,20 @@ def search_donors(session: Session, query: str, limit: int = SEARCH_LIMIT) -> li
         .order_by(Donor.name_search, Donor.id)
         .limit(limit)
     )
+    by_serial = Donor.id.in_(sa.select(Visit.donor_id).join(Donation, Donation.visit_id == Visit.id)
+                             .where(Donation.certificate_serial == query.upper()))
     digits = normalise_phone(query)
     if digits.isdigit():
         if len(digits) < 3:
             return []
         pattern = _like_escape(digits) + "%"
         statement = statement.where(sa.or_(Donor.id_number.like(pattern, escape="\\"),
-                                           Donor.phone.like(pattern, escape="\\")))
+                                           Donor.phone.like(pattern, escape="\\"), by_serial))
     else:
         words = fold_diacritics(query).split()
-        for word in words:
-            statement = statement.where(Donor.name_search.like(f"%{_like_escape(word)}%", escape="\\"))
+        statement = statement.where(sa.or_(
+            sa.and_(*(Donor.name_search.like(f"%{_like_escape(word)}%", escape="\\") for word in words)),
+            by_serial))
     return [DonorHit(donor.id, donor.full_name, donor.date_of_birth, donor.id_number, donor.phone,
                      department or "", visits)
             for donor, department, visits in session.execute(statement)]
@@ -142,6 +147,7 @@ class DonationEntry:
     reaction: str
     at: dt.datetime
     voided: bool
+    certificate_serial: str = ""  # the official certificate's serial, when recorded
 
 
 @dataclass
@@ -198,7 +204,7 @@ def donor_history(session: Session, donor_id: int, today: dt.date,
                                         .order_by(Donation.created_at, Donation.id)):
             visits[donation.visit_id].donations.append(DonationEntry(
                 donation.id, donation.volume_ml, donation.bag_number, donation.outcome, donation.reaction,
-                donation.created_at, donation.voided))
+                donation.created_at, donation.voided, donation.certificate_serial or ""))
     # "Before tomorrow": today's donation, once recorded, is the last one for the next drive.
     last = last_donation_for(session, donor_id, today + dt.timedelta(days=1))
     completed = sum(1 for v in visits.values() for d in v.donations if d.outcome == DonationOutcome.COMPLETED and not d.voided)

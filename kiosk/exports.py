@@ -17,14 +17,14 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
-from kiosk import labels
+from kiosk import labels, recognition
 from kiosk.audit import record_audit
 from kiosk.models import (Department, Donation, Donor, Drive, QuestionnaireResponse, Screening, Site, Staff,
                           Visit)
 from kiosk.screening.questionnaire import Questionnaire, load_questionnaire, questionnaire_for
 from kiosk.transactions import write_transaction
 
-KINDS = ("visits", "screenings", "donations", "health")
+KINDS = ("visits", "screenings", "donations", "health", "recognition", "on_call")
 FORMATS = ("csv", "xlsx")
 # Excel opens a CSV as UTF-8 only when it starts with a byte order mark.
 BOM = "\ufeff"
@@ -40,16 +40,20 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "screenings": ("Mã khám", "Mã lượt", "Họ và tên", "Số CCCD", "Đơn vị", "Điểm hiến", "Kết luận",
                    "Thể tích (ml)", "Hoãn đến", "Điều dưỡng", "Thời điểm", "Đã hủy"),
     "donations": ("Mã hiến", "Mã lượt", "Họ và tên", "Số CCCD", "Đơn vị", "Điểm hiến", "Số túi",
-                  "Thể tích (ml)", "Kết quả", "Phản ứng", "Điều dưỡng", "Thời điểm", "Đã hủy", "Lý do hủy"),
+                  "Thể tích (ml)", "Kết quả", "Phản ứng", "Điều dưỡng", "Thời điểm", "Đã hủy", "Lý do hủy",
+                  "Số giấy chứng nhận"),
+    "recognition": ("Họ và tên", "Đơn vị", "Số điện thoại", "Nhóm máu", "Số lần hiến", "Mốc vinh danh"),
+    "on_call": ("Nhóm máu", "Họ và tên", "Số điện thoại", "Đơn vị", "Số lần hiến"),
     "health": ("Mã lượt", "Họ và tên", "Số CCCD", "Phiên bản phiếu", "Thời điểm trả lời", "Câu trả lời “có”",
                "Cần lưu ý", "Cân nặng (kg)", "Huyết áp tâm thu", "Huyết áp tâm trương", "Mạch (lần/phút)",
                "Hemoglobin (g/L)", "Nhiệt độ (°C)", "HBsAg", "Kết luận", "Lý do", "Lý do khác gợi ý",
                "Hoãn đến"),
 }
 TITLES = {"visits": "Lượt đăng ký", "screenings": "Khám sàng lọc", "donations": "Hiến máu",
-          "health": "Dữ liệu sức khỏe - MẬT"}
+          "health": "Dữ liệu sức khỏe - MẬT", "recognition": "Vinh danh người hiến nhiều lần",
+          "on_call": "Người hiến máu dự bị theo nhóm máu"}
 FILE_STEMS = {"visits": "luot-dang-ky", "screenings": "kham-sang-loc", "donations": "hien-mau",
-              "health": "suc-khoe-MAT"}
+              "health": "suc-khoe-MAT", "recognition": "vinh-danh", "on_call": "du-bi-nhom-mau"}
 
 
 @dataclass(frozen=True)
@@ -75,16 +79,27 @@ def _local(value: Optional[dt.datetime], zone: ZoneInfo) -> Optional[dt.datetime
 
 
 def build_export(session: Session, drive: Drive, kind: str, zone: ZoneInfo,
-                 questionnaire: Optional[Questionnaire] = None) -> Export:
+                 questionnaire: Optional[Questionnaire] = None,
+                 thresholds: tuple[int, ...] = recognition.DEFAULT_THRESHOLDS) -> Export:
     """questionnaire: the current one (the health export reads each donor's answers under the
-    version they were given in); by default the packaged current version."""
+    version they were given in); by default the packaged current version. thresholds: the
+    recognition list's."""
     if kind not in KINDS:
         raise ValueError(kind)
+    if kind == "recognition":
+        rows = [[r.full_name, r.department, r.phone, r.blood_group, r.count, r.threshold]
+                for r in recognition.reached_at_drive(session, drive.id, thresholds)]
+        return Export(kind, drive.id, COLUMNS[kind], rows)
     if kind == "health":
         return Export(kind, drive.id, COLUMNS[kind],
                       _health(session, drive.id, zone, questionnaire or load_questionnaire()))
-    builder = {"visits": _visits, "screenings": _screenings, "donations": _donations}[kind]
+    builder = {"visits": _visits, "screenings": _screenings, "donations": _donations, "on_call": _on_call}[kind]
     return Export(kind, drive.id, COLUMNS[kind], builder(session, drive.id, zone))
+
+
+def _on_call(session: Session, drive_id: int, zone: ZoneInfo) -> list[list[Any]]:
+    return [[d.blood_group, d.full_name, d.phone, d.department, d.count]
+            for d in recognition.on_call(session, drive_id)]
 
 
 def _visit_query(drive_id: int):
@@ -137,7 +152,8 @@ def _donations(session: Session, drive_id: int, zone: ZoneInfo) -> list[list[Any
     outcomes, reactions = labels.vietnamese(labels.OUTCOME), labels.vietnamese(labels.REACTION)
     return [[d.id, visit.id, donor.full_name, donor.id_number, department or "", site or "", d.bag_number,
              d.volume_ml, outcomes.get(d.outcome, d.outcome), reactions.get(d.reaction, d.reaction),
-             nurse_name or "", _local(d.created_at, zone), "Có" if d.voided else "", d.void_reason]
+             nurse_name or "", _local(d.created_at, zone), "Có" if d.voided else "", d.void_reason,
+             d.certificate_serial]
             for d, visit, donor, department, site, nurse_name in session.execute(query)]
 
 

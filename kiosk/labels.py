@@ -6,12 +6,12 @@ Vietnamese (`in_vietnamese`), so a spreadsheet says what the nurse saw on her sc
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional
 
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
-from kiosk.models import Decision, DonationOutcome, DriveStatus, Reaction, StaffRole, VisitStatus
+from kiosk.models import Decision, DonationOutcome, DriveStatus, IdentityDocument, Reaction, StaffRole, VisitStatus
 
 class Words(dict):
     """A table of words by code, looked up by the stored string or by the enum member alike
@@ -89,11 +89,31 @@ ERRORS = {
     "invalid_bag_number": _l("Enter the bag number (at most 40 characters)."),
     "invalid_outcome": _l("Choose completed or incomplete."),
     "invalid_reaction": _l("Choose a reaction."),
+    "invalid_identity_document": _l("Choose a document."),
+    "invalid_certificate_serial": _l("Enter the certificate's serial number (at most 40 characters)."),
 }
+# checks_reason_required, by what was not done before "accept".
+CHECKS_MISSING = {
+    ("identity_document",): _l("No identity document was seen: write why you accept the donor anyway."),
+    ("haemoglobin_g_l",): _l("Haemoglobin was not measured: write why you accept the donor anyway."),
+    ("identity_document", "haemoglobin_g_l"): _l("No identity document was seen and haemoglobin was not "
+                                                 "measured: write why you accept the donor anyway."),
+}
+# The documents a nurse may see before accepting a donor (TT 26/2013 Art. 7.1).
+IDENTITY_DOCUMENT = Words({
+    IdentityDocument.CCCD: _l("Citizen ID card (CCCD)"),
+    IdentityDocument.POLICE_OR_ARMY_ID: _l("Police or army ID"),
+    IdentityDocument.PASSPORT: _l("Passport"),
+    IdentityDocument.DRIVING_LICENCE: _l("Driving licence"),
+    IdentityDocument.DONOR_CARD: _l("Blood donor card"),
+})
 
 
-def error_text(code: str) -> str:
+def error_text(code: str, params: Optional[Mapping[str, Any]] = None) -> str:
     """An outcome code in words; a code this version does not know still says something."""
+    if code == "checks_reason_required":
+        missing = tuple(m for m in ("identity_document", "haemoglobin_g_l") if m in (params or {}).get("missing", ()))
+        return str(CHECKS_MISSING.get(missing, CHECKS_MISSING[("identity_document", "haemoglobin_g_l")]))
     if code in ERRORS:
         return str(ERRORS[code])
     from flask_babel import gettext as _

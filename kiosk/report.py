@@ -21,6 +21,24 @@ from kiosk.models import Department, Donation, DonationOutcome, Donor, Drive, Re
 REACTIONS = tuple(r.value for r in Reaction if r is not Reaction.NONE)
 # A deferral that the rules engine did not suggest: the nurse's own judgement.
 NURSE_JUDGEMENT = "nurse_judgement"
+# A bag's size in 250-ml units ("đơn vị 250 ml"): 250 -> 1, 350 -> 1.4, 450 -> 1.8.
+EQUIVALENT_UNIT_ML = 250
+
+
+@dataclass(frozen=True)
+class BagSize:
+    """The completed bags of one size, and what they count as in 250-ml units."""
+
+    volume_ml: int
+    bags: int
+
+    @property
+    def factor(self) -> float:
+        return round(self.volume_ml / EQUIVALENT_UNIT_ML, 2)
+
+    @property
+    def equivalents(self) -> float:
+        return round(self.bags * self.volume_ml / EQUIVALENT_UNIT_ML, 1)
 
 
 @dataclass
@@ -74,10 +92,18 @@ class DriveReport:
     deferrals_temporary: int
     deferrals_permanent: int
     reactions: list[tuple[str, int]]  # (reaction, donations), every reaction listed
+    by_bag_size: list[BagSize] = field(default_factory=list)  # every size of the rules, then any other
     generated_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
 
 
-def drive_report(session: Session, drive_id: int, zone: ZoneInfo) -> Optional[DriveReport]:
+def drive_report(session: Session, drive_id: int, zone: ZoneInfo,
+                 bag_sizes: Optional[tuple[int, ...]] = None) -> Optional[DriveReport]:
+    """bag_sizes: the bag sizes the report lists even when none was filled (default: the
+    screening rules' volume.bag_sizes_ml)."""
+    if bag_sizes is None:
+        from kiosk.screening.rules import load_rules
+
+        bag_sizes = tuple(load_rules().volume.bag_sizes_ml)
     drive = session.get(Drive, drive_id)
     if drive is None:
         return None
@@ -149,9 +175,11 @@ def drive_report(session: Session, drive_id: int, zone: ZoneInfo) -> Optional[Dr
             totals["accepted"] += 1
 
     reactions = Counter()
+    sizes = Counter({size: 0 for size in bag_sizes})
     for donation in donations:
         site_row, department_row = rows_for(donation.visit_id)
         if donation.outcome == DonationOutcome.COMPLETED:
+            sizes[donation.volume_ml] += 1
             totals["bags"] += 1
             totals["volume_ml"] += donation.volume_ml
             for row in (site_row, department_row):
@@ -187,6 +215,7 @@ def drive_report(session: Session, drive_id: int, zone: ZoneInfo) -> Optional[Dr
         deferrals_permanent=permanent,
         reactions=[(name, reactions[name]) for name in REACTIONS] + sorted(
             (name, count) for name, count in reactions.items() if name not in REACTIONS),
+        by_bag_size=[BagSize(size, sizes[size]) for size in sorted(sizes)],
     )
 
 

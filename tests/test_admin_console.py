@@ -6,9 +6,8 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from kiosk.extensions import db
-from kiosk.models import (AuditLog, Department, Donation, Donor, Drive, DriveStatus, Site, Staff, StaffSession,
-                          Visit)
-from tests.conftest import NURSE_PASSWORD, SAMPLE_ROSTER
+from kiosk.models import (AuditLog, Department, Donation, Donor, Drive, DriveStatus, Site, Staff, Visit)
+from tests.conftest import SAMPLE_ROSTER
 from tests.test_admin_activity import simulate_day
 
 
@@ -32,8 +31,8 @@ def test_every_console_page_opens(client, auth, demo, app):
                 "/admin/sites/1/edit", "/admin/departments", "/admin/departments/1/edit", "/admin/staff",
                 "/admin/staff/1/password", f"/admin/drives/{d}/roster", f"/admin/drives/{d}/passes", "/admin/donors",
                 "/admin/donors/1", f"/admin/drives/{d}/donations", f"/admin/donations/{donation_id}",
-                f"/admin/drives/{d}/exports", f"/admin/drives/{d}/report", f"/admin/drives/{d}/certificates",
-                f"/admin/donations/{donation_id}/certificate", f"/admin/drives/{d}/audit", "/passes/visit/1"):
+                f"/admin/drives/{d}/exports", f"/admin/drives/{d}/report", f"/admin/drives/{d}/thank-you-letters",
+                f"/admin/donations/{donation_id}/thank-you-letter", f"/admin/drives/{d}/repeat-donors", f"/admin/drives/{d}/audit", "/passes/visit/1"):
         response = client.get(url)
         assert response.status_code == 200, url
         assert "style=" not in response.get_data(as_text=True), url
@@ -241,7 +240,7 @@ def test_a_closed_drives_donation_is_corrected_with_a_reason(client, auth, demo,
     voided = client.post(f"{url}/void", data={"csrf_token": csrf, "reason": "Trùng túi",
                                               "expected_version": str(version + 1), "nonce": "v" * 20})
     assert voided.status_code == 303
-    assert client.get(f"{url}/certificate").status_code == 404  # a voided donation has no certificate
+    assert client.get(f"{url}/thank-you-letter").status_code == 404  # a voided donation has no letter
 
 
 def test_donor_search_keeps_the_query_out_of_the_url(client, auth, demo, app):
@@ -280,18 +279,25 @@ def test_one_donors_pass_page_and_picture(client, auth, demo, app):
     assert decoded == f"http://kiosk.test/p/{token_value}"
 
 
-def test_certificates_are_in_vietnamese_whatever_the_language(client, auth, demo, app):
+def test_thank_you_letters_are_in_vietnamese_and_claim_no_right(client, auth, demo, app):
+    """Changed by design (issue 11 item 5): the console prints the organising unit's thank-you
+    letter, never a paper that looks like the official certificate or claims free transfusion."""
     auth.as_organiser()
     with app.app_context():
         activity = simulate_day(demo["drive_id"], arrivals=6)
         donation = db.session.get(Donation, activity.donations[0])
         donor = donation.visit.donor
-        name, dob, completed = donor.full_name, donor.date_of_birth, sum(
+        drive = donation.visit.drive
+        name, department, completed = donor.full_name, donor.department.name if donor.department else "", sum(
             1 for i in activity.donations if db.session.get(Donation, i).outcome == "completed")
+        drive_name, drive_date = drive.name, drive.drive_date
     client.set_cookie("lang", "en")
-    page = client.get(f"/admin/donations/{donation.id}/certificate").get_data(as_text=True)
-    assert "GIẤY CHỨNG NHẬN" in page and "HIẾN MÁU TÌNH NGUYỆN" in page and name in page
-    assert dob.strftime("%d/%m/%Y") in page and f"{donation.volume_ml} ml" in page
-    assert "Bệnh viện 19-8" in page
-    all_of_them = client.get(f"/admin/drives/{demo['drive_id']}/certificates").get_data(as_text=True)
-    assert all_of_them.count('class="certificate"') == completed
+    page = client.get(f"/admin/donations/{donation.id}/thank-you-letter").get_data(as_text=True)
+    letter = page.split('<article', 1)[1]
+    assert "THƯ CẢM ƠN" in letter and name in letter and department in letter
+    assert f"{donation.volume_ml} ml" in letter and drive_date.strftime("%d/%m/%Y") in letter
+    assert drive_name in letter and "Bệnh viện 19-8" in letter
+    for claim in ("GIẤY CHỨNG NHẬN", "miễn phí", "truyền máu", "pháp luật", "Số:"):
+        assert claim not in letter, claim
+    all_of_them = client.get(f"/admin/drives/{demo['drive_id']}/thank-you-letters").get_data(as_text=True)
+    assert all_of_them.count('<article class="certificate letter"') == completed

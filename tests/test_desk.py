@@ -120,7 +120,8 @@ def test_a_visits_records_and_history(arrive):
     db.session.rollback()
     decisions.record_decision(db.session, visit_id=visit.id, nurse_id=nurse_id, expected_version=visit.version,
                               vitals=NORMAL, decision="accepted", volume_ml=350, deferral_until=None, reason="",
-                              override_reason="", rules=RULES, questionnaire=QUESTIONNAIRE, nonce=nonce())
+                              override_reason="", rules=RULES, questionnaire=QUESTIONNAIRE, nonce=nonce(),
+                              identity_document="cccd")
     screenings = desk.screenings_of(db.session, visit.id)
     assert [s.decision for s in screenings] == ["accepted"]
     assert desk.donations_of(db.session, visit.id) == []
@@ -129,3 +130,42 @@ def test_a_visits_records_and_history(arrive):
     assert [entry.id for entry in history] == sorted((entry.id for entry in history), reverse=True)
     assert all((entry.entity, entry.entity_id) in {("visit", visit.id), ("screening", screenings[0].id)}
                for entry in history)
+
+
+def _answer_v2(visit: Visit, yes: dict[str, str | None], channel: str = "phone", version: str = "2026-12-vi-2"):
+    """A set of answers under the NIHBT version (not yet current at the kiosk): item -> detail."""
+    from kiosk.screening.questionnaire import flags_for, load_version
+
+    v2 = load_version("2026-12-vi-2")
+    answers = {i.id: (i.must_be_yes or i.id in yes) for i in v2.items_for(visit.donor.sex)}
+    details = {k: v for k, v in yes.items() if v is not None}
+    response = QuestionnaireResponse(visit_id=visit.id, questionnaire_version=version, answers=answers,
+                                     details=details, flags=flags_for(v2, answers, details), channel=channel,
+                                     submitted_at=visit.checked_in_at + dt.timedelta(minutes=1), nonce=nonce())
+    db.session.add(response)
+    db.session.commit()
+    return response
+
+
+def test_v2_answers_show_by_name_with_the_rule_and_the_date(arrive):
+    visit = arrive()
+    response = _answer_v2(visit, {"q4.vaccine": "live", "q2": "Cao huyết áp <b>nhẹ</b>", "work.12_hours": None})
+    suggestion = _suggest(visit)
+    rows = {row.item: row for row in desk.flag_rows(response, suggestion, QUESTIONNAIRE, "vi")}
+    vaccine = rows["q4.vaccine"]
+    assert vaccine.text == "Tiêm vắc-xin?" and vaccine.choice.startswith("Rubella, sởi")
+    assert vaccine.number == "4"
+    # the details reach the engine: a live vaccine is 4 weeks (28 days), not the default 7
+    assert vaccine.reason.code == "questionnaire_deferral"
+    assert vaccine.reason.until == visit.drive.drive_date + dt.timedelta(days=28)
+    assert suggestion.return_date == visit.drive.drive_date + dt.timedelta(days=28)
+    assert rows["q2"].detail == "Cao huyết áp <b>nhẹ</b>"  # kept as typed; the page escapes it
+    work = rows["work.12_hours"]
+    assert work.advice and work.number == "" and not work.reason.blocking
+
+
+def test_an_unknown_questionnaire_version_never_breaks_the_rows(arrive):
+    visit = arrive()
+    response = _answer_v2(visit, {"q4.vaccine": "live"}, version="1999-01-xx-0")
+    rows = desk.flag_rows(response, _suggest(visit), QUESTIONNAIRE, "en")
+    assert [row.item for row in rows] == ["q4.vaccine"] and rows[0].text == "q4.vaccine"

@@ -145,7 +145,8 @@ def fuzz(tmp_path_factory, migrated_template):
         screenings.record_decision(db.session, visit_id=visit_id, nurse_id=nurse_id, expected_version=visit.version,
                                    vitals=None, decision="accepted", volume_ml=350, deferral_until=None, reason="",
                                    override_reason="thử nghiệm", rules=load_rules(),
-                                   questionnaire=load_questionnaire(), nonce=nonce())
+                                   questionnaire=load_questionnaire(), nonce=nonce(), identity_document="cccd",
+                                   checks_reason="thử nghiệm")
         donation = record_donation(db.session, visit_id=visit_id, nurse_id=nurse_id, volume_ml=350,
                                    bag_number="FUZZ-1", outcome="completed", nonce=nonce())
         ids |= {"visit": visit_id, "donation": donation["donation_id"], "donor": visit.donor_id,

@@ -30,7 +30,8 @@ def donor(app, demo):
 def _decide(client, donor, **fields):
     page = client.get(donor["url"]).get_data(as_text=True)
     data = {"csrf_token": csrf_from(page), "nonce": nonce(),
-            "expected_version": hidden_value(page, "screening-form", "expected_version"), **GOOD_VITALS}
+            "expected_version": hidden_value(page, "screening-form", "expected_version"), **GOOD_VITALS,
+            "identity_document": "cccd"}
     data.update(fields)
     return client.post(donor["url"] + "/decision", data=data)
 
@@ -249,3 +250,29 @@ def test_a_donation_at_an_earlier_drive_starts_the_interval(app, nurse, donor):
     page = nurse.get(donor["url"]).get_data(as_text=True)
     assert last_seen in page and "30" in page
     assert expected_return in page
+
+
+def test_the_nurse_sees_v2_answers_by_name_escaped_with_channel_and_time(app, nurse, donor):
+    from kiosk.models import QuestionnaireResponse
+    from kiosk.screening.questionnaire import flags_for, load_version
+
+    with app.app_context():
+        visit = db.session.get(Visit, donor["visit_id"])
+        v2 = load_version("2026-12-vi-2")
+        yes = {"q4.vaccine": "live", "q2": "<script>x</script>", "work.12_hours": None}
+        answers = {i.id: (i.must_be_yes or i.id in yes) for i in v2.items_for(visit.donor.sex)}
+        details = {k: v for k, v in yes.items() if v}
+        db.session.add(QuestionnaireResponse(
+            visit_id=visit.id, questionnaire_version=v2.version, answers=answers, details=details,
+            flags=flags_for(v2, answers, details), channel="phone",
+            submitted_at=visit.checked_in_at + dt.timedelta(minutes=1), nonce=nonce()))
+        db.session.commit()
+        drive_date = visit.drive.drive_date
+    page = nurse.get(donor["url"]).get_data(as_text=True)
+    vaccine = page.split('data-item="q4.vaccine"')[1].split("</li>")[0]
+    assert "Tiêm vắc-xin?" in vaccine and "Rubella, sởi" in vaccine
+    assert (drive_date + dt.timedelta(days=28)).strftime("%d/%m/%Y") in vaccine
+    assert "<script>x</script>" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
+    work = page.split('data-item="work.12_hours"')[0].rsplit("<li", 1)[1]
+    assert "flag-advice" in work
+    assert "điện thoại" in page.split('class="muted small flag-when"')[1][:200]

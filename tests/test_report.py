@@ -83,3 +83,36 @@ def test_the_report_page_names_no_donor(app, client, auth, demo):
     body = page.split('id="report"', 1)[1]
     assert not [name for name in names if name in body]
     assert re.search(r'data-total="bags">(\d+)<', body)
+
+
+def test_the_report_counts_bags_by_size_and_in_250_ml_units(app, demo):
+    from tests.test_donations import ready_visits, record
+
+    with app.app_context():
+        visits = ready_visits(db.session, 4)
+        record(db.session, visits[0], "S-1", volume=250)
+        record(db.session, visits[1], "S-2", volume=450)
+        record(db.session, visits[2], "S-3", volume=450)
+        record(db.session, visits[3], "S-4", volume=350, outcome="incomplete")  # not a unit
+        report = drive_report(db.session, demo["drive_id"], ZONE)
+        sizes = {s.volume_ml: (s.bags, s.factor, s.equivalents) for s in report.by_bag_size}
+        assert sizes == {250: (1, 1.0, 1.0), 350: (0, 1.4, 0.0), 450: (2, 1.8, 3.6)}
+        assert report.totals["bags"] == 3 and report.totals["equivalent_250"] == 4.6
+        assert sum(s.bags for s in report.by_bag_size) == report.totals["bags"]
+
+
+def test_the_report_page_shows_the_sizes_and_the_campaign(app, demo, client, auth):
+    from kiosk.models import Drive
+    from tests.test_donations import ready_visits, record
+
+    with app.app_context():
+        db.session.get(Drive, demo["drive_id"]).campaign = "Hành trình Đỏ"
+        db.session.commit()
+        record(db.session, ready_visits(db.session, 1)[0], "S-9", volume=350)
+    auth.as_organiser()
+    page = client.get(f"/admin/drives/{demo['drive_id']}/report").get_data(as_text=True)
+    assert "Hành trình Đỏ" in page
+    row = page.split('data-size="350"')[1].split("</tr>")[0]
+    assert ">1<" in row and "1,4" in row
+    display = client.get("/display").get_data(as_text=True)
+    assert 'class="drive-campaign">Hành trình Đỏ<' in display

@@ -42,7 +42,8 @@ def _decide(setup, **changes):
     visit = db.session.get(Visit, setup["visit_id"])
     arguments = dict(visit_id=setup["visit_id"], nurse_id=setup["nurse_id"], expected_version=visit.version,
                      vitals=ELIGIBLE, decision="accepted", volume_ml=350, deferral_until=None, reason="",
-                     override_reason="", rules=load_rules(), questionnaire=load_questionnaire(), nonce=nonce())
+                     override_reason="", rules=load_rules(), questionnaire=load_questionnaire(), nonce=nonce(),
+                     identity_document="cccd")
     arguments.update(changes)
     db.session.rollback()
     return screenings.record_decision(db.session, **arguments)
@@ -230,3 +231,64 @@ def test_a_closed_drive_refuses_changes_unless_the_organiser_allows(setup):
     screenings.void_decision(db.session, screening_id=screening_id, staff_id=setup["nurse_id"], expected_version=1,
                              reason="x", nonce=nonce(), allow_closed_drive=True)
     assert db.session.get(Screening, screening_id).voided
+
+
+# --- before "accept": an identity document seen and haemoglobin measured (TT 26/2013 Art. 7.1) ---
+
+@pytest.mark.parametrize("identity, vitals, missing", [
+    (None, ELIGIBLE, ["identity_document"]),
+    ("passport", replace(ELIGIBLE, haemoglobin_g_l=None), ["haemoglobin_g_l"]),
+    (None, replace(ELIGIBLE, haemoglobin_g_l=None), ["identity_document", "haemoglobin_g_l"]),
+])
+def test_accepting_without_a_check_needs_a_written_reason(setup, identity, vitals, missing):
+    with pytest.raises(ScreeningError) as error:
+        _decide(setup, identity_document=identity, vitals=vitals, volume_ml=250)
+    assert error.value.code == "checks_reason_required" and error.value.details["missing"] == missing
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Screening)) == 0
+    _decide(setup, identity_document=identity, vitals=vitals, volume_ml=250, checks_reason="  Máy đo Hb hỏng ")
+    screening = db.session.scalars(sa.select(Screening)).one()
+    assert screening.identity_document == identity and screening.checks_reason == "Máy đo Hb hỏng"
+    entry = db.session.scalars(sa.select(AuditLog).where(AuditLog.action == "screening_decision")).one()
+    assert entry.new_values["identity_document"] == identity and entry.new_values["checks_reason"] == "Máy đo Hb hỏng"
+
+
+def test_with_both_checks_no_reason_is_asked_nor_kept(setup):
+    _decide(setup, identity_document="donor_card", checks_reason="không cần")
+    screening = db.session.scalars(sa.select(Screening)).one()
+    assert screening.identity_document == "donor_card" and screening.checks_reason == ""
+
+
+def test_a_deferral_needs_no_identity_document(setup):
+    drive_date = db.session.get(Drive, setup["drive_id"]).drive_date
+    _decide(setup, identity_document=None, decision="deferred_temporary", volume_ml=None, vitals=LOW_HB,
+            reason="Hb thấp", deferral_until=drive_date + dt.timedelta(days=7))
+    assert db.session.scalars(sa.select(Screening)).one().checks_reason == ""
+
+
+def test_an_unknown_identity_document_is_refused(setup):
+    with pytest.raises(ScreeningError) as error:
+        _decide(setup, identity_document="library_card")
+    assert error.value.code == "invalid_identity_document"
+
+
+def test_the_override_reason_is_still_asked_beside_the_checks_reason(setup):
+    with pytest.raises(ScreeningError) as error:  # Hb 110 defers: accepting goes against the suggestion
+        _decide(setup, vitals=LOW_HB, volume_ml=250, checks_reason="x")
+    assert error.value.code == "override_reason_required"
+
+
+def test_a_correction_to_accept_keeps_the_checks_or_asks_why(setup):
+    drive_date = db.session.get(Drive, setup["drive_id"]).drive_date
+    _decide(setup, identity_document=None, decision="deferred_temporary", volume_ml=None,
+            reason="Mệt", deferral_until=drive_date + dt.timedelta(days=7), override_reason="Người hiến mệt")
+    screening = db.session.scalars(sa.select(Screening)).one()
+    db.session.rollback()
+    arguments = dict(screening_id=screening.id, staff_id=setup["nurse_id"], expected_version=1, decision="accepted",
+                     volume_ml=350, deferral_until=None, reason="", override_reason="", correction_reason="Khỏe lại")
+    with pytest.raises(ScreeningError) as error:  # no document was recorded as seen
+        screenings.correct_decision(db.session, nonce=nonce(), **arguments)
+    assert error.value.code == "checks_reason_required"
+    result = screenings.correct_decision(db.session, nonce=nonce(), identity_document="cccd", **arguments)
+    assert result["status"] == "cleared"
+    screening = db.session.get(Screening, screening.id)
+    assert screening.identity_document == "cccd" and screening.checks_reason == ""

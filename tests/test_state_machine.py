@@ -155,7 +155,8 @@ class DonorsThroughTheDay(RuleBasedStateMachine):
                 decision=decision, volume_ml=350 if accept else None,
                 deferral_until=None if accept else self.today + dt.timedelta(days=30),
                 reason="" if accept else "Huyết áp cao", override_reason="Đồng ý" if not accept else "",
-                rules=self.rules, questionnaire=self.questionnaire, nonce=key)
+                rules=self.rules, questionnaire=self.questionnaire, nonce=key, identity_document="cccd",
+                checks_reason="Máy đo Hb hỏng")
 
         try:
             result = call()
@@ -185,7 +186,7 @@ class DonorsThroughTheDay(RuleBasedStateMachine):
                 decision=decision, volume_ml=450 if accept else None,
                 deferral_until=None if accept else self.today + dt.timedelta(days=60),
                 reason="" if accept else "Hb thấp", override_reason="" if accept else "Đồng ý",
-                correction_reason="Nhập nhầm", nonce=key)
+                correction_reason="Nhập nhầm", nonce=key, checks_reason="Máy đo Hb hỏng")
 
         try:
             result = call()

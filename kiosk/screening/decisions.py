@@ -18,7 +18,8 @@ from kiosk import tally
 from kiosk.audit import record_audit
 from kiosk.database import begin_write
 from kiosk.idempotency import run_once
-from kiosk.models import (Donation, Donor, DriveStatus, Screening, Staff, Visit, VisitStatus, utcnow)
+from kiosk.models import (Donation, Donor, DriveStatus, IdentityDocument, Screening, Staff, Visit, VisitStatus,
+                          utcnow)
 from kiosk.screening import desk
 from kiosk.screening.questionnaire import Questionnaire
 from kiosk.screening.rules import Rules, Vitals
@@ -31,12 +32,17 @@ VITAL_FIELDS = ("weight_kg", "systolic_mmhg", "diastolic_mmhg", "pulse_per_min",
                 "temperature_c", "hbsag")
 # A visit in these states is waiting for (or in) screening: a decision can be recorded.
 UNDECIDED = (VisitStatus.CHECKED_IN, VisitStatus.IN_SCREENING)
+IDENTITY_DOCUMENTS = tuple(d.value for d in IdentityDocument)
+# What must be done before "accept" (TT 26/2013 Art. 7.1 and NIHBT practice): an identity
+# document seen and haemoglobin measured. Accepting without either needs a written reason.
+PRE_ACCEPT_CHECKS = ("identity_document", "haemoglobin_g_l")
 
 
 class ScreeningError(DomainError):
+    # checks_reason_required's params: missing, the PRE_ACCEPT_CHECKS not done.
     CODES = ("not_found", "not_checked_in", "already_decided", "already_donated", "invalid_decision",
              "invalid_volume", "invalid_return_date", "reason_required", "override_reason_required",
-             "version_conflict", "drive_closed", "voided")
+             "invalid_identity_document", "checks_reason_required", "version_conflict", "drive_closed", "voided")
 
 
 @dataclass(frozen=True)
@@ -103,8 +109,22 @@ def is_override(decision: str, volume_ml: Optional[int], suggestion: dict[str, A
     return decision == "deferred_temporary" and bool(suggestion.get("permanent"))
 
 
+def missing_checks(identity_document: Optional[str], haemoglobin_g_l: Optional[float]) -> list[str]:
+    """The checks before "accept" not done: no identity document seen, no haemoglobin measured."""
+    missing = []
+    if not identity_document:
+        missing.append("identity_document")
+    if haemoglobin_g_l is None:
+        missing.append("haemoglobin_g_l")
+    return missing
+
+
 def _check_decision(decision: str, volume_ml: Optional[int], deferral_until: Optional[dt.date], reason: str,
-                    override_reason: str, suggestion: dict[str, Any], drive_date: dt.date) -> None:
+                    override_reason: str, suggestion: dict[str, Any], drive_date: dt.date,
+                    identity_document: Optional[str] = None, haemoglobin_g_l: Optional[float] = None,
+                    checks_reason: str = "") -> None:
+    if identity_document and identity_document not in IDENTITY_DOCUMENTS:
+        raise ScreeningError("invalid_identity_document")
     if decision not in DECISIONS:
         raise ScreeningError("invalid_decision")
     if decision == "accepted":
@@ -117,12 +137,25 @@ def _check_decision(decision: str, volume_ml: Optional[int], deferral_until: Opt
             raise ScreeningError("invalid_return_date")
     if is_override(decision, volume_ml, suggestion) and not override_reason.strip():
         raise ScreeningError("override_reason_required")
+    if decision == "accepted":
+        missing = missing_checks(identity_document, haemoglobin_g_l)
+        if missing and not checks_reason.strip():
+            raise ScreeningError("checks_reason_required", missing=missing)
+
+
+def _checks_reason_kept(decision: str, identity_document: Optional[str], haemoglobin_g_l: Optional[float],
+                        checks_reason: str) -> str:
+    """The reason is kept only where it explains something: an acceptance without a check."""
+    if decision == "accepted" and missing_checks(identity_document, haemoglobin_g_l):
+        return checks_reason
+    return ""
 
 
 def _decision_values(screening: Screening) -> dict[str, Any]:
     return {"decision": screening.decision, "volume_ml": screening.volume_ml,
             "deferral_until": screening.deferral_until.isoformat() if screening.deferral_until else None,
             "reason": screening.reason, "override_reason": screening.override_reason,
+            "identity_document": screening.identity_document, "checks_reason": screening.checks_reason,
             "voided": screening.voided}
 
 
@@ -148,13 +181,20 @@ def _live_donation(session: Session, visit_id: int) -> Optional[Donation]:
 def record_decision(session: Session, *, visit_id: int, nurse_id: int, expected_version: int,
                     vitals: Optional[Vitals], decision: str, volume_ml: Optional[int],
                     deferral_until: Optional[dt.date], reason: str, override_reason: str, rules: Rules,
-                    questionnaire: Questionnaire, nonce: str) -> dict[str, Any]:
+                    questionnaire: Questionnaire, nonce: str, identity_document: Optional[str] = None,
+                    checks_reason: str = "") -> dict[str, Any]:
     """Accept (with a volume) or defer a donor. Returns {"screening_id", "version", "status", "replayed"}.
+
+    `identity_document` is the IdentityDocument value of the document the nurse saw (None: none);
+    accepting without one, or without a haemoglobin in `vitals`, needs `checks_reason`.
 
     The suggestion the decision is checked against (and stored with) is worked out here, in the
     write's transaction, from the donor, the drive date, the latest answers, the last donation and
     these vitals: what the nurse's page showed is not taken on trust."""
     reason, override_reason = (reason or "").strip(), (override_reason or "").strip()
+    checks_reason = (checks_reason or "").strip()
+    identity_document = identity_document or None
+    haemoglobin = vitals.haemoglobin_g_l if vitals is not None else None
 
     def write() -> dict[str, Any]:
         visit = session.get(Visit, visit_id)
@@ -170,13 +210,15 @@ def record_decision(session: Session, *, visit_id: int, nurse_id: int, expected_
             raise ScreeningError("already_decided")
         suggestion = desk.suggestion_for(session, visit, vitals, rules, questionnaire).to_dict()
         _check_decision(decision, volume_ml, deferral_until, reason, override_reason, suggestion,
-                        visit.drive.drive_date)
+                        visit.drive.drive_date, identity_document, haemoglobin, checks_reason)
         values = _vitals_values(vitals)
         screening = Screening(
             visit_id=visit.id, suggestion=suggestion, decision=decision,
             volume_ml=volume_ml if decision == "accepted" else None,
             deferral_until=deferral_until if decision == "deferred_temporary" else None,
             reason=reason, override_reason=override_reason if is_override(decision, volume_ml, suggestion) else "",
+            identity_document=identity_document,
+            checks_reason=_checks_reason_kept(decision, identity_document, haemoglobin, checks_reason),
             nurse_id=nurse_id, nonce=nonce, **values)
         session.add(screening)
         visit.status = _status_after(decision)
@@ -212,10 +254,13 @@ def _load_for_change(session: Session, screening_id: int, expected_version: int,
 def correct_decision(session: Session, *, screening_id: int, staff_id: int, expected_version: int, decision: str,
                      volume_ml: Optional[int], deferral_until: Optional[dt.date], reason: str,
                      override_reason: str, correction_reason: str, nonce: str,
-                     allow_closed_drive: bool = False) -> dict[str, Any]:
+                     allow_closed_drive: bool = False, identity_document: Optional[str] = None,
+                     checks_reason: Optional[str] = None) -> dict[str, Any]:
     """Change a recorded decision. The counts follow; the audit log keeps the old values.
 
-    A decision cannot become a deferral while a donation stands: void the donation first."""
+    `identity_document` and `checks_reason` None keep what was recorded ("" : none seen, no
+    reason); the haemoglobin is the one measured at the decision. A decision cannot become a
+    deferral while a donation stands: void the donation first."""
     reason, override_reason = (reason or "").strip(), (override_reason or "").strip()
     correction_reason = (correction_reason or "").strip()
 
@@ -223,8 +268,10 @@ def correct_decision(session: Session, *, screening_id: int, staff_id: int, expe
         screening, visit = _load_for_change(session, screening_id, expected_version, allow_closed_drive)
         if not correction_reason:
             raise ScreeningError("reason_required")
+        identity = screening.identity_document if identity_document is None else (identity_document or None)
+        checks = screening.checks_reason if checks_reason is None else checks_reason.strip()
         _check_decision(decision, volume_ml, deferral_until, reason, override_reason, screening.suggestion or {},
-                        visit.drive.drive_date)
+                        visit.drive.drive_date, identity, screening.haemoglobin_g_l, checks)
         donation = _live_donation(session, visit.id)
         if donation is not None and decision != "accepted":
             raise ScreeningError("already_donated")
@@ -236,6 +283,8 @@ def correct_decision(session: Session, *, screening_id: int, staff_id: int, expe
         screening.deferral_until = deferral_until if decision == "deferred_temporary" else None
         screening.reason = reason
         screening.override_reason = override_reason if is_override(decision, volume_ml, screening.suggestion or {}) else ""
+        screening.identity_document = identity
+        screening.checks_reason = _checks_reason_kept(decision, identity, screening.haemoglobin_g_l, checks)
         screening.version += 1
         if donation is None:
             visit.status = _status_after(decision)

@@ -6,6 +6,7 @@ Plain domain code (no Flask): the rules and the questionnaire are passed in, and
 language a question's text is wanted in; the views put everything into words."""
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session, joinedload
 from kiosk.donor_search import LastDonation, last_donation_for
 from kiosk.models import AuditLog, Donation, Donor, QuestionnaireResponse, Screening, Visit
 from kiosk.screening.engine import Reason, Suggestion, suggest
-from kiosk.screening.questionnaire import Questionnaire
+from kiosk.screening.questionnaire import Questionnaire, event_date, questionnaire_for
 from kiosk.screening.rules import DonorFacts, Rules, Vitals
 
 
@@ -59,42 +60,80 @@ def donor_facts(donor: Donor, last: Optional[LastDonation]) -> DonorFacts:
 
 def suggestion_for(session: Session, visit: Visit, vitals: Optional[Vitals], rules: Rules,
                    questionnaire: Questionnaire) -> Suggestion:
-    """What the rules say about this visit's donor today, with these vitals (None: none measured)."""
+    """What the rules say about this visit's donor today, with these vitals (None: none measured).
+
+    The answers are read with the questionnaire they were given under, with their details
+    (which vaccine, which illness, when)."""
     response = latest_response(session, visit.id)
     facts = donor_facts(visit.donor, last_donation(session, visit))
-    return suggest(facts, visit.drive.drive_date, dict(response.answers) if response else None, vitals, rules,
-                   questionnaire)
+    if response is None:
+        return suggest(facts, visit.drive.drive_date, None, vitals, rules, questionnaire)
+    return suggest(facts, visit.drive.drive_date, dict(response.answers), vitals, rules,
+                   questionnaire_for(response.questionnaire_version, questionnaire), dict(response.details or {}))
 
 
 @dataclass(frozen=True)
 class FlagRow:
     """A "yes" answer for the nurse to review, with the engine's reason for it if it gave one."""
-    item: str  # "q5"
-    number: str  # "5", as the donor saw it
-    text: str  # the question, in the language asked for
+    item: str  # "q5" or "q4.vaccine"
+    number: str  # "5" or "4", as the donor saw it; "" for an unnumbered question (the work question)
+    text: str  # the question or sub-item, in the language asked for
     reason: Optional[Reason]
     flag: dict[str, Any]  # the flag as the check-in stored it: its kind, months or days, note
     note: str  # the questionnaire's note for the nurse, in the language asked for
+    choice: str = ""  # the kind the donor chose (which vaccine), in words
+    detail: str = ""  # the donor's own words ("which illness?"): plain text, shown escaped
+    event_date: Optional[dt.date] = None  # when it happened, if the donor said
+    advice: bool = False  # advice (work 12 hours after donating), not a deferral
+
+
+def _words(words: Optional[dict[str, str]], language: str, fallback: str = "") -> str:
+    return (words or {}).get(language) or (words or {}).get("vi") or fallback
+
+
+def question_number(item_id: str) -> str:
+    """"q5" or "q4.vaccine" -> "5"/"4"; "" for an item that is not a numbered question."""
+    head = item_id.split(".", 1)[0]
+    return head[1:] if head[:1] == "q" and head[1:].isdigit() else ""
 
 
 def flag_rows(response: Optional[QuestionnaireResponse], suggestion: Suggestion, questionnaire: Questionnaire,
               language: str) -> list[FlagRow]:
-    """The donor's "yes" answers, each with the rule (and deferral) it touches. language: "vi" or "en"."""
+    """The donor's "yes" answers, each with the rule (and deferral) it touches, in the words of the
+    questionnaire version they were given under (an unknown version or item shows its id, never
+    fails). language: "vi" or "en"."""
     if response is None:
         return []
+    asked = questionnaire_for(response.questionnaire_version, questionnaire)
+    details = dict(response.details or {})
     by_rule = {r.rule: r for r in suggestion.reasons}
     rows = []
     for flag in response.flags or []:
-        item_id = flag.get("item", "")
+        item_id = str(flag.get("item", ""))
+        value = details.get(item_id, flag.get("detail"))
+        choice = detail = ""
         try:
-            item = questionnaire.item(item_id)
-            text = item.text.get(language) or item.text.get("vi", item_id)
+            item = asked.item(item_id)
         except KeyError:
+            item = None
+        if item is not None:
+            text = _words(item.text, language, item_id)
+            chosen = item.choice(str(value)) if item.detail == "choice" and value else None
+            if chosen is not None:
+                choice = _words(chosen.text, language)
+            elif item.detail == "text" and value:
+                detail = str(value)
+        else:
             text = item_id
         note = flag.get("note")
-        rows.append(FlagRow(item=item_id, number=item_id.lstrip("q"), text=text,
-                            reason=by_rule.get(f"questionnaire:{item_id}"), flag=dict(flag),
-                            note=note.get(language, "") if isinstance(note, dict) else ""))
+        reason = by_rule.get(f"questionnaire:{item_id}")
+        if reason is None and item is not None:
+            reason = by_rule.get("pregnancy") if by_rule.get("pregnancy") and \
+                by_rule["pregnancy"].params.get("item") == item_id else None
+        rows.append(FlagRow(item=item_id, number=question_number(item_id), text=text, reason=reason,
+                            flag=dict(flag), note=note.get(language, "") if isinstance(note, dict) else "",
+                            choice=choice, detail=detail, event_date=event_date(details, item_id),
+                            advice=flag.get("kind") == "advice"))
     return rows
 
 

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from kiosk import tally
 from kiosk.extensions import db
-from kiosk.models import AuditLog, Department, Donation, Donor, Drive, DriveStatus, Staff, Visit
+from kiosk.models import Department, Donation, Donor, Drive, DriveStatus, Staff, Visit
 from tests.browser.conftest import SCREENS, check_page
 from tests.conftest import SAMPLE_ROSTER
 from tests.test_admin_activity import simulate_day
@@ -129,7 +129,8 @@ def test_donor_search_without_diacritics_and_history(live_server, demo, signed_i
     check_page(page, "admin-donor-search")
     page.click(f"#donor-results a[href='/admin/donors/{donor_id}']")
     assert page.locator("h1").inner_text() == full_name
-    assert "Chứng nhận" in page.locator("#donor-history").inner_text()
+    assert "Thư cảm ơn" in page.locator("#donor-history").inner_text()  # was the certificate (issue 11)
+    assert page.locator("#donation-count").inner_text().strip()[:1].isdigit()
     assert re.search(r"\d{2}/\d{2}/\d{4}", page.locator("#next-eligible").inner_text())
     check_page(page, "admin-donor-history")
 
@@ -181,32 +182,78 @@ def test_the_report_prints_and_matches_the_display(live_server, demo, signed_in,
     assert not page.locator("nav.console-nav").is_visible()
 
 
-def test_certificates_one_or_all(live_server, demo, signed_in, app):
+CONSOLE = {"width": 1366, "height": 768}
+
+
+def test_thank_you_letters_one_or_all_and_the_certificate_serial(live_server, demo, signed_in, app):
+    """Changed by design (issue 11 item 5): a thank-you letter, not a certificate; the official
+    certificate's serial is recorded on the donation."""
     with app.app_context():
+        drive = db.session.get(Drive, demo["drive_id"])
+        drive.campaign = "Hành trình Đỏ"
+        db.session.commit()
         activity = simulate_day(demo["drive_id"], arrivals=6)
         completed = [i for i in activity.donations if db.session.get(Donation, i).outcome == "completed"]
         donor = db.session.get(Donation, completed[0]).visit.donor
         name = donor.full_name
-    page = signed_in("organiser")
-    page.goto(f"{live_server.url}/admin/drives/{demo['drive_id']}/certificates")
-    assert page.locator("article.certificate").count() == len(completed)
-    check_page(page, "admin-certificates")
-    page.goto(f"{live_server.url}/admin/donations/{completed[0]}/certificate")
-    certificate = page.locator("article.certificate")
-    assert certificate.count() == 1 and name.upper() in certificate.inner_text().upper()
-    assert certificate.get_attribute("lang") == "vi"
+    page = signed_in("organiser", viewport=CONSOLE)
+    page.goto(f"{live_server.url}/admin/drives/{demo['drive_id']}/thank-you-letters")
+    assert page.locator("article.letter").count() == len(completed)
+    check_page(page, "admin-letters-1366")
+    page.goto(f"{live_server.url}/admin/donations/{completed[0]}/thank-you-letter")
+    letter = page.locator("article.letter")
+    text = letter.inner_text()
+    assert letter.count() == 1 and name.upper() in text.upper() and "THƯ CẢM ƠN" in text.upper()
+    assert "Hành trình Đỏ" in text and "miễn phí" not in text and "GIẤY CHỨNG NHẬN" not in text.upper()
+    assert letter.get_attribute("lang") == "vi"
     # Printed at its size, A5 landscape (210 x 148 mm), and nothing spills out of its frame.
-    size = certificate.bounding_box()
+    size = letter.bounding_box()
     assert abs(size["width"] - 793.7) < 2 and abs(size["height"] - 559.4) < 2
     assert page.eval_on_selector(".cert-frame", "e => e.scrollHeight - e.clientHeight") <= 1
-    check_page(page, "admin-certificate")
+    check_page(page, "admin-letter-1366")
     page.emulate_media(media="print")
-    pdf = page.pdf(path=str(SCREENS.parent / "certificate.pdf"), prefer_css_page_size=True, print_background=True)
+    pdf = page.pdf(path=str(SCREENS.parent / "thank-you-letter.pdf"), prefer_css_page_size=True,
+                   print_background=True)
     assert pdf[:4] == b"%PDF"
     boxes = re.findall(rb"/MediaBox \[0 0 ([\d.]+) ([\d.]+)\]", pdf)
-    assert len(boxes) == 1  # one certificate, one sheet
+    assert len(boxes) == 1  # one letter, one sheet
     width, height = (float(v) for v in boxes[0])
     assert abs(width - 595.3) < 1.5 and abs(height - 419.5) < 1.5  # A5 landscape, in points
+    page.emulate_media(media="screen")
+    # The official certificate's serial, recorded on the donation page, then found by the search.
+    page.goto(f"{live_server.url}/admin/donations/{completed[0]}")
+    page.fill("#certificate_serial", "hn 2026-000123")
+    page.click("#serial-save")
+    page.wait_for_selector("#certificate-serial:has-text('HN 2026-000123')")
+    check_page(page, "admin-donation-serial-1366")
+    page.goto(f"{live_server.url}/admin/donors")
+    page.fill("#q", "HN 2026-000123")
+    page.press("#q", "Enter")
+    page.wait_for_selector(f"text={name}")
+
+
+def test_recognition_and_on_call_lists(live_server, demo, signed_in, app):
+    with app.app_context():
+        activity = simulate_day(demo["drive_id"], arrivals=8)
+        completed = [i for i in activity.donations if db.session.get(Donation, i).outcome == "completed"]
+        honoured = db.session.get(Donation, completed[0]).visit.donor
+        honoured.prior_donations, honoured.blood_group = 9, "O-"
+        db.session.commit()
+        honoured_id, honoured_name = honoured.id, honoured.full_name
+    page = signed_in("organiser", viewport=CONSOLE)
+    page.goto(f"{live_server.url}/admin/drives/{demo['drive_id']}")
+    page.click("nav.console-nav >> text=Hiến máu nhiều lần")
+    row = page.locator(f'#recognition-table tr[data-donor="{honoured_id}"]')
+    assert honoured_name in row.inner_text() and "10" in row.inner_text()
+    groups = page.locator("#on-call-table tbody tr").evaluate_all("rows => rows.map(r => r.dataset.group)")
+    assert groups[0] == "O-" and all(g for g in groups)
+    negatives = [g for g in groups if g.endswith("-")]
+    assert groups[:len(negatives)] == negatives
+    check_page(page, "admin-repeat-donors-1366")
+    with page.expect_download() as download:
+        page.click("#export-on_call-csv")
+    rows = list(csv.reader(io.StringIO(download.value.path().read_text(encoding="utf-8-sig"))))
+    assert rows[0][:3] == ["Nhóm máu", "Họ và tên", "Số điện thoại"] and rows[1][0] == "O-"
 
 
 def test_closing_a_drive_and_correcting_with_a_reason(live_server, demo, signed_in, app):

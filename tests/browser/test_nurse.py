@@ -33,10 +33,13 @@ def open_donor(page, live_server, queue_number: int, code="XNC"):
     page.wait_for_selector(".donor-head")
 
 
-def fill_vitals(page, **changes):
+def fill_vitals(page, identity: bool = True, **changes):
+    """The vitals, and (unless told otherwise) the donor's CCCD ticked as seen."""
     for name, value in {**GOOD, **changes}.items():
         page.fill(f"#{name}", value)
     page.locator("#hbsag").select_option("negative")
+    if identity:
+        page.click("label[for=identity_document-1]")
 
 
 def wait_for_suggestion(page, kind: str):
@@ -193,6 +196,34 @@ def test_an_override_needs_its_reason(app, live_server, donor, new_context):
     assert "HemoCue" in page.locator(".override").inner_text()
 
 
+def test_accepting_without_identity_or_hb_asks_for_a_reason(app, live_server, donor, new_context):
+    page = new_context(viewport=LAPTOP).new_page()
+    sign_in(page, live_server)
+    open_donor(page, live_server, donor["queue_number"])
+    fill_vitals(page, identity=False, haemoglobin_g_l="12.5")
+    # typed in g/dL: the form says which figure it expects
+    page.wait_for_selector("#haemoglobin_g_l-error:has-text('125')")
+    assert "g/L" in page.locator("#haemoglobin_g_l-error").inner_text()
+    page.fill("#haemoglobin_g_l", "")
+    page.click("label[for=decision-0]")
+    page.click("label[for=volume_ml-0]")
+    page.click("#decision-submit")
+    page.wait_for_selector("#checks_reason-error:not(:empty)")
+    message = page.locator("#checks_reason-error").inner_text()
+    assert "giấy tờ" in message.lower() or "identity" in message.lower()
+    check_page(page, "nurse-checks-refused-1280")
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Screening)) == 0
+    page.fill("#checks_reason", "Người hiến quen, máy đo Hb hỏng; lấy 250 ml")
+    page.click("#decision-submit")
+    page.wait_for_selector("#decision")
+    assert "máy đo Hb hỏng" in page.locator(".checks-reason").inner_text()
+    with app.app_context():
+        screening = db.session.scalars(sa.select(Screening)).one()
+        assert screening.identity_document is None and screening.haemoglobin_g_l is None
+        assert screening.checks_reason.startswith("Người hiến quen")
+
+
 def test_a_correction_and_its_audit_entry(app, live_server, donor, new_context):
     page = new_context(viewport=LAPTOP).new_page()
     sign_in(page, live_server)
@@ -278,3 +309,33 @@ def test_every_nurse_url_is_refused_to_anonymous_visitors_and_the_kiosk(app, liv
                                          form={"query": "1", "decision": "accepted", "volume_ml": "350"})
             assert response.status in (400, 401, 403), (url, response.status)
             assert name not in response.text()
+
+
+def test_the_nurse_sees_a_sub_item_by_name_with_its_rule_and_date(app, live_server, donor, new_context):
+    """Answers given under the NIHBT version (on the phone): the sub-item's words, the kind chosen,
+    the donor's own words escaped, the date the rule suggests; the work question as a note."""
+    from kiosk.models import QuestionnaireResponse
+    from kiosk.screening.questionnaire import flags_for, load_version
+    from tests.nurse_helpers import nonce
+
+    with app.app_context():
+        visit = db.session.get(Visit, donor["visit_id"])
+        v2 = load_version("2026-12-vi-2")
+        yes = {"q4.vaccine": "live", "q2": "<b>Dị ứng</b> phấn hoa", "work.12_hours": None}
+        answers = {i.id: (i.must_be_yes or i.id in yes) for i in v2.items_for(visit.donor.sex)}
+        details = {k: v for k, v in yes.items() if v}
+        db.session.add(QuestionnaireResponse(
+            visit_id=visit.id, questionnaire_version=v2.version, answers=answers, details=details,
+            flags=flags_for(v2, answers, details), channel="phone",
+            submitted_at=visit.checked_in_at + dt.timedelta(minutes=1), nonce=nonce()))
+        db.session.commit()
+        until = (visit.drive.drive_date + dt.timedelta(days=28)).strftime("%d/%m/%Y")
+    page = new_context(viewport=LAPTOP).new_page()
+    sign_in(page, live_server)
+    open_donor(page, live_server, donor["queue_number"])
+    vaccine = page.locator('.flag[data-item="q4.vaccine"]').inner_text()
+    assert "Tiêm vắc-xin?" in vaccine and "Rubella, sởi" in vaccine and until in vaccine
+    assert "<b>Dị ứng</b> phấn hoa" in page.locator('.flag[data-item="q2"]').inner_text()
+    assert page.locator('.flag-advice[data-item="work.12_hours"]').count() == 1
+    assert "điện thoại" in page.locator(".flag-when").inner_text()
+    check_page(page, "nurse-answers-by-name-1280")

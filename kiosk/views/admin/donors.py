@@ -64,14 +64,16 @@ def _donation_forms(donation: Donation, correct=None, void=None):
     return correct, void
 
 
-def _render_donation(donation: Donation, correct=None, void=None, error=None, status=200):
+def _render_donation(donation: Donation, correct=None, void=None, error=None, status=200, serial=None):
     correct, void = _donation_forms(donation, correct, void)
+    serial = serial or forms.CertificateSerialForm(formdata=None, data={
+        "certificate_serial": donation.certificate_serial, "expected_version": donation.version})
     visit = donation.visit
     entries = db.session.scalars(sa.select(AuditLog).where(AuditLog.entity == "donation",
                                                            AuditLog.entity_id == donation.id)
                                  .order_by(AuditLog.at.desc(), AuditLog.id.desc())).all()
     return render_template("admin/donation.html", donation=donation, visit=visit, drive=visit.drive,
-                           correct=correct, void=void, error=error, entries=entries), status
+                           correct=correct, void=void, serial=serial, error=error, entries=entries), status
 
 
 @bp.route("/donations/<int:donation_id>", methods=["GET", "POST"])
@@ -123,4 +125,29 @@ def donation_void(donation_id: int):
         db.session.rollback()
         abort(400)
     flash(_("Donation voided. The change is in the audit log."), "ok")
+    return redirect(url_for("admin.donation", donation_id=donation_id), code=303)
+
+
+@bp.post("/donations/<int:donation_id>/certificate-serial")
+def donation_certificate_serial(donation_id: int):
+    """The serial number of the official certificate handed over (often after the drive)."""
+    record = get_or_404(Donation, donation_id)
+    form = forms.CertificateSerialForm()
+    if not form.validate_on_submit():
+        return _render_donation(record, serial=form, status=422)
+    try:
+        donation_service.record_certificate_serial(
+            db.session, donation_id=record.id, staff_id=current_staff_id(),
+            expected_version=int(form.expected_version.data or 0), certificate_serial=form.certificate_serial.data,
+            nonce=form.nonce.data or "")
+    except donation_service.DonationError as error:
+        db.session.rollback()
+        record = get_or_404(Donation, donation_id)
+        status = 409 if error.code == "version_conflict" else 422
+        return _render_donation(record, serial=None if status == 409 else form,
+                                error=labels.error_text(error.code), status=status)
+    except ValueError:
+        db.session.rollback()
+        abort(400)
+    flash(_("Certificate serial number recorded."), "ok")
     return redirect(url_for("admin.donation", donation_id=donation_id), code=303)

@@ -116,6 +116,8 @@ class DriveForm(FlaskForm):
         Length(max=200, message=_l("At most %(max)d characters."))])
     organiser = StringField(_l("Organising department"), validators=[
         Length(max=200, message=_l("At most %(max)d characters."))])
+    campaign = StringField(_l("Campaign"), description=_l("Optional, e.g. “Hành trình Đỏ”, “Chủ nhật Đỏ”"),
+                           validators=[Length(max=120, message=_l("At most %(max)d characters."))])
     sites = CheckboxesField(_l("Sites"), coerce=int)
     reason = TextAreaField(_l("Reason for the change"), validators=[
         Length(max=CORRECTION_REASONS_MAX, message=_l("At most %(max)d characters."))])
@@ -207,6 +209,15 @@ class DonationCorrectionForm(FlaskForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.volume_ml.choices = [choice(size, f"{size} ml") for size in screening_rules().volume.bag_sizes_ml]
+
+
+class CertificateSerialForm(FlaskForm):
+    certificate_serial = StringField(_l("Official certificate serial number"), description=_l(
+        "As printed on the certificate of voluntary blood donation the collecting facility handed over"),
+        validators=[Length(max=40, message=_l("At most %(max)d characters."))],
+        render_kw={"autocomplete": "off", "autocapitalize": "characters"})
+    expected_version = HiddenField()
+    nonce = HiddenField()
 
 
 class DonationVoidForm(FlaskForm):

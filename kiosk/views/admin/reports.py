@@ -1,4 +1,4 @@
-"""The console's read-outs of a drive: exports, the end-of-drive report, certificates and the
+"""The console's read-outs of a drive: exports, the end-of-drive report, thank-you letters and the
 audit log."""
 from __future__ import annotations
 
@@ -10,14 +10,16 @@ from flask import abort, current_app, render_template, send_file
 from flask_babel import gettext as _
 
 from kiosk import labels
-from kiosk.certificates import certificates_for
+from kiosk.certificates import letters_for
 from kiosk.exports import COLUMNS, FORMATS, build_export, record_health_export, to_csv, to_xlsx
 from kiosk.extensions import db
 from kiosk.formatting import local_zone
 from kiosk.models import AuditLog, Donation, Drive
+from kiosk.recognition import thresholds_from
 from kiosk.report import NURSE_JUDGEMENT, drive_report
 from kiosk.screening.messages import rule_label
 from kiosk.screening.questionnaire import load_questionnaire
+from kiosk.screening.rules import load_rules
 from kiosk.views.admin import bp, current_staff_id, forms, get_or_404
 
 AUDIT_PAGE = 300
@@ -34,7 +36,8 @@ def exports(drive_id: int):
 
 def _send_export(drive: Drive, kind: str, fmt: str):
     questionnaire = load_questionnaire(current_app.config.get("QUESTIONNAIRE_PATH")) if kind == "health" else None
-    export = build_export(db.session, drive, kind, local_zone(), questionnaire=questionnaire)
+    export = build_export(db.session, drive, kind, local_zone(), questionnaire=questionnaire,
+                          thresholds=thresholds_from(current_app.config.get("RECOGNITION_THRESHOLDS")))
     if fmt == "csv":
         body, mimetype = to_csv(export), "text/csv; charset=utf-8"
     else:
@@ -46,7 +49,7 @@ def _send_export(drive: Drive, kind: str, fmt: str):
 @bp.get("/drives/<int:drive_id>/exports/<kind>.<fmt>")
 def export_file(drive_id: int, kind: str, fmt: str):
     drive = get_or_404(Drive, drive_id)
-    if kind not in ("visits", "screenings", "donations") or fmt not in FORMATS:
+    if kind not in ("visits", "screenings", "donations", "recognition", "on_call") or fmt not in FORMATS:
         abort(404)
     return _send_export(drive, kind, fmt)
 
@@ -61,7 +64,7 @@ def export_health(drive_id: int):
     return _send_export(get_or_404(Drive, drive_id), "health", form.format.data)
 
 
-# ---------------------------------------------------------------- report and certificates
+# ---------------------------------------------------------------- report and thank-you letters
 
 def reason_label(rule: str) -> str:
     if rule == NURSE_JUDGEMENT:
@@ -75,27 +78,30 @@ def reaction_label(reaction: str) -> str:
 
 @bp.get("/drives/<int:drive_id>/report")
 def report(drive_id: int):
-    result = drive_report(db.session, drive_id, local_zone())
+    rules = load_rules(current_app.config.get("SCREENING_RULES") or None)
+    result = drive_report(db.session, drive_id, local_zone(), tuple(rules.volume.bag_sizes_ml))
     if result is None:
         abort(404)
     return render_template("admin/report.html", drive=result.drive, report=result, reason_label=reason_label,
                            reaction_label=reaction_label, printed_at=dt.datetime.now(local_zone()))
 
 
-@bp.get("/drives/<int:drive_id>/certificates")
-def certificates(drive_id: int):
+@bp.get("/drives/<int:drive_id>/thank-you-letters")
+def thank_you_letters(drive_id: int):
+    """The organising unit's thank-you letters, one per completed donation (never the official
+    certificate: the collecting facility hands that over, and its serial is recorded)."""
     drive = get_or_404(Drive, drive_id)
-    return render_template("admin/certificates.html", drive=drive,
-                           certificates=certificates_for(db.session, drive.id), single=False)
+    return render_template("admin/thank_you_letters.html", drive=drive, letters=letters_for(db.session, drive.id),
+                           single=False)
 
 
-@bp.get("/donations/<int:donation_id>/certificate")
-def certificate(donation_id: int):
+@bp.get("/donations/<int:donation_id>/thank-you-letter")
+def thank_you_letter(donation_id: int):
     record = get_or_404(Donation, donation_id)
-    found = certificates_for(db.session, record.drive_id, [record.id])
+    found = letters_for(db.session, record.drive_id, [record.id])
     if not found:
-        abort(404)  # voided or incomplete: no certificate
-    return render_template("admin/certificates.html", drive=record.visit.drive, certificates=found, single=True)
+        abort(404)  # voided or incomplete: no letter
+    return render_template("admin/thank_you_letters.html", drive=record.visit.drive, letters=found, single=True)
 
 
 # ---------------------------------------------------------------- audit

@@ -12,8 +12,8 @@ from wtforms import HiddenField, RadioField, SelectField, StringField, TextAreaF
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, Length, Optional as OptionalValue, ValidationError
 
-from kiosk.idempotency import NONCE_PATTERN
 from kiosk import labels
+from kiosk.idempotency import NONCE_PATTERN
 from kiosk.models import Reaction
 from kiosk.screening.rules import VITAL_FIELDS, Vitals
 from kiosk.views.lookups import screening_rules
@@ -114,6 +114,14 @@ class DecisionFields:
         "At most 1000 characters."))], render_kw={"rows": 2})
     override_reason = TextAreaField(_l("Why you go against the suggestion"), validators=[Length(
         max=1000, message=_l("At most 1000 characters."))], render_kw={"rows": 2})
+    # Before "accept": the document seen ("" : none), and why accept without it or without Hb.
+    identity_document = RadioField(_l("Identity document seen"), choices=_choices(
+        [("", _l("None seen"))] + [(code.value, word) for code, word in labels.IDENTITY_DOCUMENT.items()]),
+        default="", validate_choice=False, validators=[AnyOf(
+            [""] + [code.value for code in labels.IDENTITY_DOCUMENT], message=_l("Choose a document."))])
+    checks_reason = TextAreaField(_l("Why you accept without an identity document or haemoglobin"),
+                                  validators=[Length(max=1000, message=_l("At most 1000 characters."))],
+                                  render_kw={"rows": 2})
 
 
 class ScreeningForm(NonceForm, DecisionFields):
@@ -155,6 +163,11 @@ class DonationFields:
                                                                     message=_l("Choose a reaction."))])
     reaction_note = TextAreaField(_l("Note on the reaction"), validators=[Length(
         max=1000, message=_l("At most 1000 characters."))], render_kw={"rows": 2})
+    # The official certificate is the collecting facility's paper: the app only records its serial.
+    certificate_serial = StringField(_l("Official certificate serial number"), description=_l(
+        "As printed on the certificate of voluntary blood donation handed to the donor (optional)"),
+        validators=[Length(max=40, message=_l("At most 40 characters."))],
+        render_kw={"autocomplete": "off", "autocapitalize": "characters"})
 
     def validate_reaction_note(self, field):
         if self.reaction.data == "other" and not (field.data or "").strip():

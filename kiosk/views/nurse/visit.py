@@ -27,13 +27,14 @@ from kiosk.screening.rules import Rules, Vitals, load_rules
 from kiosk.views.nurse import bp, site_and_drive, visit_here
 from kiosk.views.nurse.forms import (DECISION_LABELS, OUTCOME_LABELS, REACTION_LABELS, STATUS_LABELS, VITAL_NAMES,
                                      CorrectDecisionForm, CorrectDonationForm, DonationForm, ScreeningForm, VoidForm,
-                                     date_value, vitals_from)
+                                     _number, date_value, vitals_from)
 
 # Which form field an error belongs next to.
 ERROR_FIELDS = {"invalid_volume": "volume_ml", "invalid_return_date": "deferral_until", "reason_required": "reason",
                 "override_reason_required": "override_reason", "invalid_decision": "decision",
                 "bag_number_taken": "bag_number", "invalid_bag_number": "bag_number", "invalid_outcome": "outcome",
-                "invalid_reaction": "reaction"}
+                "invalid_reaction": "reaction", "checks_reason_required": "checks_reason",
+                "invalid_identity_document": "identity_document", "invalid_certificate_serial": "certificate_serial"}
 
 
 def _rules() -> Rules:
@@ -53,6 +54,19 @@ def _impossible(vitals: Vitals) -> dict[str, str]:
     return messages
 
 
+def _haemoglobin_unit_mistake(text: Optional[str]) -> Optional[str]:
+    """Haemoglobin typed in g/dL (12.5) where g/L is asked (125): the message that says so, or None."""
+    try:
+        value = _number(text)
+    except ValueError:
+        return None
+    lowest, highest = _rules().plausible.get("haemoglobin_g_l", (30, 250))
+    if value is None or not lowest / 10 <= value < lowest:
+        return None
+    return _("Did you mean %(value)s g/L? Haemoglobin is entered in g/L: %(typed)s g/dL is %(value)s g/L.",
+             value=format_number(round(value * 10)), typed=format_number(value, None))
+
+
 def _suggestion_for(visit: Visit, vitals: Optional[Vitals]) -> Suggestion:
     return desk.suggestion_for(db.session, visit, vitals, _rules(), _questionnaire())
 
@@ -66,7 +80,8 @@ def _reason_rows(suggestion: Suggestion) -> list[dict[str, Any]]:
 def _flag_rows(response, suggestion: Suggestion) -> list[dict[str, Any]]:
     """The donor's "yes" answers in words, each with the rule (and deferral) it touches."""
     language = "en" if current_locale() == "en" else "vi"
-    return [{"item": row.item, "number": row.number, "text": row.text,
+    return [{"item": row.item, "number": row.number, "text": row.text, "choice": row.choice, "detail": row.detail,
+             "event_date": row.event_date, "advice": row.advice,
              "rule": describe_reason(row.reason) if row.reason else _flag_kind(row.flag),
              "source": row.reason.source if row.reason else "", "until": row.reason.until if row.reason else None,
              "note": row.note}
@@ -79,8 +94,16 @@ def _flag_kind(flag: dict[str, Any]) -> str:
         return _("Suggests a permanent deferral")
     if kind == "months":
         return _("Suggests a deferral of %(n)s months", n=flag.get("months"))
-    if kind == "days":
+    if kind == "days" or (kind == "wait" and "days" in flag):
         return _("Suggests a deferral of %(n)s days", n=flag.get("days"))
+    if kind == "wait" and "weeks" in flag:
+        return _("Suggests a deferral of %(n)s weeks", n=flag.get("weeks"))
+    if kind == "wait" and "months" in flag:
+        return _("Suggests a deferral of %(n)s months", n=flag.get("months"))
+    if kind == "advice":
+        return _("Advice: work that needs 12 hours after donating")
+    if kind == "nurse_sets_date":
+        return _("The nurse sets the date")
     return _("For the nurse to review")
 
 
@@ -111,6 +134,8 @@ def _visit_context(site: Site, drive: Drive, visit: Visit, *, form: Optional[Scr
         "donation": donation, "donations": donations, "form": form,
         "status_labels": STATUS_LABELS, "decision_labels": DECISION_LABELS, "outcome_labels": OUTCOME_LABELS,
         "reaction_labels": REACTION_LABELS, "open_result": open_result,
+        "channel_labels": {"kiosk": _("at the kiosk"), "phone": _("on the phone")},
+        "identity_labels": {code.value: str(word) for code, word in labels.IDENTITY_DOCUMENT.items()},
         "history": desk.history(db.session, visit, [s.id for s in all_screenings], [d.id for d in donations]),
         "field_errors": {}, "conflict": None, "error": None, "today": local_today(),
         "open_correction": None,
@@ -125,7 +150,7 @@ def _visit_context(site: Site, drive: Drive, visit: Visit, *, form: Optional[Scr
         context["correct_donation_form"] = CorrectDonationForm(
             formdata=None, expected_version=str(donation.version), volume_ml=str(donation.volume_ml),
             bag_number=donation.bag_number, outcome=donation.outcome, reaction=donation.reaction,
-            reaction_note=donation.reaction_note)
+            reaction_note=donation.reaction_note, certificate_serial=donation.certificate_serial)
         context["void_donation_form"] = VoidForm(formdata=None, expected_version=str(donation.version))
     context.update(extra)
     return context
@@ -136,7 +161,9 @@ def _correct_decision_form(screening: Screening) -> CorrectDecisionForm:
     return CorrectDecisionForm(formdata=None, expected_version=str(screening.version), decision=screening.decision,
                                volume_ml=str(screening.volume_ml or ""),
                                deferral_until=screening.deferral_until.strftime("%d/%m/%Y") if screening.deferral_until else "",
-                               reason=screening.reason, override_reason=screening.override_reason)
+                               reason=screening.reason, override_reason=screening.override_reason,
+                               identity_document=screening.identity_document or "",
+                               checks_reason=screening.checks_reason)
 
 
 def _render_visit(context: dict[str, Any], status: int = 200):
@@ -166,6 +193,9 @@ def suggest(code: str, visit_id: int):
                     if getattr(form, name).errors}
     impossible = _impossible(vitals)
     field_errors.update({k: v for k, v in impossible.items() if k not in field_errors})
+    unit_mistake = _haemoglobin_unit_mistake(form.haemoglobin_g_l.data)
+    if unit_mistake:
+        field_errors["haemoglobin_g_l"] = unit_mistake
     if impossible:  # an impossible value must not move the suggestion
         vitals = replace(vitals, **{name: None for name in impossible})
     suggestion = _suggestion_for(visit, vitals)
@@ -173,8 +203,8 @@ def suggest(code: str, visit_id: int):
                            field_errors=field_errors, vital_names=VITAL_NAMES)
 
 
-def _error_response(site, drive, visit, code: str, status: int, **extra):
-    message = labels.error_text(code)
+def _error_response(site, drive, visit, code: str, status: int, error_details=None, **extra):
+    message = labels.error_text(code, error_details)
     field = ERROR_FIELDS.get(code)
     context = _visit_context(site, drive, visit, **extra)
     if status == 409:
@@ -204,7 +234,10 @@ def decide(code: str, visit_id: int):
     impossible = _impossible(vitals) if valid else {}
     for name, message in impossible.items():
         getattr(form, name).errors = [*getattr(form, name).errors, message]
-    if not valid or impossible:
+    unit_mistake = _haemoglobin_unit_mistake(form.haemoglobin_g_l.data)
+    if unit_mistake:  # instead of "enter a whole number" or "cannot be right"
+        form.haemoglobin_g_l.errors = [unit_mistake]
+    if not valid or impossible or unit_mistake:
         form.nonce.data = ""
         context = _visit_context(site, drive, visit, form=form, vitals=vitals)
         context["error"] = _("Nothing was saved: correct the highlighted fields.")
@@ -216,7 +249,8 @@ def decide(code: str, visit_id: int):
             decision=form.decision.data, volume_ml=_int_or_none(form.volume_ml.data),
             deferral_until=date_value(form.deferral_until.data), reason=form.reason.data or "",
             override_reason=form.override_reason.data or "", rules=_rules(), questionnaire=_questionnaire(),
-            nonce=form.nonce.data)
+            nonce=form.nonce.data, identity_document=form.identity_document.data or None,
+            checks_reason=form.checks_reason.data or "")
     except ScreeningError as error:
         db.session.expire_all()
         visit = db.session.get(Visit, visit_id)
@@ -224,7 +258,7 @@ def decide(code: str, visit_id: int):
         if error.code == "version_conflict" or error.code == "already_decided":
             form.expected_version.data = str(visit.version)
             return _error_response(site, drive, visit, "version_conflict", 409, form=form, vitals=vitals)
-        return _error_response(site, drive, visit, error.code, 422, form=form, vitals=vitals)
+        return _error_response(site, drive, visit, error.code, 422, form=form, vitals=vitals, error_details=error.params)
     return redirect(url_for("nurse.visit", code=site.code, visit_id=visit.id), code=303)
 
 
@@ -246,13 +280,15 @@ def correct_decision(code: str, visit_id: int, screening_id: int):
             expected_version=_int_or_none(form.expected_version.data) or -1, decision=form.decision.data,
             volume_ml=_int_or_none(form.volume_ml.data), deferral_until=date_value(form.deferral_until.data),
             reason=form.reason.data or "", override_reason=form.override_reason.data or "",
-            correction_reason=form.correction_reason.data, nonce=form.nonce.data)
+            correction_reason=form.correction_reason.data, nonce=form.nonce.data,
+            identity_document=form.identity_document.data or "", checks_reason=form.checks_reason.data or "")
     except ScreeningError as error:
-        return _change_refused(site, drive, visit_id, error.code, "decision", correct_form=form)
+        return _change_refused(site, drive, visit_id, error.code, "decision", correct_form=form,
+                               error_details=error.params)
     return redirect(url_for("nurse.visit", code=site.code, visit_id=visit.id), code=303)
 
 
-def _change_refused(site, drive, visit_id, code, which, **forms):
+def _change_refused(site, drive, visit_id, code, which, error_details=None, **forms):
     db.session.expire_all()
     visit = db.session.get(Visit, visit_id)
     for form in forms.values():
@@ -260,7 +296,8 @@ def _change_refused(site, drive, visit_id, code, which, **forms):
     if code == "version_conflict":
         return _error_response(site, drive, visit, code, 409)
     context_forms = {k: v for k, v in forms.items()}
-    return _error_response(site, drive, visit, code, 422, open_correction=which, **context_forms)
+    return _error_response(site, drive, visit, code, 422, error_details=error_details, open_correction=which,
+                           **context_forms)
 
 
 @bp.post("/<code>/visit/<int:visit_id>/decision/<int:screening_id>/void")
@@ -302,7 +339,8 @@ def donate(code: str, visit_id: int):
     try:
         record_donation(db.session, visit_id=visit.id, nurse_id=current_user.staff.id,
                         volume_ml=int(form.volume_ml.data), bag_number=form.bag_number.data, outcome=form.outcome.data,
-                        reaction=form.reaction.data, reaction_note=form.reaction_note.data or "", nonce=form.nonce.data)
+                        reaction=form.reaction.data, reaction_note=form.reaction_note.data or "", nonce=form.nonce.data,
+                        certificate_serial=form.certificate_serial.data or "")
     except DonationError as error:
         db.session.expire_all()
         visit = db.session.get(Visit, visit_id)
@@ -335,7 +373,8 @@ def correct_donation(code: str, visit_id: int, donation_id: int):
             db.session, donation_id=donation.id, staff_id=current_user.staff.id,
             expected_version=_int_or_none(form.expected_version.data) or -1, volume_ml=int(form.volume_ml.data),
             bag_number=form.bag_number.data, outcome=form.outcome.data, reaction=form.reaction.data,
-            reaction_note=form.reaction_note.data or "", reason=form.correction_reason.data, nonce=form.nonce.data)
+            reaction_note=form.reaction_note.data or "", reason=form.correction_reason.data, nonce=form.nonce.data,
+            certificate_serial=form.certificate_serial.data or "")
     except DonationError as error:
         return _change_refused(site, drive, visit_id, error.code, "donation", correct_donation_form=form)
     return redirect(url_for("nurse.visit", code=site.code, visit_id=visit.id), code=303)
