@@ -90,7 +90,7 @@ def test_the_serial_finds_the_donor_and_is_in_the_donations_export(app, demo):
 
 
 def test_pages_record_the_serial(app, demo, client, auth):
-    from tests.nurse_helpers import csrf_from
+    from tests.support.pages import csrf_from
 
     with app.app_context():
         visit_id = ready_visits(db.session, 1)[0]

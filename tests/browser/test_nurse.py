@@ -316,7 +316,7 @@ def test_the_nurse_sees_a_sub_item_by_name_with_its_rule_and_date(app, live_serv
     the donor's own words escaped, the date the rule suggests; the work question as a note."""
     from kiosk.models import QuestionnaireResponse
     from kiosk.screening.questionnaire import flags_for, load_version
-    from tests.nurse_helpers import nonce
+    from tests.support.donors import nonce
 
     with app.app_context():
         visit = db.session.get(Visit, donor["visit_id"])

@@ -107,7 +107,7 @@ def nurse_accept_and_bleed(nurse: Client, site: str, result: NurseResult, *, ret
     page = expect(nurse.get(url, kind="nurse open"), 200, what="open donor").text
     decision = {"csrf_token": hidden_value(page, "screening-form", "csrf_token"), "nonce": nonce(),
                 "expected_version": hidden_value(page, "screening-form", "expected_version"), **GOOD_VITALS,
-                "decision": "accepted", "volume_ml": "350",
+                "decision": "accepted", "volume_ml": "350", "identity_document": "cccd",
                 "override_reason": "Bác sĩ đã khám lại và đồng ý"}  # used only if the rules say otherwise
     expect(nurse.post(url + "/decision", decision, kind="decision"), 303, what="decision")
     result.decided = True

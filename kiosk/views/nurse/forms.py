@@ -116,9 +116,9 @@ class DecisionFields:
         max=1000, message=_l("At most 1000 characters."))], render_kw={"rows": 2})
     # Before "accept": the document seen ("" : none), and why accept without it or without Hb.
     identity_document = RadioField(_l("Identity document seen"), choices=_choices(
-        [("", _l("None seen"))] + [(code.value, word) for code, word in labels.IDENTITY_DOCUMENT.items()]),
+        [("", _l("None seen"))] + [(code, word) for code, word in labels.IDENTITY_DOCUMENT.items()]),
         default="", validate_choice=False, validators=[AnyOf(
-            [""] + [code.value for code in labels.IDENTITY_DOCUMENT], message=_l("Choose a document."))])
+            [""] + list(labels.IDENTITY_DOCUMENT), message=_l("Choose a document."))])
     checks_reason = TextAreaField(_l("Why you accept without an identity document or haemoglobin"),
                                   validators=[Length(max=1000, message=_l("At most 1000 characters."))],
                                   render_kw={"rows": 2})

@@ -135,7 +135,7 @@ def _visit_context(site: Site, drive: Drive, visit: Visit, *, form: Optional[Scr
         "status_labels": STATUS_LABELS, "decision_labels": DECISION_LABELS, "outcome_labels": OUTCOME_LABELS,
         "reaction_labels": REACTION_LABELS, "open_result": open_result,
         "channel_labels": {"kiosk": _("at the kiosk"), "phone": _("on the phone")},
-        "identity_labels": {code.value: str(word) for code, word in labels.IDENTITY_DOCUMENT.items()},
+        "identity_labels": labels.IDENTITY_DOCUMENT,
         "history": desk.history(db.session, visit, [s.id for s in all_screenings], [d.id for d in donations]),
         "field_errors": {}, "conflict": None, "error": None, "today": local_today(),
         "open_correction": None,
