@@ -65,4 +65,4 @@ def status_label(status: DriveStatus | str) -> str:
 
 
 # The routes register themselves on bp when imported: last, since they import bp from here.
-from kiosk.views.admin import donors, drives, reports, roster, setup  # noqa: E402,F401
+from kiosk.views.admin import activity, donors, drives, reports, roster, setup  # noqa: E402,F401
