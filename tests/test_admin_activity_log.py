@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from kiosk.extensions import db
 from kiosk.models import AuditLog, Staff, Visit
 from tests.conftest import AuthActions
+from tests.nurse_helpers import csrf_from
 
 
 def _actions(app, action: str) -> list[AuditLog]:
@@ -76,3 +77,24 @@ def test_entries_outside_a_request_have_no_address(app, demo):
         entry = record_audit(db.session, "drive_closed", entity="drive")
         db.session.commit()
         assert entry.source_address == ""
+
+
+def test_behind_a_proxy_the_address_is_the_clients(tmp_path, demo_template):
+    # Issue 12: no source address on audit entries. Behind the proxy (KIOSK_PROXY_FIX), the
+    # client's address from X-Forwarded-For, not the proxy's.
+    from tests.conftest import make_app_on_copy
+
+    app = make_app_on_copy(demo_template, tmp_path, PROXY_FIX=True)
+    try:
+        client = app.test_client()
+        forwarded = {"X-Forwarded-For": "203.0.113.7"}
+        page = client.get("/auth/sign-in", headers=forwarded).get_data(as_text=True)
+        client.post("/auth/sign-in", data={"username": "yta", "password": "sai", "csrf_token": csrf_from(page)},
+                    headers=forwarded)
+        with app.app_context():
+            failed = db.session.scalars(sa.select(AuditLog).where(AuditLog.action == "sign_in_failed")).one()
+            assert failed.source_address == "203.0.113.7"
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
