@@ -21,6 +21,19 @@ def record_audit(session: Session, action: str, *, staff_id: Optional[int] = Non
     return entry
 
 
+def record_access(session: Session, action: str, *, staff_id: Optional[int], entity: str = "",
+                  entity_id: Optional[int] = None, drive_id: Optional[int] = None,
+                  details: Optional[dict[str, Any]] = None) -> None:
+    """Someone looked at or took away personal data (a donor's page, an export, pass sheets): one
+    entry, committed on its own, so a read leaves its trace even when nothing else is written."""
+    from kiosk.database import begin_write
+
+    begin_write(session)
+    record_audit(session, action, staff_id=staff_id, entity=entity, entity_id=entity_id, drive_id=drive_id,
+                 new=details)
+    session.commit()
+
+
 def fingerprint(values: dict[str, Any]) -> str:
     """What a record looked like when its form was shown. Saving compares it with the record as it
     is now: if someone else changed it meanwhile, the save is refused instead of overwriting."""

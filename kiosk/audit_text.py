@@ -39,10 +39,26 @@ ACTIONS = {
     "sign_in_failed": _l("Sign-in failed"),
     "sign_in_throttled": _l("Sign-in refused: too many attempts"),
     "sign_out": _l("Signed out"),
+    "sign_in_code_failed": _l("Sign-in code wrong"),
+    "sign_in_unlocked": _l("Sign-in unlocked"),
+    "two_factor_enabled": _l("Two-factor turned on"),
+    "two_factor_disabled": _l("Two-factor turned off"),
+    "own_password_changed": _l("Own password changed"),
+    "staff_sites_changed": _l("Nurse's sites changed"),
+    "donor_page_viewed": _l("Donor page opened"),
+    "pass_viewed": _l("Pass opened"),
+    "pass_sheet_printed": _l("Pass sheet opened"),
+    "export_downloaded": _l("Export downloaded"),
 }
+# What the console's sign-in and staff page lists (the rest belongs to a drive's audit log).
+SIGN_IN_ACTIONS = ("sign_in", "sign_in_failed", "sign_in_code_failed", "sign_in_throttled", "sign_out",
+                   "sign_in_unlocked")
+STAFF_ACTIONS = ("staff_created", "staff_enabled", "staff_disabled", "staff_password_reset", "own_password_changed",
+                 "staff_sites_changed", "two_factor_enabled", "two_factor_disabled")
+ACCESS_ACTIONS = ("donor_page_viewed", "pass_viewed", "pass_sheet_printed", "export_downloaded", "health_export")
 ENTITIES = {
     "visit": _l("visit"), "screening": _l("decision"), "donation": _l("donation"), "drive": _l("drive"),
-    "site": _l("site"), "department": _l("department"), "staff": _l("account"),
+    "site": _l("site"), "department": _l("department"), "staff": _l("account"), "donor": _l("donor"),
 }
 KEYS = {
     "decision": _l("decision"), "volume_ml": _l("volume (ml)"), "deferral_until": _l("return date"),
@@ -57,6 +73,8 @@ KEYS = {
     "display_name": _l("name"), "visit_id": _l("visit"), "sites": _l("sites"), "parent": _l("part of"),
     "identity_document": _l("identity document"), "checks_reason": _l("reason for accepting without the checks"),
     "certificate_serial": _l("certificate serial"), "campaign": _l("campaign"),
+    "count": _l("attempts"), "kind": _l("export"), "format": _l("format"), "site": _l("site"),
+    "department": _l("department"),
 }
 # A stored code in a changed value (decision, outcome, reaction, ...) reads as the screens' word.
 VALUES = {getattr(code, "value", code): word

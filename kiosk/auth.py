@@ -17,7 +17,7 @@ from kiosk.errors import DomainError
 from kiosk.audit import record_audit
 from kiosk.database import begin_write
 from kiosk.extensions import db, login_manager
-from kiosk.models import Staff, StaffRole, StaffSession, utcnow
+from kiosk.models import Site, Staff, StaffRole, StaffSession, utcnow
 from kiosk.transactions import write_transaction
 
 _hasher = PasswordHasher()
@@ -81,6 +81,8 @@ def load_signed_in(session_id: str) -> Optional[SignedInStaff]:
     idle = dt.timedelta(minutes=current_app.config["NURSE_IDLE_MINUTES"])
     now = utcnow()
     if now - staff_session.last_seen_at > idle:
+        return None
+    if now - staff_session.created_at > dt.timedelta(hours=current_app.config["SESSION_ABSOLUTE_HOURS"]):
         return None
     passive = has_request_context() and request.endpoint in PASSIVE_ENDPOINTS
     # Written at most once a minute, so a busy page does not turn every read into a write.
@@ -150,7 +152,7 @@ def trusted_device_for(username: str, cookie: Optional[str]) -> Optional[str]:
 
 # ---------------------------------------------------------------- accounts (the console's writes)
 
-STAFF_ERROR_CODES = ("not_found", "username_taken", "own_account")
+STAFF_ERROR_CODES = ("not_found", "username_taken", "own_account", "wrong_password", "not_a_nurse")
 
 
 class StaffError(DomainError):
@@ -214,3 +216,46 @@ def set_active(session: Session | scoped_session, *, member_id: int, staff_id: i
         record_audit(session, "staff_enabled" if active else "staff_disabled", staff_id=staff_id,
                      entity="staff", entity_id=member.id, old={"active": not active}, new={"active": active})
     return True
+
+
+def change_own_password(session: Session | scoped_session, *, staff_id: int, session_id: str, current: str,
+                        password: str) -> None:
+    """Anyone changes their own password, given the current one, and commits; `wrong_password`
+    otherwise. Their other sign-ins end (this one stays)."""
+    with write_transaction(session):
+        member = _member(session, staff_id)
+        if not verify_password(member.password_hash, current):
+            raise StaffError("wrong_password")
+        member.password_hash = hash_password(password)
+        session.execute(sa.update(StaffSession).where(StaffSession.staff_id == staff_id, StaffSession.id != session_id,
+                                                      StaffSession.ended_at.is_(None)).values(ended_at=utcnow()))
+        record_audit(session, "own_password_changed", staff_id=staff_id, entity="staff", entity_id=staff_id)
+
+
+def may_open_site(staff: Staff, site: Site) -> bool:
+    """Organisers open every site; a nurse only those she is assigned to."""
+    return staff.role == StaffRole.ORGANISER or any(s.id == site.id for s in staff.sites)
+
+
+def assign_sites(session: Session | scoped_session, *, member_id: int, staff_id: int, site_ids: list[int]) -> bool:
+    """The sites a nurse may open, set by an organiser, and commit. Returns whether anything changed;
+    `not_a_nurse` for an organiser (who opens every site anyway)."""
+    with write_transaction(session):
+        member = _member(session, member_id)
+        if member.role != StaffRole.NURSE:
+            raise StaffError("not_a_nurse")
+        old = sorted(s.code for s in member.sites)
+        member.sites = list(session.scalars(sa.select(Site).where(Site.id.in_(site_ids))).all()) if site_ids else []
+        new = sorted(s.code for s in member.sites)
+        if old == new:
+            return False
+        record_audit(session, "staff_sites_changed", staff_id=staff_id, entity="staff", entity_id=member.id,
+                     old={"sites": ", ".join(old)}, new={"sites": ", ".join(new)})
+    return True
+
+
+def give_nurses_every_site(session: Session | scoped_session) -> None:
+    """The demo's nurses work at every site (in the caller's transaction): the Quick start stays two commands."""
+    sites = list(session.scalars(sa.select(Site)).all())
+    for member in session.scalars(sa.select(Staff).where(Staff.role == StaffRole.NURSE)):
+        member.sites = sites

@@ -67,6 +67,7 @@ def _drive_or_fail(drive_id):
 def serve_command(host: str, port: int, workers: int, demo: bool, certfile: str | None, keyfile: str | None,
                   self_signed: bool) -> None:
     """Upgrade the database, optionally load the demo drive, and run gunicorn."""
+    from kiosk.auth import give_nurses_every_site
     from kiosk.database import begin_write
     from kiosk.roster.demo import database_is_empty, demo_credentials, load_demo
     from kiosk.formatting import local_today
@@ -82,6 +83,7 @@ def serve_command(host: str, port: int, workers: int, demo: bool, certfile: str 
         begin_write(db.session)
         if database_is_empty(db.session):
             load_demo(db.session, app.instance_path, local_today())
+            give_nurses_every_site(db.session)
             click.echo("Đã tạo đợt hiến máu mẫu / demo drive loaded.")
         db.session.commit()  # the write's turn ends before the workers start
 
@@ -254,6 +256,7 @@ def create_staff_command(username: str, role: str, display_name: str) -> None:
 @with_appcontext
 def load_demo_command() -> None:
     """Load the demo drive into an empty database."""
+    from kiosk.auth import give_nurses_every_site
     from kiosk.database import begin_write
     from kiosk.roster.demo import database_is_empty, load_demo
     from kiosk.formatting import local_today
@@ -263,6 +266,7 @@ def load_demo_command() -> None:
     if not database_is_empty(db.session):
         raise click.ClickException("Cơ sở dữ liệu đã có dữ liệu / the database is not empty.")
     passwords = load_demo(db.session, current_app.instance_path, local_today())
+    give_nurses_every_site(db.session)
     db.session.commit()
     for username, password in passwords.items():
         click.echo(f"{username} / {password}")

@@ -17,6 +17,10 @@ class DefaultConfig:
     KIOSK_IDLE_SECONDS = 60
     # Nurse sessions end after this many minutes without a request.
     NURSE_IDLE_MINUTES = 15
+    # A sign-in ends this many hours after it began, however busy it has been.
+    SESSION_ABSOLUTE_HOURS = 12
+    # Organisers must sign in with a TOTP code as well (env KIOSK_REQUIRE_2FA=true).
+    REQUIRE_2FA = False
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_NAME = "kiosk_session"

@@ -302,10 +302,24 @@ class Staff(UserMixin, db.Model):
     password_hash: so.Mapped[str] = so.mapped_column(sa.String(255))
     active: so.Mapped[bool] = so.mapped_column(default=True)
     created_at: so.Mapped[dt.datetime] = so.mapped_column(default=utcnow)
+    # TOTP two-factor: the shared secret (base32), set at enrolment; it counts once confirmed.
+    totp_secret: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
+    totp_enabled: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.false())
+
+    # The sites a nurse may open (organisers open every site).
+    sites: so.Mapped[list["Site"]] = so.relationship(secondary=lambda: staff_site, order_by="Site.code")
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive accounts
         return self.active
+
+
+staff_site = sa.Table(
+    "staff_site",
+    db.metadata,
+    sa.Column("staff_id", sa.ForeignKey("staff.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("site_id", sa.ForeignKey("site.id", ondelete="CASCADE"), primary_key=True),
+)
 
 
 class StaffSession(db.Model):
@@ -352,6 +366,20 @@ class RateLimitHit(db.Model):
     count: so.Mapped[int] = so.mapped_column(default=0)
 
 
+class SignInThrottle(db.Model):
+    """Sign-in attempts per key (an account from unknown browsers, a known browser, an address),
+    counted before the password is checked. `blocked_until` (epoch seconds) grows with each
+    failure past the free ones; `refused` counts attempts turned away meanwhile, summed into one
+    audit entry when the wait ends."""
+
+    key: so.Mapped[str] = so.mapped_column(sa.String(120), primary_key=True)
+    attempts: so.Mapped[int] = so.mapped_column(default=0)
+    blocked_until: so.Mapped[float] = so.mapped_column(sa.Double, default=0.0)
+    refused: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
+    staff_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("staff.id", ondelete="CASCADE"),
+                                                          index=True)
+
+
 class AuditLog(db.Model):
     """Append-only: triggers made by the migration refuse UPDATE and DELETE."""
 
@@ -366,5 +394,7 @@ class AuditLog(db.Model):
     old_values: so.Mapped[Optional[dict[str, Any]]] = so.mapped_column(sa.JSON)
     new_values: so.Mapped[Optional[dict[str, Any]]] = so.mapped_column(sa.JSON)
     reason: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    # Where the request came from (request.remote_addr, after ProxyFix); "" outside a request.
+    source_address: so.Mapped[str] = so.mapped_column(sa.String(45), default="", server_default="")
 
     staff: so.Mapped[Optional[Staff]] = so.relationship()

@@ -1,7 +1,8 @@
 """Response headers, access control and error pages that every route shares."""
 from __future__ import annotations
 
-from flask import Flask, Request, current_app, render_template, request
+import sqlalchemy as sa
+from flask import Flask, Request, current_app, has_request_context, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.datastructures import ImmutableMultiDict, MultiDict
@@ -67,6 +68,7 @@ def init_app(app: Flask) -> None:
         app.config["SESSION_COOKIE_SECURE"] = True
 
     app.after_request(set_security_headers)
+    _stamp_audit_entries_with_the_source_address()
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):
@@ -95,6 +97,22 @@ def init_app(app: Flask) -> None:
 
         db.session.rollback()
         return render_error(500, _("Something went wrong. Nothing was saved; please try again."))
+
+
+def _stamp_audit_entries_with_the_source_address() -> None:
+    """Every audit entry written during a request carries the address it came from (after ProxyFix,
+    the client's, not the proxy's). Set here, in one place, so the domain modules that write the
+    entries need not import Flask or pass it along."""
+    from kiosk.models import AuditLog
+
+    if sa.event.contains(AuditLog, "before_insert", _source_address):
+        return
+    sa.event.listen(AuditLog, "before_insert", _source_address)
+
+
+def _source_address(_mapper, _connection, entry) -> None:
+    if not entry.source_address and has_request_context():
+        entry.source_address = (request.remote_addr or "")[:45]
 
 
 def render_error(status: int, message: str):

@@ -126,7 +126,7 @@ def demo_template(tmp_path_factory, migrated_template):
     """The demo drive loaded once, with known staff passwords; tests that ask for `demo` get a copy.
 
     Loading it for every test took about a second each: most of the suite's time."""
-    from kiosk.auth import hash_password
+    from kiosk.auth import give_nurses_every_site, hash_password
     from kiosk.roster.demo import load_demo
     from kiosk.formatting import local_today
     from kiosk.models import Staff
@@ -135,6 +135,7 @@ def demo_template(tmp_path_factory, migrated_template):
     app = make_app_on_copy(migrated_template, instance)
     with app.app_context():
         load_demo(db.session, app.instance_path, local_today())
+        give_nurses_every_site(db.session)
         for staff in db.session.scalars(sa.select(Staff)):
             staff.password_hash = hash_password(NURSE_PASSWORD if staff.role.value == "nurse" else ORGANISER_PASSWORD)
         db.session.commit()

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from kiosk.extensions import db
-from kiosk.models import AuditLog, Donation, Drive, Screening, Staff, StaffRole, Visit, VisitStatus
+from kiosk.models import AuditLog, Donation, Drive, Screening, Site, Staff, StaffRole, Visit, VisitStatus
 from tests.conftest import NURSE_PASSWORD
 from tests.support.donors import GOOD_VITALS, check_in, nonce, pick_donor
 from tests.support.pages import csrf_from, hidden_value
@@ -74,11 +74,21 @@ def test_an_unknown_number_or_code_is_explained(nurse, donor):
 
 
 def test_opening_a_donor_claims_it_and_shows_the_facts(app, nurse, donor):
+    # Issue 12: GET /nurse/.../visit/<id> claimed the donor (a state change on GET). Now the GET
+    # only shows the page and its claim button; the claim is a POST with a CSRF token.
     page = nurse.get(donor["url"]).get_data(as_text=True)
     assert "Tuổi vào ngày hiến" in page or "Age on the drive date" in page
+    assert 'id="claim-button"' in page
+    with app.app_context():
+        visit = db.session.get(Visit, donor["visit_id"])
+        assert visit.status == VisitStatus.CHECKED_IN and visit.opened_by_id is None
+    assert nurse.post(donor["url"] + "/claim", data={}).status_code == 400  # no CSRF token, no claim
+    response = nurse.post(donor["url"] + "/claim", data={"csrf_token": csrf_from(page)})
+    assert response.status_code == 303 and response.headers["Location"].endswith(donor["url"])
     with app.app_context():
         visit = db.session.get(Visit, donor["visit_id"])
         assert visit.status == VisitStatus.IN_SCREENING and visit.opened_by_id is not None
+    assert 'id="claim-button"' not in nurse.get(donor["url"]).get_data(as_text=True)
 
 
 def test_acceptance_then_a_donation_counts_one_bag(app, nurse, donor):
@@ -191,11 +201,13 @@ def test_a_second_nurse_sees_who_has_the_donor(app, client, demo, donor):
 
     with app.app_context():
         db.session.add(Staff(username="yta2", display_name="Y tá Lê Thu Hà", role=StaffRole.NURSE,
-                             password_hash=hash_password(NURSE_PASSWORD)))
+                             password_hash=hash_password(NURSE_PASSWORD),
+                             sites=list(db.session.scalars(sa.select(Site)))))
         db.session.commit()
     first = app.test_client()
     AuthActions(first).as_nurse()
-    first.get(donor["url"])
+    page = first.get(donor["url"]).get_data(as_text=True)
+    first.post(donor["url"] + "/claim", data={"csrf_token": csrf_from(page)})
     second = app.test_client()
     AuthActions(second).sign_in("yta2", NURSE_PASSWORD)
     page = second.get(donor["url"]).get_data(as_text=True)
@@ -207,7 +219,7 @@ def test_a_visit_of_another_site_is_not_found_here(nurse, donor):
 
 
 NURSE_URLS = ["/nurse", "/nurse/XNC", "/nurse/XNC/queue", "/nurse/XNC/visit/1"]
-NURSE_POSTS = ["/nurse/XNC/find", "/nurse/XNC/visit/1/suggest", "/nurse/XNC/visit/1/decision",
+NURSE_POSTS = ["/nurse/XNC/find", "/nurse/XNC/visit/1/claim", "/nurse/XNC/visit/1/suggest", "/nurse/XNC/visit/1/decision",
                "/nurse/XNC/visit/1/decision/1/correct", "/nurse/XNC/visit/1/decision/1/void",
                "/nurse/XNC/visit/1/donation", "/nurse/XNC/visit/1/donation/1/correct",
                "/nurse/XNC/visit/1/donation/1/void"]
@@ -276,3 +288,75 @@ def test_the_nurse_sees_v2_answers_by_name_escaped_with_channel_and_time(app, nu
     work = page.split('data-item="work.12_hours"')[0].rsplit("<li", 1)[1]
     assert "flag-advice" in work
     assert "điện thoại" in page.split('class="muted small flag-when"')[1][:200]
+
+
+def _nurse_with_sites(app, username: str, codes: tuple[str, ...]) -> None:
+    from kiosk.auth import hash_password
+
+    with app.app_context():
+        sites = list(db.session.scalars(sa.select(Site).where(Site.code.in_(codes))))
+        db.session.add(Staff(username=username, display_name=f"Y tá {username}", role=StaffRole.NURSE,
+                             password_hash=hash_password(NURSE_PASSWORD), sites=sites))
+        db.session.commit()
+
+
+def test_a_nurse_opens_only_her_own_sites(app, demo, donor):
+    # Issue 12: nurses were not tied to a site; any nurse opened every site's queue and donors.
+    from tests.conftest import AuthActions
+
+    _nurse_with_sites(app, "ytacscd", ("CSCD",))
+    client = app.test_client()
+    assert AuthActions(client).sign_in("ytacscd", NURSE_PASSWORD).status_code == 303
+    choose = client.get("/nurse").get_data(as_text=True)
+    assert "/nurse/CSCD" in choose and "/nurse/XNC" not in choose
+    assert client.get("/nurse/CSCD").status_code == 200
+    for url in ("/nurse/XNC", "/nurse/XNC/queue", donor["url"]):
+        assert client.get(url).status_code == 403, url
+    page = client.get("/nurse/CSCD").get_data(as_text=True)
+    for url in ("/nurse/XNC/find", donor["url"] + "/claim", donor["url"] + "/decision"):
+        assert client.post(url, data={"csrf_token": csrf_from(page)}).status_code == 403, url
+    with app.app_context():
+        assert db.session.get(Visit, donor["visit_id"]).opened_by_id is None
+
+
+def test_a_nurse_with_no_site_sees_none_and_is_told_why(app, demo):
+    from tests.conftest import AuthActions
+
+    _nurse_with_sites(app, "ytamoi", ())
+    client = app.test_client()
+    AuthActions(client).sign_in("ytamoi", NURSE_PASSWORD)
+    page = client.get("/nurse").get_data(as_text=True)
+    assert 'id="no-sites"' in page and "/nurse/XNC" not in page and "/nurse/CSCD" not in page
+    assert client.get("/nurse/XNC").status_code == 403
+
+
+def test_the_organiser_assigns_a_nurses_sites(app, client, auth, demo):
+    from tests.conftest import AuthActions
+
+    _nurse_with_sites(app, "ytamoi", ())
+    auth.as_organiser()
+    with app.app_context():
+        member = db.session.scalars(sa.select(Staff).where(Staff.username == "ytamoi")).one()
+        xnc = db.session.scalars(sa.select(Site).where(Site.code == "XNC")).one()
+        member_id, xnc_id = member.id, xnc.id
+    page = client.get(f"/admin/staff/{member_id}/sites").get_data(as_text=True)
+    response = client.post(f"/admin/staff/{member_id}/sites", data={"csrf_token": csrf_from(page), "sites": [xnc_id]})
+    assert response.status_code == 303
+    assert client.post(f"/admin/staff/{member_id}/sites", data={"csrf_token": csrf_from(page), "sites": ["999"]}
+                       ).status_code == 422
+    with app.app_context():
+        entry = db.session.scalars(sa.select(AuditLog).where(AuditLog.action == "staff_sites_changed")).one()
+        assert entry.new_values == {"sites": "XNC"} and entry.entity_id == member_id
+    nurse = app.test_client()
+    AuthActions(nurse).sign_in("ytamoi", NURSE_PASSWORD)
+    assert nurse.get("/nurse/XNC").status_code == 200 and nurse.get("/nurse/CSCD").status_code == 403
+
+
+def test_opening_a_donors_page_is_logged_with_the_address(app, nurse, donor):
+    # (Flask-Login's strong session protection ties the session to the address it signed in from.)
+    nurse.get(donor["url"])
+    with app.app_context():
+        entry = db.session.scalars(sa.select(AuditLog).where(AuditLog.action == "donor_page_viewed")).one()
+        assert (entry.entity, entry.entity_id, entry.source_address) == ("visit", donor["visit_id"], "127.0.0.1")
+        sign_in = db.session.scalars(sa.select(AuditLog).where(AuditLog.action == "sign_in")).first()
+        assert sign_in.source_address == "127.0.0.1"

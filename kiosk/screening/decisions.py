@@ -60,12 +60,15 @@ class OpenResult:
         return self.other_nurse_id is not None
 
 
-def open_visit(session: Session, *, visit_id: int, nurse_id: int, now: Optional[dt.datetime] = None) -> OpenResult:
-    """A nurse opens a donor's page: she claims the donor unless another nurse has it open.
+def open_visit(session: Session, *, visit_id: int, nurse_id: int, now: Optional[dt.datetime] = None,
+               claim: bool = True) -> OpenResult:
+    """A nurse claims a donor (a POST): unless another nurse has the donor open, the donor is hers,
+    and a donor waiting in the queue moves to "in screening". Commits.
 
-    A donor waiting in the queue moves to "in screening". Commits."""
+    With claim=False, only what a claim would find (the donor's page, a GET): nothing is written."""
     now = now or utcnow()
-    begin_write(session)
+    if claim:
+        begin_write(session)
     visit = session.get(Visit, visit_id)
     if visit is None:
         session.rollback()
@@ -73,11 +76,14 @@ def open_visit(session: Session, *, visit_id: int, nurse_id: int, now: Optional[
     other_id, other_name, other_at = None, "", None
     claimed = (visit.opened_by_id is not None and visit.opened_by_id != nurse_id and visit.opened_at is not None
                and now - visit.opened_at < dt.timedelta(minutes=CLAIM_MINUTES))
-    changed = False
     if claimed:
         other = session.get(Staff, visit.opened_by_id)
         other_id, other_name, other_at = visit.opened_by_id, other.display_name if other else "", visit.opened_at
-    else:
+    if not claim:
+        return OpenResult(visit_id=visit.id, status=visit.status, version=visit.version,
+                          other_nurse_id=other_id, other_nurse_name=other_name, other_opened_at=other_at)
+    changed = False
+    if not claimed:
         changed = visit.opened_by_id != nurse_id
         visit.opened_by_id, visit.opened_at = nurse_id, now
     if visit.status == VisitStatus.CHECKED_IN:

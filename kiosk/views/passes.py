@@ -5,8 +5,10 @@ import io
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, render_template, request, send_file
+from flask_login import current_user
 
 from kiosk.access import Access, rule_for_blueprint
+from kiosk.audit import record_access
 from kiosk.drives import current_drive
 from kiosk.extensions import db
 from kiosk.models import Department, Donor, Drive, Site, Visit
@@ -33,6 +35,11 @@ def sheet():
         if department is None:
             abort(404)
     cards = pass_cards(db.session, drive, current_app.config["BASE_URL"], site=site, department=department)
+    # Every pass on the sheet is a token that opens a donor's questionnaire: who printed them is logged.
+    record_access(db.session, "pass_sheet_printed", staff_id=current_user.staff.id, entity="drive",
+                  entity_id=drive.id, drive_id=drive.id,
+                  details={"count": len(cards), "site": site.code if site else "",
+                           "department": department.name if department else ""})
     return render_template("passes/sheet.html", drive=drive, site=site, department=department,
                            pages=pages(cards), count=len(cards), standalone=False)
 
@@ -50,6 +57,8 @@ def _visit_pass(visit_id: int):
 def visit_pass(visit_id: int):
     """One donor's pass: to print on its own, or to send as a picture or a link."""
     visit, donor, drive = _visit_pass(visit_id)
+    record_access(db.session, "pass_viewed", staff_id=current_user.staff.id, entity="visit", entity_id=visit.id,
+                  drive_id=drive.id)
     cards = pass_cards(db.session, drive, current_app.config["BASE_URL"], visit_ids=[visit.id])
     return render_template("passes/visit.html", visit=visit, donor=donor, drive=drive, card=cards[0])
 
@@ -57,6 +66,8 @@ def visit_pass(visit_id: int):
 @bp.get("/visit/<int:visit_id>/qr.png")
 def visit_pass_png(visit_id: int):
     visit, donor, drive = _visit_pass(visit_id)
+    record_access(db.session, "pass_viewed", staff_id=current_user.staff.id, entity="visit", entity_id=visit.id,
+                  drive_id=drive.id, details={"format": "png"})
     png = qr_png(pass_url(current_app.config["BASE_URL"], visit.token), box_size=10)
     # The file is named after the drive and visit, not the donor: no name in a file list or a log.
     return send_file(io.BytesIO(png), mimetype="image/png", as_attachment=True,

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from kiosk.extensions import db
-from kiosk.models import AuditLog, Donation, Screening, Staff, StaffRole, Visit
+from kiosk.models import AuditLog, Donation, Screening, Site, Staff, StaffRole, Visit
 from kiosk.tokens import pass_url
 from tests.browser.conftest import LAPTOP, TABLET, check_page
 from tests.conftest import NURSE_PASSWORD
@@ -26,11 +26,15 @@ def sign_in(page, live_server, username="yta"):
     page.wait_for_url(f"{live_server.url}/nurse")
 
 
-def open_donor(page, live_server, queue_number: int, code="XNC"):
+def open_donor(page, live_server, queue_number: int, code="XNC", claim=True):
     page.goto(f"{live_server.url}/nurse/{code}")
     page.fill("#query", str(queue_number))
     page.press("#query", "Enter")
     page.wait_for_selector(".donor-head")
+    if claim and page.locator("#claim-button").count():  # taking the donor is a POST
+        with page.expect_navigation():
+            page.click("#claim-button")
+        page.wait_for_selector(".donor-head")
 
 
 def fill_vitals(page, identity: bool = True, **changes):
@@ -253,7 +257,8 @@ def test_two_nurses_a_conflicting_save_is_refused(app, live_server, donor, new_c
 
     with app.app_context():
         db.session.add(Staff(username="yta2", display_name="Y tá Lê Thu Hà", role=StaffRole.NURSE,
-                             password_hash=hash_password(NURSE_PASSWORD)))
+                             password_hash=hash_password(NURSE_PASSWORD),
+                             sites=list(db.session.scalars(sa.select(Site)))))
         db.session.commit()
     first = new_context(viewport=LAPTOP).new_page()
     sign_in(first, live_server)

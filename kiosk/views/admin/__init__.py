@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, request
+from flask import Blueprint, abort, current_app, redirect, request, url_for
 from flask_login import current_user
 
 from kiosk import labels
@@ -22,6 +22,15 @@ from kiosk.models import Drive, DriveStatus
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 rule_for_blueprint("admin", Access.ORGANISER)
+
+
+@bp.before_request
+def _two_factor_if_required():
+    # With REQUIRE_2FA on, an organiser without two-factor is sent to set it up before anything else.
+    if (current_app.config.get("REQUIRE_2FA") and current_user.is_authenticated
+            and not current_user.staff.totp_enabled):
+        return redirect(url_for("auth.two_factor_setup"), code=303)
+    return None
 
 
 def current_staff_id() -> int:
@@ -55,4 +64,4 @@ def status_label(status: DriveStatus | str) -> str:
 
 
 # The routes register themselves on bp when imported: last, since they import bp from here.
-from kiosk.views.admin import donors, drives, recognition, reports, roster, setup  # noqa: E402,F401
+from kiosk.views.admin import activity, donors, drives, recognition, reports, roster, setup  # noqa: E402,F401

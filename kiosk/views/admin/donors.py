@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 
 from kiosk import donations as donation_service
 from kiosk import labels
+from kiosk.audit import record_access
 from kiosk.donor_search import donor_history, search_donors
 from kiosk.extensions import db
 from kiosk.formatting import local_today
@@ -38,6 +39,7 @@ def donor(donor_id: int):
     history = donor_history(db.session, donor_id, local_today())
     if history is None:
         abort(404)
+    record_access(db.session, "donor_page_viewed", staff_id=current_staff_id(), entity="donor", entity_id=donor_id)
     return render_template("admin/donor.html", history=history)
 
 

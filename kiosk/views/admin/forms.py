@@ -11,6 +11,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import (BooleanField, DateField, HiddenField, IntegerField, PasswordField, SelectField,
                      SelectMultipleField, StringField, TextAreaField, widgets)
 from wtforms.fields.choices import SelectChoice
+from wtforms.widgets import CheckboxInput, ListWidget
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Regexp, ValidationError
 
 from kiosk import labels
@@ -168,6 +169,12 @@ class PasswordResetForm(FlaskForm):
         Length(min=PASSWORD_MIN, max=200, message=_l("At least %(min)d characters."))])
     confirm = PasswordField(_l("New password again"), validators=[
         DataRequired(_l("Enter the password again.")), EqualTo("password", message=_l("The passwords differ."))])
+
+
+class StaffSitesForm(FlaskForm):
+    sites = SelectMultipleField(_l("Sites this nurse may open"), coerce=int, choices=[],
+                                widget=ListWidget(prefix_label=False), option_widget=CheckboxInput(),
+                                validate_choice=True)
 
 
 class ConfirmForm(FlaskForm):

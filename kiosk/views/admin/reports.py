@@ -10,6 +10,7 @@ from flask import abort, current_app, render_template, send_file
 from flask_babel import gettext as _
 
 from kiosk import labels
+from kiosk.audit import record_access
 from kiosk.certificates import letters_for
 from kiosk.exports import COLUMNS, FORMATS, build_export, record_health_export, to_csv, to_xlsx
 from kiosk.extensions import db
@@ -51,6 +52,9 @@ def export_file(drive_id: int, kind: str, fmt: str):
     drive = get_or_404(Drive, drive_id)
     if kind not in ("visits", "screenings", "donations", "recognition", "on_call") or fmt not in FORMATS:
         abort(404)
+    # The visits export holds everyone's CCCD: who took which file is logged (health has its own entry).
+    record_access(db.session, "export_downloaded", staff_id=current_staff_id(), entity="drive", entity_id=drive.id,
+                  drive_id=drive.id, details={"kind": kind, "format": fmt})
     return _send_export(drive, kind, fmt)
 
 

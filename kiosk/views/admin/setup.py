@@ -1,6 +1,7 @@
 """The console's set-up: sites, the department tree, and staff accounts."""
 from __future__ import annotations
 
+import time
 from typing import Optional
 
 import sqlalchemy as sa
@@ -8,9 +9,10 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from kiosk.auth import StaffError, create_staff, reset_password, set_active
+from kiosk import sign_in_throttle, two_factor
+from kiosk.auth import StaffError, assign_sites, create_staff, reset_password, set_active
 from kiosk.extensions import db
-from kiosk.models import Department, Donor, Site, Staff, drive_site
+from kiosk.models import Department, Donor, Site, Staff, StaffRole, drive_site
 from kiosk.organisation import (OrganisationError, create_department, create_site, department_fingerprint,
                                 department_tree, department_values, descendants, site_fingerprint, site_values,
                                 update_department, update_site)
@@ -148,13 +150,59 @@ def staff():
             flash(_("Account created for %(name)s.", name=form.display_name.data.strip()), "ok")
             return redirect(url_for("admin.staff"), code=303)
     members = db.session.scalars(sa.select(Staff).order_by(Staff.active.desc(), Staff.role, Staff.username)).all()
-    return render_template("admin/staff.html", form=form, members=members, toggle=forms.ConfirmForm()), \
-        form_status(form)
+    waiting = sign_in_throttle.waits_for(db.session, [m.id for m in members], time.time())
+    return render_template("admin/staff.html", form=form, members=members, toggle=forms.ConfirmForm(),
+                           waiting=waiting), form_status(form)
+
+
+@bp.route("/staff/<int:staff_id>/sites", methods=["GET", "POST"])
+def staff_sites(staff_id: int):
+    """The sites a nurse may open: her queues and her donors there, nothing elsewhere."""
+    member = get_or_404(Staff, staff_id)
+    if member.role != StaffRole.NURSE:
+        abort(404)
+    sites = db.session.scalars(sa.select(Site).order_by(Site.code)).all()
+    form = forms.StaffSitesForm(data={"sites": [s.id for s in member.sites]} if request.method == "GET" else None)
+    form.sites.choices = [(s.id, f"{s.code} · {s.name}") for s in sites]
+    if form.validate_on_submit():
+        try:
+            assign_sites(db.session, member_id=staff_id, staff_id=current_staff_id(), site_ids=form.sites.data or [])
+        except StaffError:
+            abort(404)
+        flash(_("Sites saved for %(name)s.", name=member.display_name), "ok")
+        return redirect(url_for("admin.staff"), code=303)
+    return render_template("admin/staff_sites.html", form=form, member=member), form_status(form)
+
+
+@bp.post("/staff/<int:staff_id>/unlock")
+def staff_unlock(staff_id: int):
+    """Let an account whose sign-ins are being delayed try again at once."""
+    form = forms.ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    member = get_or_404(Staff, staff_id)
+    sign_in_throttle.unlock(db.session, member_id=member.id, username=member.username, staff_id=current_staff_id())
+    flash(_("%(name)s can try to sign in again at once.", name=member.display_name), "ok")
+    return redirect(url_for("admin.staff"), code=303)
+
+
+@bp.post("/staff/<int:staff_id>/two-factor-off")
+def staff_two_factor_off(staff_id: int):
+    """A lost phone: two-factor off for this account, so the person can set it up again."""
+    form = forms.ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    member = get_or_404(Staff, staff_id)
+    two_factor.turn_off(db.session, member_id=member.id, staff_id=current_staff_id())
+    flash(_("Two-factor sign-in is off for %(name)s.", name=member.display_name), "ok")
+    return redirect(url_for("admin.staff"), code=303)
 
 
 @bp.route("/staff/<int:staff_id>/password", methods=["GET", "POST"])
 def staff_password(staff_id: int):
     member = get_or_404(Staff, staff_id)
+    if member.id == current_staff_id():  # one's own password needs the current one
+        return redirect(url_for("auth.own_password"), code=303)
     form = forms.PasswordResetForm()
     if form.validate_on_submit():
         try:

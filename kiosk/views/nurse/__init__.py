@@ -6,8 +6,11 @@ page and everything done on it), forms. The lookups every route starts with are 
 from __future__ import annotations
 
 from flask import Blueprint, abort
+from flask_login import current_user
 
 from kiosk.access import Access, rule_for_blueprint
+from kiosk.audit import record_access
+from kiosk.auth import may_open_site
 from kiosk.drives import drive_at_site, site_by_code
 from kiosk.extensions import db
 from kiosk.models import Drive, Site, Visit
@@ -17,10 +20,12 @@ rule_for_blueprint("nurse", Access.NURSE)
 
 
 def site_and_drive(code: str) -> tuple[Site, Drive]:
-    """The site with this code and the drive open there, or 404."""
+    """The site with this code and the drive open there, or 404; 403 if it is not one of the nurse's sites."""
     site = site_by_code(code)
     if site is None:
         abort(404)
+    if not may_open_site(current_user.staff, site):
+        abort(403)
     drive = drive_at_site(site)
     if drive is None:
         abort(404)
@@ -33,6 +38,11 @@ def visit_here(site: Site, drive: Drive, visit_id: int) -> Visit:
     if found is None or found.drive_id != drive.id or found.site_id != site.id:
         abort(404)
     return found
+
+
+def audit_donor_page(opened: Visit) -> None:
+    record_access(db.session, "donor_page_viewed", staff_id=current_user.staff.id, entity="visit",
+                  entity_id=opened.id, drive_id=opened.drive_id)
 
 
 from kiosk.views.nurse import queue, visit  # noqa: E402,F401  (registers the routes on bp)

@@ -203,3 +203,7 @@ def vitals_from(form: ScreeningForm) -> Vitals:
         values[name] = number
     hbsag = form.hbsag.data if form.hbsag.data in ("negative", "positive") else None
     return Vitals(hbsag=hbsag, **values)
+
+
+class ClaimForm(FlaskForm):
+    """The button that takes a donor: only the CSRF token."""

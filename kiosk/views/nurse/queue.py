@@ -9,9 +9,12 @@ import sqlalchemy as sa
 from flask import redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from flask_login import current_user
+
+from kiosk.auth import may_open_site
 from kiosk.drives import current_drive
 from kiosk.extensions import db
-from kiosk.models import Drive, Site, Visit, utcnow
+from kiosk.models import Drive, Site, StaffRole, Visit, utcnow
 from kiosk.screening import desk
 from kiosk.screening.decisions import CLAIM_MINUTES, UNDECIDED
 from kiosk.tokens import token_from_scan
@@ -27,7 +30,11 @@ def _queue_key(drive: Drive) -> str:
 @bp.get("")
 def choose_site():
     drive = current_drive()
-    return render_template("nurse/choose_site.html", drive=drive, sites=drive.sites if drive else [])
+    staff = current_user.staff
+    sites = [s for s in drive.sites if may_open_site(staff, s)] if drive else []
+    # A nurse with no site assigned is told so, rather than shown an empty list.
+    unassigned = staff.role == StaffRole.NURSE and not staff.sites
+    return render_template("nurse/choose_site.html", drive=drive, sites=sites, unassigned=unassigned)
 
 
 def _queue_context(site: Site, drive: Drive) -> dict[str, Any]:

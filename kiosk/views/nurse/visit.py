@@ -4,6 +4,7 @@ a domain function (kiosk.screening.decisions, kiosk.donations); this module chec
 calls it, and turns its outcome code into words."""
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import replace
 from typing import Any, Optional
 
@@ -16,7 +17,7 @@ from kiosk.donations import DonationError, correct_donation as correct_recorded_
 from kiosk.donations import void_donation as void_recorded_donation
 from kiosk.extensions import db
 from kiosk.formatting import current_locale, format_number, local_today
-from kiosk.models import Donation, Drive, Screening, Site, Visit, WriteReceipt
+from kiosk.models import Donation, Drive, Screening, Site, Visit, WriteReceipt, utcnow
 from kiosk.screening import decisions as screenings
 from kiosk.screening import desk
 from kiosk.screening.decisions import ScreeningError
@@ -24,8 +25,8 @@ from kiosk.screening.engine import Suggestion, age_on, implausible_vitals
 from kiosk.screening.messages import describe_reason, rule_label
 from kiosk.screening.questionnaire import Questionnaire, load_questionnaire
 from kiosk.screening.rules import Rules, Vitals, load_rules
-from kiosk.views.nurse import bp, site_and_drive, visit_here
-from kiosk.views.nurse.forms import (DECISION_LABELS, OUTCOME_LABELS, REACTION_LABELS, STATUS_LABELS, VITAL_NAMES,
+from kiosk.views.nurse import audit_donor_page, bp, site_and_drive, visit_here
+from kiosk.views.nurse.forms import (DECISION_LABELS, ClaimForm, OUTCOME_LABELS, REACTION_LABELS, STATUS_LABELS, VITAL_NAMES,
                                      CorrectDecisionForm, CorrectDonationForm, DonationForm, ScreeningForm, VoidForm,
                                      _number, date_value, vitals_from)
 
@@ -138,7 +139,7 @@ def _visit_context(site: Site, drive: Drive, visit: Visit, *, form: Optional[Scr
         "identity_labels": labels.IDENTITY_DOCUMENT,
         "history": desk.history(db.session, visit, [s.id for s in all_screenings], [d.id for d in donations]),
         "field_errors": {}, "conflict": None, "error": None, "today": local_today(),
-        "open_correction": None,
+        "open_correction": None, "claim_form": ClaimForm(), "mine": _is_mine(visit),
     }
     if screening is not None:
         context.setdefault("correct_form", _correct_decision_form(screening))
@@ -172,13 +173,31 @@ def _render_visit(context: dict[str, Any], status: int = 200):
 
 @bp.get("/<code>/visit/<int:visit_id>")
 def visit(code: str, visit_id: int):
+    """The donor's page. Reading it changes nothing: taking the donor is the claim button (a POST)."""
     site, drive = site_and_drive(code)
     visit = visit_here(site, drive, visit_id)
+    audit_donor_page(visit)
     open_result = None
     if visit.status in screenings.UNDECIDED:
-        open_result = screenings.open_visit(db.session, visit_id=visit.id, nurse_id=current_user.staff.id)
-        visit = db.session.get(Visit, visit_id)
+        open_result = screenings.open_visit(db.session, visit_id=visit.id, nurse_id=current_user.staff.id, claim=False)
     return _render_visit(_visit_context(site, drive, visit, open_result=open_result))
+
+
+def _is_mine(visit: Visit) -> bool:
+    return (visit.opened_by_id == current_user.staff.id and visit.opened_at is not None
+            and utcnow() - visit.opened_at < dt.timedelta(minutes=screenings.CLAIM_MINUTES))
+
+
+@bp.post("/<code>/visit/<int:visit_id>/claim")
+def claim(code: str, visit_id: int):
+    """The nurse takes this donor: the queue shows the donor as hers, in screening."""
+    site, drive = site_and_drive(code)
+    visit = visit_here(site, drive, visit_id)
+    if not ClaimForm().validate_on_submit():
+        abort(400)
+    if visit.status in screenings.UNDECIDED:
+        screenings.open_visit(db.session, visit_id=visit.id, nurse_id=current_user.staff.id)
+    return redirect(url_for("nurse.visit", code=site.code, visit_id=visit.id), code=303)
 
 
 @bp.post("/<code>/visit/<int:visit_id>/suggest")
