@@ -243,7 +243,7 @@ def test_a_closed_drive_refuses_changes_unless_the_organiser_allows(setup):
 def test_accepting_without_a_check_needs_a_written_reason(setup, identity, vitals, missing):
     with pytest.raises(ScreeningError) as error:
         _decide(setup, identity_document=identity, vitals=vitals, volume_ml=250)
-    assert error.value.code == "checks_reason_required" and error.value.details["missing"] == missing
+    assert error.value.code == "checks_reason_required" and error.value.params["missing"] == missing
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Screening)) == 0
     _decide(setup, identity_document=identity, vitals=vitals, volume_ml=250, checks_reason="  Máy đo Hb hỏng ")
     screening = db.session.scalars(sa.select(Screening)).one()

@@ -22,14 +22,11 @@ from kiosk.models import (Donation, Donor, DriveStatus, IdentityDocument, Screen
                           utcnow)
 from kiosk.screening import desk
 from kiosk.screening.questionnaire import Questionnaire
-from kiosk.screening.rules import Rules, Vitals
+from kiosk.screening.rules import VITAL_FIELDS, Rules, Vitals, load_rules
 
 DECISIONS = ("accepted", "deferred_temporary", "deferred_permanent")
-BAG_VOLUMES = (250, 350, 450)
 # Another nurse's claim on a donor counts for this long after she last opened the page.
 CLAIM_MINUTES = 10
-VITAL_FIELDS = ("weight_kg", "systolic_mmhg", "diastolic_mmhg", "pulse_per_min", "haemoglobin_g_l",
-                "temperature_c", "hbsag")
 # A visit in these states is waiting for (or in) screening: a decision can be recorded.
 UNDECIDED = (VisitStatus.CHECKED_IN, VisitStatus.IN_SCREENING)
 IDENTITY_DOCUMENTS = tuple(d.value for d in IdentityDocument)
@@ -126,7 +123,7 @@ def missing_checks(identity_document: Optional[str], haemoglobin_g_l: Optional[f
 
 
 def _check_decision(decision: str, volume_ml: Optional[int], deferral_until: Optional[dt.date], reason: str,
-                    override_reason: str, suggestion: dict[str, Any], drive_date: dt.date,
+                    override_reason: str, suggestion: dict[str, Any], drive_date: dt.date, bag_sizes: tuple[int, ...],
                     identity_document: Optional[str] = None, haemoglobin_g_l: Optional[float] = None,
                     checks_reason: str = "") -> None:
     if identity_document and identity_document not in IDENTITY_DOCUMENTS:
@@ -134,7 +131,7 @@ def _check_decision(decision: str, volume_ml: Optional[int], deferral_until: Opt
     if decision not in DECISIONS:
         raise ScreeningError("invalid_decision")
     if decision == "accepted":
-        if volume_ml not in BAG_VOLUMES:
+        if volume_ml not in bag_sizes:
             raise ScreeningError("invalid_volume")
     else:
         if not reason.strip():
@@ -216,7 +213,7 @@ def record_decision(session: Session, *, visit_id: int, nurse_id: int, expected_
             raise ScreeningError("already_decided")
         suggestion = desk.suggestion_for(session, visit, vitals, rules, questionnaire).to_dict()
         _check_decision(decision, volume_ml, deferral_until, reason, override_reason, suggestion,
-                        visit.drive.drive_date, identity_document, haemoglobin, checks_reason)
+                        visit.drive.drive_date, rules.volume.bag_sizes_ml, identity_document, haemoglobin, checks_reason)
         values = _vitals_values(vitals)
         screening = Screening(
             visit_id=visit.id, suggestion=suggestion, decision=decision,
@@ -261,7 +258,7 @@ def correct_decision(session: Session, *, screening_id: int, staff_id: int, expe
                      volume_ml: Optional[int], deferral_until: Optional[dt.date], reason: str,
                      override_reason: str, correction_reason: str, nonce: str,
                      allow_closed_drive: bool = False, identity_document: Optional[str] = None,
-                     checks_reason: Optional[str] = None) -> dict[str, Any]:
+                     checks_reason: Optional[str] = None, rules: Optional[Rules] = None) -> dict[str, Any]:
     """Change a recorded decision. The counts follow; the audit log keeps the old values.
 
     `identity_document` and `checks_reason` None keep what was recorded ("" : none seen, no
@@ -277,7 +274,7 @@ def correct_decision(session: Session, *, screening_id: int, staff_id: int, expe
         identity = screening.identity_document if identity_document is None else (identity_document or None)
         checks = screening.checks_reason if checks_reason is None else checks_reason.strip()
         _check_decision(decision, volume_ml, deferral_until, reason, override_reason, screening.suggestion or {},
-                        visit.drive.drive_date, identity, screening.haemoglobin_g_l, checks)
+                        visit.drive.drive_date, (rules or load_rules()).volume.bag_sizes_ml, identity, screening.haemoglobin_g_l, checks)
         donation = _live_donation(session, visit.id)
         if donation is not None and decision != "accepted":
             raise ScreeningError("already_donated")

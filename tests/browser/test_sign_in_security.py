@@ -10,7 +10,7 @@ from kiosk.extensions import db
 from kiosk.models import Staff, StaffRole
 from tests.browser.conftest import LAPTOP, TABLET, check_page
 from tests.conftest import NURSE_PASSWORD
-from tests.nurse_helpers import check_in, pick_donor
+from tests.support.donors import check_in, pick_donor
 
 
 def test_a_nurse_without_sites_then_with_one(app, live_server, demo, signed_in, new_context):

@@ -300,7 +300,8 @@ def correct_decision(code: str, visit_id: int, screening_id: int):
             volume_ml=_int_or_none(form.volume_ml.data), deferral_until=date_value(form.deferral_until.data),
             reason=form.reason.data or "", override_reason=form.override_reason.data or "",
             correction_reason=form.correction_reason.data, nonce=form.nonce.data,
-            identity_document=form.identity_document.data or "", checks_reason=form.checks_reason.data or "")
+            identity_document=form.identity_document.data or "", checks_reason=form.checks_reason.data or "",
+            rules=_rules())
     except ScreeningError as error:
         return _change_refused(site, drive, visit_id, error.code, "decision", correct_form=form,
                                error_details=error.params)
