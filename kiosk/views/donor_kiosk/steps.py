@@ -115,7 +115,7 @@ def find(code: str):
     if tries > FIND_LIMIT:
         return _stage("kiosk/_find.html", 429, site=site, form=form,
                       error=_("Too many attempts. Please wait a minute, or ask the staff at the desk."))
-    result = find_by_identity(db.session, id_number=form.id_number.data, date_of_birth=form.date_of_birth.parsed,
+    result = find_by_identity(db.session, id_number=form.id_number.data, date_of_birth=form.date_of_birth.data,
                               site=site, today=local_today(), nonce=form.nonce.data)
     if result.outcome == ScanOutcome.UNKNOWN:
         return _stage("kiosk/_find.html", 422, site=site, form=form,
@@ -143,11 +143,11 @@ def walk_in(code: str):
                       formdata=None if request.method == "GET" else request.form)
     if request.method == "GET" or not form.validate():
         return render(200 if request.method == "GET" else 422)
-    walk_in_data = WalkIn(full_name=form.full_name.data, date_of_birth=form.date_of_birth.parsed, sex=form.sex.data,
+    walk_in_data = WalkIn(full_name=form.full_name.data, date_of_birth=form.date_of_birth.data, sex=form.sex.data,
                           id_number=form.id_number.data, phone=form.phone.data,
                           department_id=form.department_id.data or None, rank=(form.rank.data or "").strip(),
                           blood_group=form.blood_group.data or "",
-                          last_donation_date=getattr(form.last_donation, "parsed", None))
+                          last_donation_date=form.last_donation.data)
     try:
         result = register_walk_in(db.session, walk_in=walk_in_data, site=site, today=local_today(),
                                   nonce=form.nonce.data)

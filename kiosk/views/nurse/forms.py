@@ -1,13 +1,12 @@
 """The nurse station's forms, and the words for their choices and for a visit's states."""
 from __future__ import annotations
 
-import datetime as dt
 import re
+import unicodedata
 from typing import Any, Optional
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, Length, Optional as OptionalValue, ValidationError
@@ -16,6 +15,7 @@ from kiosk.idempotency import NONCE_PATTERN
 from kiosk.models import VisitStatus
 from kiosk.screening.decisions import BAG_VOLUMES
 from kiosk.screening.rules import Vitals
+from kiosk.views.fields import CleanForm, DateTextField
 
 # The queue's words for each state, shown beside its colour (never colour alone).
 STATUS_LABELS = {
@@ -44,10 +44,11 @@ def _choices(pairs) -> list[SelectChoice]:
 
 
 def _number(text: Optional[str]) -> Optional[float]:
-    text = (text or "").strip().replace(",", ".")  # Vietnamese writes 36,8
+    # Vietnamese writes 36,8; NFKC makes a full-width "３６" ASCII, and \d then takes ASCII only.
+    text = unicodedata.normalize("NFKC", text or "").strip().replace(",", ".")
     if not text:
         return None
-    if not re.fullmatch(r"\d{1,5}(\.\d{1,2})?", text):
+    if not re.fullmatch(r"\d{1,5}(\.\d{1,2})?", text, flags=re.ASCII):
         raise ValueError(text)
     return float(text)
 
@@ -65,26 +66,7 @@ def number_field(label, hint, whole: bool):
                        render_kw={"inputmode": "numeric" if whole else "decimal", "autocomplete": "off"})
 
 
-def date_value(text: Optional[str]) -> Optional[dt.date]:
-    text = (text or "").strip()
-    if not text:
-        return None
-    for pattern in ("%Y-%m-%d", "%d/%m/%Y"):
-        try:
-            return dt.datetime.strptime(text, pattern).date()
-        except ValueError:
-            continue
-    raise ValueError(text)
-
-
-def _check_date(form, field):
-    try:
-        date_value(field.data)
-    except ValueError:
-        raise ValidationError(_("Enter a date as dd/mm/yyyy."))
-
-
-class NonceForm(FlaskForm):
+class NonceForm(CleanForm):
     nonce = HiddenField(validators=[DataRequired(_l("This page has expired. Please reload it and try again."))])
     expected_version = HiddenField()
 
@@ -102,9 +84,8 @@ class DecisionFields:
                                [str(v) for v in BAG_VOLUMES], message=_l("Choose a volume."))])
     # A text field, not type=date: the browser's date picker shows its own UI language's order
     # (mm/dd/yyyy on many machines), and the drive's screens always say dd/mm/yyyy.
-    deferral_until = StringField(_l("May donate again from"), description=_l("dd/mm/yyyy"),
-                                 validators=[OptionalValue(), _check_date],
-                                 render_kw={"inputmode": "numeric", "autocomplete": "off", "placeholder": "dd/mm/yyyy"})
+    deferral_until = DateTextField(_l("May donate again from"), description=_l("dd/mm/yyyy"),
+                                   validators=[OptionalValue()])
     reason = TextAreaField(_l("Reason for the deferral"), validators=[Length(max=1000, message=_l(
         "At most 1000 characters."))], render_kw={"rows": 2})
     override_reason = TextAreaField(_l("Why you go against the suggestion"), validators=[Length(
@@ -167,7 +148,7 @@ class CorrectDonationForm(NonceForm, DonationFields):
             "At most 1000 characters."))], render_kw={"rows": 2})
 
 
-class FindForm(FlaskForm):
+class FindForm(CleanForm):
     query = StringField(_l("Scan a ticket or type a queue number"), validators=[
         DataRequired(_l("Scan a ticket or type a queue number.")), Length(max=300)],
         render_kw={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"})
