@@ -14,6 +14,7 @@ from kiosk.formatting import format_number
 ACTIONS = {
     "kiosk_scan": _l("Pass scanned at the kiosk"),
     "walk_in_registered": _l("Registered as a walk-in"),
+    "phone_answers_replaced": _l("Answers given on the phone replaced at the kiosk"),
     "checked_in": _l("Checked in"),
     "screening_decision": _l("Decision recorded"),
     "screening_corrected": _l("Decision corrected"),

@@ -139,37 +139,37 @@ class WalkIn:
 
 
 class WalkInRefused(Exception):
-    """The ID number belongs to a known donor with another date of birth: staff must look."""
+    """The ID number is already known: the donor goes to the registration desk with their ID."""
 
 
 def register_walk_in(session: Session, *, walk_in: WalkIn, site: Site, today: dt.date, nonce: str) -> ScanResult:
-    """A donor not on the roster: a donor record (or the known one, matched by ID number) and a visit
-    for today's drive here; then the same way on as a scanned pass."""
+    """A donor we do not know: a donor record and a visit for today's drive here; then the same way
+    on as a scanned pass.
+
+    An ID number we already know is refused with WalkInRefused, whatever the date of birth: a walk-in
+    form anyone can reach must never hand out, or even hint at, a known donor's pass (the digits of a
+    CCCD give the birth year, so a date of birth is guessed in a few hundred tries). Staff at the
+    desk check the ID card and find the donor."""
 
     def write() -> dict[str, Any]:
         drive = todays_drive_at(session, site, today)
         if drive is None:
             return _result_dict(ScanResult(ScanOutcome.WRONG_DRIVE))
-        donor = session.scalars(sa.select(Donor).where(Donor.id_number == walk_in.id_number)).first()
-        if donor is not None and donor.date_of_birth != walk_in.date_of_birth:
+        if session.scalars(sa.select(Donor.id).where(Donor.id_number == walk_in.id_number)).first() is not None:
             raise WalkInRefused()
-        if donor is None:
-            donor = Donor(full_name=walk_in.full_name, name_search=fold_diacritics(walk_in.full_name),
-                          date_of_birth=walk_in.date_of_birth, sex=walk_in.sex, id_number=walk_in.id_number,
-                          phone=walk_in.phone, department_id=walk_in.department_id, rank=walk_in.rank,
-                          blood_group=walk_in.blood_group, last_donation_date=walk_in.last_donation_date,
-                          last_donation_type="whole_blood" if walk_in.last_donation_date else None)
-            session.add(donor)
-            session.flush()
-        visit = session.scalars(sa.select(Visit).where(Visit.drive_id == drive.id, Visit.donor_id == donor.id)
-                                .with_for_update()).first()
-        if visit is None:
-            visit = Visit(drive_id=drive.id, donor_id=donor.id, site_id=site.id, token=new_pass_token(),
-                          registered_via="walk_in")
-            session.add(visit)
-            session.flush()
-            record_audit(session, "walk_in_registered", actor=f"kiosk:{site.code}", entity="visit",
-                         entity_id=visit.id, drive_id=drive.id)
+        donor = Donor(full_name=walk_in.full_name, name_search=fold_diacritics(walk_in.full_name),
+                      date_of_birth=walk_in.date_of_birth, sex=walk_in.sex, id_number=walk_in.id_number,
+                      phone=walk_in.phone, department_id=walk_in.department_id, rank=walk_in.rank,
+                      blood_group=walk_in.blood_group, last_donation_date=walk_in.last_donation_date,
+                      last_donation_type="whole_blood" if walk_in.last_donation_date else None)
+        session.add(donor)
+        session.flush()
+        visit = Visit(drive_id=drive.id, donor_id=donor.id, site_id=site.id, token=new_pass_token(),
+                      registered_via="walk_in")
+        session.add(visit)
+        session.flush()
+        record_audit(session, "walk_in_registered", actor=f"kiosk:{site.code}", entity="visit",
+                     entity_id=visit.id, drive_id=drive.id)
         return _result_dict(_scan_result_for(session, visit, site, today))
 
     result, _replayed = run_once(session, nonce, "kiosk_walk_in", write)
@@ -197,6 +197,44 @@ def answered_today(session: Session, visit: Visit, today_start_utc: dt.datetime)
         sa.select(sa.func.count()).select_from(QuestionnaireResponse).where(
             QuestionnaireResponse.visit_id == visit.id, QuestionnaireResponse.submitted_at >= today_start_utc)
     ) > 0
+
+
+class PhoneAnswersOutcome(str, enum.Enum):
+    STORED = "stored"
+    ALREADY_ANSWERED = "already_answered"  # locked: the first answers stand (the kiosk may replace them)
+    CLOSED = "closed"  # not the drive day, or the donor has checked in already
+
+
+def phone_answers_today(session: Session, visit: Visit, today_start_utc: dt.datetime) -> Optional[QuestionnaireResponse]:
+    """Today's answers given on the donor's phone, if those are the ones that stand (no later answers
+    at the kiosk replaced them)."""
+    latest = session.scalars(
+        sa.select(QuestionnaireResponse).where(QuestionnaireResponse.visit_id == visit.id,
+                                               QuestionnaireResponse.submitted_at >= today_start_utc)
+        .order_by(QuestionnaireResponse.submitted_at.desc(), QuestionnaireResponse.id.desc())).first()
+    return latest if latest is not None and latest.channel == "phone" else None
+
+
+def answer_on_phone(session: Session, *, visit_id: int, questionnaire: Questionnaire, answers: dict[str, bool],
+                    today: dt.date, today_start_utc: dt.datetime, nonce: str) -> dict[str, Any]:
+    """The questionnaire answered on the pass page. The first answers of the day are locked: a
+    second submission (someone else holding the pass link, say) is refused with ALREADY_ANSWERED and
+    changes nothing; the same nonce retried answers the same. Returns {"outcome", "response_id"}."""
+
+    def write() -> dict[str, Any]:
+        visit = session.scalars(sa.select(Visit).where(Visit.id == visit_id).with_for_update()).one()
+        drive = visit.drive
+        if drive.drive_date != today or drive.status != DriveStatus.OPEN or visit.checked_in_at is not None:
+            return {"outcome": PhoneAnswersOutcome.CLOSED.value}
+        if answered_today(session, visit, today_start_utc):
+            return {"outcome": PhoneAnswersOutcome.ALREADY_ANSWERED.value}
+        response = store_answers(session, visit=visit, questionnaire=questionnaire, answers=answers, channel="phone",
+                                 nonce=nonce)
+        session.flush()
+        return {"outcome": PhoneAnswersOutcome.STORED.value, "response_id": response.id}
+
+    result, _replayed = run_once(session, nonce, "phone_questionnaire", write)
+    return result
 
 
 def store_answers(session: Session, *, visit: Visit, questionnaire: Questionnaire, answers: dict[str, bool],
@@ -234,8 +272,14 @@ def check_in(session: Session, *, kiosk_session_id: str, site: Site, questionnai
             return {"outcome": CheckinOutcome.ALREADY_CHECKED_IN.value, "visit_id": visit.id,
                     "queue_number": visit.queue_number, "checked_in_at": visit.checked_in_at.isoformat()}
         if answers is not None:
+            replaced = phone_answers_today(session, visit, today_start_utc)
             store_answers(session, visit=visit, questionnaire=questionnaire, answers=answers, channel="kiosk",
                           nonce=nonce)
+            if replaced is not None:
+                # The donor said the phone's answers were not theirs and answered again here.
+                record_audit(session, "phone_answers_replaced", actor=f"kiosk:{site.code}", entity="visit",
+                             entity_id=visit.id, drive_id=visit.drive_id,
+                             old={"response_id": replaced.id, "submitted_at": replaced.submitted_at.isoformat()})
         elif not answered_today(session, visit, today_start_utc):
             return {"outcome": CheckinOutcome.QUESTIONNAIRE_REQUIRED.value, "visit_id": visit.id}
         visit.queue_number = next_queue_number(session, visit.drive_id, site.id)

@@ -16,7 +16,10 @@ from kiosk.extensions import db
 from kiosk.models import Drive, DriveStatus, Site, drive_site
 from kiosk.transactions import write_transaction
 
-ERROR_CODES = ("not_found", "changed_meanwhile", "open_elsewhere", "reason_required")
+ERROR_CODES = ("not_found", "changed_meanwhile", "open_elsewhere", "reason_required", "date_out_of_range")
+# The years a drive may be dated: 31/12/9999 is a date to Python, but a drive then has no "next
+# donation" (its date + 84 days overflows) and every screen that computes one would fail.
+DRIVE_YEARS = range(2000, 2101)
 
 
 class DriveError(DomainError):
@@ -80,6 +83,11 @@ def _check_no_clash(session: Session, drive_id: Optional[int], status: DriveStat
         raise DriveError("open_elsewhere", drive=clash[0], site=clash[1])
 
 
+def _check_date(drive_date: dt.date) -> None:
+    if drive_date.year not in DRIVE_YEARS:
+        raise DriveError("date_out_of_range", first=DRIVE_YEARS.start, last=DRIVE_YEARS.stop - 1)
+
+
 def _sites(session: Session, site_ids: list[int]) -> list[Site]:
     return list(session.scalars(sa.select(Site).where(Site.id.in_(site_ids))))
 
@@ -89,6 +97,7 @@ def create_drive(session: Session | scoped_session, *, staff_id: int, name: str,
                  site_ids: Iterable[int] = (), campaign: str = "") -> int:
     """Add a drive, and commit. Returns its id. One open drive per site: `open_elsewhere`."""
     status, site_ids = DriveStatus(status), list(site_ids or [])
+    _check_date(drive_date)
     with write_transaction(session):
         _check_no_clash(session, None, status, site_ids)
         drive = Drive(name=name.strip(), drive_date=drive_date, target_bags=target_bags, status=status,
@@ -110,8 +119,10 @@ def update_drive(session: Session | scoped_session, *, drive_id: int, staff_id: 
 
     Refuses with `changed_meanwhile` if the drive is no longer what the form showed,
     `open_elsewhere` if it would open at a site where another drive is open, and
-    `reason_required` for a closed drive changed without a reason."""
+    `reason_required` for a closed drive changed without a reason, `date_out_of_range` for a date
+    outside DRIVE_YEARS."""
     status, site_ids, reason = DriveStatus(status), list(site_ids or []), (reason or "").strip()
+    _check_date(drive_date)
     with write_transaction(session):
         drive = session.get(Drive, drive_id)
         if drive is None:

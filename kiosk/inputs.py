@@ -19,6 +19,9 @@ from typing import Optional
 INVISIBLE = frozenset("\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
                       "\u2060\u2066\u2067\u2068\u2069\ufeff\u00ad")
 ASCII_DIGITS = frozenset("0123456789")
+# The years a typed date may have: a birth, a drive, a return date. 31/12/9999 is a real date to
+# Python, but a drive then has no "next donation" (date + 84 days overflows) and no use.
+DATE_YEARS = range(1900, 2101)
 
 
 def clean_text(value: object) -> str:
@@ -27,6 +30,17 @@ def clean_text(value: object) -> str:
     kept = "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c
                    for c in text if c not in INVISIBLE and unicodedata.category(c) != "Cf")
     return " ".join(kept.split())
+
+
+def clean_lines(value: object) -> str:
+    """Text of several lines (a reason, a note): each line as clean_text, blank lines kept to one."""
+    text = unicodedata.normalize("NFC", "" if value is None else str(value))
+    lines = [clean_text(line) for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    kept: list[str] = []
+    for line in lines:
+        if line or (kept and kept[-1]):
+            kept.append(line)
+    return "\n".join(kept).strip("\n")
 
 
 def clean_name(value: object) -> str:

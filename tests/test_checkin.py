@@ -196,8 +196,9 @@ def test_walk_in_creates_a_donor_and_a_visit_once(ctx):
     assert first == again and first.outcome == ScanOutcome.ACCEPTED
     visits = db.session.scalars(sa.select(Visit).where(Visit.registered_via == "walk_in")).all()
     assert len(visits) == 1 and visits[0].donor.name_search == "dinh thi mai"
-    # The same person again with a new nonce: the same donor and visit, not a duplicate.
-    register_walk_in(db.session, walk_in=_walk_in(), site=ctx["site"], today=ctx["today"], nonce=new_nonce())
+    # The same person again with a new nonce: refused (the ID number is known now), not a duplicate.
+    with pytest.raises(WalkInRefused):
+        register_walk_in(db.session, walk_in=_walk_in(), site=ctx["site"], today=ctx["today"], nonce=new_nonce())
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Visit).where(Visit.registered_via == "walk_in")) == 1
 
 
@@ -206,3 +207,13 @@ def test_walk_in_with_a_known_id_number_but_another_birth_date_is_refused(ctx):
     with pytest.raises(WalkInRefused):
         register_walk_in(db.session, walk_in=_walk_in(id_number=visit.donor.id_number), site=ctx["site"],
                          today=ctx["today"], nonce=new_nonce())
+
+
+def test_walk_in_with_a_known_id_number_and_the_right_birth_date_is_refused_too(ctx):
+    """Issue 12: with the right date of birth, the walk-in handed out the known donor's own pass."""
+    visit = a_visit()
+    walk_in = _walk_in(id_number=visit.donor.id_number, date_of_birth=visit.donor.date_of_birth,
+                       full_name=visit.donor.full_name, sex=visit.donor.sex)
+    with pytest.raises(WalkInRefused):
+        register_walk_in(db.session, walk_in=walk_in, site=ctx["site"], today=ctx["today"], nonce=new_nonce())
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(KioskSession)) == 0

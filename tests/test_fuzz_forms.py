@@ -54,6 +54,16 @@ HOSTILE = [
     "completed", "incomplete", "none", "other", "yes", "no", "next", "back", "XNC", "CSCD", "planned", "closed",
     "open", "nurse", "organiser", "x" * 5000, "9" * 500, "\r\n\r\nSet-Cookie: x=1", "\ud7ff\ue000\uffff",
 ]
+# Issue 12's findings (items 6 and 9) and issue 13's dates: full-width digits, NFD text, bidi
+# controls and zero-width characters, dates a year 9999 or with junk after them, 8-digit dates, and
+# fields longer than 131,072 characters (Python's csv module refuses a field past that).
+ISSUE_12_INPUTS = [
+    "００１１９５００９９９９", "０９１２３４５６７８", "٠٠١١٩٥٠٠٩٩٩٩", "tra\u0302\u0300n thi\u0323 ngo\u0323c a\u0301nh",
+    "Cu\u0323c Qua\u0309n ly\u0301 xua\u0302\u0301t nha\u0323\u0302p ca\u0309nh", "\u202eĐinh\u200b Thị\u2066 Mai\u2069",
+    "\u200b\u200c\u200d\ufeff", "31/12/9999", "9999-12-31", "31129999", "05091990", "1990-01-02Tjunk", "０５０９１９９０",
+    "x" * 131_073, "9" * 131_073,
+]
+HOSTILE += ISSUE_12_INPUTS
 SHARED_FIELDS = ["nonce", "ks", "step", "action", "expected_version", "next", "lang", "pass_code", "query", "q1", "q5",
                  "q10", "q12", "drive", "site", "department", "rev"]
 JUNK_FIELDS = ["", "__proto__", "a" * 300, "😀", "csrf_token[]", "id", "<b>"]
@@ -322,3 +332,42 @@ def test_errors_speak_english_to_who_chose_english(fuzz):
     assert response.status_code == 404 and "This page does not exist." in response.get_data(as_text=True)
     response = client.post("/kiosk/XNC/scan", data={"pass_code": "x"})  # no CSRF token
     assert response.status_code == 400 and "expired" in response.get_data(as_text=True)
+
+
+def _real_path(rule, ids: dict) -> dict:
+    """The route's URL arguments, each a real record (the ones a POST may change)."""
+    real = {"visit_id": ids["visit"], "screening_id": ids["screening"], "donation_id": ids["donation"],
+            "donor_id": ids["donor"], "staff_id": ids["spare_staff"], "site_id": ids["spare_site"],
+            "department_id": ids["spare_department"], "drive_id": ids["spare_drive"], "code": "XNC",
+            "token": ids["token"], "kind": "visits", "fmt": "csv"}
+    return {name: real.get(name, 1) for name in rule.arguments}
+
+
+POSTS = [(endpoint, method) for endpoint, method in ROUTES if method == "POST"]
+TRIED = {"requests": 0, "5xx": 0}
+
+
+@pytest.mark.parametrize("endpoint", [e for e, _m in POSTS])
+def test_every_post_takes_issue_12s_inputs_in_every_field_without_a_500(fuzz, endpoint):
+    """Each of ISSUE_12_INPUTS in every field of the route's forms at once, from the route's own role,
+    every other one with a valid nonce and as htmx: no answer is a 5xx."""
+    from kiosk.tokens import new_nonce
+
+    app, ids = fuzz["app"], fuzz["ids"]
+    rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint and "POST" in r.methods)
+    role = rule_for_endpoint(app, endpoint)
+    fields = form_fields_of(app.view_functions[endpoint]) or SHARED_FIELDS
+    url = rule.build(_real_path(rule, ids), append_unknown=False)[1]
+    client = signed_in_client(app, role)
+    token = csrf_token_of(client)
+    for index, value in enumerate(ISSUE_12_INPUTS):
+        for valid_nonce, htmx in [((False, False), (True, True))[index % 2]]:
+            body = {name: value for name in fields} | {"csrf_token": token}
+            if valid_nonce:
+                body["nonce"] = new_nonce()
+            headers = {"X-CSRFToken": token, **({"HX-Request": "true"} if htmx else {})}
+            response = client.post(url, data=body, headers=headers)
+            TRIED["requests"] += 1
+            TRIED["5xx"] += response.status_code >= 500
+            check_answer(response, [value, *fields], f"POST {url} with {value[:20]!r}… in {fields}")
+    print(f"\n{TRIED['requests']} requests tried so far, {TRIED['5xx']} answered 5xx")

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from kiosk.extensions import db
 from kiosk.formatting import local_today
-from kiosk.models import KioskSession, Site, Visit
+from kiosk.models import KioskSession, Site, Visit, WriteReceipt
 from kiosk.tokens import new_nonce
 
 HX = {"HX-Request": "true"}
@@ -131,3 +131,165 @@ def test_the_walk_in_form_takes_its_age_limits_from_this_instances_rules(client,
     too_young = walk_in(19.5, "001207009993")
     assert too_young.status_code == 422
     assert "phải từ 20 đến 65 tuổi (anh/chị 19 tuổi)" in too_young.get_data(as_text=True)
+
+
+# ----- issue 12: walk-ins and answers given on the phone -----
+
+def _walk_in(**changes) -> dict:
+    data = {"full_name": "Đinh Thị Mai", "date_of_birth": "05/05/1995", "sex": "F", "id_number": "001195009999",
+            "phone": "0912345678", "department_id": "0", "rank": "", "blood_group": "", "last_donation": "",
+            "nonce": new_nonce()}
+    return data | changes
+
+
+def test_a_walk_in_never_hands_out_a_known_donors_pass(client, app, demo):
+    """Issue 12: with a known CCCD and the right date of birth, the phone was sent to that donor's own
+    pass page; with a wrong one it was told "registered with other details". Now both get one answer."""
+    from kiosk.models import Donor
+
+    with app.app_context():
+        donor = db.session.scalars(sa.select(Donor).limit(1)).one()
+        known = dict(id_number=donor.id_number, full_name=donor.full_name, sex=donor.sex,
+                     date_of_birth=donor.date_of_birth.strftime("%d/%m/%Y"))
+        wrong_birth = (donor.date_of_birth + dt.timedelta(days=1)).strftime("%d/%m/%Y")
+    answers = []
+    for birth in (known["date_of_birth"], wrong_birth):
+        for headers in ({}, HX):
+            response = client.post("/kiosk/XNC/walk-in", data=_walk_in(**(known | {"date_of_birth": birth})),
+                                   headers=headers)
+            assert response.status_code == 422 and "Location" not in response.headers
+            body = response.get_data(as_text=True)
+            assert "vui lòng đến bàn đăng ký với giấy tờ tùy thân" in body and "/p/" not in body
+            answers.append(re.sub(r'value="[^"]*"', "", body))
+    assert answers[0] == answers[2] and answers[1] == answers[3]  # nothing tells the two dates apart
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(KioskSession)) == 0
+
+
+def test_walk_ins_are_limited_per_address_and_per_cccd(client, app, demo):
+    """Issue 12: 30 junk walk-ins from one address were checked in as numbers 1-30 in 2.7 s."""
+    for n in range(10):
+        assert client.post("/kiosk/XNC/walk-in", data=_walk_in(id_number=f"0011950{n:05d}")).status_code == 303
+    refused = client.post("/kiosk/XNC/walk-in", data=_walk_in(id_number="001195099999"), headers=HX)
+    assert refused.status_code == 429 and "Quá nhiều lần thử" in refused.get_data(as_text=True)
+    # One CCCD (registered above: one try) tried from many addresses: refused after five, whichever
+    # address asks.
+    for n in range(4):
+        client.environ_base["REMOTE_ADDR"] = f"10.9.0.{n + 1}"
+        assert client.post("/kiosk/XNC/walk-in", data=_walk_in(id_number="001195000000")).status_code == 422
+    client.environ_base["REMOTE_ADDR"] = "10.9.0.99"
+    assert client.post("/kiosk/XNC/walk-in", data=_walk_in(id_number="001195000000")).status_code == 429
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Visit).where(
+            Visit.registered_via == "walk_in")) == 10
+
+
+def test_a_walk_in_retried_with_its_nonce_answers_the_same_and_counts_once(client, demo):
+    data = _walk_in()
+    first = client.post("/kiosk/XNC/walk-in", data=data)
+    for _ in range(12):
+        again = client.post("/kiosk/XNC/walk-in", data=data)
+        assert again.status_code == 303 and again.headers["Location"] == first.headers["Location"]
+
+
+def test_a_refused_find_writes_nothing(client, app, demo):
+    """Issue 12: every /find request wrote a rate-limit row even when refused, so anonymous floods
+    queued for the write lock and slowed a real kiosk's scans."""
+    from kiosk.models import RateLimitHit
+
+    data = {"id_number": "001195009999", "date_of_birth": "05/05/1995"}
+    for _ in range(20):
+        assert client.post("/kiosk/XNC/find", data=data | {"nonce": new_nonce()}, headers=HX).status_code == 422
+    with app.app_context():
+        before = db.session.scalars(sa.select(RateLimitHit.count).where(RateLimitHit.key.like("kiosk:find:%"))).one()
+        receipts = db.session.scalar(sa.select(sa.func.count()).select_from(WriteReceipt))
+    for _ in range(5):
+        assert client.post("/kiosk/XNC/find", data=data | {"nonce": new_nonce()}, headers=HX).status_code == 429
+    with app.app_context():
+        assert before == 20
+        assert db.session.scalars(sa.select(RateLimitHit.count).where(RateLimitHit.key.like("kiosk:find:%"))).one() == 20
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(WriteReceipt)) == receipts
+
+
+def _phone_answers(client, token: str, sex: str, nonce: str, yes: tuple[str, ...] = ()):
+    from kiosk.screening.questionnaire import load_questionnaire
+    from tests.nurse_helpers import answers_for
+
+    groups = load_questionnaire().groups_for(sex)
+    form = {item: "yes" if value else "no" for item, value in answers_for(sex, yes).items()}
+    return client.post(f"/p/{token}/questionnaire", data=form | {"step": str(len(groups) - 1), "nonce": nonce})
+
+
+def _visit_of(app, token):
+    with app.app_context():
+        visit = db.session.scalars(sa.select(Visit).where(Visit.token == token)).one()
+        return visit.id, visit.donor.sex
+
+
+def test_answers_given_on_the_phone_are_locked_after_the_first(client, app, demo, token):
+    from kiosk.models import QuestionnaireResponse
+
+    _visit_id, sex = _visit_of(app, token)
+    nonce = new_nonce()
+    assert _phone_answers(client, token, sex, nonce).status_code == 303
+    # Someone else with the pass link answers again: refused in words, nothing changes.
+    second = _phone_answers(client, token, sex, new_nonce(), yes=("q5",))
+    assert second.status_code == 409 and "đã được trả lời" in second.get_data(as_text=True)
+    # The first request retried (its nonce) answers the same.
+    assert _phone_answers(client, token, sex, nonce).status_code == 303
+    with app.app_context():
+        responses = db.session.scalars(sa.select(QuestionnaireResponse)).all()
+        assert len(responses) == 1 and responses[0].flags == []
+
+
+def _scan_and_confirm(client, token):
+    page = client.post("/kiosk/XNC/scan", data={"pass_code": token, "nonce": new_nonce()}, headers=HX).get_data(as_text=True)
+    kiosk_session = re.search(r'name="ks" value="([^"]+)"', page).group(1)
+    page = client.post("/kiosk/XNC/confirm", data={"ks": kiosk_session, "nonce": new_nonce()}, headers=HX)
+    return kiosk_session, page.get_data(as_text=True)
+
+
+def test_the_kiosk_asks_whether_the_phones_answers_were_the_donors(client, app, demo, token):
+    from kiosk.models import AuditLog, QuestionnaireResponse
+
+    _visit_id, sex = _visit_of(app, token)
+    assert _phone_answers(client, token, sex, new_nonce()).status_code == 303
+    with app.app_context():
+        answered_at = db.session.scalars(sa.select(QuestionnaireResponse.submitted_at)).one()
+        from kiosk.formatting import format_time
+        shown = format_time(answered_at)
+    kiosk_session, page = _scan_and_confirm(client, token)
+    assert 'data-step="phone-answers"' in page and f"trên điện thoại lúc {shown}" in page
+    ticket = client.post("/kiosk/XNC/phone-answers", data={"ks": kiosk_session, "mine": "yes", "nonce": new_nonce()},
+                         headers=HX).get_data(as_text=True)
+    assert 'data-step="ticket"' in ticket
+    with app.app_context():
+        assert db.session.scalars(sa.select(QuestionnaireResponse.channel)).all() == ["phone"]
+        assert not db.session.scalars(sa.select(AuditLog).where(AuditLog.action == "phone_answers_replaced")).all()
+
+
+def test_answers_given_again_at_the_kiosk_replace_the_phones_and_are_audited(client, app, demo, token, auth):
+    from kiosk.models import AuditLog, QuestionnaireResponse
+    from kiosk.screening.questionnaire import load_questionnaire
+    from tests.nurse_helpers import answers_for
+
+    visit_id, sex = _visit_of(app, token)
+    assert _phone_answers(client, token, sex, new_nonce(), yes=("q5",)).status_code == 303
+    kiosk_session, page = _scan_and_confirm(client, token)
+    page = client.post("/kiosk/XNC/phone-answers", data={"ks": kiosk_session, "mine": "no"},
+                       headers=HX).get_data(as_text=True)
+    assert 'data-step="questionnaire-0"' in page
+    groups = load_questionnaire().groups_for(sex)
+    form = {item: "yes" if value else "no" for item, value in answers_for(sex).items()}
+    ticket = client.post("/kiosk/XNC/questionnaire", data=form | {"ks": kiosk_session, "step": str(len(groups) - 1),
+                                                                  "nonce": new_nonce()}, headers=HX)
+    assert 'data-step="ticket"' in ticket.get_data(as_text=True)
+    with app.app_context():
+        channels = db.session.scalars(sa.select(QuestionnaireResponse.channel).order_by(QuestionnaireResponse.id)).all()
+        assert channels == ["phone", "kiosk"]
+        replaced = db.session.scalars(sa.select(AuditLog).where(AuditLog.action == "phone_answers_replaced")).one()
+        assert replaced.entity_id == visit_id
+    # The nurse sees which answers stand, where and when they were given.
+    assert auth.as_nurse().status_code == 303
+    nurse_page = client.get(f"/nurse/XNC/visit/{visit_id}").get_data(as_text=True)
+    assert 'data-answers-channel="kiosk"' in nurse_page and "Trả lời tại quầy tiếp đón lúc" in nurse_page

@@ -3,7 +3,7 @@ import datetime as dt
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 
 from kiosk.extensions import db
 from kiosk.idempotency import InvalidNonce, run_once

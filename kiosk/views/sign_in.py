@@ -26,6 +26,7 @@ from kiosk.database import begin_write
 from kiosk.extensions import db
 from kiosk.models import Staff, StaffRole
 from kiosk.qr import qr_svg
+from kiosk.views.fields import CleanForm
 from kiosk.views.main import _safe_next
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -39,17 +40,17 @@ def _now() -> float:  # tests move the clock
     return time.time()
 
 
-class SignInForm(FlaskForm):
+class SignInForm(CleanForm):
     username = StringField(_l("Username"), validators=[DataRequired(_l("Enter your username.")), Length(max=60)])
     password = PasswordField(_l("Password"), validators=[DataRequired(_l("Enter your password.")), Length(max=200)])
 
 
-class CodeForm(FlaskForm):
+class CodeForm(CleanForm):
     code = StringField(_l("6-digit code"), validators=[DataRequired(_l("Enter the code from your app.")),
                                                       Length(max=12, message=_l("Enter the 6-digit code."))])
 
 
-class OwnPasswordForm(FlaskForm):
+class OwnPasswordForm(CleanForm):
     current = PasswordField(_l("Current password"), validators=[DataRequired(_l("Enter your current password.")),
                                                                 Length(max=200)])
     password = PasswordField(_l("New password"), validators=[

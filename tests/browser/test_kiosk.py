@@ -237,6 +237,11 @@ def test_phone_pre_check_in_then_the_kiosk_only_confirms_arrival(live_server, de
     open_kiosk(kiosk, live_server)
     scan_with_scanner(kiosk, pass_url(live_server.url, visit["token"]))
     kiosk.click("text=Đúng, là tôi")
+    # Anyone holding the pass link could have answered: the donor says whether the answers were theirs.
+    kiosk.wait_for_selector("[data-step=phone-answers]")
+    assert "trên điện thoại lúc" in kiosk.locator("h1").inner_text()
+    check_page(kiosk, "kiosk-phone-answers-768")
+    kiosk.click("text=Đúng, tôi đã trả lời")
     kiosk.wait_for_selector("[data-step=ticket]")  # no questionnaire at the kiosk
     assert kiosk.locator("[data-queue-number]").inner_text() == "1"
     with app.app_context():
@@ -269,6 +274,79 @@ def test_a_tap_right_after_a_step_appears_is_answered_by_that_step(live_server, 
     kiosk.click("text=Đúng, là tôi")
     kiosk.wait_for_selector("[data-step=questionnaire-0]")
     assert kiosk.url == f"{live_server.url}/kiosk/XNC"
+
+
+def test_answers_from_the_phone_that_were_not_the_donors_are_given_again_at_the_kiosk(live_server, demo,
+                                                                                     new_context, app):
+    from kiosk.models import AuditLog
+
+    visit = a_visit(app)
+    phone = new_context(viewport=PHONE).new_page()
+    phone.goto(pass_url(live_server.url, visit["token"]))
+    answer_questionnaire(phone, yes={"q7"})
+    kiosk = new_context(viewport=TABLET).new_page()
+    open_kiosk(kiosk, live_server)
+    scan_with_scanner(kiosk, pass_url(live_server.url, visit["token"]))
+    kiosk.click("text=Đúng, là tôi")
+    kiosk.wait_for_selector("[data-step=phone-answers]")
+    kiosk.click("text=Không, trả lời lại tại đây")
+    answer_questionnaire(kiosk)
+    kiosk.wait_for_selector("[data-step=ticket]")
+    with app.app_context():
+        channels = db.session.scalars(sa.select(QuestionnaireResponse.channel).order_by(QuestionnaireResponse.id)).all()
+        assert channels == ["phone", "kiosk"]
+        assert db.session.scalars(sa.select(AuditLog.action).where(AuditLog.action == "phone_answers_replaced")).one()
+
+
+def _walk_in_typed_on(page, name: str, born: str):
+    page.fill("#full_name", name)
+    page.fill("#date_of_birth", born)
+    page.click("label[for=sex-1]")
+    page.fill("#id_number", "".join(chr(ord(c) + 0xFEE0) for c in "001190000999"))  # full-width, as some keyboards type
+    page.fill("#phone", "0912 345 678")
+
+
+# NFD and lower case, as a Mac or some phone keyboards send it.
+NFD_NAME = "tra\u0302\u0300n thi\u0323 ngo\u0323c a\u0301nh"
+
+
+def test_a_walk_in_at_the_kiosk_with_an_8_digit_birth_date_and_an_nfd_name(live_server, demo, page, app):
+    page.set_viewport_size(TABLET)
+    open_kiosk(page, live_server)
+    page.click("text=Đăng ký người hiến mới")
+    page.wait_for_selector("[data-step=walk-in]")
+    assert page.get_attribute("#date_of_birth", "inputmode") == "numeric"
+    _walk_in_typed_on(page, NFD_NAME, "05091990")  # a number pad has no "/"
+    check_page(page, "kiosk-walk-in-8-digit-768")
+    page.click("[data-step=walk-in] button[type=submit]")
+    page.wait_for_selector("[data-step=questionnaire-0]")
+    answer_questionnaire(page)
+    page.wait_for_selector("[data-step=ticket]")
+    assert "Ánh" in page.locator(".ticket-name").inner_text()
+    check_page(page, "kiosk-walk-in-ticket-768")
+    with app.app_context():
+        donor = db.session.scalars(sa.select(Visit).where(Visit.registered_via == "walk_in")).one().donor
+        assert donor.full_name == "Trần Thị Ngọc Ánh" and donor.id_number == "001190000999"
+        assert donor.date_of_birth.isoformat() == "1990-09-05"
+
+
+def test_a_walk_in_on_a_phone_with_an_8_digit_birth_date_and_an_nfd_name(live_server, demo, new_context, app):
+    phone = new_context(viewport=PHONE).new_page()
+    phone.goto(f"{live_server.url}/kiosk/XNC/walk-in")
+    _walk_in_typed_on(phone, NFD_NAME, "05091990")
+    check_page(phone, "phone-walk-in-8-digit-390")
+    phone.click("form.kiosk-form button[type=submit]")
+    phone.wait_for_selector("[data-step=questionnaire-0]")
+    assert "Xin chào Ánh" in phone.locator("h1").first.inner_text()
+    check_page(phone, "phone-walk-in-greeting-390")
+    # The same CCCD again (whatever the date of birth): the desk, never the pass.
+    phone.goto(f"{live_server.url}/kiosk/XNC/walk-in")
+    _walk_in_typed_on(phone, "Trần Thị Ngọc Ánh", "06091990")
+    phone.click("form.kiosk-form button[type=submit]")
+    phone.wait_for_selector(".notice-error")
+    assert "vui lòng đến bàn đăng ký với giấy tờ tùy thân" in phone.locator(".notice-error").first.inner_text()
+    assert "/p/" not in phone.url
+    check_page(phone, "phone-walk-in-known-390")
 
 
 def test_the_pass_page_outside_the_drive_day_says_when_and_where(live_server, demo, page, app):

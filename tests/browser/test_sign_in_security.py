@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from kiosk.auth import hash_password
 from kiosk.extensions import db
 from kiosk.models import Staff, StaffRole
-from tests.browser.conftest import LAPTOP, TABLET, check_page
+from tests.browser.conftest import TABLET, check_page
 from tests.conftest import NURSE_PASSWORD
 from tests.support.donors import check_in, pick_donor
 

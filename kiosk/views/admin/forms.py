@@ -2,21 +2,21 @@
 field that checks its own input (dates, numbers, choices), carries its own message."""
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any, Iterable
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import (BooleanField, DateField, HiddenField, IntegerField, PasswordField, SelectField,
+from wtforms import (BooleanField, HiddenField, IntegerField, PasswordField, SelectField,
                      SelectMultipleField, StringField, TextAreaField, widgets)
 from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import CheckboxInput, ListWidget
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Regexp, ValidationError
 
 from kiosk import labels
+from kiosk.drives import DRIVE_YEARS
 from kiosk.models import DriveStatus, StaffRole
 from kiosk.roster.uploads import UPLOAD_ID
+from kiosk.views.fields import CleanForm, DateTextField
 from kiosk.views.lookups import screening_rules
 
 
@@ -27,37 +27,6 @@ def choice(value: Any, label: Any) -> SelectChoice:
 
 PASSWORD_MIN = 8
 CORRECTION_REASONS_MAX = 500
-
-
-class LocalDateField(DateField):
-    """A date typed as dd/mm/yyyy (or yyyy-mm-dd), in a text box: a browser's own date box
-    shows the browser's locale (mm/dd/yyyy on many laptops), not Vietnam's dd/mm/yyyy."""
-
-    widget = widgets.TextInput()
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("format", ["%d/%m/%Y", "%Y-%m-%d"])
-        kwargs.setdefault("render_kw", {"placeholder": "dd/mm/yyyy", "inputmode": "numeric", "autocomplete": "off"})
-        super().__init__(*args, **kwargs)
-
-    def _value(self):
-        if self.raw_data:
-            return " ".join(self.raw_data)
-        return self.data.strftime("%d/%m/%Y") if self.data else ""
-
-    def process_formdata(self, valuelist):
-        if not valuelist or not valuelist[0].strip():
-            self.data = None
-            return
-        text = valuelist[0].strip()
-        for fmt in self.strptime_format:
-            try:
-                self.data = dt.datetime.strptime(text, fmt).date()
-                return
-            except ValueError:
-                continue
-        self.data = None
-        raise ValueError(_l("Enter a date as dd/mm/yyyy."))
 
 
 class WholeNumberField(IntegerField):
@@ -105,10 +74,11 @@ STATUS_CHOICES = [(DriveStatus.PLANNED.value, _l("Planned")), (DriveStatus.OPEN.
                   (DriveStatus.CLOSED.value, _l("Closed"))]
 
 
-class DriveForm(FlaskForm):
+class DriveForm(CleanForm):
     name = StringField(_l("Name"), validators=[DataRequired(_l("Enter the drive's name.")),
                                                Length(max=200, message=_l("At most %(max)d characters."))])
-    drive_date = LocalDateField(_l("Date"), validators=[InputRequired(_l("Enter the drive's date."))])
+    drive_date = DateTextField(_l("Date"), validators=[DataRequired(_l("Enter the drive's date."))],
+                               years=DRIVE_YEARS)
     target_bags = WholeNumberField(_l("Target (bags)"), default=0, validators=[
         InputRequired(_l("Enter a target, or 0.")),
         NumberRange(min=0, max=100000, message=_l("Between %(min)s and %(max)s."))])
@@ -125,7 +95,7 @@ class DriveForm(FlaskForm):
     fingerprint = HiddenField()
 
 
-class SiteForm(FlaskForm):
+class SiteForm(CleanForm):
     code = StringField(_l("Code"), validators=[
         DataRequired(_l("Enter a short code, such as XNC.")),
         Regexp(r"^[A-Za-z0-9_-]{1,20}$", message=_l("Letters, digits, - and _ only, at most 20."))])
@@ -135,7 +105,7 @@ class SiteForm(FlaskForm):
     fingerprint = HiddenField()
 
 
-class DepartmentForm(FlaskForm):
+class DepartmentForm(CleanForm):
     name = StringField(_l("Name"), validators=[DataRequired(_l("Enter the department's name.")),
                                                Length(max=200, message=_l("At most %(max)d characters."))])
     parent_id = ChoiceField(_l("Part of"), coerce=int, default=0)
@@ -146,7 +116,7 @@ class DepartmentForm(FlaskForm):
 USERNAME = r"^[a-z0-9._-]{3,60}$"
 
 
-class StaffForm(FlaskForm):
+class StaffForm(CleanForm):
     username = StringField(_l("Username"), validators=[
         DataRequired(_l("Enter a username.")),
         Regexp(USERNAME, message=_l("3 to 60 lower-case letters, digits, dots, - or _."))],
@@ -163,7 +133,7 @@ class StaffForm(FlaskForm):
         DataRequired(_l("Enter the password again.")), EqualTo("password", message=_l("The passwords differ."))])
 
 
-class PasswordResetForm(FlaskForm):
+class PasswordResetForm(CleanForm):
     password = PasswordField(_l("New password"), validators=[
         DataRequired(_l("Enter a password.")),
         Length(min=PASSWORD_MIN, max=200, message=_l("At least %(min)d characters."))])
@@ -171,34 +141,34 @@ class PasswordResetForm(FlaskForm):
         DataRequired(_l("Enter the password again.")), EqualTo("password", message=_l("The passwords differ."))])
 
 
-class StaffSitesForm(FlaskForm):
+class StaffSitesForm(CleanForm):
     sites = SelectMultipleField(_l("Sites this nurse may open"), coerce=int, choices=[],
                                 widget=ListWidget(prefix_label=False), option_widget=CheckboxInput(),
                                 validate_choice=True)
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(CleanForm):
     """A button that changes something: only the CSRF token."""
 
 
-class RosterUploadForm(FlaskForm):
+class RosterUploadForm(CleanForm):
     roster = FileField(_l("Roster file (.csv or .xlsx)"), validators=[FileRequired(_l("Choose a file."))])
 
 
-class RosterConfirmForm(FlaskForm):
+class RosterConfirmForm(CleanForm):
     upload_id = HiddenField(validators=[
         DataRequired(_l("The upload has expired. Upload the file again.")),
         Regexp(UPLOAD_ID, message=_l("The upload has expired. Upload the file again."))])
     skip_bad = BooleanField(_l("Import the good rows and leave out the bad ones"))
 
 
-class DonorSearchForm(FlaskForm):
+class DonorSearchForm(CleanForm):
     q = StringField(_l("Name, ID number or phone"), validators=[
         DataRequired(_l("Type a name, an ID number or a phone number.")),
         Length(max=100, message=_l("At most %(max)d characters."))])
 
 
-class DonationCorrectionForm(FlaskForm):
+class DonationCorrectionForm(CleanForm):
     # The choices are this instance's bag sizes (its screening rules), set when the form is made.
     volume_ml = ChoiceField(_l("Volume"), coerce=int, choices=[])
     bag_number = StringField(_l("Bag number"), validators=[
@@ -218,7 +188,7 @@ class DonationCorrectionForm(FlaskForm):
         self.volume_ml.choices = [choice(size, f"{size} ml") for size in screening_rules().volume.bag_sizes_ml]
 
 
-class CertificateSerialForm(FlaskForm):
+class CertificateSerialForm(CleanForm):
     certificate_serial = StringField(_l("Official certificate serial number"), description=_l(
         "As printed on the certificate of voluntary blood donation the collecting facility handed over"),
         validators=[Length(max=40, message=_l("At most %(max)d characters."))],
@@ -227,7 +197,7 @@ class CertificateSerialForm(FlaskForm):
     nonce = HiddenField()
 
 
-class DonationVoidForm(FlaskForm):
+class DonationVoidForm(CleanForm):
     reason = TextAreaField(_l("Reason for voiding"), validators=[
         DataRequired(_l("Give the reason for the change.")),
         Length(max=CORRECTION_REASONS_MAX, message=_l("At most %(max)d characters."))])
@@ -235,7 +205,7 @@ class DonationVoidForm(FlaskForm):
     nonce = HiddenField()
 
 
-class HealthExportForm(FlaskForm):
+class HealthExportForm(CleanForm):
     format = ChoiceField(_l("Format"), choices=[choice("xlsx", "Excel (.xlsx)"), choice("csv", "CSV (UTF-8)")], default="xlsx")
     confirm = BooleanField(_l("I need the health answers and will keep this file confidential"),
                            validators=[DataRequired(_l("Confirm that you will keep the file confidential."))])

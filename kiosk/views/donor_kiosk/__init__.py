@@ -28,6 +28,30 @@ def misses_exceeded(kind: str) -> bool:
     return ratelimit.count(db.session, f"{kind}:miss:{request.remote_addr}", MISS_WINDOW) >= MISS_LIMIT
 
 
+# Walk-ins: per address (a script must not fill the queue with junk donors) and per ID number (a
+# CCCD is refused after a few tries, whatever address they come from). A site's tablets behind one
+# router share an address: 10 new donors a minute is more than a drive's walk-ins.
+WALK_IN_LIMITS = (("walk_in:addr", 10, 60), ("walk_in:cccd", 5, 3600))
+
+
+def over_limit(counters: list[tuple[str, int, int]]) -> bool:
+    """Is any of these (key, limit, window) counters at its limit? Reads only: a refused request
+    writes nothing (a flood of refused requests must not queue for the database's write lock)."""
+    return any(ratelimit.count(db.session, key, window) >= limit for key, limit, window in counters)
+
+
+def count_hits(counters: list[tuple[str, int, int]]) -> None:
+    begin_write(db.session)
+    for key, _limit, window in counters:
+        ratelimit.hit(db.session, key, window)
+    db.session.commit()
+
+
+def walk_in_counters(id_number: str) -> list[tuple[str, int, int]]:
+    keys = {"walk_in:addr": request.remote_addr, "walk_in:cccd": id_number}
+    return [(f"{kind}:{keys[kind]}", limit, window) for kind, limit, window in WALK_IN_LIMITS]
+
+
 def count_miss(kind: str) -> None:
     begin_write(db.session)
     ratelimit.hit(db.session, f"{kind}:miss:{request.remote_addr}", MISS_WINDOW)

@@ -9,18 +9,19 @@ from typing import Optional
 from flask import request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, RadioField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional as OptionalValue, ValidationError
 
 from kiosk.checkin import departments_for_walk_in
 from kiosk.extensions import db
 from kiosk.idempotency import InvalidNonce, check_nonce
-from kiosk.roster.parser import ID_NUMBER, parse_date
+from kiosk.inputs import clean_name
+from kiosk.roster.parser import ID_NUMBER
 from kiosk.screening.engine import age_on
 from kiosk.screening.rules import AgeRule
+from kiosk.views.fields import CleanForm, DateTextField, digits_filter
 
-VIETNAMESE_MOBILE = re.compile(r"^0(3|5|7|8|9)\d{8}$")
+VIETNAMESE_MOBILE = re.compile(r"^0(3|5|7|8|9)\d{8}$", re.ASCII)
 
 
 def _nonce_check(form, field):
@@ -30,32 +31,25 @@ def _nonce_check(form, field):
         raise ValidationError(_("This page has expired. Please start again."))
 
 
-class ScanForm(FlaskForm):
+class ScanForm(CleanForm):
     pass_code = StringField(_l("Pass code"), validators=[DataRequired(_l("Scan your pass.")), Length(max=500)])
     nonce = HiddenField(validators=[_nonce_check])
 
 
-def _date_field_check(form, field):
-    try:
-        value = parse_date(field.data)
-    except ValueError:
-        value = None
-    if value is None:
-        raise ValidationError(_("Enter the date as dd/mm/yyyy, for example 05/09/1990."))
-    field.parsed = value
+DATE_MESSAGE = _l("Enter the date as dd/mm/yyyy, for example 05/09/1990.")
 
 
 def _id_number_check(form, field):
-    field.data = (field.data or "").replace(" ", "")
-    if not ID_NUMBER.match(field.data):
+    # digits_filter made full-width digits ASCII; \d must still not take any other script's digits.
+    if not (ID_NUMBER.match(field.data or "") and (field.data or "").isascii()):
         raise ValidationError(_("The ID number (CCCD) has 12 digits."))
 
 
-class FindForm(FlaskForm):
+class FindForm(CleanForm):
     id_number = StringField(_l("ID number (CCCD)"), validators=[DataRequired(_l("Enter your ID number.")),
-                                                                 _id_number_check])
-    date_of_birth = StringField(_l("Date of birth"), validators=[DataRequired(_l("Enter your date of birth.")),
-                                                                  _date_field_check])
+                                                                 _id_number_check], filters=[digits_filter])
+    date_of_birth = DateTextField(_l("Date of birth"), validators=[DataRequired(_l("Enter your date of birth."))],
+                                  message=DATE_MESSAGE)
     nonce = HiddenField(validators=[_nonce_check])
 
 
@@ -63,20 +57,21 @@ BLOOD_GROUP_CHOICES = [SelectChoice("", _l("I don't know"))] + [
     SelectChoice(group) for group in ("O+", "A+", "B+", "AB+", "O-", "A-", "B-", "AB-")]
 
 
-class WalkInForm(FlaskForm):
+class WalkInForm(CleanForm):
     full_name = StringField(_l("Full name"), validators=[DataRequired(_l("Enter your full name.")),
                                                          Length(min=2, max=120, message=_l("Enter your full name."))])
-    date_of_birth = StringField(_l("Date of birth"), validators=[DataRequired(_l("Enter your date of birth.")),
-                                                                  _date_field_check])
+    date_of_birth = DateTextField(_l("Date of birth"), validators=[DataRequired(_l("Enter your date of birth."))],
+                                  message=DATE_MESSAGE)
     sex = RadioField(_l("Sex"), choices=[SelectChoice("M", _l("Male")), SelectChoice("F", _l("Female"))],
                      validators=[DataRequired(_l("Choose male or female."))])
     id_number = StringField(_l("ID number (CCCD)"), validators=[DataRequired(_l("Enter your ID number.")),
-                                                                 _id_number_check])
-    phone = StringField(_l("Mobile phone"), validators=[DataRequired(_l("Enter your mobile phone number."))])
+                                                                 _id_number_check], filters=[digits_filter])
+    phone = StringField(_l("Mobile phone"), validators=[DataRequired(_l("Enter your mobile phone number."))],
+                        filters=[digits_filter])
     department_id = SelectField(_l("Unit"), coerce=int, validators=[OptionalValue()])
     rank = StringField(_l("Rank"), validators=[Length(max=60, message=_l("Too long."))])
     blood_group = SelectField(_l("Blood group"), choices=BLOOD_GROUP_CHOICES, validators=[OptionalValue()])
-    last_donation = StringField(_l("Last donation (if any)"), validators=[OptionalValue(), _date_field_check])
+    last_donation = DateTextField(_l("Last donation (if any)"), validators=[OptionalValue()], message=DATE_MESSAGE)
     nonce = HiddenField(validators=[_nonce_check])
 
     def __init__(self, *args, drive_date: dt.date, age_rule: AgeRule, **kwargs):
@@ -89,12 +84,14 @@ class WalkInForm(FlaskForm):
             SelectChoice(d.id, d.name) for d in departments_for_walk_in(db.session)]
 
     def validate_full_name(self, field):
-        field.data = " ".join((field.data or "").split())
+        # Stored as a name is written, whatever the keyboard sent: "trần thị ngọc ánh" (NFD) is
+        # greeted as "Ánh", and the queue, tickets and exports read "Trần Thị Ngọc Ánh".
+        field.data = clean_name(field.data)
         if any(ch.isdigit() for ch in field.data) or "<" in field.data or ">" in field.data:
             raise ValidationError(_("Enter your name in letters only."))
 
     def validate_date_of_birth(self, field):
-        born = getattr(field, "parsed", None)
+        born = field.data
         if born is None:
             return
         age, rule = age_on(born, self.drive_date), self.age_rule
@@ -111,7 +108,7 @@ class WalkInForm(FlaskForm):
         field.data = phone
 
     def validate_last_donation(self, field):
-        donated = getattr(field, "parsed", None)
+        donated = field.data
         if donated is not None and donated > self.drive_date:
             raise ValidationError(_("This date is in the future."))
 

@@ -7,16 +7,22 @@ from typing import Optional
 from flask import current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from kiosk.checkin import answered_today, store_answers
+from kiosk.checkin import PhoneAnswersOutcome, answer_on_phone, answered_today
 from kiosk.extensions import db
 from kiosk.formatting import local_today
-from kiosk.idempotency import InvalidNonce, run_once
-from kiosk.models import DriveStatus, Visit
+from kiosk.idempotency import InvalidNonce
+from kiosk.models import DriveStatus, Visit, WriteReceipt
 from kiosk.qr import qr_svg
 from kiosk.screening.questionnaire import IncompleteAnswers, load_questionnaire
 from kiosk.tokens import TOKEN_PATTERN, pass_url
 from kiosk.views.donor_kiosk import bp, count_miss, misses_exceeded, today_start_utc
 from kiosk.views.donor_kiosk.forms import answers_from_form, screen_problem
+
+
+def replayed(nonce: str) -> bool:
+    """A retry of a submission already answered (its nonce has a receipt): it gets the same answer."""
+    receipt = db.session.get(WriteReceipt, nonce) if nonce else None
+    return receipt is not None and receipt.action == "phone_questionnaire"
 
 
 def _visit_for_token(token: str) -> Optional[Visit]:
@@ -64,6 +70,8 @@ def pass_questionnaire(token: str):
     drive = visit.drive
     if not (drive.drive_date == local_today() and drive.status == DriveStatus.OPEN) or visit.checked_in_at:
         return _render_pass_page(visit, token)
+    if answered_today(db.session, visit, today_start_utc()) and not replayed(request.form.get("nonce", "")):
+        return _already_answered(visit, token)
     questions = load_questionnaire()
     groups = questions.groups_for(visit.donor.sex)
     answers = answers_from_form(questions.items_for(visit.donor.sex))
@@ -76,16 +84,18 @@ def pass_questionnaire(token: str):
     if step < len(groups) - 1:
         return _render_pass_page(visit, token, step + 1, answers)
     try:
-        run_once(db.session, request.form.get("nonce", ""), "phone_questionnaire",
-                 lambda: {"response_id": _store_phone_answers(visit.id, questions, answers)})
+        result = answer_on_phone(db.session, visit_id=visit.id, questionnaire=questions, answers=answers,
+                                 today=local_today(), today_start_utc=today_start_utc(),
+                                 nonce=request.form.get("nonce", ""))
     except (InvalidNonce, IncompleteAnswers):
         return _render_pass_page(visit, token, 0, {}, _("This page has expired. Please start again."), 422)
+    if result.get("outcome") == PhoneAnswersOutcome.ALREADY_ANSWERED.value:
+        return _already_answered(visit, token)
     return redirect(url_for("kiosk.pass_page", token=token), code=303)
 
 
-def _store_phone_answers(visit_id: int, questions, answers) -> int:
-    visit = db.session.get(Visit, visit_id)
-    response = store_answers(db.session, visit=visit, questionnaire=questions, answers=answers, channel="phone",
-                             nonce=request.form.get("nonce", ""))
-    db.session.flush()
-    return response.id
+def _already_answered(visit: Visit, token: str):
+    """The answers given first stand: a second set from this pass link is refused, in words."""
+    return _render_pass_page(visit, token, error=_(
+        "The health questions were already answered for this pass, so these answers were not saved. If the "
+        "first answers were not yours, say so at the kiosk: you can answer again there."), status=409)

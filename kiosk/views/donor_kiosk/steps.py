@@ -9,24 +9,30 @@ from typing import Optional
 from flask import current_app, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from kiosk import ratelimit
-from kiosk.checkin import (CheckinOutcome, ScanOutcome, WalkIn, WalkInRefused, answered_today, check_in,
-                           close_kiosk_session, find_by_identity, open_kiosk_session, register_walk_in,
+from kiosk.checkin import (CheckinOutcome, ScanOutcome, WalkIn, WalkInRefused, check_in, close_kiosk_session,
+                           find_by_identity, open_kiosk_session, phone_answers_today, register_walk_in,
                            replayed_check_in, scan_pass, todays_drive_at)
 from kiosk.database import begin_write
 from kiosk.extensions import db
 from kiosk.formatting import local_today
 from kiosk.idempotency import InvalidNonce
-from kiosk.models import Drive, KioskSession, Site, Visit
+from kiosk.models import Drive, KioskSession, Site, Visit, WriteReceipt
 from kiosk.qr import qr_svg
 from kiosk.screening.questionnaire import IncompleteAnswers, load_questionnaire
 from kiosk.tokens import pass_url
-from kiosk.views.donor_kiosk import bp, count_miss, misses_exceeded, today_start_utc
+from kiosk.views.donor_kiosk import (bp, count_hits, count_miss, misses_exceeded, over_limit, today_start_utc,
+                                     walk_in_counters)
 from kiosk.views.donor_kiosk.forms import FindForm, ScanForm, WalkInForm, answers_from_form, screen_problem
 from kiosk.views.lookups import screening_rules, site_or_404
 
 # Look-ups by ID number and date of birth, per kiosk address: enough for a queue, too few to enumerate.
 FIND_LIMIT, FIND_WINDOW = 20, 60
+
+
+def replayed_walk_in(nonce: str) -> bool:
+    """A retry of a walk-in already answered: it is answered again, and not counted again."""
+    receipt = db.session.get(WriteReceipt, nonce) if nonce else None
+    return receipt is not None and receipt.action == "kiosk_walk_in"
 
 
 def _today_drive(site: Site) -> Optional[Drive]:
@@ -109,13 +115,12 @@ def find(code: str):
         return _stage("kiosk/_find.html", site=site, form=FindForm(formdata=None))
     if not form.validate():
         return _stage("kiosk/_find.html", 422, site=site, form=form)
-    begin_write(db.session)
-    tries = ratelimit.hit(db.session, f"kiosk:find:{request.remote_addr}", FIND_WINDOW)
-    db.session.commit()
-    if tries > FIND_LIMIT:
+    counters = [(f"kiosk:find:{request.remote_addr}", FIND_LIMIT, FIND_WINDOW)]
+    if over_limit(counters):
         return _stage("kiosk/_find.html", 429, site=site, form=form,
                       error=_("Too many attempts. Please wait a minute, or ask the staff at the desk."))
-    result = find_by_identity(db.session, id_number=form.id_number.data, date_of_birth=form.date_of_birth.parsed,
+    count_hits(counters)
+    result = find_by_identity(db.session, id_number=form.id_number.data, date_of_birth=form.date_of_birth.data,
                               site=site, today=local_today(), nonce=form.nonce.data)
     if result.outcome == ScanOutcome.UNKNOWN:
         return _stage("kiosk/_find.html", 422, site=site, form=form,
@@ -143,17 +148,23 @@ def walk_in(code: str):
                       formdata=None if request.method == "GET" else request.form)
     if request.method == "GET" or not form.validate():
         return render(200 if request.method == "GET" else 422)
-    walk_in_data = WalkIn(full_name=form.full_name.data, date_of_birth=form.date_of_birth.parsed, sex=form.sex.data,
+    counters = walk_in_counters(form.id_number.data)
+    if not replayed_walk_in(form.nonce.data):
+        if over_limit(counters):
+            return render(429, error=_("Too many attempts. Please wait a minute, or ask the staff at the desk."))
+        count_hits(counters)
+    walk_in_data = WalkIn(full_name=form.full_name.data, date_of_birth=form.date_of_birth.data, sex=form.sex.data,
                           id_number=form.id_number.data, phone=form.phone.data,
                           department_id=form.department_id.data or None, rank=(form.rank.data or "").strip(),
                           blood_group=form.blood_group.data or "",
-                          last_donation_date=getattr(form.last_donation, "parsed", None))
+                          last_donation_date=form.last_donation.data)
     try:
         result = register_walk_in(db.session, walk_in=walk_in_data, site=site, today=local_today(),
                                   nonce=form.nonce.data)
     except WalkInRefused:
-        return render(422, error=_("This ID number is already registered with other details. "
-                                   "Please ask the staff at the desk."))
+        # The same words for every ID number we know, whatever else was typed: nothing here says
+        # whether the date of birth was right.
+        return render(422, error=_("Please go to the registration desk with your ID card."))
     if not _is_htmx():
         # On the donor's own phone: their pass page, with the questionnaire to answer now.
         if result.kiosk_session_id:
@@ -183,16 +194,34 @@ def confirm_session(site: Site, kiosk_session_id: str):
     if kiosk_session is None:
         return _start(site, notice=_("That took too long, so we started again for your privacy. Please scan again."))
     visit = kiosk_session.visit
-    if answered_today(db.session, visit, today_start_utc()):
-        # Answered on the phone this morning: arriving is all that is left.
-        nonce = request.form.get("nonce") or ""
-        try:
-            result = check_in(db.session, kiosk_session_id=kiosk_session.id, site=site, questionnaire=load_questionnaire(),
-                              answers=None, today_start_utc=today_start_utc(), nonce=nonce)
-        except InvalidNonce:
-            return _start(site, 422, notice=_("This page has expired. Please start again."))
-        return _after_checkin(site, result)
+    phone_answers = phone_answers_today(db.session, visit, today_start_utc())
+    if phone_answers is not None:
+        # Answered on a phone this morning: the donor says whether those answers were theirs
+        # (anyone holding the pass link could have given them) before the questions are skipped.
+        return _stage("kiosk/_phone_answers.html", site=site, ks=kiosk_session.id,
+                      answered_at=phone_answers.submitted_at)
     return _questionnaire_step(site, kiosk_session.id, visit, 0, {})
+
+
+@bp.post("/kiosk/<code>/phone-answers")
+def phone_answers(code: str):
+    """"Answers given on your phone at 07:42: were they yours?" Yes: the ticket. No: the questions
+    here, whose answers then replace the phone's (check_in audits it)."""
+    site = site_or_404(code)
+    replayed = replayed_check_in(db.session, request.form.get("nonce", ""))
+    if replayed is not None:
+        return _after_checkin(site, replayed)
+    kiosk_session = open_kiosk_session(db.session, request.form.get("ks", ""), site)
+    if kiosk_session is None:
+        return _start(site, notice=_("That took too long, so we started again for your privacy. Please scan again."))
+    if request.form.get("mine") != "yes":
+        return _questionnaire_step(site, kiosk_session.id, kiosk_session.visit, 0, {})
+    try:
+        result = check_in(db.session, kiosk_session_id=kiosk_session.id, site=site, questionnaire=load_questionnaire(),
+                          answers=None, today_start_utc=today_start_utc(), nonce=request.form.get("nonce", ""))
+    except InvalidNonce:
+        return _start(site, 422, notice=_("This page has expired. Please start again."))
+    return _after_checkin(site, result)
 
 
 @bp.post("/kiosk/<code>/questionnaire")

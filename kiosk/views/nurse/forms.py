@@ -1,13 +1,12 @@
 """The nurse station's forms, and the words for their choices and for a visit's states."""
 from __future__ import annotations
 
-import datetime as dt
 import re
+import unicodedata
 from typing import Any, Optional
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, Length, Optional as OptionalValue, ValidationError
@@ -17,6 +16,7 @@ from kiosk.idempotency import NONCE_PATTERN
 from kiosk.models import Reaction
 from kiosk.screening.rules import VITAL_FIELDS, Vitals
 from kiosk.views.lookups import screening_rules
+from kiosk.views.fields import CleanForm, DateTextField
 
 STATUS_LABELS = labels.VISIT_STATUS
 DECISION_LABELS = labels.DECISION
@@ -45,10 +45,11 @@ def _a_bag_size(message):
 
 
 def _number(text: Optional[str]) -> Optional[float]:
-    text = (text or "").strip().replace(",", ".")  # Vietnamese writes 36,8
+    # Vietnamese writes 36,8; NFKC makes a full-width "３６" ASCII, and \d then takes ASCII only.
+    text = unicodedata.normalize("NFKC", text or "").strip().replace(",", ".")
     if not text:
         return None
-    if not re.fullmatch(r"\d{1,5}(\.\d{1,2})?", text):
+    if not re.fullmatch(r"\d{1,5}(\.\d{1,2})?", text, flags=re.ASCII):
         raise ValueError(text)
     return float(text)
 
@@ -66,26 +67,7 @@ def number_field(label, hint, whole: bool):
                        render_kw={"inputmode": "numeric" if whole else "decimal", "autocomplete": "off"})
 
 
-def date_value(text: Optional[str]) -> Optional[dt.date]:
-    text = (text or "").strip()
-    if not text:
-        return None
-    for pattern in ("%Y-%m-%d", "%d/%m/%Y"):
-        try:
-            return dt.datetime.strptime(text, pattern).date()
-        except ValueError:
-            continue
-    raise ValueError(text)
-
-
-def _check_date(form, field):
-    try:
-        date_value(field.data)
-    except ValueError:
-        raise ValidationError(_("Enter a date as dd/mm/yyyy."))
-
-
-class NonceForm(FlaskForm):
+class NonceForm(CleanForm):
     nonce = HiddenField(validators=[DataRequired(_l("This page has expired. Please reload it and try again."))])
     expected_version = HiddenField()
 
@@ -107,9 +89,8 @@ class DecisionFields:
                            validators=[OptionalValue(), _a_bag_size(_l("Choose a volume."))])
     # A text field, not type=date: the browser's date picker shows its own UI language's order
     # (mm/dd/yyyy on many machines), and the drive's screens always say dd/mm/yyyy.
-    deferral_until = StringField(_l("May donate again from"), description=_l("dd/mm/yyyy"),
-                                 validators=[OptionalValue(), _check_date],
-                                 render_kw={"inputmode": "numeric", "autocomplete": "off", "placeholder": "dd/mm/yyyy"})
+    deferral_until = DateTextField(_l("May donate again from"), description=_l("dd/mm/yyyy"),
+                                   validators=[OptionalValue()])
     reason = TextAreaField(_l("Reason for the deferral"), validators=[Length(max=1000, message=_l(
         "At most 1000 characters."))], render_kw={"rows": 2})
     override_reason = TextAreaField(_l("Why you go against the suggestion"), validators=[Length(
@@ -184,7 +165,7 @@ class CorrectDonationForm(NonceForm, DonationFields):
             "At most 1000 characters."))], render_kw={"rows": 2})
 
 
-class FindForm(FlaskForm):
+class FindForm(CleanForm):
     query = StringField(_l("Scan a ticket or type a queue number"), validators=[
         DataRequired(_l("Scan a ticket or type a queue number.")), Length(max=300)],
         render_kw={"autocomplete": "off", "autocapitalize": "none", "spellcheck": "false"})
@@ -205,5 +186,5 @@ def vitals_from(form: ScreeningForm) -> Vitals:
     return Vitals(hbsag=hbsag, **values)
 
 
-class ClaimForm(FlaskForm):
+class ClaimForm(CleanForm):
     """The button that takes a donor: only the CSRF token."""

@@ -28,7 +28,7 @@ from kiosk.screening.rules import Rules, Vitals, load_rules
 from kiosk.views.nurse import audit_donor_page, bp, site_and_drive, visit_here
 from kiosk.views.nurse.forms import (DECISION_LABELS, ClaimForm, OUTCOME_LABELS, REACTION_LABELS, STATUS_LABELS, VITAL_NAMES,
                                      CorrectDecisionForm, CorrectDonationForm, DonationForm, ScreeningForm, VoidForm,
-                                     _number, date_value, vitals_from)
+                                     _number, vitals_from)
 
 # Which form field an error belongs next to.
 ERROR_FIELDS = {"invalid_volume": "volume_ml", "invalid_return_date": "deferral_until", "reason_required": "reason",
@@ -161,7 +161,7 @@ def _visit_context(site: Site, drive: Drive, visit: Visit, *, form: Optional[Scr
 def _correct_decision_form(screening: Screening) -> CorrectDecisionForm:
     return CorrectDecisionForm(formdata=None, expected_version=str(screening.version), decision=screening.decision,
                                volume_ml=str(screening.volume_ml or ""),
-                               deferral_until=screening.deferral_until.strftime("%d/%m/%Y") if screening.deferral_until else "",
+                               deferral_until=screening.deferral_until,
                                reason=screening.reason, override_reason=screening.override_reason,
                                identity_document=screening.identity_document or "",
                                checks_reason=screening.checks_reason)
@@ -266,7 +266,7 @@ def decide(code: str, visit_id: int):
             db.session, visit_id=visit.id, nurse_id=current_user.staff.id,
             expected_version=_int_or_none(form.expected_version.data) or -1, vitals=vitals,
             decision=form.decision.data, volume_ml=_int_or_none(form.volume_ml.data),
-            deferral_until=date_value(form.deferral_until.data), reason=form.reason.data or "",
+            deferral_until=form.deferral_until.data, reason=form.reason.data or "",
             override_reason=form.override_reason.data or "", rules=_rules(), questionnaire=_questionnaire(),
             nonce=form.nonce.data, identity_document=form.identity_document.data or None,
             checks_reason=form.checks_reason.data or "")
@@ -297,7 +297,7 @@ def correct_decision(code: str, visit_id: int, screening_id: int):
         screenings.correct_decision(
             db.session, screening_id=screening.id, staff_id=current_user.staff.id,
             expected_version=_int_or_none(form.expected_version.data) or -1, decision=form.decision.data,
-            volume_ml=_int_or_none(form.volume_ml.data), deferral_until=date_value(form.deferral_until.data),
+            volume_ml=_int_or_none(form.volume_ml.data), deferral_until=form.deferral_until.data,
             reason=form.reason.data or "", override_reason=form.override_reason.data or "",
             correction_reason=form.correction_reason.data, nonce=form.nonce.data,
             identity_document=form.identity_document.data or "", checks_reason=form.checks_reason.data or "",
