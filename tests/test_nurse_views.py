@@ -360,3 +360,13 @@ def test_opening_a_donors_page_is_logged_with_the_address(app, nurse, donor):
         assert (entry.entity, entry.entity_id, entry.source_address) == ("visit", donor["visit_id"], "127.0.0.1")
         sign_in = db.session.scalars(sa.select(AuditLog).where(AuditLog.action == "sign_in")).first()
         assert sign_in.source_address == "127.0.0.1"
+
+
+def test_a_drive_dated_31_12_9999_does_not_break_the_nurse_pages(app, nurse, donor):
+    """Issue 12: the nurse's donor page answered 500 for a drive stored with the date 31/12/9999."""
+    with app.app_context():
+        visit = db.session.get(Visit, donor["visit_id"])
+        visit.drive.drive_date = dt.date(9999, 12, 31)
+        db.session.commit()
+    for url in (donor["url"], "/nurse/XNC", "/nurse/XNC/queue"):
+        assert nurse.get(url).status_code == 200, url

@@ -530,3 +530,13 @@ def test_the_engine_does_not_import_flask(module):
     imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert not any(name.split(".")[0].startswith("flask") for name in imported)
     assert imported & {"kiosk", "kiosk.views", "kiosk.extensions", "kiosk.models"} == set()
+
+
+def test_a_drive_dated_in_the_year_9999_never_breaks_the_engine():
+    """Issue 12: a drive dated 31/12/9999 broke the nurse's page (year 10000 is out of range)."""
+    last_day = dt.date(9999, 12, 31)
+    donor = DonorFacts(years_before(last_day, 30), "M", last_day - DAY, "whole_blood")
+    answers = all_no("M", **{"q4.recovered": True, "q6.recovered": True, "q7.cold": True})
+    result = suggest(donor, last_day, answers, healthy_vitals(pulse_per_min=R.pulse.max + 1), R, Q)
+    assert not result.eligible and result.return_date == dt.date.max
+    assert add_months(last_day, 12) == dt.date.max

@@ -94,11 +94,21 @@ def add_months(day: dt.date, months: int) -> dt.date:
     """Calendar months, the day clamped to the month's last (31 Jan + 1 month = 28 or 29 Feb)."""
     years, month_index = divmod(day.month - 1 + months, 12)
     year, month = day.year + years, month_index + 1
+    if year > dt.MAXYEAR:
+        return dt.date.max  # a drive dated 31/12/9999: the latest date there is, never a crash
     return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
+def later(day: dt.date, delta: dt.timedelta) -> dt.date:
+    """day + delta, or the latest date there is when that would pass the year 9999."""
+    try:
+        return day + delta
+    except OverflowError:
+        return dt.date.max
+
+
 def _add_days(day: dt.date, days: Optional[int]) -> Optional[dt.date]:
-    return None if days is None else day + dt.timedelta(days=days)
+    return None if days is None else later(day, dt.timedelta(days=days))
 
 
 # --- the engine ---------------------------------------------------------------------------------
@@ -192,7 +202,7 @@ def _interval_reasons(donor: DonorFacts, drive_date: dt.date, rules: Rules) -> l
         return []
     return [Reason("interval", "interval_too_short",
                    {"days_since": days_since, "min_days": min_days, "donation_type": donation_type},
-                   donor.last_donation_date + dt.timedelta(days=min_days), False, rule.source)]
+                   later(donor.last_donation_date, dt.timedelta(days=min_days)), False, rule.source)]
 
 
 def _questionnaire_reasons(donor: DonorFacts, drive_date: dt.date, answers: Optional[Mapping[str, bool]],
@@ -286,9 +296,9 @@ def _wait(rule: Mapping[str, Any], drive_date: dt.date) -> tuple[dict[str, int],
         return {"months": months}, add_months(drive_date, months)
     if "weeks" in rule:
         weeks = int(rule["weeks"])
-        return {"weeks": weeks}, drive_date + dt.timedelta(weeks=weeks)
+        return {"weeks": weeks}, later(drive_date, dt.timedelta(weeks=weeks))
     days = int(rule["days"])
-    return {"days": days}, drive_date + dt.timedelta(days=days)
+    return {"days": days}, later(drive_date, dt.timedelta(days=days))
 
 
 def _vital_reasons(donor: DonorFacts, drive_date: dt.date, measured: dict[str, Any], hbsag: Optional[str],
@@ -346,19 +356,19 @@ def _vital_reasons(donor: DonorFacts, drive_date: dt.date, measured: dict[str, A
                               {"systolic": systolic, "diastolic": diastolic, "systolic_min": bp.systolic_min,
                                "systolic_max": bp.systolic_max, "diastolic_min": bp.diastolic_min,
                                "diastolic_max": bp.diastolic_max},
-                              drive_date + dt.timedelta(days=bp.retest_days), False, bp.source))
+                              later(drive_date, dt.timedelta(days=bp.retest_days)), False, bp.source))
 
     pulse_rule = rules.pulse
     pulse = measured["pulse_per_min"]
     if pulse is not None and not pulse_rule.min <= pulse <= pulse_rule.max:
         reasons.append(Reason("pulse", "pulse_out_of_range",
                               {"pulse_per_min": pulse, "min": pulse_rule.min, "max": pulse_rule.max},
-                              drive_date + dt.timedelta(days=pulse_rule.retest_days), False, pulse_rule.source))
+                              later(drive_date, dt.timedelta(days=pulse_rule.retest_days)), False, pulse_rule.source))
 
     temperature_rule = rules.temperature
     temperature = measured["temperature_c"]
     if temperature is not None and temperature > temperature_rule.max_c:
         reasons.append(Reason("temperature", "fever", {"temperature_c": temperature, "max_c": temperature_rule.max_c},
-                              drive_date + dt.timedelta(days=temperature_rule.retest_days), False,
+                              later(drive_date, dt.timedelta(days=temperature_rule.retest_days)), False,
                               temperature_rule.source))
     return volumes, reasons
