@@ -45,4 +45,4 @@ def audit_donor_page(opened: Visit) -> None:
                   entity_id=opened.id, drive_id=opened.drive_id)
 
 
-from kiosk.views.nurse import queue, visit  # noqa: E402,F401  (registers the routes on bp)
+from kiosk.views.nurse import donation, queue, visit  # noqa: E402,F401  (registers the routes on bp)

@@ -13,11 +13,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from kiosk import labels
-from kiosk.donations import DonationError, correct_donation as correct_recorded_donation, record_donation
-from kiosk.donations import void_donation as void_recorded_donation
 from kiosk.extensions import db
 from kiosk.formatting import current_locale, format_number, local_today
-from kiosk.models import Donation, Drive, Screening, Site, Visit, WriteReceipt, utcnow
+from kiosk.models import Drive, Screening, Site, Visit, utcnow
 from kiosk.screening import decisions as screenings
 from kiosk.screening import desk
 from kiosk.screening.decisions import ScreeningError
@@ -108,7 +106,7 @@ def _flag_kind(flag: dict[str, Any]) -> str:
     return _("For the nurse to review")
 
 
-def _visit_context(site: Site, drive: Drive, visit: Visit, *, form: Optional[ScreeningForm] = None,
+def visit_context(site: Site, drive: Drive, visit: Visit, *, form: Optional[ScreeningForm] = None,
                    vitals: Optional[Vitals] = None, open_result=None, **extra) -> dict[str, Any]:
     response = desk.latest_response(db.session, visit.id)
     screening = screenings.current_screening(db.session, visit.id)
@@ -167,7 +165,7 @@ def _correct_decision_form(screening: Screening) -> CorrectDecisionForm:
                                checks_reason=screening.checks_reason)
 
 
-def _render_visit(context: dict[str, Any], status: int = 200):
+def render_visit(context: dict[str, Any], status: int = 200):
     return render_template("nurse/visit.html", **context), status
 
 
@@ -180,7 +178,7 @@ def visit(code: str, visit_id: int):
     open_result = None
     if visit.status in screenings.UNDECIDED:
         open_result = screenings.open_visit(db.session, visit_id=visit.id, nurse_id=current_user.staff.id, claim=False)
-    return _render_visit(_visit_context(site, drive, visit, open_result=open_result))
+    return render_visit(visit_context(site, drive, visit, open_result=open_result))
 
 
 def _is_mine(visit: Visit) -> bool:
@@ -222,10 +220,10 @@ def suggest(code: str, visit_id: int):
                            field_errors=field_errors, vital_names=VITAL_NAMES)
 
 
-def _error_response(site, drive, visit, code: str, status: int, error_details=None, **extra):
+def error_response(site, drive, visit, code: str, status: int, error_details=None, **extra):
     message = labels.error_text(code, error_details)
     field = ERROR_FIELDS.get(code)
-    context = _visit_context(site, drive, visit, **extra)
+    context = visit_context(site, drive, visit, **extra)
     if status == 409:
         context["conflict"] = message
     elif field:
@@ -233,10 +231,10 @@ def _error_response(site, drive, visit, code: str, status: int, error_details=No
         context["error"] = _("The change was not saved: see the highlighted field.")
     else:
         context["error"] = message
-    return _render_visit(context, status)
+    return render_visit(context, status)
 
 
-def _int_or_none(text: Optional[str]) -> Optional[int]:
+def int_or_none(text: Optional[str]) -> Optional[int]:
     try:
         return int(text) if text not in (None, "") else None
     except (TypeError, ValueError):
@@ -258,14 +256,14 @@ def decide(code: str, visit_id: int):
         form.haemoglobin_g_l.errors = [unit_mistake]
     if not valid or impossible or unit_mistake:
         form.nonce.data = ""
-        context = _visit_context(site, drive, visit, form=form, vitals=vitals)
+        context = visit_context(site, drive, visit, form=form, vitals=vitals)
         context["error"] = _("Nothing was saved: correct the highlighted fields.")
-        return _render_visit(context, 422)
+        return render_visit(context, 422)
     try:
         screenings.record_decision(
             db.session, visit_id=visit.id, nurse_id=current_user.staff.id,
-            expected_version=_int_or_none(form.expected_version.data) or -1, vitals=vitals,
-            decision=form.decision.data, volume_ml=_int_or_none(form.volume_ml.data),
+            expected_version=int_or_none(form.expected_version.data) or -1, vitals=vitals,
+            decision=form.decision.data, volume_ml=int_or_none(form.volume_ml.data),
             deferral_until=form.deferral_until.data, reason=form.reason.data or "",
             override_reason=form.override_reason.data or "", rules=_rules(), questionnaire=_questionnaire(),
             nonce=form.nonce.data, identity_document=form.identity_document.data or None,
@@ -276,8 +274,8 @@ def decide(code: str, visit_id: int):
         form.nonce.data = ""
         if error.code == "version_conflict" or error.code == "already_decided":
             form.expected_version.data = str(visit.version)
-            return _error_response(site, drive, visit, "version_conflict", 409, form=form, vitals=vitals)
-        return _error_response(site, drive, visit, error.code, 422, form=form, vitals=vitals, error_details=error.params)
+            return error_response(site, drive, visit, "version_conflict", 409, form=form, vitals=vitals)
+        return error_response(site, drive, visit, error.code, 422, form=form, vitals=vitals, error_details=error.params)
     return redirect(url_for("nurse.visit", code=site.code, visit_id=visit.id), code=303)
 
 
@@ -291,32 +289,32 @@ def correct_decision(code: str, visit_id: int, screening_id: int):
     form = CorrectDecisionForm()
     if not form.validate_on_submit():
         form.nonce.data = ""
-        return _render_visit(_visit_context(site, drive, visit, correct_form=form, open_correction="decision",
+        return render_visit(visit_context(site, drive, visit, correct_form=form, open_correction="decision",
                                             error=_("Nothing was saved: correct the highlighted fields.")), 422)
     try:
         screenings.correct_decision(
             db.session, screening_id=screening.id, staff_id=current_user.staff.id,
-            expected_version=_int_or_none(form.expected_version.data) or -1, decision=form.decision.data,
-            volume_ml=_int_or_none(form.volume_ml.data), deferral_until=form.deferral_until.data,
+            expected_version=int_or_none(form.expected_version.data) or -1, decision=form.decision.data,
+            volume_ml=int_or_none(form.volume_ml.data), deferral_until=form.deferral_until.data,
             reason=form.reason.data or "", override_reason=form.override_reason.data or "",
             correction_reason=form.correction_reason.data, nonce=form.nonce.data,
             identity_document=form.identity_document.data or "", checks_reason=form.checks_reason.data or "",
             rules=_rules())
     except ScreeningError as error:
-        return _change_refused(site, drive, visit_id, error.code, "decision", correct_form=form,
+        return change_refused(site, drive, visit_id, error.code, "decision", correct_form=form,
                                error_details=error.params)
     return redirect(url_for("nurse.visit", code=site.code, visit_id=visit.id), code=303)
 
 
-def _change_refused(site, drive, visit_id, code, which, error_details=None, **forms):
+def change_refused(site, drive, visit_id, code, which, error_details=None, **forms):
     db.session.expire_all()
     visit = db.session.get(Visit, visit_id)
     for form in forms.values():
         form.nonce.data = ""
     if code == "version_conflict":
-        return _error_response(site, drive, visit, code, 409)
+        return error_response(site, drive, visit, code, 409)
     context_forms = {k: v for k, v in forms.items()}
-    return _error_response(site, drive, visit, code, 422, error_details=error_details, open_correction=which,
+    return error_response(site, drive, visit, code, 422, error_details=error_details, open_correction=which,
                            **context_forms)
 
 
@@ -330,90 +328,12 @@ def void_decision(code: str, visit_id: int, screening_id: int):
     form = VoidForm()
     if not form.validate_on_submit():
         form.nonce.data = ""
-        return _render_visit(_visit_context(site, drive, visit, void_decision_form=form, open_correction="decision",
+        return render_visit(visit_context(site, drive, visit, void_decision_form=form, open_correction="decision",
                                             error=_("Nothing was saved: correct the highlighted fields.")), 422)
     try:
         screenings.void_decision(db.session, screening_id=screening.id, staff_id=current_user.staff.id,
-                                 expected_version=_int_or_none(form.expected_version.data) or -1,
+                                 expected_version=int_or_none(form.expected_version.data) or -1,
                                  reason=form.void_reason.data, nonce=form.nonce.data)
     except ScreeningError as error:
-        return _change_refused(site, drive, visit_id, error.code, "decision", void_decision_form=form)
-    return redirect(url_for("nurse.visit", code=site.code, visit_id=visit.id), code=303)
-
-
-@bp.post("/<code>/visit/<int:visit_id>/donation")
-def donate(code: str, visit_id: int):
-    site, drive = site_and_drive(code)
-    visit = visit_here(site, drive, visit_id)
-    form = DonationForm()
-    if not form.validate_on_submit():
-        form.nonce.data = ""
-        return _render_visit(_visit_context(site, drive, visit, donation_form=form,
-                                            error=_("Nothing was saved: correct the highlighted fields.")), 422)
-    # A retry of a donation that was recorded (its answer lost on the Wi-Fi) finds the visit one
-    # version on, by its own doing: record_donation answers it from the nonce's receipt instead.
-    retried = db.session.get(WriteReceipt, form.nonce.data) is not None
-    if not retried and _int_or_none(form.expected_version.data) != visit.version:
-        form.nonce.data = ""
-        return _error_response(site, drive, visit, "version_conflict", 409)
-    try:
-        record_donation(db.session, visit_id=visit.id, nurse_id=current_user.staff.id,
-                        volume_ml=int(form.volume_ml.data), bag_number=form.bag_number.data, outcome=form.outcome.data,
-                        reaction=form.reaction.data, reaction_note=form.reaction_note.data or "", nonce=form.nonce.data,
-                        certificate_serial=form.certificate_serial.data or "")
-    except DonationError as error:
-        db.session.expire_all()
-        visit = db.session.get(Visit, visit_id)
-        form.nonce.data = ""
-        if error.code in ("already_donated", "version_conflict"):
-            return _error_response(site, drive, visit, "version_conflict", 409)
-        return _error_response(site, drive, visit, error.code, 422, donation_form=form)
-    return redirect(url_for("nurse.visit", code=site.code, visit_id=visit.id), code=303)
-
-
-def _donation_here(visit: Visit, donation_id: int) -> Donation:
-    donation = db.session.get(Donation, donation_id)
-    if donation is None or donation.visit_id != visit.id:
-        abort(404)
-    return donation
-
-
-@bp.post("/<code>/visit/<int:visit_id>/donation/<int:donation_id>/correct")
-def correct_donation(code: str, visit_id: int, donation_id: int):
-    site, drive = site_and_drive(code)
-    visit = visit_here(site, drive, visit_id)
-    donation = _donation_here(visit, donation_id)
-    form = CorrectDonationForm()
-    if not form.validate_on_submit():
-        form.nonce.data = ""
-        return _render_visit(_visit_context(site, drive, visit, correct_donation_form=form, open_correction="donation",
-                                            error=_("Nothing was saved: correct the highlighted fields.")), 422)
-    try:
-        correct_recorded_donation(
-            db.session, donation_id=donation.id, staff_id=current_user.staff.id,
-            expected_version=_int_or_none(form.expected_version.data) or -1, volume_ml=int(form.volume_ml.data),
-            bag_number=form.bag_number.data, outcome=form.outcome.data, reaction=form.reaction.data,
-            reaction_note=form.reaction_note.data or "", reason=form.correction_reason.data, nonce=form.nonce.data,
-            certificate_serial=form.certificate_serial.data or "")
-    except DonationError as error:
-        return _change_refused(site, drive, visit_id, error.code, "donation", correct_donation_form=form)
-    return redirect(url_for("nurse.visit", code=site.code, visit_id=visit.id), code=303)
-
-
-@bp.post("/<code>/visit/<int:visit_id>/donation/<int:donation_id>/void")
-def void_donation(code: str, visit_id: int, donation_id: int):
-    site, drive = site_and_drive(code)
-    visit = visit_here(site, drive, visit_id)
-    donation = _donation_here(visit, donation_id)
-    form = VoidForm()
-    if not form.validate_on_submit():
-        form.nonce.data = ""
-        return _render_visit(_visit_context(site, drive, visit, void_donation_form=form, open_correction="donation",
-                                            error=_("Nothing was saved: correct the highlighted fields.")), 422)
-    try:
-        void_recorded_donation(db.session, donation_id=donation.id, staff_id=current_user.staff.id,
-                               expected_version=_int_or_none(form.expected_version.data) or -1,
-                               reason=form.void_reason.data, nonce=form.nonce.data)
-    except DonationError as error:
-        return _change_refused(site, drive, visit_id, error.code, "donation", void_donation_form=form)
+        return change_refused(site, drive, visit_id, error.code, "decision", void_decision_form=form)
     return redirect(url_for("nurse.visit", code=site.code, visit_id=visit.id), code=303)
