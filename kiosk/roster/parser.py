@@ -15,18 +15,14 @@ no Flask, so it runs from the CLI, the admin page and the tests alike.
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import re
 import time
-import unicodedata
-import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import IO, Callable, Iterable, Iterator, Optional
+from typing import Callable, Iterable, Iterator, Optional
 
 from kiosk.inputs import clean_name, clean_text, digits_only, fold_diacritics, parse_date
+from kiosk.roster.reader import MAX_COLUMNS, RosterFormatError, Table, read_table  # noqa: F401 (the parser's API)
 
 FIELDS = ("full_name", "date_of_birth", "sex", "id_number", "phone", "department", "rank",
           "blood_group", "last_donation", "prior_donations")
@@ -79,10 +75,7 @@ MAX_PRIOR_DONATIONS = 200
 HEADER_SEARCH_ROWS = 30  # the header is looked for in the first rows only
 MAX_ROWS = 20_000  # donors in one file: a whole campaign's list fits
 MAX_BLANK_RUN = 1_000  # so many blank rows in a row: the list has ended (a sheet formatted to row 1,048,576)
-MAX_COLUMNS = 60
 TIME_BUDGET_SECONDS = 20.0  # well under gunicorn's 60 s timeout
-MAX_XLSX_UNZIPPED = 64 * 1024 * 1024  # a zip bomb is refused before openpyxl opens it
-MAX_CSV_FIELD = 4_096  # longer cells are refused by the csv module, not read into memory first
 
 
 @dataclass(frozen=True)
@@ -136,117 +129,11 @@ class ImportResult:
         return self.created + self.updated > 0 or not self.errors
 
 
-class RosterFormatError(ValueError):
-    """The file as a whole cannot be read: wrong type, no header, a required column missing, too big."""
-
-    def __init__(self, code: str, detail: str = ""):
-        super().__init__(code)
-        self.code = code
-        self.detail = detail
-
-
-@dataclass
-class Table:
-    """The cells of a file, line by line, and how its text was decoded."""
-    lines: Iterable[tuple[int, list[object]]]
-    encoding: str = "utf-8"
-
-    def __iter__(self) -> Iterator[tuple[int, list[object]]]:
-        return iter(self.lines)
-
-
 def header_key(text: object) -> str:
     """A header as matched: NFC, no diacritics, lower case, punctuation as spaces
     ("Ngày, tháng, năm sinh" -> "ngay thang nam sinh", "Số CCCD/CMND" -> "so cccd cmnd")."""
     folded = fold_diacritics(clean_text(text))
     return " ".join(re.sub(r"[^0-9a-z_]+", " ", folded).split())
-
-
-def read_table(filename: str, stream: IO[bytes]) -> Table:
-    """The lines of a CSV or .xlsx as (line number, cells), the first line 1."""
-    suffix = Path(filename).suffix.lower()
-    if suffix == ".xlsx":
-        return Table(_read_xlsx(stream))
-    if suffix in (".csv", ".txt"):
-        text, encoding = decode_csv(stream.read())
-        return Table(_read_csv(text), encoding)
-    raise RosterFormatError("unsupported_file_type", suffix)
-
-
-def decode_csv(raw: bytes) -> tuple[str, str]:
-    """The text of a CSV and the encoding it was in: UTF-8 (with or without a BOM), UTF-16 with
-    a BOM (Excel's "Unicode text"), or Windows-1258 (Vietnamese Windows' own code page)."""
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return raw.decode("utf-16"), "utf-16"
-        except UnicodeDecodeError as error:
-            raise RosterFormatError("not_utf8") from error
-    try:
-        return raw.decode("utf-8-sig"), "utf-8"
-    except UnicodeDecodeError as error:
-        try:
-            text = raw.decode("cp1258")
-        except UnicodeDecodeError:
-            raise RosterFormatError("not_utf8") from error
-        # Windows-1258 writes Vietnamese with its own letters (ă đ ơ ư) and combining tone marks;
-        # text without them is some other code page, which we do not guess.
-        if not re.search("[\u0300\u0301\u0303\u0309\u0323ăđơưĂĐƠƯ]", text):
-            raise RosterFormatError("not_utf8") from error
-        return unicodedata.normalize("NFC", text), "windows-1258"
-
-
-def _read_csv(text: str) -> Iterator[tuple[int, list[object]]]:
-    dialect: type[csv.Dialect] | csv.Dialect = csv.excel
-    try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
-    except csv.Error:
-        pass
-    reader = csv.reader(io.StringIO(text, newline=""), dialect)
-    line = 1
-    previous_limit = csv.field_size_limit(MAX_CSV_FIELD)
-    try:
-        while True:
-            try:
-                cells = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as error:  # a field over the limit, a stray quote at the end
-                raise RosterFormatError("unreadable_csv", str(line)) from error
-            yield line, list(cells[:MAX_COLUMNS])
-            line = reader.line_num + 1
-    finally:
-        csv.field_size_limit(previous_limit)
-
-
-def check_xlsx_size(data: bytes) -> None:
-    """Refuse an .xlsx whose members unzip to more than MAX_XLSX_UNZIPPED bytes, before parsing."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            total = sum(member.file_size for member in archive.infolist())
-    except (zipfile.BadZipFile, OSError, ValueError) as error:
-        raise RosterFormatError("not_xlsx") from error
-    if total > MAX_XLSX_UNZIPPED:
-        raise RosterFormatError("too_big_unzipped", str(MAX_XLSX_UNZIPPED // (1024 * 1024)))
-
-
-def _read_xlsx(stream: IO[bytes]) -> Iterator[tuple[int, list[object]]]:
-    import openpyxl  # imported here: only spreadsheets need it
-    from openpyxl.utils.exceptions import InvalidFileException
-
-    data = stream.read()
-    check_xlsx_size(data)
-    try:
-        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as error:
-        raise RosterFormatError("not_xlsx") from error
-    try:
-        sheet = workbook.worksheets[0]
-        # Merged cells keep their value in the first cell, the rest read as empty: a merged
-        # title row is just a row with one value.
-        for number, row in enumerate(sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS), start=1):
-            yield number, ["" if cell is None else cell for cell in row]
-    finally:
-        workbook.close()
 
 
 def _find_header(lines: Iterator[tuple[int, list[object]]]) -> tuple[int, list[object], dict[str, int], int]:
