@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from kiosk.extensions import db
 from kiosk.models import AuditLog, Staff, Visit
 from tests.conftest import AuthActions
-from tests.support.donors import csrf_from
+from tests.support.pages import csrf_from
 
 
 def _actions(app, action: str) -> list[AuditLog]:

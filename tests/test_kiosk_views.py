@@ -213,7 +213,7 @@ def test_a_refused_find_writes_nothing(client, app, demo):
 
 def _phone_answers(client, token: str, sex: str, nonce: str, yes: tuple[str, ...] = ()):
     from kiosk.screening.questionnaire import load_questionnaire
-    from tests.nurse_helpers import answers_for
+    from tests.support.donors import answers_for
 
     groups = load_questionnaire().groups_for(sex)
     form = {item: "yes" if value else "no" for item, value in answers_for(sex, yes).items()}
@@ -271,7 +271,7 @@ def test_the_kiosk_asks_whether_the_phones_answers_were_the_donors(client, app, 
 def test_answers_given_again_at_the_kiosk_replace_the_phones_and_are_audited(client, app, demo, token, auth):
     from kiosk.models import AuditLog, QuestionnaireResponse
     from kiosk.screening.questionnaire import load_questionnaire
-    from tests.nurse_helpers import answers_for
+    from tests.support.donors import answers_for
 
     visit_id, sex = _visit_of(app, token)
     assert _phone_answers(client, token, sex, new_nonce(), yes=("q5",)).status_code == 303

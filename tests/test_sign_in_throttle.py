@@ -14,7 +14,7 @@ from kiosk.extensions import db
 from kiosk.models import AuditLog, SignInThrottle, Staff
 from kiosk.sign_in_throttle import ACCOUNT_FREE, MAX_DELAY, delay_after
 from tests.conftest import AuthActions
-from tests.support.donors import csrf_from
+from tests.support.pages import csrf_from
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from kiosk.extensions import db
 from kiosk.models import AuditLog, Staff, StaffSession
 from tests.conftest import ORGANISER_PASSWORD, AuthActions
-from tests.support.donors import csrf_from
+from tests.support.pages import csrf_from
 
 
 def _enrol(client) -> str:
