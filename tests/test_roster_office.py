@@ -22,6 +22,7 @@ from kiosk.roster.importer import import_roster, preview_summary
 from kiosk.roster.messages import describe_format_error, describe_notes, describe_row_error
 from kiosk.roster.parser import MAX_ROWS, RosterFormatError, parse_roster, read_table
 from kiosk.roster.uploads import parse_upload
+from tests.support.rosters import bad_rows_csv, bad_rows_xlsx, blank_rows_xlsx
 
 TODAY = dt.date(2026, 11, 21)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -200,8 +201,7 @@ def test_an_unknown_encoding_is_refused_by_name(app):
 def test_20000_bad_rows_are_checked_in_linear_time():
     # Every bad row's errors, all collected (the time it takes is bench/roster_limits.py's: it was
     # quadratic, 10k bad rows 19 s and 20k 97 s on this machine).
-    lines = ["Họ và tên,Ngày sinh,Giới tính,Số CCCD"] + [f"Người {i},31/02/1990,X,123" for i in range(MAX_ROWS)]
-    parsed = parse_bytes("r.csv", "\n".join(lines).encode())
+    parsed = parse_bytes("r.csv", bad_rows_csv(MAX_ROWS))
     assert len(parsed.errors) == 4 * MAX_ROWS
 
 
@@ -213,34 +213,15 @@ def test_more_rows_than_the_cap_are_refused_with_a_message(app):
         assert raised.value.code == "too_many_rows" and "20.000" in describe_format_error(raised.value)
 
 
-def _xlsx_with_rows(row_xml: str, last_row: int) -> bytes:
-    """A small real .xlsx whose first sheet gets extra raw rows (built as the XML, in seconds)."""
-    workbook = openpyxl.Workbook()
-    workbook.active.append(["Họ và tên", "Ngày sinh", "Giới tính", "Số CCCD"])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as source, \
-            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for item in source.infolist():
-            data = source.read(item.filename)
-            if item.filename == "xl/worksheets/sheet1.xml":
-                data = re.sub(rb"<dimension [^>]*/>", f'<dimension ref="A1:D{last_row}"/>'.encode(), data)
-                data = data.replace(b"</sheetData>", row_xml.encode() + b"</sheetData>")
-            target.writestr(item, data)
-    return out.getvalue()
-
-
 def test_a_million_blank_rows_end_the_list_quickly():
-    data = _xlsx_with_rows("".join(f'<row r="{n}"/>' for n in range(2, 1_000_002)), 1_000_001)
+    data = blank_rows_xlsx(1_000_000)
     assert len(data) < 3_000_000
     parsed = parse_bytes("r.xlsx", data)
     assert parsed.rows == [] and parsed.errors == []
 
 
 def test_100000_bad_rows_in_a_small_xlsx_are_refused_at_the_cap():
-    cell = '<c r="A{n}" t="inlineStr"><is><t>x</t></is></c><c r="D{n}" t="inlineStr"><is><t>1</t></is></c>'
-    data = _xlsx_with_rows("".join(f'<row r="{n}">{cell.format(n=n)}</row>' for n in range(2, 100_002)), 100_001)
+    data = bad_rows_xlsx(100_000)
     with pytest.raises(RosterFormatError, match="too_many_rows"):
         parse_bytes("r.xlsx", data)
 
