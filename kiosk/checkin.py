@@ -54,6 +54,9 @@ class ScanResult:
     kiosk_session_id: Optional[str] = None
     queue_number: Optional[int] = None
     checked_in_at: Optional[str] = None  # ISO, UTC
+    # ACCEPTED for a pass registered at another site of the same drive: that site's name, so the
+    # donor is told where the roster expects them (the check-in here still goes ahead).
+    registered_site: Optional[str] = None
 
 
 def todays_drive_at(session: Session, site: Site, today: dt.date) -> Optional[Drive]:
@@ -81,7 +84,11 @@ def _scan_result_for(session: Session, visit: Optional[Visit], site: Site, today
     kiosk_session = _new_kiosk_session(session, visit, site)
     record_audit(session, "kiosk_scan", actor=f"kiosk:{site.code}", entity="visit", entity_id=visit.id,
                  drive_id=visit.drive_id)
-    return ScanResult(ScanOutcome.ACCEPTED, kiosk_session_id=kiosk_session.id)
+    registered_site = None
+    if visit.site_id is not None and visit.site_id != site.id:
+        other = session.get(Site, visit.site_id)
+        registered_site = other.name if other is not None else None
+    return ScanResult(ScanOutcome.ACCEPTED, kiosk_session_id=kiosk_session.id, registered_site=registered_site)
 
 
 def scan_pass(session: Session, *, scanned_text: str, site: Site, today: dt.date, nonce: str) -> ScanResult:
@@ -313,9 +320,10 @@ def departments_for_walk_in(session: Session) -> list[Department]:
 
 def _result_dict(result: ScanResult) -> dict[str, Any]:
     return {"outcome": result.outcome.value, "kiosk_session_id": result.kiosk_session_id,
-            "queue_number": result.queue_number, "checked_in_at": result.checked_in_at}
+            "queue_number": result.queue_number, "checked_in_at": result.checked_in_at,
+            "registered_site": result.registered_site}
 
 
 def _result_from(data: dict[str, Any]) -> ScanResult:
     return ScanResult(ScanOutcome(data["outcome"]), data.get("kiosk_session_id"), data.get("queue_number"),
-                      data.get("checked_in_at"))
+                      data.get("checked_in_at"), data.get("registered_site"))

@@ -50,6 +50,16 @@ def test_a_valid_pass_opens_a_kiosk_session(ctx):
     assert kiosk_session.visit_id == visit.id
 
 
+def test_a_pass_for_another_site_of_the_drive_is_accepted_and_names_its_site(ctx):
+    here = scan(ctx, a_visit().token)
+    assert here.outcome == ScanOutcome.ACCEPTED and here.registered_site is None
+    nonce = new_nonce()
+    there = scan(ctx, a_visit("CSCD").token, nonce)
+    assert there.outcome == ScanOutcome.ACCEPTED
+    assert there.registered_site == db.session.scalars(sa.select(Site.name).where(Site.code == "CSCD")).one()
+    assert scan(ctx, a_visit("CSCD").token, nonce) == there  # a retry of the nonce answers the same
+
+
 def test_the_same_scan_nonce_records_once_and_answers_the_same(ctx):
     visit = a_visit()
     nonce = new_nonce()

@@ -1,5 +1,6 @@
-"""Merge the Vietnamese catalogue after a git merge conflict: ours, plus every translation only
-theirs has. Usage: python tools/merge_po.py (during a conflicted merge), then i18n update/compile."""
+"""Merge the Vietnamese catalogue after a git merge conflict, message by message: ours, plus every
+message only theirs has, and theirs where only theirs changed it since the common base.
+Usage: python tools/merge_po.py (during a conflicted merge), then tools/i18n.py update and compile."""
 from __future__ import annotations
 
 import io
@@ -18,14 +19,17 @@ def stage(n: int):
 
 
 def main() -> None:
-    ours, theirs = stage(2), stage(3)
+    base, ours, theirs = stage(1), stage(2), stage(3)
     for message in theirs:
         if not message.id:
             continue
         mine = ours.get(message.id, message.context)
+        original = base.get(message.id, message.context)
         if mine is None:
             ours[message.id] = message
         elif not (mine.string if isinstance(mine.string, str) else all(mine.string)):
+            mine.string = message.string
+        elif original is not None and mine.string == original.string and message.string != original.string:
             mine.string = message.string
     with open(PO, "wb") as fh:
         write_po(fh, ours, omit_header=False, sort_output=True, no_location=True)

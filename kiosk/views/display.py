@@ -30,6 +30,8 @@ POLL_INTERVAL_MS = 500
 # to scan from a seat, and each site's own display (/display/<code>) shows its code large.
 MAX_WALK_IN_CODES = 4
 DEPARTMENT_ROWS = {"all": 6, "site": 8}
+# Light text on black for a dim hall or a projector; dark on white where the hall is lit (?theme=light).
+THEMES = ("dark", "light")
 
 
 def walk_in_url(site: Site) -> str:
@@ -55,6 +57,7 @@ def _page(site: Optional[Site]):
         "display/hall.html", drive=drive, site=site, figures=figures, walk_in_codes=walk_in_codes,
         number=format_number, poll_interval_ms=POLL_INTERVAL_MS, now=local_now(),
         department_rows=DEPARTMENT_ROWS["site" if site else "all"],
+        theme=request.args.get("theme") if request.args.get("theme") in THEMES else THEMES[0],
     )
 
 

@@ -1,5 +1,6 @@
-// The donor kiosk: a scanner input that keeps focus, the camera scanner (camera.js), the idle
-// reset that wipes the previous donor, the ticket's auto-return, and a screen that stays awake.
+// The donor kiosk: a scanner input that keeps focus, the camera scanner (camera.js) full screen,
+// the idle reset that wipes the previous donor after an "are you still there?" countdown, the
+// ticket's auto-return, and a screen that stays awake.
 (function () {
   "use strict";
 
@@ -50,6 +51,9 @@
     if (!panel || !video || !canvas) return;
     var unavailable = panel.getAttribute("data-unavailable") || "Camera unavailable";
     panel.hidden = false;
+    setCameraStatus(panel.getAttribute("data-hint") || "");
+    var close = panel.querySelector("[data-camera-close]");
+    if (close) close.focus({ preventScroll: true });
     if (!window.qrCamera || !window.qrCamera.supported()) {
       setCameraStatus(unavailable);
       return;
@@ -69,17 +73,71 @@
     });
   }
 
-  // ----- idle reset -----
+  // ----- idle reset, after "are you still there?" -----
   var idleTimer = 0;
-  var ticketTimer = 0;
+  var countdownTimer = 0;
+  var countdownLeft = 0;
 
-  function idleSeconds() {
-    var value = stage ? parseInt(stage.getAttribute("data-idle-seconds"), 10) : 0;
+  function stageSeconds(name) {
+    var value = stage ? parseInt(stage.getAttribute(name), 10) : 0;
     return isNaN(value) ? 0 : value;
   }
 
   function onStartScreen() {
     return !!(stage && stage.querySelector("[data-step='start']"));
+  }
+
+  // How long the current step may sit untouched: the ticket and the outcomes say it themselves
+  // (data-return-after), the questionnaire gets longer than the other steps.
+  function idleSeconds() {
+    var step = stage && stage.querySelector("[data-return-after]");
+    if (step) return parseInt(step.getAttribute("data-return-after"), 10) || stageSeconds("data-idle-seconds");
+    if (stage && stage.querySelector("[data-step^='questionnaire']")) {
+      return stageSeconds("data-questionnaire-idle-seconds") || stageSeconds("data-idle-seconds");
+    }
+    return stageSeconds("data-idle-seconds");
+  }
+
+  function stillThereDialog() {
+    return document.getElementById("still-there");
+  }
+
+  function hideStillThere() {
+    clearInterval(countdownTimer);
+    countdownTimer = 0;
+    var dialog = stillThereDialog();
+    if (dialog && !dialog.hidden) {
+      dialog.hidden = true;
+      focusStep();
+    }
+  }
+
+  function showCount() {
+    var count = document.querySelector("[data-still-there-count]");
+    if (count) count.textContent = String(countdownLeft);
+  }
+
+  function askStillThere() {
+    var dialog = stillThereDialog();
+    var seconds = stageSeconds("data-still-there-seconds");
+    if (!dialog || !seconds) { resetKiosk(); return; }
+    stopCamera();
+    countdownLeft = seconds;
+    showCount();
+    dialog.hidden = false;
+    var button = dialog.querySelector("[data-still-there]");
+    if (button) button.focus({ preventScroll: true });
+    clearInterval(countdownTimer);
+    countdownTimer = setInterval(function () {
+      countdownLeft -= 1;
+      showCount();
+      if (countdownLeft <= 0) {
+        clearInterval(countdownTimer);
+        countdownTimer = 0;
+        dialog.hidden = true;
+        resetKiosk();
+      }
+    }, 1000);
   }
 
   function resetKiosk() {
@@ -96,19 +154,13 @@
     }
   }
 
+  // Any touch keeps the donor's screen: it closes the question and starts the wait again.
   function armIdleTimer() {
     clearTimeout(idleTimer);
+    hideStillThere();
     var seconds = idleSeconds();
     if (!seconds || onStartScreen()) return;
-    idleTimer = setTimeout(resetKiosk, seconds * 1000);
-  }
-
-  function armTicketTimer() {
-    clearTimeout(ticketTimer);
-    var ticket = stage && stage.querySelector("[data-return-after]");
-    if (!ticket) return;
-    var seconds = parseInt(ticket.getAttribute("data-return-after"), 10) || 30;
-    ticketTimer = setTimeout(resetKiosk, seconds * 1000);
+    idleTimer = setTimeout(askStillThere, seconds * 1000);
   }
 
   // ----- keep the screen on -----
@@ -120,8 +172,9 @@
 
   // ----- wiring -----
   document.addEventListener("click", function (event) {
-    var target = event.target.closest("[data-camera-open], [data-camera-close], [data-print]");
+    var target = event.target.closest("[data-camera-open], [data-camera-close], [data-print], [data-still-there]");
     if (!target) return;
+    if (target.hasAttribute("data-still-there")) armIdleTimer();
     if (target.hasAttribute("data-camera-open")) startCamera();
     if (target.hasAttribute("data-camera-close")) { stopCamera(); focusScanInput(); }
     if (target.hasAttribute("data-print")) window.print();
@@ -137,11 +190,14 @@
 
   document.addEventListener("htmx:afterSwap", function (event) {
     if (event.detail.target !== stage) return;
-    clearTimeout(ticketTimer);
     focusStep();
     armIdleTimer();
-    armTicketTimer();
     window.scrollTo(0, 0);
+  });
+
+  document.addEventListener("keydown", function (event) {
+    var panel = document.getElementById("camera-panel");
+    if (event.key === "Escape" && panel && !panel.hidden) { stopCamera(); focusScanInput(); }
   });
 
   // A network failure must not leave a blank or half-filled screen behind.
@@ -171,7 +227,6 @@
     hideCameraWhereUnavailable(document);
     focusStep();
     armIdleTimer();
-    armTicketTimer();
     keepAwake();
   });
 })();

@@ -1,4 +1,5 @@
-// Nurse station: camera scanning of queue tickets, and what to do when the session has ended.
+// Nurse station: camera scanning of queue tickets, the queue's filter by number or name, and what
+// to do when the session has ended.
 (function () {
   "use strict";
 
@@ -52,6 +53,50 @@
     });
     if (stop) { stop.addEventListener("click", close); }
   }
+
+  // ----- the queue's filter: by queue number (its first digits) or by name, accents or not -----
+  function fold(text) {
+    return (text || "").normalize("NFD").replace(/[\u0300-\u036f]/g, "").replace(/[đĐ]/g, "d").toLowerCase().trim();
+  }
+
+  function filterQueue() {
+    var input = document.getElementById("queue-filter");
+    var result = document.getElementById("queue-filter-result");
+    if (!input) { return; }
+    var query = fold(input.value);
+    var digits = /^\d+$/.test(query);
+    var shown = 0;
+    var finishedShown = 0;
+    document.querySelectorAll("#queue tr.queue-row").forEach(function (row) {
+      var match = !query || (digits ? (row.getAttribute("data-queue-number") || "").indexOf(query) === 0
+                                    : fold(row.getAttribute("data-queue-name")).indexOf(query) !== -1);
+      row.hidden = !match;
+      if (match) {
+        shown += 1;
+        if (row.closest("#queue-finished")) { finishedShown += 1; }
+      }
+    });
+    var finished = document.getElementById("queue-finished");
+    if (query && finished && finishedShown) { finished.open = true; }
+    if (result) { result.textContent = query && !shown ? result.getAttribute("data-none") : ""; }
+  }
+
+  // The queue is polled and swapped whole: the nurse's filter and the open "finished" list stay.
+  var finishedOpen = false;
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var finished = document.getElementById("queue-finished");
+    if (event.detail.target && event.detail.target.id === "queue") { finishedOpen = !!(finished && finished.open); }
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    if (!document.getElementById("queue")) { return; }
+    var finished = document.getElementById("queue-finished");
+    if (finished && finishedOpen) { finished.open = true; }
+    finishedOpen = false;
+    filterQueue();
+  });
+  document.addEventListener("input", function (event) {
+    if (event.target && event.target.id === "queue-filter") { filterQueue(); }
+  });
 
   document.addEventListener("DOMContentLoaded", setUpCamera);
 })();

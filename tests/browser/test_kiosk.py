@@ -61,7 +61,7 @@ def test_scanner_typed_pass_to_ticket(live_server, demo, page, app):
     page.wait_for_selector("[data-step=confirm]")
     assert page.locator(".identity-name").inner_text() == visit["name"]
     assert visit["department"] in page.locator(".identity").inner_text()
-    assert "Đây có phải là bạn?" in page.locator("h1").inner_text()
+    assert "Đây có phải là anh/chị?" in page.locator("h1").inner_text()
     check_page(page, "kiosk-confirm-768")
     page.click("text=Đúng, là tôi")
     page.wait_for_selector("[data-step=questionnaire-0]")
@@ -204,13 +204,15 @@ def test_a_yes_answer_raises_a_flag_the_donor_never_sees(live_server, demo, page
 
 def test_idle_reset_wipes_the_previous_donor(live_server, demo, page, app):
     app.config["KIOSK_IDLE_SECONDS"] = 2
+    app.config["KIOSK_STILL_THERE_SECONDS"] = 2
     visit = a_visit(app)
     open_kiosk(page, live_server)
     history_before = page.evaluate("history.length")
     scan_with_scanner(page, visit["token"])
     page.wait_for_selector("[data-step=confirm]")
     assert visit["name"] in page.content()
-    # Nobody touches the tablet: back to the start screen by itself.
+    # Nobody touches the tablet: "are you still there?" first, then back to the start screen by itself.
+    page.wait_for_selector("#still-there", state="visible", timeout=4_000)
     page.wait_for_selector("[data-step=start]", timeout=6_000)
     assert visit["name"] not in page.content()
     assert page.evaluate("history.length") == history_before

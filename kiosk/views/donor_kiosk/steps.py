@@ -7,7 +7,7 @@ import datetime as dt
 from typing import Optional
 
 from flask import current_app, jsonify, redirect, render_template, request, url_for
-from flask_babel import gettext as _
+from flask_babel import get_locale, gettext as _
 
 from kiosk.checkin import (CheckinOutcome, ScanOutcome, WalkIn, WalkInRefused, check_in, close_kiosk_session,
                            find_by_identity, open_kiosk_session, phone_answers_today, register_walk_in,
@@ -71,14 +71,15 @@ def _ticket(site: Site, result: dict, visit: Visit):
     return _stage("kiosk/_ticket.html", site=site, drive=drive, queue_number=result["queue_number"],
                   donor_name=visit.donor.given_name, sex=visit.donor.sex,
                   ticket_qr=qr_svg(pass_url(current_app.config["BASE_URL"], visit.token), label=_("Ticket")),
-                  return_after=current_app.config.get("KIOSK_TICKET_SECONDS", 30))
+                  return_after=current_app.config["KIOSK_TICKET_SECONDS"])
 
 
 def _scan_outcome(site: Site, result):
     if result.outcome == ScanOutcome.ACCEPTED:
         kiosk_session = db.session.get(KioskSession, result.kiosk_session_id)
         visit = kiosk_session.visit
-        return _stage("kiosk/_confirm.html", site=site, ks=kiosk_session.id, donor=visit.donor)
+        return _stage("kiosk/_confirm.html", site=site, ks=kiosk_session.id, donor=visit.donor,
+                      registered_site=result.registered_site)
     if result.outcome == ScanOutcome.ALREADY_CHECKED_IN:
         checked_in_at = dt.datetime.fromisoformat(result.checked_in_at) if result.checked_in_at else None
         return _stage("kiosk/_outcome.html", site=site, outcome="already", queue_number=result.queue_number,
@@ -281,7 +282,17 @@ def reset(code: str):
         begin_write(db.session)
         close_kiosk_session(db.session, kiosk_session_id)
         db.session.commit()
-    return _start(site)
+    if request.form.get("keep_language") or get_locale().language == current_app.config["BABEL_DEFAULT_LOCALE"]:
+        return _start(site)
+    # The next donor starts in Vietnamese: the toggle's cookie goes, and the whole page is loaded
+    # again, since the toggle in the header sits outside the swapped stage.
+    if _is_htmx():
+        response = current_app.response_class(status=200)
+        response.headers["HX-Redirect"] = url_for("kiosk.start", code=site.code)
+    else:
+        response = redirect(url_for("kiosk.start", code=site.code), code=303)
+    response.delete_cookie("lang", samesite="Lax", httponly=True, secure=request.is_secure)
+    return response
 
 
 @bp.get("/kiosk/<code>/start")

@@ -59,7 +59,7 @@ def number_field(label, hint, whole: bool):
         try:
             value = _number(field.data)
         except ValueError:
-            raise ValidationError(_("Enter a whole number.") if whole else _("Enter a number, such as 36.8."))
+            raise ValidationError(_("Enter a whole number.") if whole else _("Enter a number, such as 58.5."))
         if whole and value is not None and value != int(value):
             raise ValidationError(_("Enter a whole number."))
 

@@ -8,13 +8,14 @@ from typing import Any
 import sqlalchemy as sa
 from flask import redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from flask_login import current_user
 
 from kiosk.auth import may_open_site
 from kiosk.drives import current_drive
 from kiosk.extensions import db
-from kiosk.models import Drive, Site, StaffRole, Visit, utcnow
+from kiosk.models import Drive, Site, StaffRole, Visit, VisitStatus, utcnow
 from kiosk.screening import desk
 from kiosk.screening.decisions import CLAIM_MINUTES, UNDECIDED
 from kiosk.tokens import token_from_scan
@@ -37,10 +38,27 @@ def choose_site():
     return render_template("nurse/choose_site.html", drive=drive, sites=sites, unassigned=unassigned)
 
 
+# The queue in the order a nurse works it: who waits first, then who is being screened, then who
+# is on the way to (or in) the donation chair; the finished ones last, folded away.
+QUEUE_GROUPS = (
+    ("waiting", STATUS_LABELS[VisitStatus.CHECKED_IN], (VisitStatus.CHECKED_IN,)),
+    ("in_screening", STATUS_LABELS[VisitStatus.IN_SCREENING], (VisitStatus.IN_SCREENING,)),
+    ("donating", _l("Cleared or donating"), (VisitStatus.CLEARED, VisitStatus.DONATING)),
+)
+FINISHED = (VisitStatus.DONE, VisitStatus.DEFERRED)
+
+
+def queue_groups(visits: list[Visit]) -> list[dict[str, Any]]:
+    """The active groups, each {key, title, visits} in queue-number order (empty ones included)."""
+    return [{"key": key, "title": title, "visits": [v for v in visits if v.status in statuses]}
+            for key, title, statuses in QUEUE_GROUPS]
+
+
 def _queue_context(site: Site, drive: Drive) -> dict[str, Any]:
     visits = desk.queue(db.session, drive.id, site.id)
     now = utcnow()
-    return {"site": site, "drive": drive, "visits": visits,
+    return {"site": site, "drive": drive, "visits": visits, "groups": queue_groups(visits),
+            "finished": [v for v in visits if v.status in FINISHED],
             "flag_counts": desk.flag_counts(db.session, [v.id for v in visits]),
             "queue_key": _queue_key(drive), "now": now, "status_labels": STATUS_LABELS,
             "claim_cutoff": now - dt.timedelta(minutes=CLAIM_MINUTES),

@@ -1,0 +1,90 @@
+"""The hall display read from 5 m, at 1280x720 and 1920x1080: no label under 24 px at 1080p, long
+unit names on one line cut with an ellipsis, and a light theme for a lit hall (?theme=light, linked
+from the console)."""
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from kiosk.extensions import db
+from kiosk.models import Department
+from tests.browser.conftest import PROJECTOR, check_page
+from tests.browser.test_display import SMALL_PROJECTOR, donate, hero, layout
+
+LONG_NAME = "Phòng Cảnh sát quản lý hành chính về trật tự xã hội - Công an thành phố Hà Nội (Đội 3)"
+
+# Every piece of text on the board, with its computed size and whether it fits its box.
+TEXTS = """() => {
+  const out = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode;
+    if (!node.textContent.trim()) continue;
+    const el = node.parentElement;
+    if (!el || el.closest('.visually-hidden, .skip-link, svg, [hidden]') || !el.offsetParent) continue;
+    out.push({text: node.textContent.trim().slice(0, 40), size: parseFloat(getComputedStyle(el).fontSize),
+              cls: el.className});
+  }
+  return out;
+}"""
+
+
+def _long_unit_donates(app):
+    with app.app_context():
+        department = db.session.scalars(sa.select(Department).order_by(Department.id)).first()
+        department.name = LONG_NAME
+        db.session.commit()
+
+
+@pytest.mark.parametrize("path", ["/display", "/display/XNC"])
+def test_no_label_under_24_px_at_1080p(app, live_server, demo, new_context, path):
+    donate(app, 4, site_code="XNC")
+    donate(app, 2, site_code="CSCD", start=10)
+    page = new_context(viewport=PROJECTOR).new_page()
+    page.goto(live_server.url + path)
+    small = [t for t in page.evaluate(TEXTS) if t["size"] < 24]
+    assert small == []
+
+
+@pytest.mark.parametrize("viewport, name", [(SMALL_PROJECTOR, "1280x720"), (PROJECTOR, "1920x1080")])
+@pytest.mark.parametrize("theme", ["dark", "light"])
+def test_long_names_stay_on_one_line_in_either_theme(app, live_server, demo, new_context, viewport, name, theme):
+    _long_unit_donates(app)
+    donate(app, 6, site_code="XNC")
+    donate(app, 2, site_code="CSCD", start=10)
+    page = new_context(viewport=viewport).new_page()
+    suffix = "?theme=light" if theme == "light" else ""
+    page.goto(f"{live_server.url}/display{suffix}")
+    assert hero(page) == "8"
+    names = page.eval_on_selector_all(".department-name, .site-name", """els => els.map(e => ({
+        text: e.textContent, height: e.getBoundingClientRect().height,
+        line: parseFloat(getComputedStyle(e).lineHeight) || parseFloat(getComputedStyle(e).fontSize) * 1.3,
+        clipped: e.scrollWidth > e.clientWidth, ellipsis: getComputedStyle(e).textOverflow}))""")
+    long = [n for n in names if n["text"].strip() == LONG_NAME]
+    assert long and long[0]["clipped"] and long[0]["ellipsis"] == "ellipsis"
+    for shown in names:
+        assert shown["height"] <= shown["line"] * 1.2, shown  # one line each
+    measured = layout(page)
+    assert measured["scrollHeight"] <= measured["innerHeight"] and measured["scrollWidth"] <= measured["innerWidth"]
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert (background == "rgb(255, 255, 255)") == (theme == "light")
+    check_page(page, f"display-{theme}-{name}")
+
+
+def test_the_light_theme_stays_through_the_language_toggle_and_is_linked_from_the_console(app, live_server, demo,
+                                                                                         new_context, signed_in):
+    console = signed_in("organiser", viewport={"width": 1366, "height": 768})
+    console.goto(f"{live_server.url}/admin/drives/{demo['drive_id']}")
+    links = console.locator("a[data-display-light]")
+    assert links.count() >= 2
+    check_page(console, "console-drive-1366")
+    href = links.last.get_attribute("href")
+    assert href.endswith("?theme=light")
+    page = new_context(viewport=PROJECTOR).new_page()
+    page.goto(live_server.url + href)
+    assert "display-light" in page.locator("body").get_attribute("class")
+    page.click("button.lang-button[value=en]")
+    page.wait_for_load_state()
+    assert page.url.endswith("?theme=light")
+    assert "display-light" in page.locator("body").get_attribute("class")
+    assert page.locator("html").get_attribute("lang") == "en"

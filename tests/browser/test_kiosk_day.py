@@ -1,0 +1,174 @@
+"""The kiosk as a drive uses it all day, in Chromium at 768x1024 and 1024x768: the camera full screen,
+no camera button where the browser gives no camera, "are you still there?" before any wipe, the
+ticket kept above the fold, every new donor in Vietnamese, and the site a pass is registered at."""
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from kiosk.tokens import pass_url
+from tests.browser.conftest import LAPTOP, TABLET, check_page
+from tests.browser.test_camera import _browser_whose_camera_shows, _y4m_of
+from tests.browser.test_kiosk import a_visit, answer_questionnaire, open_kiosk, scan_with_scanner
+
+LANDSCAPE = {"width": 1024, "height": 768}
+SIZES = [pytest.param(TABLET, id="768x1024"), pytest.param(LANDSCAPE, id="1024x768")]
+
+
+def _inside(page, selector: str) -> bool:
+    """The element is wholly on the screen, without scrolling."""
+    box = page.locator(selector).bounding_box()
+    size = page.viewport_size
+    return (box is not None and box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= size["width"] + 1
+            and box["y"] + box["height"] <= size["height"] + 1)
+
+
+@pytest.mark.parametrize("viewport", SIZES)
+def test_the_camera_fills_the_screen_with_a_frame_a_hint_and_a_close_button(live_server, demo, playwright_instance,
+                                                                            app, tmp_path, page_problems, viewport):
+    # The camera shows no code at all, so the view stays open to be looked at.
+    video = tmp_path / "nothing.y4m"
+    blank = io.BytesIO()
+    Image.new("L", (64, 64), 200).save(blank, format="PNG")
+    _y4m_of(blank.getvalue(), video)
+    browser = _browser_whose_camera_shows(playwright_instance, video)
+    try:
+        context = browser.new_context(viewport=viewport, locale="vi-VN", permissions=["camera"])
+        page = page_problems.watch(context.new_page())
+        open_kiosk(page, live_server)
+        page.click("#camera-button")
+        page.wait_for_selector("#camera-panel", state="visible")
+        for _ in range(50):  # wait_for_function evaluates a string, which the page's CSP forbids
+            if page.evaluate("document.getElementById('camera-video').videoWidth > 0"):
+                break
+            page.wait_for_timeout(100)
+        panel = page.locator("#camera-panel").bounding_box()
+        assert (panel["x"], panel["y"], panel["width"], panel["height"]) == (0, 0, viewport["width"], viewport["height"])
+        for part in ("[data-camera-close]", "#camera-video", ".camera-aim", "#camera-status"):
+            assert _inside(page, part), part
+        assert page.locator(".camera-aim").bounding_box()["width"] >= 250
+        assert "khung" in page.locator("#camera-status").inner_text()
+        assert page.eval_on_selector("#camera-status", "e => parseFloat(getComputedStyle(e).fontSize)") >= 24
+        name = f"kiosk-camera-{viewport['width']}x{viewport['height']}"
+        check_page(page, name)
+        page.click("[data-camera-close]")
+        page.wait_for_selector("#camera-panel", state="hidden")
+        assert page.evaluate("document.activeElement.id") == "scan-code"
+    finally:
+        browser.close()
+
+
+@pytest.mark.parametrize("path", ["/kiosk/XNC", "/nurse/XNC"])
+def test_on_plain_http_the_camera_button_is_really_hidden(live_server, demo, new_context, signed_in, path):
+    # The test server is on loopback, which browsers count as secure: the page is told it is not.
+    if path.startswith("/nurse"):
+        page = signed_in("nurse")
+    else:
+        page = new_context(viewport=TABLET).new_page()
+    page.add_init_script("Object.defineProperty(window, 'isSecureContext', {value: false});")
+    page.goto(live_server.url + path)
+    page.wait_for_load_state()
+    button = "#camera-button" if path.startswith("/kiosk") else "#camera-start"
+    assert page.locator(button).count() == 1
+    assert page.locator(button).is_hidden()
+    assert page.eval_on_selector(button, "e => getComputedStyle(e).display") == "none"
+
+
+def test_still_there_counts_down_and_a_touch_keeps_the_screen(live_server, demo, page, app):
+    app.config["KIOSK_IDLE_SECONDS"] = 1
+    app.config["KIOSK_STILL_THERE_SECONDS"] = 4
+    visit = a_visit(app)
+    open_kiosk(page, live_server)
+    scan_with_scanner(page, visit["token"])
+    page.wait_for_selector("[data-step=confirm]")
+    page.wait_for_selector("#still-there", state="visible", timeout=4_000)
+    assert "Anh/chị còn ở đây không?" in page.locator("#still-there-title").inner_text()
+    assert int(page.locator("[data-still-there-count]").inner_text()) <= 4
+    check_page(page, "kiosk-still-there-768")
+    page.click("[data-still-there]")
+    assert page.locator("#still-there").is_hidden()
+    assert page.locator("[data-step=confirm]").count() == 1
+    # Untouched again: the question comes back, and then the wipe.
+    page.wait_for_selector("#still-there", state="visible", timeout=4_000)
+    page.wait_for_selector("[data-step=start]", timeout=8_000)
+    assert visit["name"] not in page.content()
+    assert page.locator("#still-there").is_hidden()
+
+
+def test_the_questionnaire_waits_longer_than_the_other_steps(live_server, demo, page, app):
+    app.config["KIOSK_IDLE_SECONDS"] = 1
+    app.config["KIOSK_QUESTIONNAIRE_IDLE_SECONDS"] = 600
+    visit = a_visit(app)
+    open_kiosk(page, live_server)
+    scan_with_scanner(page, visit["token"])
+    page.wait_for_selector("[data-step=confirm]")
+    page.click("text=Đúng, là tôi")
+    page.wait_for_selector("[data-step=questionnaire-0]")
+    page.wait_for_timeout(2_500)
+    assert page.locator("#still-there").is_hidden()
+    assert page.locator("[data-step=questionnaire-0]").count() == 1
+
+
+@pytest.mark.parametrize("viewport", SIZES)
+def test_the_ticket_stays_above_the_fold_until_done_and_the_next_donor_starts_in_vietnamese(
+        live_server, demo, new_context, app, viewport):
+    app.config["KIOSK_IDLE_SECONDS"] = 1  # every other step would have asked by now
+    page = new_context(viewport=viewport).new_page()
+    open_kiosk(page, live_server)
+    page.click("button.lang-button[value=en]")
+    page.wait_for_selector("[data-step=start]")
+    assert "Scan the QR code" in page.locator(".scan-label").inner_text()
+    visit = a_visit(app)
+    scan_with_scanner(page, visit["token"])
+    page.wait_for_selector("[data-step=confirm]")
+    page.click("text=Yes, that is me")
+    answer_questionnaire(page)
+    page.wait_for_selector("[data-step=ticket]")
+    for part in ("[data-queue-number]", ".ticket-qr svg", "[data-step=ticket] button[type=submit]"):
+        assert _inside(page, part), part
+    check_page(page, f"kiosk-ticket-{viewport['width']}x{viewport['height']}-en")
+    page.wait_for_timeout(2_500)
+    assert page.locator("#still-there").is_hidden()
+    assert page.locator("[data-step=ticket]").count() == 1
+    page.click("[data-step=ticket] button[type=submit]")
+    page.wait_for_selector("[data-step=start]")
+    page.wait_for_load_state()
+    assert "Quét mã QR" in page.locator(".scan-label").inner_text()
+    assert page.locator("html").get_attribute("lang") == "vi"
+    assert page.locator("button.lang-button[value=vi]").get_attribute("aria-current") == "true"
+
+
+def test_after_the_idle_wipe_the_next_donor_starts_in_vietnamese(live_server, demo, new_context, app):
+    app.config["KIOSK_IDLE_SECONDS"] = 1
+    app.config["KIOSK_STILL_THERE_SECONDS"] = 1
+    page = new_context(viewport=LANDSCAPE).new_page()
+    open_kiosk(page, live_server)
+    page.click("button.lang-button[value=en]")
+    page.wait_for_selector("[data-step=start]")
+    scan_with_scanner(page, a_visit(app)["token"])
+    page.wait_for_selector("[data-step=confirm]")
+    page.wait_for_selector("text=Quét mã QR", timeout=8_000)
+    page.wait_for_selector("[data-step=start]")
+    assert page.locator("button.lang-button[value=vi]").get_attribute("aria-current") == "true"
+
+
+@pytest.mark.parametrize("viewport", SIZES)
+def test_a_pass_for_the_other_site_says_where_the_donor_is_registered(live_server, demo, new_context, app, viewport):
+    page = new_context(viewport=viewport).new_page()
+    visit = a_visit(app, site_code="CSCD")
+    open_kiosk(page, live_server, code="XNC")
+    scan_with_scanner(page, pass_url(live_server.url, visit["token"]))
+    page.wait_for_selector("[data-step=confirm]")
+    notice = page.locator("[data-registered-site]").inner_text()
+    assert "Hội trường Bộ Tư lệnh Cảnh sát cơ động" in notice and "Hội trường Cục Quản lý xuất nhập cảnh" in notice
+    check_page(page, f"kiosk-other-site-{viewport['width']}x{viewport['height']}")
+
+
+def test_a_pass_for_this_site_says_nothing_of_sites(live_server, demo, new_context, app):
+    page = new_context(viewport=LAPTOP).new_page()
+    open_kiosk(page, live_server)
+    scan_with_scanner(page, a_visit(app)["token"])
+    page.wait_for_selector("[data-step=confirm]")
+    assert page.locator("[data-registered-site]").count() == 0
