@@ -38,7 +38,7 @@ def test_a_retried_donation_answers_like_the_first(app, client, auth, demo):
                 "expected_version": hidden_value(page, "screening-form", "expected_version"),
                 "override_reason": "Bác sĩ đồng ý", "weight_kg": "62", "systolic_mmhg": "120",
                 "diastolic_mmhg": "80", "pulse_per_min": "76", "haemoglobin_g_l": "140", "temperature_c": "36,8",
-                "hbsag": "negative"}
+                "hbsag": "negative", "identity_document": "cccd"}
     assert client.post(url + "/decision", data=decision).status_code == 303
     page = client.get(url).get_data(as_text=True)
     donation = {"csrf_token": csrf_from(page), "nonce": nonce(), "volume_ml": "350", "bag_number": "RETRY-1",

@@ -20,7 +20,7 @@ from kiosk.extensions import db
 from kiosk.formatting import format_number, local_now
 from kiosk.models import Drive, Site
 from kiosk.qr import qr_svg
-from kiosk.views.lookups import site_or_404
+from kiosk.views.lookups import id_arg, site_or_404
 
 bp = Blueprint("display", __name__, url_prefix="/display")
 rule_for_blueprint("display", Access.PUBLIC)
@@ -70,7 +70,7 @@ def _data(code: Optional[str]):
     # An idle poll was answered by kiosk.display_poll.IdlePollShortcut before Flask; what reaches here changed, or is unusual.
     site = site_or_404(code) if code is not None else None
     drive = _drive_for(site)
-    shown = (request.args.get("drive", type=int), request.args.get("rev", type=int))
+    shown = (id_arg(request.args, "drive"), request.args.get("rev", type=int))
     if drive is None or shown == (drive.id, drive.revision):  # a drive that is not open, unchanged
         return _no_store(current_app.response_class(status=204))
     return _no_store(jsonify(tally.snapshot(db.session, drive.id, site.id if site else None) | {"drive_id": drive.id}))

@@ -2,6 +2,8 @@
 instance's screening rules."""
 from __future__ import annotations
 
+from typing import Optional
+
 from flask import abort, current_app
 
 from kiosk.drives import site_by_code
@@ -21,3 +23,15 @@ def site_or_404(code: str) -> Site:
 def screening_rules() -> Rules:
     """The default rules with this instance's overrides (app.config["SCREENING_RULES"])."""
     return load_rules(current_app.config.get("SCREENING_RULES") or None)
+
+
+# The largest id a database column holds (a signed 64-bit integer): a bigger number in a URL
+# is no record's id, not an OverflowError in the driver.
+LARGEST_ID = 2**63 - 1
+
+
+def id_arg(values, name: str) -> Optional[int]:
+    """An id from a query string or form (request.args, request.form): None unless it is a whole
+    number a record could have."""
+    value = values.get(name, type=int)
+    return value if value is not None and 0 < value <= LARGEST_ID else None

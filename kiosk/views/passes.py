@@ -15,6 +15,7 @@ from kiosk.models import Department, Donor, Drive, Site, Visit
 from kiosk.passes import pages, pass_cards
 from kiosk.qr import qr_png
 from kiosk.tokens import pass_url
+from kiosk.views.lookups import id_arg
 
 bp = Blueprint("passes", __name__, url_prefix="/passes")
 rule_for_blueprint("passes", Access.ORGANISER)
@@ -22,7 +23,7 @@ rule_for_blueprint("passes", Access.ORGANISER)
 
 @bp.get("/sheet")
 def sheet():
-    drive = db.session.get(Drive, request.args.get("drive", type=int) or 0) or current_drive()
+    drive = db.session.get(Drive, id_arg(request.args, "drive") or 0) or current_drive()
     if drive is None:
         abort(404)
     site = department = None
@@ -30,8 +31,8 @@ def sheet():
         site = db.session.scalars(sa.select(Site).where(Site.code == request.args["site"])).first()
         if site is None:
             abort(404)
-    if request.args.get("department", type=int):
-        department = db.session.get(Department, request.args.get("department", type=int))
+    if id_arg(request.args, "department"):
+        department = db.session.get(Department, id_arg(request.args, "department"))
         if department is None:
             abort(404)
     cards = pass_cards(db.session, drive, current_app.config["BASE_URL"], site=site, department=department)

@@ -41,7 +41,7 @@ def build_drive(directory: Path, *, extra_donors: int = 0, nurses: int = 4, temp
     import shutil
 
     from kiosk import create_app
-    from kiosk.auth import hash_password
+    from kiosk.auth import give_nurses_every_site, hash_password
     from kiosk.roster.demo import demo_rows, load_demo
     from kiosk.extensions import db
     from kiosk.formatting import local_today
@@ -72,6 +72,7 @@ def build_drive(directory: Path, *, extra_donors: int = 0, nurses: int = 4, temp
         for username in usernames:
             db.session.add(Staff(username=username, display_name=f"Y tá {username}", role=StaffRole.NURSE,
                                  password_hash=password_hash))
+        give_nurses_every_site(db.session)  # nurses open only their sites' queues: these work at both
         db.session.commit()
         donors: dict[str, list[tuple[str, str]]] = {}
         for code in ("XNC", "CSCD"):

@@ -14,6 +14,7 @@ from kiosk.formatting import local_zone
 from kiosk.inputs import parse_date
 from kiosk.models import AuditLog, Staff
 from kiosk.views.admin import bp
+from kiosk.views.lookups import id_arg
 
 ACTIVITY_ACTIONS = SIGN_IN_ACTIONS + STAFF_ACTIONS + ACCESS_ACTIONS
 PER_PAGE = 50
@@ -38,7 +39,7 @@ def activity():
     action = request.args.get("action", "")
     if action not in ACTIVITY_ACTIONS:
         action = ""
-    person = request.args.get("person", type=int)
+    person = id_arg(request.args, "person")
     day_from, from_text = _date_arg("from")
     day_to, to_text = _date_arg("to")
     page = max(1, min(request.args.get("page", 1, type=int) or 1, 100_000))
