@@ -73,8 +73,8 @@ def test_the_questionnaire_refuses_a_missing_answer(client, demo, token):
     page = client.post("/kiosk/XNC/scan", data={"pass_code": token, "nonce": new_nonce()}, headers=HX).get_data(as_text=True)
     kiosk_session = re.search(r'name="ks" value="([^"]+)"', page).group(1)
     client.post("/kiosk/XNC/confirm", data={"ks": kiosk_session, "nonce": new_nonce()}, headers=HX)
-    response = client.post("/kiosk/XNC/questionnaire", data={"ks": kiosk_session, "step": "1", "action": "next",
-                                                             "q2": "no"}, headers=HX)
+    response = client.post("/kiosk/XNC/questionnaire", data={"ks": kiosk_session, "step": "2", "action": "next",
+                                                             "q3.listed": "no"}, headers=HX)
     assert response.status_code == 422
     assert "Vui lòng trả lời tất cả câu hỏi" in response.get_data(as_text=True)
 
