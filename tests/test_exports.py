@@ -80,7 +80,7 @@ def test_health_data_only_in_the_health_export(app, demo):
         health = _read_csv(to_csv(build_export(db.session, drive, "health", ZONE)))
         assert HEALTH_COLUMNS <= set(health[0]) and len(health) == 11
         yes = {row[0]: row[5] for row in health[1:]}
-        assert "q7" in "".join(yes.values()) and "q10" in "".join(yes.values())
+        assert "q7.cold" in "".join(yes.values()) and "consent" in "".join(yes.values())
 
 
 def test_a_cell_that_excel_would_run_as_a_formula_is_quoted():
