@@ -155,14 +155,18 @@ class QuestionnairePost:
         return details
 
 
-def questionnaire_post(items) -> QuestionnairePost:
-    """The answers and details posted for these items (the donor's), and any name that answers
-    something else: a women-only question from a man, an id this version does not have."""
-    by_id = {item.id: item for item in items}
+def questionnaire_post(questionnaire, sex: str) -> QuestionnairePost:
+    """The answers and details posted for the items this donor is asked, and any name that answers
+    something this version does not ask at all. An item asked only of women, posted for a man,
+    is dropped (a form that answers both is harmless); an id or a detail no item has is refused."""
+    by_id = {item.id: item for item in questionnaire.items_for(sex)}
+    everyone = {item.id for group in questionnaire.groups for item in group.items}
     post = QuestionnairePost({}, {})
     for name, value in request.form.items():
         base, suffix = _split_name(name)
         item = by_id.get(base)
+        if item is None and base in everyone:
+            continue
         if suffix == DETAIL_SUFFIX or suffix == DATE_SUFFIX:
             if item is None or not (item.detail if suffix == DETAIL_SUFFIX else item.asks_date):
                 post.unknown.append(name)

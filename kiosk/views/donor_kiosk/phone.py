@@ -67,7 +67,7 @@ def pass_questionnaire(token: str):
     questions = load_questionnaire()
     groups = questions.groups_for(visit.donor.sex)
     items = questions.items_for(visit.donor.sex)
-    post = questionnaire_post(items)
+    post = questionnaire_post(questions, visit.donor.sex)
     move = move_through_questionnaire(groups, request.form.get("step", type=int) or 0,
                                       request.form.get("action", "next"), post, local_today())
     if not move.finished:

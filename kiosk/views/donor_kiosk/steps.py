@@ -209,7 +209,7 @@ def questionnaire(code: str):
     visit = kiosk_session.visit
     questions = load_questionnaire()
     groups = questions.groups_for(visit.donor.sex)
-    post = questionnaire_post(questions.items_for(visit.donor.sex))
+    post = questionnaire_post(questions, visit.donor.sex)
     move = move_through_questionnaire(groups, request.form.get("step", type=int) or 0,
                                       request.form.get("action", "next"), post, local_today())
     if not move.finished:
