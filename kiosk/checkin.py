@@ -25,7 +25,7 @@ from kiosk.audit import record_audit
 from kiosk.idempotency import check_nonce, run_once
 from kiosk.models import (Department, Donor, Drive, DriveStatus, KioskSession, QuestionnaireResponse, Site, Visit,
                           VisitStatus, WriteReceipt, drive_site, utcnow)
-from kiosk.screening.questionnaire import Questionnaire, flags_for, validate_answers
+from kiosk.screening.questionnaire import Questionnaire, flags_for, validate_answers, validate_details
 from kiosk.inputs import fold_diacritics
 from kiosk.tokens import new_pass_token, token_from_scan
 
@@ -223,7 +223,8 @@ def phone_answers_today(session: Session, visit: Visit, today_start_utc: dt.date
 
 
 def answer_on_phone(session: Session, *, visit_id: int, questionnaire: Questionnaire, answers: dict[str, bool],
-                    today: dt.date, today_start_utc: dt.datetime, nonce: str) -> dict[str, Any]:
+                    today: dt.date, today_start_utc: dt.datetime, nonce: str,
+                    details: Optional[dict[str, str]] = None) -> dict[str, Any]:
     """The questionnaire answered on the pass page. The first answers of the day are locked: a
     second submission (someone else holding the pass link, say) is refused with ALREADY_ANSWERED and
     changes nothing; the same nonce retried answers the same. Returns {"outcome", "response_id"}."""
@@ -236,7 +237,7 @@ def answer_on_phone(session: Session, *, visit_id: int, questionnaire: Questionn
         if answered_today(session, visit, today_start_utc):
             return {"outcome": PhoneAnswersOutcome.ALREADY_ANSWERED.value}
         response = store_answers(session, visit=visit, questionnaire=questionnaire, answers=answers, channel="phone",
-                                 nonce=nonce)
+                                 nonce=nonce, details=details)
         session.flush()
         return {"outcome": PhoneAnswersOutcome.STORED.value, "response_id": response.id}
 
@@ -245,11 +246,14 @@ def answer_on_phone(session: Session, *, visit_id: int, questionnaire: Questionn
 
 
 def store_answers(session: Session, *, visit: Visit, questionnaire: Questionnaire, answers: dict[str, bool],
-                  channel: str, nonce: str) -> QuestionnaireResponse:
-    """Validate and add a questionnaire response (in the caller's transaction)."""
-    clean = validate_answers(questionnaire, visit.donor.sex, answers)
+                  channel: str, nonce: str, details: Optional[dict[str, str]] = None) -> QuestionnaireResponse:
+    """Validate and add a questionnaire response (in the caller's transaction). `details`: what a
+    "yes" asked for next (which vaccine, which illness, "<id>#date" as an ISO date)."""
+    clean = validate_answers(questionnaire, visit.donor.sex, answers, details)
+    kept = validate_details(questionnaire, visit.donor.sex, clean, details)
     response = QuestionnaireResponse(visit_id=visit.id, questionnaire_version=questionnaire.version, answers=clean,
-                                     flags=flags_for(questionnaire, clean), channel=channel, nonce=nonce)
+                                     details=kept, flags=flags_for(questionnaire, clean, kept), channel=channel,
+                                     nonce=nonce)
     session.add(response)
     visit.questionnaire_at = utcnow()
     return response
@@ -265,8 +269,9 @@ def next_queue_number(session: Session, drive_id: int, site_id: int) -> int:
 
 
 def check_in(session: Session, *, kiosk_session_id: str, site: Site, questionnaire: Questionnaire,
-             answers: Optional[dict[str, bool]], today_start_utc: dt.datetime, nonce: str) -> dict[str, Any]:
-    """Record the arrival: answers (when given here), a queue number, the visit checked in, the
+             answers: Optional[dict[str, bool]], today_start_utc: dt.datetime, nonce: str,
+             details: Optional[dict[str, str]] = None) -> dict[str, Any]:
+    """Record the arrival: answers (when given here, with their details), a queue number, the visit checked in, the
     tally, and the kiosk session closed. Returns {"outcome", "visit_id", "queue_number", "checked_in_at"}."""
 
     def write() -> dict[str, Any]:
@@ -281,7 +286,7 @@ def check_in(session: Session, *, kiosk_session_id: str, site: Site, questionnai
         if answers is not None:
             replaced = phone_answers_today(session, visit, today_start_utc)
             store_answers(session, visit=visit, questionnaire=questionnaire, answers=answers, channel="kiosk",
-                          nonce=nonce)
+                          nonce=nonce, details=details)
             if replaced is not None:
                 # The donor said the phone's answers were not theirs and answered again here.
                 record_audit(session, "phone_answers_replaced", actor=f"kiosk:{site.code}", entity="visit",

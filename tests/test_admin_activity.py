@@ -35,6 +35,13 @@ def _utc_at(day: dt.date, local_hour: int, minute: int) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(local_hour, minute)) - dt.timedelta(hours=7)
 
 
+# The sub-items of the current questionnaire that a simulated donor answers (a man's: no question 9).
+SIMULATED_ITEMS = ("q1", "q2", "q3.listed", "q3.other", "q4.recovered", "q4.transfusion", "q4.vaccine", "q5.recovered",
+                   "q5.weight_loss", "q5.lymph_nodes", "q5.procedure", "q5.tattoo", "q5.drugs", "q5.blood_contact",
+                   "q5.hbv_household", "q5.risky_partner", "q5.same_sex_partner", "q6.recovered", "q6.epidemic_area",
+                   "q7.cold", "q7.other", "q8.medicine", "q8.other", "work.12_hours")
+
+
 def simulate_day(drive_id: int, *, arrivals: int = 40, seed: int = 7) -> Activity:
     """Check in `arrivals` donors from 07:00 on; about 1 in 5 deferred; the rest donate,
     one in ten incomplete, a few with a reaction. Call inside an app context."""
@@ -59,16 +66,17 @@ def simulate_day(drive_id: int, *, arrivals: int = 40, seed: int = 7) -> Activit
             .returning(drive_site.c.last_queue_number)).scalar_one()
         visit.queue_number, visit.checked_in_at = queue, _utc_at(drive_date, hour, minute)
         visit.status, visit.version = VisitStatus.CHECKED_IN, visit.version + 1
-        answers = {f"q{n}": False for n in range(1, 10)} | {"q10": True}
+        answers = {item: False for item in SIMULATED_ITEMS} | {"consent": True}
         if index % 5 == 3:
-            answers["q7"] = True
+            answers["q7.cold"] = True
         db.session.add(QuestionnaireResponse(visit_id=visit_id, questionnaire_version="test", answers=answers,
-                                             flags=[{"item": "q7", "kind": "days", "days": 14}] if answers["q7"] else [],
+                                             flags=[{"item": "q7.cold", "kind": "wait", "days": 7, "row": "7_days"}]
+                                             if answers["q7.cold"] else [],
                                              nonce=secrets.token_urlsafe(16)))
         tally.bump(db.session, drive_id, site_id, department_id, checked_in=1)
         deferred = index % 5 == 3
         if deferred:
-            rule = "questionnaire:q7" if index % 2 else "haemoglobin"
+            rule = "questionnaire:q7.cold" if index % 2 else "haemoglobin"
             suggestion = {"eligible": False, "allowed_volumes": [], "reasons": [
                 {"rule": rule, "code": "hb_low", "params": {}, "until": None, "permanent": False,
                  "source": "NIHBT", "blocking": True}]}

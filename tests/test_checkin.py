@@ -17,10 +17,10 @@ QUESTIONNAIRE = load_questionnaire()
 DAY_START = dt.datetime(2000, 1, 1)
 
 
-def all_no(sex="M", **overrides):
+def all_no(sex="M", overrides=None):
     answers = {item.id: False for item in QUESTIONNAIRE.items_for(sex)}
-    answers["q10"] = True
-    answers.update(overrides)
+    answers["consent"] = True
+    answers.update(overrides or {})
     return answers
 
 
@@ -134,15 +134,15 @@ def test_answers_must_be_complete_and_confirmed(ctx):
     visit = a_visit(sex="F")
     result = scan(ctx, visit.token)
     incomplete = all_no("F")
-    del incomplete["q9"]  # the women-only item
+    del incomplete["q9.pregnancy_ended"]  # a women-only item
     with pytest.raises(IncompleteAnswers) as error:
         check_in(db.session, kiosk_session_id=result.kiosk_session_id, site=ctx["site"], questionnaire=QUESTIONNAIRE,
                  answers=incomplete, today_start_utc=DAY_START, nonce=new_nonce())
-    assert error.value.missing == ["q9"]
+    assert error.value.missing == ["q9.pregnancy_ended"]
     with pytest.raises(IncompleteAnswers) as error:
         check_in(db.session, kiosk_session_id=result.kiosk_session_id, site=ctx["site"], questionnaire=QUESTIONNAIRE,
-                 answers=all_no("F", q10=False), today_start_utc=DAY_START, nonce=new_nonce())
-    assert error.value.unconfirmed == ["q10"]
+                 answers=all_no("F", {"consent": False}), today_start_utc=DAY_START, nonce=new_nonce())
+    assert error.value.unconfirmed == ["consent"]
     assert db.session.scalar(sa.select(sa.func.count()).select_from(WriteReceipt).where(
         WriteReceipt.action == "kiosk_checkin")) == 0
 
@@ -151,10 +151,38 @@ def test_a_yes_raises_a_flag_with_its_suggested_deferral(ctx):
     visit = a_visit()
     result = scan(ctx, visit.token)
     check_in(db.session, kiosk_session_id=result.kiosk_session_id, site=ctx["site"], questionnaire=QUESTIONNAIRE,
-             answers=all_no(visit.donor.sex, q5=True, q1=True), today_start_utc=DAY_START, nonce=new_nonce())
+             answers=all_no(visit.donor.sex, {"q5.tattoo": True, "q1": True}), today_start_utc=DAY_START,
+             nonce=new_nonce())
     response = db.session.scalars(sa.select(QuestionnaireResponse)).one()
-    assert response.flags == [{"item": "q5", "kind": "months", "months": 6}]  # q1 ("donated before") is no flag
+    # q1 ("donated before") is no flag
+    assert response.flags == [{"item": "q5.tattoo", "kind": "wait", "months": 6, "row": "6_months"}]
     assert response.questionnaire_version == QUESTIONNAIRE.version and response.channel == "kiosk"
+
+
+def test_the_details_of_a_yes_are_stored_and_give_the_flag_its_rule(ctx):
+    visit = a_visit(sex="F")
+    result = scan(ctx, visit.token)
+    answers = all_no("F", {"q4.vaccine": True, "q2": True, "q9.pregnancy_ended": True})
+    details = {"q4.vaccine": "live", "q2": "  đau\nlưng ", "q9.pregnancy_ended#date": "2026-03-01",
+               "q3.other": "not asked: answered no"}
+    check_in(db.session, kiosk_session_id=result.kiosk_session_id, site=ctx["site"], questionnaire=QUESTIONNAIRE,
+             answers=answers, details=details, today_start_utc=DAY_START, nonce=new_nonce())
+    response = db.session.scalars(sa.select(QuestionnaireResponse)).one()
+    assert response.details == {"q4.vaccine": "live", "q2": "đau lưng", "q9.pregnancy_ended#date": "2026-03-01"}
+    vaccine = next(flag for flag in response.flags if flag["item"] == "q4.vaccine")
+    assert vaccine == {"item": "q4.vaccine", "kind": "wait", "weeks": 4, "row": "4_weeks", "detail": "live"}
+
+
+def test_a_detail_too_long_or_a_kind_not_offered_is_refused(ctx):
+    visit = a_visit()
+    result = scan(ctx, visit.token)
+    for details in ({"q2": "x" * 201}, {"q4.vaccine": "smallpox"}):
+        with pytest.raises(IncompleteAnswers) as error:
+            check_in(db.session, kiosk_session_id=result.kiosk_session_id, site=ctx["site"],
+                     questionnaire=QUESTIONNAIRE, answers=all_no(visit.donor.sex, {"q2": True, "q4.vaccine": True}),
+                     details=details, today_start_utc=DAY_START, nonce=new_nonce())
+        assert error.value.bad_details == list(details)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(QuestionnaireResponse)) == 0
 
 
 def test_answers_from_the_phone_today_let_the_kiosk_only_confirm_arrival(ctx):

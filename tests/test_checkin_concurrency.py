@@ -62,7 +62,7 @@ def test_twenty_simultaneous_check_ins_get_consecutive_numbers(app, served):
         assert found, page[:2000]
         kiosk_session = found.group(1)
         groups = questionnaire.groups_for(sex)
-        answers = {item.id: "no" for item in questionnaire.items_for(sex)} | {"q10": "yes"}
+        answers = {item.id: "no" for item in questionnaire.items_for(sex)} | {"consent": "yes"}
         form = {"ks": kiosk_session, "step": str(len(groups) - 1), "action": "next", "nonce": new_nonce(), **answers}
         prepared.append((tablet, form))
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from kiosk.extensions import db
 from kiosk.models import QuestionnaireResponse, Site, Staff, Visit, VisitStatus
 from kiosk.screening import decisions, desk
-from kiosk.screening.questionnaire import load_questionnaire
+from kiosk.screening.questionnaire import flags_for, load_questionnaire, load_version
 from kiosk.screening.rules import Vitals, load_rules
 from tests.support.donors import answers_for, check_in, nonce, pick_donor
 
@@ -53,12 +53,12 @@ def test_the_suggestion_follows_the_vitals(arrive):
 
 
 def test_the_suggestion_reads_the_latest_answers(arrive):
-    visit = arrive(yes=("q7",))
+    visit = arrive(yes=("q7.cold",))
     first = desk.latest_response(db.session, visit.id)
-    assert [f["item"] for f in first.flags] == ["q7"]
+    assert [f["item"] for f in first.flags] == ["q7.cold"]
     suggestion = _suggest(visit)
-    assert not suggestion.eligible and "questionnaire:q7" in [r.rule for r in suggestion.reasons]
-    assert suggestion.return_date == visit.drive.drive_date + dt.timedelta(days=14)
+    assert not suggestion.eligible and "questionnaire:q7.cold" in [r.rule for r in suggestion.reasons]
+    assert suggestion.return_date == visit.drive.drive_date + dt.timedelta(days=7)
     assert desk.flag_counts(db.session, [visit.id]) == {visit.id: 1}
     # The donor answers again, all "no" this time: those answers count.
     again = QuestionnaireResponse(visit_id=visit.id, questionnaire_version=QUESTIONNAIRE.version,
@@ -87,13 +87,21 @@ def test_the_suggestion_counts_from_the_last_donation(arrive):
 
 
 def test_flag_rows_are_in_the_language_asked_for(arrive):
-    visit = arrive(yes=("q2", "q4"))
+    # Answers given under the 2026-11 version (one item a question, a note for the nurse) keep its wording.
+    old = load_version("2026-11-vi-1")
+    visit = arrive()
+    answers = {item.id: item.must_be_yes or item.id in ("q2", "q4") for item in old.items_for(visit.donor.sex)}
+    first = desk.latest_response(db.session, visit.id)
+    db.session.add(QuestionnaireResponse(visit_id=visit.id, questionnaire_version=old.version, answers=answers,
+                                         flags=flags_for(old, answers), channel="kiosk", nonce=nonce(),
+                                         submitted_at=first.submitted_at + dt.timedelta(minutes=1)))
+    db.session.commit()
     response = desk.latest_response(db.session, visit.id)
-    suggestion = _suggest(visit)
-    english = {row.item: row for row in desk.flag_rows(response, suggestion, QUESTIONNAIRE, "en")}
-    vietnamese = {row.item: row for row in desk.flag_rows(response, suggestion, QUESTIONNAIRE, "vi")}
+    suggestion = desk.suggestion_for(db.session, visit, NORMAL, RULES, old)
+    english = {row.item: row for row in desk.flag_rows(response, suggestion, old, "en")}
+    vietnamese = {row.item: row for row in desk.flag_rows(response, suggestion, old, "vi")}
     assert sorted(english) == sorted(vietnamese) == ["q2", "q4"]
-    q4_text = QUESTIONNAIRE.item("q4").text
+    q4_text = old.item("q4").text
     assert english["q4"].text == q4_text["en"] and vietnamese["q4"].text == q4_text["vi"]
     assert english["q4"].number == "4"
     assert english["q4"].note == "Vaccines: nurse review" and vietnamese["q4"].note == "Vắc-xin: y tá xem xét"
@@ -103,7 +111,7 @@ def test_flag_rows_are_in_the_language_asked_for(arrive):
 
 
 def test_the_queue_and_its_flag_counts(app, arrive):
-    first = arrive(yes=("q7", "q8"))
+    first = arrive(yes=("q7.cold", "q8.medicine"))
     second = arrive()
     site = db.session.scalars(sa.select(Site).where(Site.code == "XNC")).one()
     visits = desk.queue(db.session, first.drive_id, site.id)

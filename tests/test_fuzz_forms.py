@@ -65,7 +65,8 @@ ISSUE_12_INPUTS = [
 ]
 HOSTILE += ISSUE_12_INPUTS
 SHARED_FIELDS = ["nonce", "ks", "step", "action", "expected_version", "next", "lang", "pass_code", "query", "q1", "q5",
-                 "q10", "q12", "drive", "site", "department", "rev"]
+                 "q10", "q12", "q4.vaccine", "q4.vaccine#detail", "q9.pregnancy_ended#date", "consent", "drive",
+                 "site", "department", "rev"]
 JUNK_FIELDS = ["", "__proto__", "a" * 300, "😀", "csrf_token[]", "id", "<b>"]
 # Each client has an address of its own: Flask-Login's "strong" session protection ties a
 # sign-in to its address, and the fuzz's failed sign-ins and unknown codes, which are

@@ -73,8 +73,8 @@ def test_the_questionnaire_refuses_a_missing_answer(client, demo, token):
     page = client.post("/kiosk/XNC/scan", data={"pass_code": token, "nonce": new_nonce()}, headers=HX).get_data(as_text=True)
     kiosk_session = re.search(r'name="ks" value="([^"]+)"', page).group(1)
     client.post("/kiosk/XNC/confirm", data={"ks": kiosk_session, "nonce": new_nonce()}, headers=HX)
-    response = client.post("/kiosk/XNC/questionnaire", data={"ks": kiosk_session, "step": "1", "action": "next",
-                                                             "q2": "no"}, headers=HX)
+    response = client.post("/kiosk/XNC/questionnaire", data={"ks": kiosk_session, "step": "2", "action": "next",
+                                                             "q3.listed": "no"}, headers=HX)
     assert response.status_code == 422
     assert "Vui lòng trả lời tất cả câu hỏi" in response.get_data(as_text=True)
 
@@ -233,7 +233,7 @@ def test_answers_given_on_the_phone_are_locked_after_the_first(client, app, demo
     nonce = new_nonce()
     assert _phone_answers(client, token, sex, nonce).status_code == 303
     # Someone else with the pass link answers again: refused in words, nothing changes.
-    second = _phone_answers(client, token, sex, new_nonce(), yes=("q5",))
+    second = _phone_answers(client, token, sex, new_nonce(), yes=("q5.tattoo",))
     assert second.status_code == 409 and "đã được trả lời" in second.get_data(as_text=True)
     # The first request retried (its nonce) answers the same.
     assert _phone_answers(client, token, sex, nonce).status_code == 303
@@ -274,7 +274,7 @@ def test_answers_given_again_at_the_kiosk_replace_the_phones_and_are_audited(cli
     from tests.support.donors import answers_for
 
     visit_id, sex = _visit_of(app, token)
-    assert _phone_answers(client, token, sex, new_nonce(), yes=("q5",)).status_code == 303
+    assert _phone_answers(client, token, sex, new_nonce(), yes=("q5.tattoo",)).status_code == 303
     kiosk_session, page = _scan_and_confirm(client, token)
     page = client.post("/kiosk/XNC/phone-answers", data={"ks": kiosk_session, "mine": "no"},
                        headers=HX).get_data(as_text=True)
@@ -293,3 +293,121 @@ def test_answers_given_again_at_the_kiosk_replace_the_phones_and_are_audited(cli
     assert auth.as_nurse().status_code == 303
     nurse_page = client.get(f"/nurse/XNC/visit/{visit_id}").get_data(as_text=True)
     assert 'data-answers-channel="kiosk"' in nurse_page and "Trả lời tại quầy tiếp đón lúc" in nurse_page
+
+
+# ----- the questionnaire's screens: sub-items, details, "None of these" -----
+
+def _at_the_questions(client, app, sex="M"):
+    """A donor of this sex scanned and confirmed at XNC: (kiosk session id, their questionnaire's groups)."""
+    from kiosk.screening.questionnaire import load_questionnaire
+
+    with app.app_context():
+        token = db.session.scalars(sa.select(Visit.token).join(Site).where(
+            Site.code == "XNC", Visit.checked_in_at.is_(None), Visit.donor.has(sex=sex)).limit(1)).one()
+    page = client.post("/kiosk/XNC/scan", data={"pass_code": token, "nonce": new_nonce()}, headers=HX).get_data(as_text=True)
+    kiosk_session = re.search(r'name="ks" value="([^"]+)"', page).group(1)
+    client.post("/kiosk/XNC/confirm", data={"ks": kiosk_session, "nonce": new_nonce()}, headers=HX)
+    return kiosk_session, load_questionnaire().groups_for(sex)
+
+
+def _all_answered(groups, **yes):
+    return {item.id: "yes" if item.must_be_yes or item.id in yes else "no" for g in groups for item in g.items}
+
+
+def _screen(groups, number: str) -> int:
+    return next(index for index, group in enumerate(groups) if group.number == number)
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"q10": "no"}, "không có trong phiếu đăng ký hiến máu"),  # the 2026-11 version's consent
+    ({"q4.smallpox": "yes"}, "không có trong phiếu đăng ký hiến máu"),
+    ({"q1#detail": "x"}, "không có trong phiếu đăng ký hiến máu"),  # q1 asks for no detail
+    ({"q2": "yes", "q2#detail": "x" * 201}, "tối đa 200 ký tự cho “Bệnh gì?”"),
+    ({"q4.vaccine": "yes", "q4.vaccine#detail": "smallpox"}, "chọn một trong các loại"),
+])
+def test_a_screen_refuses_an_unknown_sub_item_or_a_bad_detail_with_a_message(client, app, demo, extra, message):
+    kiosk_session, groups = _at_the_questions(client, app)
+    step = _screen(groups, "4") if "q4.vaccine" in extra else 1
+    data = {"ks": kiosk_session, "step": str(step), "action": "next", **_all_answered(groups), **extra}
+    response = client.post("/kiosk/XNC/questionnaire", data=data, headers=HX)
+    assert response.status_code == 422
+    body = response.get_data(as_text=True)
+    assert message in body and 'role="alert"' in body
+    assert "smallpox" not in body.split('role="alert"')[1].split("</p>")[0]
+
+
+def test_the_last_screen_checks_every_screen_again(client, app, demo):
+    """Hidden inputs can be changed: a bad detail on an earlier screen sends the donor back to it."""
+    from kiosk.models import QuestionnaireResponse
+
+    kiosk_session, groups = _at_the_questions(client, app)
+    data = {"ks": kiosk_session, "step": str(len(groups) - 1), "action": "next", "nonce": new_nonce(),
+            **_all_answered(groups, **{"q7.other": True}), "q7.other#detail": "<b>" * 100}
+    response = client.post("/kiosk/XNC/questionnaire", data=data, headers=HX)
+    assert response.status_code == 422
+    body = response.get_data(as_text=True)
+    assert f'data-step="questionnaire-{_screen(groups, "7")}"' in body and "tối đa 200 ký tự" in body
+    assert "<b>" not in body  # shown escaped
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(QuestionnaireResponse)) == 0
+
+
+def test_none_of_these_answers_the_whole_question_no_and_moves_on(client, app, demo):
+    kiosk_session, groups = _at_the_questions(client, app)
+    step = _screen(groups, "5")
+    data = {"ks": kiosk_session, "step": str(step), "action": "none", "q5.tattoo": "yes"}
+    body = client.post("/kiosk/XNC/questionnaire", data=data, headers=HX).get_data(as_text=True)
+    assert f'data-step="questionnaire-{step + 1}"' in body
+    carried = dict(re.findall(r'<input type="hidden" name="(q5\.[a-z_]+)" value="(yes|no)">', body))
+    assert carried == {item.id: "no" for item in groups[step].items}
+    # The confirmation cannot be answered that way.
+    last = len(groups) - 1
+    data = {"ks": kiosk_session, "step": str(last), "action": "none", **_all_answered(groups), "consent": "no"}
+    response = client.post("/kiosk/XNC/questionnaire", data=data, headers=HX)
+    assert response.status_code == 422 and f'data-step="questionnaire-{last}"' in response.get_data(as_text=True)
+
+
+def test_details_are_stored_once_however_often_the_last_screen_is_sent(client, app, demo):
+    from kiosk.models import QuestionnaireResponse
+
+    kiosk_session, groups = _at_the_questions(client, app, sex="F")
+    nonce = new_nonce()
+    data = {"ks": kiosk_session, "step": str(len(groups) - 1), "action": "next", "nonce": nonce,
+            **_all_answered(groups, **{"q4.vaccine": True, "q9.pregnancy_ended": True}),
+            "q4.vaccine#detail": "rabies_bite", "q9.pregnancy_ended#date": "01032026",
+            "q2#detail": "answered no: not kept"}
+    first = client.post("/kiosk/XNC/questionnaire", data=data, headers=HX)
+    again = client.post("/kiosk/XNC/questionnaire", data=data, headers=HX)
+    assert first.status_code == again.status_code == 200
+    number = re.search(r'data-queue-number[^>]*>\s*(\d+)', first.get_data(as_text=True)).group(1)
+    assert re.search(r'data-queue-number[^>]*>\s*(\d+)', again.get_data(as_text=True)).group(1) == number
+    with app.app_context():
+        response = db.session.scalars(sa.select(QuestionnaireResponse)).one()
+        assert response.details == {"q4.vaccine": "rabies_bite", "q9.pregnancy_ended#date": "2026-03-01"}
+        assert {"item": "q4.vaccine", "kind": "wait", "months": 12, "row": "12_months",
+                "detail": "rabies_bite"} in response.flags
+
+
+def test_a_womans_question_posted_for_a_man_is_dropped_and_a_future_date_refused(client, app, demo):
+    kiosk_session, groups = _at_the_questions(client, app, sex="M")
+    data = {"ks": kiosk_session, "step": "0", "action": "next", "q1": "no", "q9.pregnancy_ended": "yes"}
+    body = client.post("/kiosk/XNC/questionnaire", data=data, headers=HX).get_data(as_text=True)
+    assert 'data-step="questionnaire-1"' in body and "q9.pregnancy_ended" not in body
+    kiosk_session, groups = _at_the_questions(client, app, sex="F")
+    step = _screen(groups, "9")
+    with app.app_context():
+        future = (local_today() + dt.timedelta(days=3)).strftime("%d/%m/%Y")
+    data = {"ks": kiosk_session, "step": str(step), "action": "next", **_all_answered(groups),
+            "q9.pregnancy_ended": "yes", "q9.pregnancy_ended#date": future}
+    response = client.post("/kiosk/XNC/questionnaire", data=data, headers=HX)
+    assert response.status_code == 422 and "tương lai" in response.get_data(as_text=True)
+    data["q9.pregnancy_ended#date"] = "31/02/2026"
+    response = client.post("/kiosk/XNC/questionnaire", data=data, headers=HX)
+    assert response.status_code == 422 and "dd/mm/yyyy" in response.get_data(as_text=True)
+
+
+def test_the_phone_refuses_an_unknown_sub_item_with_a_message(client, app, demo, token):
+    response = client.post(f"/p/{token}/questionnaire", data={"step": "0", "action": "next", "q1": "no",
+                                                              "q3.unheard_of": "yes"})
+    assert response.status_code == 422
+    assert "không có trong phiếu đăng ký hiến máu" in response.get_data(as_text=True)

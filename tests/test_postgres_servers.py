@@ -95,7 +95,7 @@ def test_two_servers_on_one_database_give_one_queue_and_one_display(app, servers
         page = tablet.post(scan_at, "/kiosk/XNC/scan", {"pass_code": token, "nonce": new_nonce()})
         found = re.search(r'name="ks" value="([^"]+)"', page)
         assert found, page[:2000]
-        answers = {item.id: "no" for item in questionnaire.items_for(sex)} | {"q10": "yes"}
+        answers = {item.id: "no" for item in questionnaire.items_for(sex)} | {"consent": "yes"}
         form = {"ks": found.group(1), "step": str(len(questionnaire.groups_for(sex)) - 1), "action": "next",
                 "nonce": new_nonce(), **answers}
         prepared.append((tablet, finish_at, form))

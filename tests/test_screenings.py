@@ -134,7 +134,7 @@ def test_the_decision_does_not_take_the_callers_word_for_the_suggestion(app, set
 def test_the_decisions_suggestion_reads_the_donors_answers(app, setup):
     # Vitals all in range, but the donor answered "yes" to a permanent deferral at the kiosk.
     visit_id = pick_donor(app, "XNC")
-    check_in(app, visit_id, "XNC", yes=("q3",))
+    check_in(app, visit_id, "XNC", yes=("q3.listed",))
     db.session.rollback()  # the check-in committed in a session of its own
     with pytest.raises(ScreeningError) as error:
         _decide({**setup, "visit_id": visit_id}, vitals=ELIGIBLE)

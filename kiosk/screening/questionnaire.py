@@ -22,7 +22,7 @@ from typing import Any, Mapping, Optional
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 # The version a new set of answers is given under; every version's file stays, by its name.
-CURRENT_VERSION = "2026-11-vi-1"
+CURRENT_VERSION = "2026-12-vi-2"
 DEFAULT_PATH = DATA / f"questionnaire-{CURRENT_VERSION}.json"
 # An event's date is a detail under the item's id and this suffix ("q9.pregnancy_ended#date"),
 # as an ISO date, never after the drive.

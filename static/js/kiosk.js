@@ -1,6 +1,7 @@
 // The donor kiosk: a scanner input that keeps focus, the camera scanner (camera.js) full screen,
 // the idle reset that wipes the previous donor after an "are you still there?" countdown, the
-// ticket's auto-return, and a screen that stays awake.
+// ticket's auto-return, a screen that stays awake, and the questionnaire's sub-items revealing
+// their details.
 (function () {
   "use strict";
 
@@ -178,6 +179,15 @@
     if (target.hasAttribute("data-camera-open")) startCamera();
     if (target.hasAttribute("data-camera-close")) { stopCamera(); focusScanInput(); }
     if (target.hasAttribute("data-print")) window.print();
+  });
+
+  // A "yes" on a sub-item that asks for more (which vaccine, which illness, when) reveals it; the
+  // stylesheet does the same with :has() where the browser knows it. The server checks it all.
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    if (!input.matches || !input.matches(".choice-pair > .choice-input")) return;
+    var item = input.closest("[data-q-item]");
+    if (item) item.classList.toggle("q-item-yes", input.value === "yes" && input.checked);
   });
 
   ["pointerdown", "keydown", "touchstart", "input"].forEach(function (name) {

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 import sqlalchemy as sa
 
 from kiosk.extensions import db
@@ -11,6 +12,7 @@ from kiosk.tokens import pass_url
 from tests.browser.conftest import LAPTOP, TABLET, check_page
 
 PHONE = {"width": 390, "height": 844}
+TABLET_LANDSCAPE = {"width": 1024, "height": 768}
 
 
 def a_visit(app, site_code="XNC", sex=None) -> dict:
@@ -35,22 +37,42 @@ def scan_with_scanner(page, text: str):
     page.keyboard.press("Enter")
 
 
-def answer_questionnaire(page, yes=(), screens=None):
-    """Answer every screen: "Không" except the items in `yes`; the final confirmation "Tôi đồng ý"."""
+def answer_questionnaire(page, yes=(), screens=None, details=None, none_of_these=()):
+    """Answer every screen: "Không" except the items in `yes` (with their `details`: a kind's id or a
+    text); "Không có điều nào ở trên" on the screens in `none_of_these`; the confirmation "Tôi đồng ý"."""
     seen = 0
+    details = details or {}
     page.wait_for_selector("[data-step^=questionnaire]")
     while page.locator("[data-step^=questionnaire]").count():
         step_name = page.locator("[data-step^=questionnaire]").get_attribute("data-step")
-        for radio in page.locator("input.choice-input[value=no]").all():
-            item = radio.get_attribute("name")
-            choice = "yes" if item in yes or item == "q10" else "no"
-            page.click(f"label[for={item}-{choice}]")
+        items = [radio.get_attribute("name") for radio in page.locator(".choice-pair input.choice-input[value=no]").all()]
+        if any(item.split(".")[0] in none_of_these for item in items):
+            page.click("[data-q-none]")
+            page.wait_for_selector(f"[data-step={step_name}]", state="detached")
+            seen += 1
+            continue
+        for item in items:
+            choice = "yes" if item in yes or item == "consent" else "no"
+            page.click(f"label[for='{item}-{choice}']")
+            if choice == "yes" and item in details:
+                answer_detail(page, item, details[item])
         if screens is not None:
             check_page(page, f"{screens}-{step_name}")
         page.click("[data-q-next]")
         page.wait_for_selector(f"[data-step={step_name}]", state="detached")
         seen += 1
     return seen
+
+
+def answer_detail(page, item: str, value: str):
+    """What a "yes" asks next: a kind (big radio choices), a date, or a short text."""
+    kind = page.locator(f"label[for='{item}-kind-{value}']")
+    if kind.count():
+        kind.click()
+    elif page.locator(f"[id='{item}-date']").count():
+        page.fill(f"[id='{item}-date']", value)
+    else:
+        page.fill(f"[id='{item}-detail']", value)
 
 
 def test_scanner_typed_pass_to_ticket(live_server, demo, page, app):
@@ -66,7 +88,7 @@ def test_scanner_typed_pass_to_ticket(live_server, demo, page, app):
     page.click("text=Đúng, là tôi")
     page.wait_for_selector("[data-step=questionnaire-0]")
     screens = answer_questionnaire(page, screens="kiosk")
-    assert screens == (9 if visit["sex"] == "F" else 8)
+    assert screens == (11 if visit["sex"] == "F" else 10)  # nine questions (the ninth for women), work, consent
     page.wait_for_selector("[data-step=ticket]")
     assert page.locator("[data-queue-number]").inner_text() == "1"
     assert visit["given_name"] in page.locator(".ticket-name").inner_text()
@@ -193,13 +215,13 @@ def test_a_yes_answer_raises_a_flag_the_donor_never_sees(live_server, demo, page
     open_kiosk(page, live_server)
     scan_with_scanner(page, visit["token"])
     page.click("text=Đúng, là tôi")
-    answer_questionnaire(page, yes={"q7"})
+    answer_questionnaire(page, yes={"q7.cold"})
     page.wait_for_selector("[data-step=ticket]")
     ticket_text = page.locator("#kiosk-stage").inner_text()
-    assert "14" not in ticket_text and "cúm" not in ticket_text
+    assert "14" not in ticket_text and "7 ngày" not in ticket_text and "cúm" not in ticket_text
     with app.app_context():
         response = db.session.scalars(sa.select(QuestionnaireResponse)).one()
-        assert response.flags == [{"item": "q7", "kind": "days", "days": 14}]
+        assert response.flags == [{"item": "q7.cold", "kind": "wait", "days": 7, "row": "7_days"}]
 
 
 def test_idle_reset_wipes_the_previous_donor(live_server, demo, page, app):
@@ -285,7 +307,7 @@ def test_answers_from_the_phone_that_were_not_the_donors_are_given_again_at_the_
     visit = a_visit(app)
     phone = new_context(viewport=PHONE).new_page()
     phone.goto(pass_url(live_server.url, visit["token"]))
-    answer_questionnaire(phone, yes={"q7"})
+    answer_questionnaire(phone, yes={"q7.cold"})
     kiosk = new_context(viewport=TABLET).new_page()
     open_kiosk(kiosk, live_server)
     scan_with_scanner(kiosk, pass_url(live_server.url, visit["token"]))
@@ -383,3 +405,109 @@ def test_english_and_landscape(live_server, demo, new_context, app):
     page.wait_for_selector("[data-step=questionnaire-0]")
     assert page.locator("label.choice-yes").first.inner_text().strip().endswith("Yes")
     check_page(page, "kiosk-questionnaire-1280-en")
+
+
+def _questionnaire_screen(page, number: str):
+    """Answer "Không" on every screen before question `number`'s (which must then be on screen)."""
+    while page.locator(".q-number").inner_text() != number:
+        step_name = page.locator("[data-step^=questionnaire]").get_attribute("data-step")
+        for radio in page.locator(".choice-pair input.choice-input[value=no]").all():
+            page.click(f"label[for='{radio.get_attribute('name')}-no']")
+        page.click("[data-q-next]")
+        page.wait_for_selector(f"[data-step={step_name}]", state="detached")
+
+
+@pytest.mark.parametrize("viewport", [TABLET, TABLET_LANDSCAPE], ids=["768x1024", "1024x768"])
+def test_a_vaccine_and_its_kind_at_the_kiosk_and_none_of_these(live_server, demo, new_context, app, viewport):
+    size = f"{viewport['width']}x{viewport['height']}"
+    page = new_context(viewport=viewport).new_page()
+    visit = a_visit(app)
+    open_kiosk(page, live_server)
+    scan_with_scanner(page, visit["token"])
+    page.click("text=Đúng, là tôi")
+    page.wait_for_selector("[data-step=questionnaire-0]")
+    _questionnaire_screen(page, "4")
+    live = page.locator("label[for='q4.vaccine-kind-live']")
+    assert not live.is_visible()  # nothing asked before a "yes"
+    page.click("label[for='q4.vaccine-yes']")
+    assert live.is_visible() and "sởi" in live.inner_text()
+    assert live.bounding_box()["height"] >= 64
+    live.click()
+    for item in ("q4.recovered", "q4.transfusion"):
+        page.click(f"label[for='{item}-no']")
+    check_page(page, f"kiosk-q4-vaccine-{size}")
+    page.click("[data-q-next]")
+    # Question 5: ten sub-items, "Không có điều nào ở trên" answers them all and moves on.
+    page.wait_for_selector("[data-q-none]")
+    assert page.locator(".q-number").inner_text() == "5"
+    check_page(page, f"kiosk-q5-{size}")
+    page.click("[data-q-none]")
+    page.wait_for_selector("[data-step=questionnaire-4]", state="detached")
+    assert page.locator(".q-number").inner_text() == "6"
+    answer_questionnaire(page)
+    page.wait_for_selector("[data-step=ticket]")
+    with app.app_context():
+        response = db.session.scalars(sa.select(QuestionnaireResponse)).one()
+        assert response.details == {"q4.vaccine": "live"}
+        assert response.answers["q4.vaccine"] is True
+        assert all(response.answers[item] is False for item in response.answers if item.startswith("q5."))
+        assert response.flags == [{"item": "q4.vaccine", "kind": "wait", "weeks": 4, "row": "4_weeks",
+                                   "detail": "live"}]
+
+
+def test_a_too_long_other_is_refused_with_a_message(live_server, demo, page, app):
+    visit = a_visit(app)
+    open_kiosk(page, live_server)
+    scan_with_scanner(page, visit["token"])
+    page.click("text=Đúng, là tôi")
+    page.wait_for_selector("[data-step=questionnaire-0]")
+    _questionnaire_screen(page, "3")
+    page.click("label[for='q3.listed-no']")
+    page.click("label[for='q3.other-yes']")
+    field = page.locator("[id='q3.other-detail']")
+    assert field.is_visible() and field.get_attribute("maxlength") == "200"
+    # An old browser, or a script, sends more than the box lets a person type: the server says no.
+    field.evaluate("el => el.removeAttribute('maxlength')")
+    field.fill("đau " * 60)
+    page.click("[data-q-next]")
+    page.wait_for_selector(".notice-error")
+    assert "tối đa 200 ký tự" in page.locator(".notice-error").inner_text()
+    assert page.locator(".q-number").inner_text() == "3"
+    assert page.locator("[id='q3.other-detail']").is_visible()  # the "yes" and its text are kept
+    check_page(page, "kiosk-q3-too-long-768")
+    page.fill("[id='q3.other-detail']", "đau lưng <b>mãn tính</b>")
+    page.click("[data-q-next]")
+    page.wait_for_selector("[data-step=questionnaire-2]", state="detached")
+    answer_questionnaire(page)
+    page.wait_for_selector("[data-step=ticket]")
+    with app.app_context():
+        response = db.session.scalars(sa.select(QuestionnaireResponse)).one()
+        assert response.details == {"q3.other": "đau lưng <b>mãn tính</b>"}
+
+
+def test_a_vaccine_kind_on_the_phone(live_server, demo, new_context, app):
+    visit = a_visit(app, sex="F")
+    phone = new_context(viewport=PHONE).new_page()
+    phone.goto(pass_url(live_server.url, visit["token"]))
+    phone.wait_for_selector("[data-step=questionnaire-0]")
+    _questionnaire_screen(phone, "4")
+    phone.click("label[for='q4.vaccine-yes']")
+    phone.click("label[for='q4.vaccine-kind-live']")
+    for item in ("q4.recovered", "q4.transfusion"):
+        phone.click(f"label[for='{item}-no']")
+    check_page(phone, "phone-q4-vaccine-390")
+    phone.click("[data-q-next]")
+    phone.wait_for_selector("[data-q-none]")
+    phone.click("[data-q-none]")  # question 5
+    phone.wait_for_selector("[data-step=questionnaire-4]", state="detached")
+    _questionnaire_screen(phone, "9")
+    phone.click("label[for='q9.pregnant_or_nursing-no']")
+    phone.click("label[for='q9.pregnancy_ended-yes']")
+    phone.fill("[id='q9.pregnancy_ended-date']", "01032026")
+    check_page(phone, "phone-q9-390")
+    answer_questionnaire(phone, yes={"q9.pregnancy_ended"})
+    assert phone.locator(".outcome .outcome-kicker").text_content() == "Đã trả lời câu hỏi sức khỏe"
+    with app.app_context():
+        response = db.session.scalars(sa.select(QuestionnaireResponse)).one()
+        assert response.channel == "phone"
+        assert response.details == {"q4.vaccine": "live", "q9.pregnancy_ended#date": "2026-03-01"}

@@ -93,7 +93,7 @@ def kiosk_check_in(page, live_server, token: str):
         step = page.locator("[data-step^=questionnaire]").get_attribute("data-step")
         for radio in page.locator("input.choice-input[value=no]").all():
             item = radio.get_attribute("name")
-            page.click(f"label[for={item}-{'yes' if item in ('q10', 'q7') else 'no'}]")
+            page.click(f"label[for='{item}-{'yes' if item in ('consent', 'q7.cold') else 'no'}']")
         page.click("[data-q-next]")
         page.wait_for_selector(f"[data-step={step}]", state="detached")
     page.wait_for_selector("[data-step=ticket]")
@@ -114,7 +114,7 @@ def test_the_queue_updates_after_a_kiosk_check_in_in_another_context(app, live_s
     row = nurse.locator(f'tr[data-queue-number="{number}"]')
     row.wait_for()
     assert "Đang chờ" in row.inner_text()
-    assert "1 câu cần xem" in row.inner_text()  # q7 answered yes
+    assert "1 câu cần xem" in row.inner_text()  # q7.cold answered yes
     for extra in range(3):  # a fuller queue for the screenshots
         check_in(app, pick_donor(app, "XNC"), "XNC")
     nurse.locator('tr[data-queue-number="4"]').wait_for()

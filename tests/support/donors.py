@@ -18,6 +18,7 @@ def answers_for(sex: str, yes: tuple[str, ...] = ()) -> dict[str, bool]:
     from kiosk.screening.questionnaire import load_questionnaire
 
     items = load_questionnaire().items_for(sex)
+    assert set(yes) <= {i.id for i in items}, f"not asked of this donor: {sorted(set(yes) - {i.id for i in items})}"
     return {i.id: (i.must_be_yes or i.id in yes) for i in items}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass, field
 from typing import Optional
 
 from flask import request
@@ -14,10 +15,12 @@ from wtforms.validators import DataRequired, Length, Optional as OptionalValue, 
 
 from kiosk.checkin import departments_for_walk_in
 from kiosk.extensions import db
+from kiosk.formatting import current_locale
 from kiosk.idempotency import InvalidNonce, check_nonce
-from kiosk.inputs import clean_name
+from kiosk.inputs import clean_name, parse_date
 from kiosk.roster.parser import ID_NUMBER
 from kiosk.screening.engine import age_on
+from kiosk.screening.questionnaire import DATE_SUFFIX, MAX_DETAIL_LENGTH, IncompleteAnswers, clean_detail
 from kiosk.screening.rules import AgeRule
 from kiosk.views.fields import CleanForm, DateTextField, digits_filter
 
@@ -114,21 +117,168 @@ class WalkInForm(CleanForm):
 
 
 # ----- a screen of the questionnaire -----
+# The form's names: an answer under the item's id ("q4.vaccine": "yes" or "no"), what a "yes" asks
+# for next under "<id>#detail" (a kind's id, or a short text), and the event's date as the donor
+# typed it under "<id>#date". The answers of the other screens travel as hidden inputs, so every
+# screen posts the whole set and nothing the browser keeps is trusted: each post is checked again.
+DETAIL_SUFFIX = "#detail"
 
-def screen_problem(group, answers: dict[str, bool]) -> Optional[str]:
-    """Why the donor cannot leave this screen of the questionnaire yet, if they cannot."""
-    if any(item.id not in answers for item in group.items):
-        return _("Please answer every question on this screen.")
-    if any(item.must_be_yes and not answers.get(item.id) for item in group.items):
-        return _("To donate, you need to agree and confirm your answers. If you do not agree, please tell the "
-                 "staff at the desk.")
+
+@dataclass
+class QuestionnairePost:
+    answers: dict[str, bool]
+    details: dict[str, str]  # as typed, by form name: "q4.vaccine#detail", "q9.pregnancy_ended#date"
+    unknown: list[str] = field(default_factory=list)  # names that answer nothing asked of this donor
+
+    def answer_no(self, group) -> None:
+        """"None of these": every item of the screen answered "no", its details dropped."""
+        for item in group.items:
+            self.answers[item.id] = False
+            self.details.pop(item.id + DETAIL_SUFFIX, None)
+            self.details.pop(item.id + DATE_SUFFIX, None)
+
+    def for_domain(self, items) -> dict[str, str]:
+        """The details of the "yes" answers, as kiosk.screening.questionnaire takes them."""
+        details = {}
+        for item in items:
+            if self.answers.get(item.id) is not True:
+                continue
+            value = self.details.get(item.id + DETAIL_SUFFIX, "")
+            if item.detail and value.strip():
+                details[item.id] = value
+            typed = self.details.get(item.id + DATE_SUFFIX, "")
+            if item.asks_date and typed.strip():
+                details[item.id + DATE_SUFFIX] = parse_date(typed).isoformat()
+        return details
+
+
+def questionnaire_post(questionnaire, sex: str) -> QuestionnairePost:
+    """The answers and details posted for the items this donor is asked, and any name that answers
+    something this version does not ask at all. An item asked only of women, posted for a man,
+    is dropped (a form that answers both is harmless); an id or a detail no item has is refused."""
+    by_id = {item.id: item for item in questionnaire.items_for(sex)}
+    everyone = {item.id for group in questionnaire.groups for item in group.items}
+    post = QuestionnairePost({}, {})
+    for name, value in request.form.items():
+        base, suffix = _split_name(name)
+        item = by_id.get(base)
+        if item is None and base in everyone:
+            continue
+        if suffix == DETAIL_SUFFIX or suffix == DATE_SUFFIX:
+            if item is None or not (item.detail if suffix == DETAIL_SUFFIX else item.asks_date):
+                post.unknown.append(name)
+            else:
+                post.details[name] = value[:MAX_POSTED_LENGTH]
+        elif item is not None:
+            if value in ("yes", "no"):
+                post.answers[name] = value == "yes"
+        elif value in ("yes", "no"):
+            post.unknown.append(name)
+    return post
+
+
+# Far more than any detail may hold: enough to say "too long", not enough to carry a payload around.
+MAX_POSTED_LENGTH = 4 * MAX_DETAIL_LENGTH
+
+
+def _split_name(name: str) -> tuple[str, str]:
+    for suffix in (DETAIL_SUFFIX, DATE_SUFFIX):
+        if name.endswith(suffix):
+            return name[:-len(suffix)], suffix
+    return name, ""
+
+
+def _local(words: Optional[dict[str, str]]) -> str:
+    words = words or {}
+    return words.get(current_locale()) or words.get("vi") or ""
+
+
+def _detail_problem(item, details: dict[str, str], today: dt.date) -> Optional[str]:
+    value = details.get(item.id + DETAIL_SUFFIX, "")
+    if item.detail == "text" and len(clean_detail(value)) > MAX_DETAIL_LENGTH:
+        return _("Please write at most %(max)d characters for “%(label)s”.",
+                 max=MAX_DETAIL_LENGTH, label=_local(item.detail_label))
+    if item.detail == "choice" and value and item.choice(value) is None:
+        return _("Please choose one of the kinds shown for “%(label)s”.", label=_local(item.detail_label))
+    typed = details.get(item.id + DATE_SUFFIX, "")
+    if item.asks_date and typed.strip():
+        try:
+            day = parse_date(typed)
+        except ValueError:
+            day = None
+        if day is None:
+            return _("Enter the date as dd/mm/yyyy, for example 05/09/1990.")
+        if day > today:
+            return _("This date is in the future.")
     return None
 
 
-def answers_from_form(items) -> dict[str, bool]:
-    answers = {}
-    for item in items:
-        value = request.form.get(item.id)
-        if value in ("yes", "no"):
-            answers[item.id] = value == "yes"
-    return answers
+def screen_problem(group, post: QuestionnairePost, today: dt.date) -> Optional[str]:
+    """Why the donor cannot leave this screen of the questionnaire yet, if they cannot."""
+    if post.unknown:
+        return _("This form answered a question we did not ask. Please check your answers on this screen "
+                 "and send them again.")
+    if any(item.id not in post.answers for item in group.items):
+        return _("Please answer every question on this screen.")
+    if any(item.must_be_yes and not post.answers.get(item.id) for item in group.items):
+        return _("To donate, you need to agree and confirm your answers. If you do not agree, please tell the "
+                 "staff at the desk.")
+    for item in group.items:
+        if post.answers.get(item.id) is True:
+            problem = _detail_problem(item, post.details, today)
+            if problem:
+                return problem
+    return None
+
+
+@dataclass(frozen=True)
+class ScreenMove:
+    step: int  # the screen to show next
+    error: Optional[str] = None
+    finished: bool = False  # every screen answered and checked: the answers can be stored
+
+
+def move_through_questionnaire(groups, step: int, action: str, post: QuestionnairePost,
+                               today: dt.date) -> ScreenMove:
+    """Where a post of screen `step` leads: back, on (after "None of these" too), the same screen
+    with what is wrong, or, from the last screen, the first screen still wrong or the end."""
+    step = max(0, min(step, len(groups) - 1))
+    if action == "back":
+        return ScreenMove(max(step - 1, 0))
+    if action == "none" and not any(item.must_be_yes for item in groups[step].items):
+        post.answer_no(groups[step])
+    problem = screen_problem(groups[step], post, today)
+    if problem:
+        return ScreenMove(step, problem)
+    if step < len(groups) - 1:
+        return ScreenMove(step + 1)
+    for index, group in enumerate(groups):
+        problem = screen_problem(group, post, today)
+        if problem:
+            return ScreenMove(index, problem)
+    return ScreenMove(step, finished=True)
+
+
+def questionnaire_context(groups, step: int, post: Optional[QuestionnairePost], error: Optional[str] = None) -> dict:
+    """What templates/kiosk/_questions.html needs, on the kiosk and on the phone."""
+    post = post or QuestionnairePost({}, {})
+    step = max(0, min(step, len(groups) - 1))
+    group = groups[step]
+    return dict(groups=groups, step=step, group=group, answers=post.answers, details=post.details, error=error,
+                max_detail=MAX_DETAIL_LENGTH, detail_suffix=DETAIL_SUFFIX, date_suffix=DATE_SUFFIX,
+                none_of_these=len(group.items) > 1 and not any(item.must_be_yes for item in group.items))
+
+
+def incomplete_answers_text(error: IncompleteAnswers) -> str:
+    """The words for what the domain refused at the end (the screens' checks should have caught it)."""
+    if error.unknown:
+        return _("This form answered a question we did not ask. Please check your answers on this screen "
+                 "and send them again.")
+    if error.bad_details:
+        return _("Please check the details you gave on this screen.")
+    return _("Please answer every question on this screen.")
+
+
+def first_screen_of(groups, ids: list[str]) -> int:
+    return next((index for index, group in enumerate(groups)
+                 if any(item.id in ids or any(i.startswith(item.id + "#") for i in ids) for item in group.items)), 0)

@@ -16,7 +16,8 @@ from kiosk.qr import qr_svg
 from kiosk.screening.questionnaire import IncompleteAnswers, load_questionnaire
 from kiosk.tokens import TOKEN_PATTERN, pass_url
 from kiosk.views.donor_kiosk import bp, count_miss, misses_exceeded, today_start_utc
-from kiosk.views.donor_kiosk.forms import answers_from_form, screen_problem
+from kiosk.views.donor_kiosk.forms import (QuestionnairePost, first_screen_of, incomplete_answers_text,
+                                           move_through_questionnaire, questionnaire_context, questionnaire_post)
 
 
 def replayed(nonce: str) -> bool:
@@ -42,20 +43,19 @@ def pass_page(token: str):
     return _render_pass_page(visit, token)
 
 
-def _render_pass_page(visit: Visit, token: str, step: int = 0, answers: Optional[dict] = None, error=None,
+def _render_pass_page(visit: Visit, token: str, step: int = 0, post: Optional[QuestionnairePost] = None, error=None,
                       status: int = 200):
     drive = visit.drive
     today = local_today()
     site = visit.site or (drive.sites[0] if drive.sites else None)
     questions = load_questionnaire()
     groups = questions.groups_for(visit.donor.sex)
-    step = max(0, min(step, len(groups) - 1))
     answered = answered_today(db.session, visit, today_start_utc())
     is_drive_day = drive.drive_date == today and drive.status == DriveStatus.OPEN
     return render_template(
         "kiosk/pass.html", visit=visit, drive=drive, site=site, donor=visit.donor, token=token,
-        is_drive_day=is_drive_day, answered=answered, groups=groups, step=step, group=groups[step],
-        answers=answers or {}, error=error, ks="", pass_qr=qr_svg(pass_url(current_app.config["BASE_URL"], token),
+        is_drive_day=is_drive_day, answered=answered, **questionnaire_context(groups, step, post, error),
+        ks="", pass_qr=qr_svg(pass_url(current_app.config["BASE_URL"], token),
                                                                   label=_("Your pass")),
         post_url=url_for("kiosk.pass_questionnaire", token=token),
         idle_seconds=0,
@@ -74,21 +74,21 @@ def pass_questionnaire(token: str):
         return _already_answered(visit, token)
     questions = load_questionnaire()
     groups = questions.groups_for(visit.donor.sex)
-    answers = answers_from_form(questions.items_for(visit.donor.sex))
-    step = max(0, min(request.form.get("step", type=int) or 0, len(groups) - 1))
-    if request.form.get("action") == "back":
-        return _render_pass_page(visit, token, step - 1, answers)
-    problem = screen_problem(groups[step], answers)
-    if problem:
-        return _render_pass_page(visit, token, step, answers, problem, 422)
-    if step < len(groups) - 1:
-        return _render_pass_page(visit, token, step + 1, answers)
+    items = questions.items_for(visit.donor.sex)
+    post = questionnaire_post(questions, visit.donor.sex)
+    move = move_through_questionnaire(groups, request.form.get("step", type=int) or 0,
+                                      request.form.get("action", "next"), post, local_today())
+    if not move.finished:
+        return _render_pass_page(visit, token, move.step, post, move.error, 422 if move.error else 200)
     try:
-        result = answer_on_phone(db.session, visit_id=visit.id, questionnaire=questions, answers=answers,
-                                 today=local_today(), today_start_utc=today_start_utc(),
-                                 nonce=request.form.get("nonce", ""))
-    except (InvalidNonce, IncompleteAnswers):
-        return _render_pass_page(visit, token, 0, {}, _("This page has expired. Please start again."), 422)
+        result = answer_on_phone(db.session, visit_id=visit.id, questionnaire=questions, answers=post.answers,
+                                 details=post.for_domain(items), today=local_today(),
+                                 today_start_utc=today_start_utc(), nonce=request.form.get("nonce", ""))
+    except IncompleteAnswers as error:
+        step = first_screen_of(groups, error.missing + error.unconfirmed + error.unknown + error.bad_details)
+        return _render_pass_page(visit, token, step, post, incomplete_answers_text(error), 422)
+    except InvalidNonce:
+        return _render_pass_page(visit, token, 0, None, _("This page has expired. Please start again."), 422)
     if result.get("outcome") == PhoneAnswersOutcome.ALREADY_ANSWERED.value:
         return _already_answered(visit, token)
     return redirect(url_for("kiosk.pass_page", token=token), code=303)

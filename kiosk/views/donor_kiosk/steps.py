@@ -22,7 +22,9 @@ from kiosk.screening.questionnaire import IncompleteAnswers, load_questionnaire
 from kiosk.tokens import pass_url
 from kiosk.views.donor_kiosk import (bp, count_hits, count_miss, misses_exceeded, over_limit, today_start_utc,
                                      walk_in_counters)
-from kiosk.views.donor_kiosk.forms import FindForm, ScanForm, WalkInForm, answers_from_form, screen_problem
+from kiosk.views.donor_kiosk.forms import (FindForm, QuestionnairePost, ScanForm, WalkInForm, first_screen_of,
+                                           incomplete_answers_text, move_through_questionnaire, questionnaire_context,
+                                           questionnaire_post)
 from kiosk.views.lookups import screening_rules, site_or_404
 
 # Look-ups by ID number and date of birth, per kiosk address: enough for a queue, too few to enumerate.
@@ -56,14 +58,13 @@ def _start(site: Site, status: int = 200, notice: Optional[str] = None):
                   notice=notice)
 
 
-def _questionnaire_step(site: Site, kiosk_session_id: str, visit: Visit, step: int, answers: dict[str, bool],
-                        status: int = 200, error: Optional[str] = None, post_url: Optional[str] = None):
-    questionnaire = load_questionnaire()
-    groups = questionnaire.groups_for(visit.donor.sex)
-    step = max(0, min(step, len(groups) - 1))
-    return _stage("kiosk/_questionnaire.html", status, site=site, ks=kiosk_session_id, groups=groups, step=step,
-                  group=groups[step], answers=answers, error=error,
-                  post_url=post_url or url_for("kiosk.questionnaire", code=site.code))
+def _questionnaire_step(site: Site, kiosk_session_id: str, visit: Visit, step: int,
+                        post: Optional[QuestionnairePost], status: int = 200, error: Optional[str] = None,
+                        post_url: Optional[str] = None):
+    groups = load_questionnaire().groups_for(visit.donor.sex)
+    return _stage("kiosk/_questionnaire.html", status, site=site, ks=kiosk_session_id,
+                  post_url=post_url or url_for("kiosk.questionnaire", code=site.code),
+                  **questionnaire_context(groups, step, post, error))
 
 
 def _ticket(site: Site, result: dict, visit: Visit):
@@ -201,7 +202,7 @@ def confirm_session(site: Site, kiosk_session_id: str):
         # (anyone holding the pass link could have given them) before the questions are skipped.
         return _stage("kiosk/_phone_answers.html", site=site, ks=kiosk_session.id,
                       answered_at=phone_answers.submitted_at)
-    return _questionnaire_step(site, kiosk_session.id, visit, 0, {})
+    return _questionnaire_step(site, kiosk_session.id, visit, 0, None)
 
 
 @bp.post("/kiosk/<code>/phone-answers")
@@ -216,7 +217,7 @@ def phone_answers(code: str):
     if kiosk_session is None:
         return _start(site, notice=_("That took too long, so we started again for your privacy. Please scan again."))
     if request.form.get("mine") != "yes":
-        return _questionnaire_step(site, kiosk_session.id, kiosk_session.visit, 0, {})
+        return _questionnaire_step(site, kiosk_session.id, kiosk_session.visit, 0, None)
     try:
         result = check_in(db.session, kiosk_session_id=kiosk_session.id, site=site, questionnaire=load_questionnaire(),
                           answers=None, today_start_utc=today_start_utc(), nonce=request.form.get("nonce", ""))
@@ -238,25 +239,19 @@ def questionnaire(code: str):
     visit = kiosk_session.visit
     questions = load_questionnaire()
     groups = questions.groups_for(visit.donor.sex)
-    answers = answers_from_form(questions.items_for(visit.donor.sex))
-    step = request.form.get("step", type=int) or 0
-    step = max(0, min(step, len(groups) - 1))
-    action = request.form.get("action", "next")
-    if action == "back":
-        return _questionnaire_step(site, kiosk_session.id, visit, step - 1, answers)
-    problem = screen_problem(groups[step], answers)
-    if problem:
-        return _questionnaire_step(site, kiosk_session.id, visit, step, answers, 422, error=problem)
-    if step < len(groups) - 1:
-        return _questionnaire_step(site, kiosk_session.id, visit, step + 1, answers)
+    post = questionnaire_post(questions, visit.donor.sex)
+    move = move_through_questionnaire(groups, request.form.get("step", type=int) or 0,
+                                      request.form.get("action", "next"), post, local_today())
+    if not move.finished:
+        return _questionnaire_step(site, kiosk_session.id, visit, move.step, post, 422 if move.error else 200,
+                                   error=move.error)
     try:
         result = check_in(db.session, kiosk_session_id=kiosk_session.id, site=site, questionnaire=questions,
-                          answers=answers, today_start_utc=today_start_utc(), nonce=request.form.get("nonce", ""))
+                          answers=post.answers, details=post.for_domain(questions.items_for(visit.donor.sex)),
+                          today_start_utc=today_start_utc(), nonce=request.form.get("nonce", ""))
     except IncompleteAnswers as error:
-        first_missing = next((i for i, g in enumerate(groups) if any(it.id in error.missing + error.unconfirmed
-                                                                      for it in g.items)), 0)
-        return _questionnaire_step(site, kiosk_session.id, visit, first_missing, answers, 422,
-                                   error=_("Please answer every question on this screen."))
+        step = first_screen_of(groups, error.missing + error.unconfirmed + error.unknown + error.bad_details)
+        return _questionnaire_step(site, kiosk_session.id, visit, step, post, 422, error=incomplete_answers_text(error))
     except InvalidNonce:
         return _start(site, 422, notice=_("This page has expired. Please start again."))
     return _after_checkin(site, result)
