@@ -12,6 +12,7 @@ from wtforms import (BooleanField, DateField, HiddenField, IntegerField, Passwor
                      SelectMultipleField, StringField, TextAreaField, widgets)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Regexp, ValidationError
+from wtforms.validators import Optional as OptionalValue
 
 from kiosk import labels
 from kiosk.models import DriveStatus, StaffRole
@@ -229,3 +230,19 @@ def choices_with_none(items: Iterable[tuple[int, str]], none_label) -> list[Any]
 
 def choices_of(items: Iterable[tuple[Any, Any]]) -> list[Any]:
     return [choice(value, label) for value, label in items]
+
+
+
+class AuditFilterForm(FlaskForm):
+    """The audit page's filters, sent as GET parameters: staff and devices, never a donor."""
+
+    class Meta:
+        csrf = False  # it changes nothing
+
+    action = ChoiceField(_l("Action"), choices=[], default="")
+    who = ChoiceField(_l("Person or device"), choices=[], default="")
+    day = LocalDateField(_l("Day"), validators=[OptionalValue()])
+
+    def set_choices(self, actions: Iterable[tuple[str, str]], people: Iterable[tuple[str, str]]) -> None:
+        self.action.choices = [choice("", _l("All"))] + [choice(value, label) for value, label in actions]
+        self.who.choices = [choice("", _l("Everyone"))] + [choice(value, label) for value, label in people]
