@@ -199,16 +199,24 @@ def _has_drive() -> bool:
     return db.session.scalar(sa.select(sa.func.count()).select_from(Drive)) > 0
 
 
+PASS_SHEET_SUFFIXES = (".pdf", ".html", ".htm")
+
+
 @click.command("passes")
 @click.option("--drive", "drive_id", type=int)
 @click.option("--site", "site_code")
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="X.pdf for a PDF file (for a print shop), X.html for a page to print from a browser.")
 @with_appcontext
 def passes_command(drive_id: int | None, site_code: str | None, out: Path) -> None:
-    """Write a printable A4 sheet of QR passes (a self-contained HTML page), 8 to a page."""
+    """Write an A4 sheet of QR passes, 8 to a page: a PDF, or a self-contained HTML page."""
     from kiosk.models import Site
     from kiosk.passes import pages, pass_cards
 
+    suffix = out.suffix.lower()
+    if suffix not in PASS_SHEET_SUFFIXES:
+        raise click.UsageError(f"--out: tên tệp phải kết thúc bằng .pdf hoặc .html / the file name must end in "
+                               f".pdf or .html, not {out.suffix or 'nothing'!r} ({out.name}).")
     started = time.perf_counter()
     drive = _drive_or_fail(drive_id)
     site = None
@@ -216,13 +224,23 @@ def passes_command(drive_id: int | None, site_code: str | None, out: Path) -> No
         site = db.session.scalars(sa.select(Site).where(Site.code == site_code)).first()
         if site is None:
             raise click.ClickException(f"Không có điểm hiến / no site {site_code!r}.")
-    cards = pass_cards(db.session, drive, current_app.config["BASE_URL"], site=site)
-    css = (Path(current_app.static_folder or "") / "css" / "passes.css").read_text()
+    pdf = suffix == ".pdf"
+    cards = pass_cards(db.session, drive, current_app.config["BASE_URL"], site=site,
+                       qr_image="png" if pdf else "svg")
     with current_app.test_request_context():
-        html = render_template("passes/sheet.html", drive=drive, site=site, department=None,
-                               pages=pages(cards), count=len(cards), standalone=True, standalone_css=css)
-    out.write_text(html, encoding="utf-8")
-    click.echo(f"{len(cards)} thẻ / passes -> {out} ({time.perf_counter() - started:.2f} s)")
+        if pdf:
+            from kiosk.views.pdf import pass_sheet_parts, pass_sheet_pdf
+
+            with click.progressbar(length=pass_sheet_parts(len(cards)), label="PDF") as bar:
+                body = pass_sheet_pdf(drive, cards, site=site, progress=bar.update)
+            out.write_bytes(body)
+        else:
+            css = (Path(current_app.static_folder or "") / "css" / "passes.css").read_text()
+            html = render_template("passes/sheet.html", drive=drive, site=site, department=None,
+                                   pages=pages(cards), count=len(cards), standalone=True, standalone_css=css)
+            out.write_text(html, encoding="utf-8")
+    size = f", {out.stat().st_size / 1e6:.1f} MB" if pdf else ""
+    click.echo(f"{len(cards)} thẻ / passes -> {out} ({time.perf_counter() - started:.2f} s{size})")
 
 
 @click.command("create-staff")

@@ -7,10 +7,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian's Chromium for the browser tests, zbar-tools to read QR codes independently of our code,
-# nginx-light for the test behind a reverse proxy terminating TLS (started by the test itself, not as a service).
+# nginx-light for the test behind a reverse proxy terminating TLS (started by the test itself, not as a service);
+# for the PDF pass sheets, WeasyPrint's Pango and fonts with Vietnamese, and poppler-utils (pdftotext,
+# pdftoppm) to read the PDFs back in the tests.
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v zbarimg >/dev/null 2>&1 || need+=(zbar-tools)
+command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)
+for package in libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-core fonts-dejavu-core; do
+  dpkg -s "$package" >/dev/null 2>&1 || need+=("$package")
+done
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 command -v npm >/dev/null 2>&1 || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then

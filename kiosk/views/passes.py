@@ -2,20 +2,27 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
+from typing import Optional
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, render_template, request, send_file
+from flask import Blueprint, abort, current_app, redirect, render_template, request, send_file, url_for
+from flask_babel import force_locale, get_locale
 from flask_login import current_user
+from kiosk.views.fields import CleanForm
+from wtforms import HiddenField
 
 from kiosk.access import Access, rule_for_blueprint
 from kiosk.audit import record_access
 from kiosk.drives import current_drive
 from kiosk.extensions import db
 from kiosk.models import Department, Donor, Drive, Site, Visit
-from kiosk.passes import pages, pass_cards
+from kiosk.passes import pages, pass_cards, sheet_fingerprint, sheet_size
+from kiosk.pdf_builds import BuildState, PdfBuilds
 from kiosk.qr import qr_png
 from kiosk.tokens import pass_url
 from kiosk.views.lookups import id_arg
+from kiosk.views.pdf import pass_sheet_parts, pass_sheet_pdf, pdf_response
 
 bp = Blueprint("passes", __name__, url_prefix="/passes")
 rule_for_blueprint("passes", Access.ORGANISER)
@@ -73,3 +80,118 @@ def visit_pass_png(visit_id: int):
     # The file is named after the drive and visit, not the donor: no name in a file list or a log.
     return send_file(io.BytesIO(png), mimetype="image/png", as_attachment=True,
                      download_name=f"the-hien-mau-{drive.drive_date.isoformat()}-{visit.id}.png", max_age=0)
+
+
+# ---------------------------------------------------------------- the sheet as a PDF, built in the background
+
+class PdfSheetForm(CleanForm):
+    site = HiddenField()
+    department = HiddenField()
+
+
+def _builds() -> PdfBuilds:
+    return PdfBuilds(Path(current_app.instance_path) / "pdf")
+
+
+def _selection(drive_id: int, values) -> tuple[Drive, Optional[Site], Optional[Department]]:
+    drive = db.session.get(Drive, drive_id)
+    if drive is None:
+        abort(404)
+    site = department = None
+    if values.get("site"):
+        site = db.session.scalars(sa.select(Site).where(Site.code == values["site"])).first()
+        if site is None:
+            abort(404)
+    if values.get("department"):
+        department = db.session.get(Department, int(values["department"])) \
+            if values["department"].isdigit() else None
+        if department is None:
+            abort(404)
+    return drive, site, department
+
+
+def _build_name(drive: Drive, site: Optional[Site], department: Optional[Department]) -> str:
+    if site is not None:
+        return f"passes-{drive.id}-site-{site.id}"
+    if department is not None:
+        return f"passes-{drive.id}-department-{department.id}"
+    return f"passes-{drive.id}-all"
+
+
+def _group(drive: Drive) -> str:
+    return f"passes-{drive.id}"  # one build per drive at a time
+
+
+def pdf_state(drive: Drive, site: Optional[Site] = None, department: Optional[Department] = None) -> dict:
+    """What the console shows of a sheet's PDF: the build's state, and whether a finished file
+    still holds the passes as they are now."""
+    state = _builds().state(_build_name(drive, site, department), _group(drive))
+    outdated = state.state == "done" and state.fingerprint != sheet_fingerprint(
+        db.session, drive, current_app.config["BASE_URL"], site=site, department=department)
+    return {"drive": drive, "site": site, "department": department, "state": state, "outdated": outdated,
+            "busy": False, "anchor": "pdf-" + _build_name(drive, site, department)}
+
+
+@bp.app_context_processor
+def _pdf_context() -> dict:
+    return {"pdf_state": pdf_state}  # the console's passes page shows each sheet's PDF
+
+
+def _pdf_widget(context: dict, status: int = 200):
+    if request.headers.get("HX-Request"):
+        return render_template("passes/_pdf_build.html", pdf=context), status
+    return redirect(url_for("admin.passes", drive_id=context["drive"].id, _anchor=context["anchor"]), code=303)
+
+
+@bp.post("/drives/<int:drive_id>/pdf")
+def start_pdf(drive_id: int):
+    """Start building the sheet's PDF (or answer that one of this drive's is being built)."""
+    form = PdfSheetForm()
+    if not form.validate_on_submit():
+        abort(400)
+    drive, site, department = _selection(drive_id, {"site": form.site.data or "",
+                                                    "department": form.department.data or ""})
+    app = current_app._get_current_object()
+    base_url, locale = app.config["BASE_URL"], str(get_locale() or "vi")
+    fingerprint = sheet_fingerprint(db.session, drive, base_url, site=site, department=department)
+    count = sheet_size(db.session, drive, site=site, department=department)
+    ids = (drive.id, site.id if site else None, department.id if department else None)
+
+    def build(progress) -> bytes:
+        # A thread of its own: its own app context and database session, the organiser's language.
+        with app.app_context(), app.test_request_context(), force_locale(locale):
+            built_drive = db.session.get(Drive, ids[0])
+            built_site = db.session.get(Site, ids[1]) if ids[1] else None
+            built_department = db.session.get(Department, ids[2]) if ids[2] else None
+            cards = pass_cards(db.session, built_drive, base_url, site=built_site, department=built_department,
+                               qr_image="png")
+            return pass_sheet_pdf(built_drive, cards, built_site, built_department, progress)
+
+    # The last step is writing the file, about a fifth of the time.
+    started = _builds().start(_build_name(drive, site, department), _group(drive), build,
+                              total=pass_sheet_parts(count) + 1,
+                              items=count, fingerprint=fingerprint,
+                              background=current_app.config.get("PDF_BUILDS_IN_BACKGROUND", True))
+    context = pdf_state(drive, site, department)
+    context["busy"] = not started
+    return _pdf_widget(context, 200 if started else 409)
+
+
+@bp.get("/drives/<int:drive_id>/pdf")
+def pdf_status(drive_id: int):
+    """The build's progress, polled by the console every second while it runs."""
+    drive, site, department = _selection(drive_id, request.args)
+    return _pdf_widget(pdf_state(drive, site, department))
+
+
+@bp.get("/drives/<int:drive_id>/passes.pdf")
+def download_pdf(drive_id: int):
+    drive, site, department = _selection(drive_id, request.args)
+    builds = _builds()
+    name = _build_name(drive, site, department)
+    state: BuildState = builds.state(name, _group(drive))
+    if state.state != "done":
+        abort(404)
+    # Named after the drive and the selection's id, as the PNG of a pass: no name of a person.
+    part = f"-{site.code}" if site else (f"-department-{department.id}" if department else "")
+    return pdf_response(builds.pdf_path(name).read_bytes(), f"the-hien-mau-{drive.drive_date.isoformat()}{part}.pdf")

@@ -11,6 +11,7 @@ from wtforms import (BooleanField, HiddenField, IntegerField, PasswordField, Sel
 from wtforms.fields.choices import SelectChoice
 from wtforms.widgets import CheckboxInput, ListWidget
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Regexp, ValidationError
+from wtforms.validators import Optional as OptionalValue
 
 from kiosk import labels
 from kiosk.drives import DRIVE_YEARS
@@ -217,3 +218,19 @@ def choices_with_none(items: Iterable[tuple[int, str]], none_label) -> list[Any]
 
 def choices_of(items: Iterable[tuple[Any, Any]]) -> list[Any]:
     return [choice(value, label) for value, label in items]
+
+
+
+class AuditFilterForm(CleanForm):
+    """The audit page's filters, sent as GET parameters: staff and devices, never a donor."""
+
+    class Meta:
+        csrf = False  # it changes nothing
+
+    action = ChoiceField(_l("Action"), choices=[], default="")
+    who = ChoiceField(_l("Person or device"), choices=[], default="")
+    day = DateTextField(_l("Day"), validators=[OptionalValue()])
+
+    def set_choices(self, actions: Iterable[tuple[str, str]], people: Iterable[tuple[str, str]]) -> None:
+        self.action.choices = [choice("", _l("All"))] + [choice(value, label) for value, label in actions]
+        self.who.choices = [choice("", _l("Everyone"))] + [choice(value, label) for value, label in people]

@@ -6,11 +6,11 @@ import datetime as dt
 import io
 
 import sqlalchemy as sa
-from flask import abort, current_app, render_template, send_file
+from flask import abort, current_app, render_template, request, send_file
 from flask_babel import gettext as _
 
-from kiosk import labels
-from kiosk.audit import record_access
+from kiosk import audit_text, labels
+from kiosk.audit import AuditFilter, audit_choices, audit_page, record_access
 from kiosk.certificates import letters_for
 from kiosk.exports import COLUMNS, FORMATS, build_export, record_health_export, to_csv, to_xlsx
 from kiosk.extensions import db
@@ -22,8 +22,6 @@ from kiosk.screening.messages import rule_label
 from kiosk.screening.questionnaire import load_questionnaire
 from kiosk.screening.rules import load_rules
 from kiosk.views.admin import bp, current_staff_id, forms, get_or_404
-
-AUDIT_PAGE = 300
 
 
 # ---------------------------------------------------------------- exports
@@ -112,9 +110,28 @@ def thank_you_letter(donation_id: int):
 
 @bp.get("/drives/<int:drive_id>/audit")
 def audit(drive_id: int):
+    """The drive's log, 50 entries a page, newest first, narrowed by action, person or device, and day."""
     drive = get_or_404(Drive, drive_id)
-    entries = db.session.scalars(
-        sa.select(AuditLog).where(AuditLog.drive_id == drive.id)
-        .order_by(AuditLog.at.desc(), AuditLog.id.desc()).limit(AUDIT_PAGE)).all()
+    actions, staff, devices = audit_choices(db.session, drive.id)
+    form = forms.AuditFilterForm(formdata=request.args)
+    # Actions as slugs in the URL (?action=drive-closed): the page shows no stored code, not even in its links.
+    form.set_choices(sorted(((action.replace("_", "-"), audit_text.action_text(action)) for action in actions),
+                            key=lambda c: c[1]),
+                     [(f"staff:{person.id}", person.display_name) for person in staff]
+                     + [(f"device:{device}", audit_text.actor_text(AuditLog(actor=device))) for device in devices])
+    chosen = AuditFilter()
+    if form.validate():
+        kind, _sep, value = (form.who.data or "").partition(":")
+        since = until = None
+        if form.day.data:
+            start = dt.datetime.combine(form.day.data, dt.time(), local_zone())
+            since = start.astimezone(dt.timezone.utc).replace(tzinfo=None)  # stored as UTC without a zone
+            until = since + dt.timedelta(days=1)
+        chosen = AuditFilter(action=(form.action.data or "").replace("-", "_"), staff_id=int(value) if kind == "staff" else None,
+                             device=value if kind == "device" else "", since=since, until=until)
+    found = audit_page(db.session, drive.id, chosen, request.args.get("page", 1, type=int))
+    filters = {name: request.args[name] for name in ("action", "who", "day") if request.args.get(name)} \
+        if not form.errors else {}
     total = db.session.scalar(sa.select(sa.func.count(AuditLog.id)).where(AuditLog.drive_id == drive.id))
-    return render_template("admin/audit.html", drive=drive, entries=entries, total=total)
+    return render_template("admin/audit.html", drive=drive, entries=found.entries, found=found, total=total,
+                           form=form, filters=filters, filtered=chosen != AuditFilter())

@@ -1,0 +1,92 @@
+"""The console's audit page: 50 entries a page, newest first, filtered by action, person or device,
+and day, as GET parameters that carry no donor's data."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from urllib.parse import parse_qs, urlparse
+
+import sqlalchemy as sa
+
+from kiosk.audit import record_audit
+from kiosk.extensions import db
+from kiosk.formatting import local_zone
+from kiosk.models import AuditLog, Staff
+
+
+def _fill_log(app, drive_id: int) -> dict:
+    """300 entries over two local days: kiosk scans, the organiser's changes, a nurse's decisions."""
+    with app.app_context():
+        organiser = db.session.scalars(sa.select(Staff).where(Staff.username == "bantochuc")).one()
+        nurse = db.session.scalars(sa.select(Staff).where(Staff.username == "yta")).one()
+        today = dt.datetime.now(local_zone()).replace(hour=9, minute=0, second=0, microsecond=0)
+        yesterday = today - dt.timedelta(days=1)
+        for i in range(300):
+            day = yesterday if i < 120 else today
+            at = (day + dt.timedelta(minutes=i)).astimezone(dt.timezone.utc).replace(tzinfo=None)
+            if i % 3 == 0:
+                entry = record_audit(db.session, "kiosk_scan", actor="kiosk:XNC", entity="visit", entity_id=i,
+                                     drive_id=drive_id)
+            elif i % 3 == 1:
+                entry = record_audit(db.session, "screening_decision", staff_id=nurse.id, entity="screening",
+                                     entity_id=i, drive_id=drive_id, new={"decision": "accepted"})
+            else:
+                entry = record_audit(db.session, "drive_updated", staff_id=organiser.id, entity="drive",
+                                     entity_id=drive_id, drive_id=drive_id, old={"target_bags": i},
+                                     new={"target_bags": i + 1}, reason=f"lần {i}")
+            entry.at = at
+        db.session.commit()
+        before = db.session.scalar(sa.select(sa.func.count(AuditLog.id)).where(AuditLog.drive_id == drive_id))
+        return {"nurse": nurse.id, "organiser": organiser.id, "today": today.date(), "yesterday": yesterday.date(),
+                "total": before}
+
+
+def rows(page: str) -> int:
+    body = page.split('<tbody>', 1)[1].split('</tbody>', 1)[0] if '<tbody>' in page else ""
+    return body.count("<tr>")
+
+
+def test_the_audit_log_pages_and_filters(app, client, auth, demo):
+    auth.as_organiser()
+    drive_id = demo["drive_id"]
+    log = _fill_log(app, drive_id)
+    url = f"/admin/drives/{drive_id}/audit"
+
+    first = client.get(url).get_data(as_text=True)
+    assert rows(first) == 50
+    pages = -(-log["total"] // 50)
+    assert f"trang 1/{pages}" in first and 'id="audit-older"' in first and 'id="audit-newer"' not in first
+    assert "lần 299" in first and "lần 2 " not in first  # newest first
+
+    last = client.get(f"{url}?page={pages}").get_data(as_text=True)
+    assert rows(last) == log["total"] - 50 * (pages - 1) and 'id="audit-older"' not in last
+    assert client.get(f"{url}?page=999").status_code == 200  # past the end: the last page
+
+    scans = client.get(f"{url}?action=kiosk-scan").get_data(as_text=True)
+    assert "100 mục khớp" in scans and "trang 1/2" in scans and rows(scans) == 50, re.search(r"audit-summary.*?</p>", scans, re.S).group(0)
+    older = re.search(r'id="audit-older" href="([^"]+)"', scans).group(1).replace("&amp;", "&")
+    assert parse_qs(urlparse(older).query) == {"action": ["kiosk-scan"], "page": ["2"]}  # the filter kept
+    second = client.get(older).get_data(as_text=True)
+    assert rows(second) == 50 and "XNC" in second
+
+    by_nurse = client.get(f"{url}?who=staff:{log['nurse']}").get_data(as_text=True)
+    assert "100 mục khớp" in by_nurse
+    by_device = client.get(f"{url}?who=device:kiosk:XNC").get_data(as_text=True)
+    assert "100 mục khớp" in by_device
+
+    day = log["yesterday"].strftime("%d/%m/%Y")
+    yesterday = client.get(f"{url}?day={day}&action=drive-updated").get_data(as_text=True)
+    assert "40 mục khớp" in yesterday and rows(yesterday) == 40
+    nothing = client.get(f"{url}?day=01/01/2020").get_data(as_text=True)
+    assert "Không có mục nào khớp" in nothing
+
+    # A bad value is said, and nothing is filtered.
+    bad = client.get(f"{url}?who=donor:1&day=32/13/2026")
+    assert bad.status_code == 200
+    text = bad.get_data(as_text=True)
+    assert "field-error" in text and rows(text) == 50
+
+    # The choices are the staff and devices of the log, by id: no donor in any link of the page.
+    options = re.findall(r'<option[^>]*value="([^"]*)"', first)
+    assert f"staff:{log['nurse']}" in options and "device:kiosk:XNC" in options
+    assert all(re.fullmatch(r"|[a-z-]+|staff:\d+|device:[\w:-]+", value) for value in options)
