@@ -61,14 +61,15 @@ def add_device(session: Session, *, staff_id: Optional[int], site_id: int, kind:
     now = now or utcnow()
     clean_name = _clean_name(name)
     with write_transaction(session):
-        if session.get(Site, site_id) is None:
+        site = session.get(Site, site_id)
+        if site is None:
             raise DeviceError("not_found")
         device = Device(site_id=site_id, kind=DeviceKind(kind), name=clean_name, created_at=now)
         code = _new_pairing_code(device, now)
         session.add(device)
         session.flush()
         record_audit(session, "device_added", staff_id=staff_id, actor="" if staff_id else "cli", entity="device",
-                     entity_id=device.id, new={"name": device.name, "kind": device.kind.value})
+                     entity_id=device.id, new={"name": device.name, "site": site.code})
     return device, code
 
 

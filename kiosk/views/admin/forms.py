@@ -14,7 +14,7 @@ from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Num
 
 from kiosk import labels
 from kiosk.drives import DRIVE_YEARS
-from kiosk.models import DriveStatus, StaffRole
+from kiosk.models import DeviceKind, DriveStatus, StaffRole
 from kiosk.roster.uploads import UPLOAD_ID
 from kiosk.views.fields import CleanForm, DateTextField
 from kiosk.views.lookups import screening_rules
@@ -217,3 +217,17 @@ def choices_with_none(items: Iterable[tuple[int, str]], none_label) -> list[Any]
 
 def choices_of(items: Iterable[tuple[Any, Any]]) -> list[Any]:
     return [choice(value, label) for value, label in items]
+
+
+class DeviceForm(CleanForm):
+    """A new device; the view fills `site_id`'s choices."""
+    name = StringField(_l("Name"), validators=[DataRequired(_l("Give the device a name, such as Kiosk 1.")),
+                                               Length(max=80, message=_l("At most %(max)d characters."))])
+    site_id = ChoiceField(_l("Site"), coerce=int, choices=[])
+    kind = ChoiceField(_l("Kind"), choices=[choice(kind.value, labels.DEVICE_KIND[kind]) for kind in DeviceKind],
+                       default=DeviceKind.KIOSK.value)
+
+
+class DeviceRenameForm(CleanForm):
+    name = StringField(_l("Name"), validators=[DataRequired(_l("Give the device a name, such as Kiosk 1.")),
+                                               Length(max=80, message=_l("At most %(max)d characters."))])

@@ -11,7 +11,7 @@ import datetime as dt
 from flask import Blueprint, g, request
 
 from kiosk import ratelimit
-from kiosk.access import Access, rule_for_blueprint
+from kiosk.access import Access, gate_for_blueprint, rule_for_blueprint
 from kiosk.checkin import ANY_TERMINAL, Terminal
 from kiosk.database import begin_write
 from kiosk.devices import audit_actor
@@ -29,7 +29,6 @@ rule_for_blueprint("kiosk", Access.KIOSK)
 OPEN_TO_ANY_BROWSER = frozenset({"kiosk.pass_page", "kiosk.pass_questionnaire", "kiosk.manifest"})
 
 
-@bp.before_request
 def _paired_tablets_only():
     """With DEVICE_PAIRING required, a kiosk route answers only a tablet paired for its site
     (kiosk.devices); everyone else gets "this tablet is not set up" (403)."""
@@ -43,6 +42,9 @@ def _paired_tablets_only():
     if request.endpoint == "kiosk.walk_in" and request.headers.get("HX-Request") != "true":
         return None  # registration on the donor's own phone: limited per address and per ID number
     return not_set_up()
+
+
+gate_for_blueprint("kiosk", _paired_tablets_only)
 
 
 def terminal() -> Terminal:
