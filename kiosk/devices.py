@@ -28,6 +28,11 @@ LAST_USED_EVERY = dt.timedelta(minutes=1)
 NAME_LENGTH = 80
 
 
+def pairing_required(setting: object) -> bool:
+    """DEVICE_PAIRING / DISPLAY_PAIRING: "required" (or true, "on") turns pairing on; "off", false, "" not."""
+    return setting is True or str(setting).lower() in ("required", "on", "true", "1")
+
+
 class DeviceError(DomainError):
     CODES = ("not_found", "name_empty", "pairing_invalid", "revoked")
 
@@ -73,7 +78,7 @@ def add_device(session: Session, *, staff_id: Optional[int], site_id: int, kind:
     return device, code
 
 
-def new_pairing_code(session: Session, *, staff_id: int, device_id: int, now: Optional[dt.datetime] = None) -> str:
+def new_pairing_code(session: Session, *, staff_id: Optional[int], device_id: int, now: Optional[dt.datetime] = None) -> str:
     """A fresh pairing code for a device (a replaced tablet, a code that expired). The device's
     current credential keeps working until the new code is used. Commits."""
     now = now or utcnow()
@@ -82,7 +87,8 @@ def new_pairing_code(session: Session, *, staff_id: int, device_id: int, now: Op
         if device.revoked_at is not None:
             raise DeviceError("revoked")
         code = _new_pairing_code(device, now)
-        record_audit(session, "device_pairing_code", staff_id=staff_id, entity="device", entity_id=device.id)
+        record_audit(session, "device_pairing_code", staff_id=staff_id, actor="" if staff_id else "cli",
+                     entity="device", entity_id=device.id)
     return code
 
 
@@ -178,3 +184,19 @@ def _device(session: Session, device_id: int) -> Device:
     if device is None:
         raise DeviceError("not_found")
     return device
+
+
+def demo_pairing_codes(session: Session) -> dict[str, str]:
+    """`kiosk serve --demo`: a kiosk tablet per site (made once, then reused) and a fresh pairing
+    code for each, so the Quick start stays two commands. {site code: pairing code}."""
+    codes = {}
+    for site in session.scalars(sa.select(Site).order_by(Site.code)).all():
+        device = session.scalars(sa.select(Device).where(
+            Device.site_id == site.id, Device.kind == DeviceKind.KIOSK, Device.revoked_at.is_(None))
+            .order_by(Device.id)).first()
+        if device is None:
+            _device, codes[site.code] = add_device(session, staff_id=None, site_id=site.id, kind=DeviceKind.KIOSK,
+                                                   name=f"Kiosk {site.code}")
+        else:
+            codes[site.code] = new_pairing_code(session, staff_id=None, device_id=device.id)
+    return codes

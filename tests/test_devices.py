@@ -235,3 +235,20 @@ def test_the_console_adds_renames_and_lists_devices(app, demo):
     with app.app_context():
         actions = set(db.session.scalars(sa.select(AuditLog.action).where(AuditLog.entity == "device")))
     assert {"device_added", "device_paired", "device_renamed"} <= actions
+
+
+def test_serve_demo_prints_a_pairing_link_per_site(app, runner, demo, monkeypatch):
+    monkeypatch.setattr("kiosk.cli.lan_addresses", lambda: ["192.168.1.20"])
+    monkeypatch.setattr("kiosk.cli.os.execvpe", lambda file, args, env: None)
+    result = runner.invoke(args=["serve", "--demo", "--port", "8000"])
+    assert result.exit_code == 0, result.output
+    links = dict(re.findall(r"\[(\w+)\] pair: +http://192\.168\.1\.20:8000/pair/(\S+)", result.output))
+    assert set(links) == {"XNC", "CSCD"}
+    tablet = app.test_client()
+    assert pair(tablet, links["XNC"]).status_code == 303
+    assert tablet.get("/kiosk/XNC").status_code == 200
+    # Served again: the same tablet per site, a new link (the old one is spent or expires).
+    again = runner.invoke(args=["serve", "--demo", "--port", "8000"])
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Device)) == 2
+    assert "/pair/" in again.output and links["XNC"] not in again.output

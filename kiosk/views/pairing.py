@@ -39,8 +39,7 @@ def paired_device(site_code: Optional[str], kind: DeviceKind) -> Optional[Device
 
 
 def pairing_on(setting: str) -> bool:
-    value = current_app.config.get(setting)
-    return value is True or str(value).lower() in ("required", "on", "true", "1")
+    return devices.pairing_required(current_app.config.get(setting))
 
 
 def not_set_up():
