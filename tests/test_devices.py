@@ -252,3 +252,17 @@ def test_serve_demo_prints_a_pairing_link_per_site(app, runner, demo, monkeypatc
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Device)) == 2
     assert "/pair/" in again.output and links["XNC"] not in again.output
+
+
+def test_the_display_is_public_unless_display_pairing_is_on(app, client, demo):
+    assert client.get("/display/XNC").status_code == 200
+    app.config["DISPLAY_PAIRING"] = True
+    assert client.get("/display/XNC").status_code == 403
+    assert client.get("/display").status_code == 403
+    screen = app.test_client()
+    _id, code = add_device(app, "XNC", "Màn hình hội trường", kind="display")
+    response = pair(screen, code)
+    assert response.headers["Location"] == "/display/XNC"
+    assert screen.get("/display/XNC").status_code == 200 and screen.get("/display").status_code == 200
+    assert screen.get("/display/CSCD").status_code == 403
+    assert screen.get("/kiosk/XNC").status_code == 403  # a display is no kiosk
