@@ -54,7 +54,7 @@ def make_app(instance: Path, **config):
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance / 'kiosk.sqlite3'}",
         "BASE_URL": TEST_BASE_URL,
         # The suite drives the kiosk as an unpaired browser, as it did before devices existed;
-        # tests/test_devices.py and tests/browser/test_devices.py run with pairing required.
+        # tests/test_devices.py and tests/browser/test_device_pairing.py run with pairing required.
         "DEVICE_PAIRING": "off",
     }
     if ON_POSTGRES and "SQLALCHEMY_DATABASE_URI" not in config:
