@@ -263,7 +263,6 @@ def create_staff_command(username: str, role: str, display_name: str) -> None:
 @with_appcontext
 def load_demo_command() -> None:
     """Load the demo drive into an empty database."""
-    from kiosk import devices
     from kiosk.auth import give_nurses_every_site
     from kiosk.database import begin_write
     from kiosk.roster.demo import database_is_empty, load_demo
