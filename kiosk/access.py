@@ -21,11 +21,19 @@ class Access(str, Enum):
 
 
 _BLUEPRINT_RULES: dict[str | None, Access] = {}
+# A blueprint open without sign-in may still ask who the client is (the kiosk: a paired tablet).
+_BLUEPRINT_GATES: dict[str, Callable] = {}
 _VIEW_RULE_ATTR = "_kiosk_access"
 
 
 def rule_for_blueprint(name: str | None, rule: Access) -> None:
     _BLUEPRINT_RULES[name] = rule
+
+
+def gate_for_blueprint(name: str, gate: Callable) -> None:
+    """`gate()` runs in the access check of the blueprint's routes, before CSRF (a stranger's POST is
+    refused as a stranger's): None lets the request on, a response refuses it."""
+    _BLUEPRINT_GATES[name] = gate
 
 
 def allow(rule: Access) -> Callable:
@@ -53,7 +61,8 @@ def enforce_access() -> None:
     if rule is None:
         abort(403)
     if rule in (Access.PUBLIC, Access.KIOSK):
-        return
+        gate = _BLUEPRINT_GATES.get(request.endpoint.rsplit(".", 1)[0]) if "." in request.endpoint else None
+        return gate() if gate is not None else None
     if not current_user.is_authenticated:
         if request.method == "GET" and not request.headers.get("HX-Request"):
             return redirect(url_for("auth.sign_in", next=request.path))

@@ -50,16 +50,23 @@ ACTIONS = {
     "pass_viewed": _l("Pass opened"),
     "pass_sheet_printed": _l("Pass sheet opened"),
     "export_downloaded": _l("Export downloaded"),
+    "device_added": _l("Device added"),
+    "device_pairing_code": _l("Device pairing code made"),
+    "device_paired": _l("Device paired"),
+    "device_renamed": _l("Device renamed"),
+    "device_revoked": _l("Device revoked"),
 }
 # What the console's sign-in and staff page lists (the rest belongs to a drive's audit log).
 SIGN_IN_ACTIONS = ("sign_in", "sign_in_failed", "sign_in_code_failed", "sign_in_throttled", "sign_out",
                    "sign_in_unlocked")
 STAFF_ACTIONS = ("staff_created", "staff_enabled", "staff_disabled", "staff_password_reset", "own_password_changed",
-                 "staff_sites_changed", "two_factor_enabled", "two_factor_disabled")
+                 "staff_sites_changed", "two_factor_enabled", "two_factor_disabled", "device_added",
+                 "device_pairing_code", "device_paired", "device_renamed", "device_revoked")
 ACCESS_ACTIONS = ("donor_page_viewed", "pass_viewed", "pass_sheet_printed", "export_downloaded", "health_export")
 ENTITIES = {
     "visit": _l("visit"), "screening": _l("decision"), "donation": _l("donation"), "drive": _l("drive"),
     "site": _l("site"), "department": _l("department"), "staff": _l("account"), "donor": _l("donor"),
+    "device": _l("device"),
 }
 KEYS = {
     "decision": _l("decision"), "volume_ml": _l("volume (ml)"), "deferral_until": _l("return date"),
@@ -131,6 +138,8 @@ def actor_text(entry) -> str:
     kind, _sep, detail = (entry.actor or "").partition(":")
     if kind == "kiosk" and detail:
         return _("Kiosk %(site)s", site=detail)
+    if kind == "device" and detail:  # a paired tablet's writes: "device:<its name>"
+        return detail
     return entry.actor or ""
 
 

@@ -66,13 +66,29 @@ def todays_drive_at(session: Session, site: Site, today: dt.date) -> Optional[Dr
     ).first()
 
 
-def _new_kiosk_session(session: Session, visit: Visit, site: Site) -> KioskSession:
-    kiosk_session = KioskSession(id=secrets.token_urlsafe(24), visit_id=visit.id, site_id=site.id)
+@dataclass(frozen=True)
+class Terminal:
+    """Which client a kiosk request came from: the paired device (None with pairing off) and the
+    audit actor of its writes (the device's name, or "kiosk:<site code>")."""
+    device_id: Optional[int] = None
+    actor: str = ""
+
+    def actor_at(self, site: Site) -> str:
+        return self.actor or f"kiosk:{site.code}"
+
+
+ANY_TERMINAL = Terminal()
+
+
+def _new_kiosk_session(session: Session, visit: Visit, site: Site, terminal: Terminal) -> KioskSession:
+    kiosk_session = KioskSession(id=secrets.token_urlsafe(24), visit_id=visit.id, site_id=site.id,
+                                 device_id=terminal.device_id)
     session.add(kiosk_session)
     return kiosk_session
 
 
-def _scan_result_for(session: Session, visit: Optional[Visit], site: Site, today: dt.date) -> ScanResult:
+def _scan_result_for(session: Session, visit: Optional[Visit], site: Site, today: dt.date,
+                     terminal: Terminal = ANY_TERMINAL) -> ScanResult:
     if visit is None:
         return ScanResult(ScanOutcome.UNKNOWN)
     drive = todays_drive_at(session, site, today)
@@ -81,8 +97,8 @@ def _scan_result_for(session: Session, visit: Optional[Visit], site: Site, today
     if visit.checked_in_at is not None:
         return ScanResult(ScanOutcome.ALREADY_CHECKED_IN, queue_number=visit.queue_number,
                           checked_in_at=visit.checked_in_at.isoformat())
-    kiosk_session = _new_kiosk_session(session, visit, site)
-    record_audit(session, "kiosk_scan", actor=f"kiosk:{site.code}", entity="visit", entity_id=visit.id,
+    kiosk_session = _new_kiosk_session(session, visit, site, terminal)
+    record_audit(session, "kiosk_scan", actor=terminal.actor_at(site), entity="visit", entity_id=visit.id,
                  drive_id=visit.drive_id)
     registered_site = None
     if visit.site_id is not None and visit.site_id != site.id:
@@ -91,7 +107,8 @@ def _scan_result_for(session: Session, visit: Optional[Visit], site: Site, today
     return ScanResult(ScanOutcome.ACCEPTED, kiosk_session_id=kiosk_session.id, registered_site=registered_site)
 
 
-def scan_pass(session: Session, *, scanned_text: str, site: Site, today: dt.date, nonce: str) -> ScanResult:
+def scan_pass(session: Session, *, scanned_text: str, site: Site, today: dt.date, nonce: str,
+              terminal: Terminal = ANY_TERMINAL) -> ScanResult:
     """What the scanner typed (a pass URL or a bare token) -> an outcome. Records once per nonce."""
     check_nonce(nonce)
     token = token_from_scan(scanned_text)
@@ -102,18 +119,18 @@ def scan_pass(session: Session, *, scanned_text: str, site: Site, today: dt.date
         # this nonce gets the same answer.
         visit = session.scalars(sa.select(Visit).where(Visit.token == token)).first()
         if visit is not None and visit.checked_in_at is not None:
-            return _scan_result_for(session, visit, site, today)
+            return _scan_result_for(session, visit, site, today, terminal)
 
     def write() -> dict[str, Any]:
         visit = session.scalars(sa.select(Visit).where(Visit.token == token).with_for_update()).first() if token else None
-        return _result_dict(_scan_result_for(session, visit, site, today))
+        return _result_dict(_scan_result_for(session, visit, site, today, terminal))
 
     result, _replayed = run_once(session, nonce, "kiosk_scan", write)
     return _result_from(result)
 
 
 def find_by_identity(session: Session, *, id_number: str, date_of_birth: dt.date, site: Site, today: dt.date,
-                     nonce: str) -> ScanResult:
+                     nonce: str, terminal: Terminal = ANY_TERMINAL) -> ScanResult:
     """The "no pass" path: ID number and date of birth must both match, else UNKNOWN (which of the
     two was wrong is never said)."""
 
@@ -126,7 +143,7 @@ def find_by_identity(session: Session, *, id_number: str, date_of_birth: dt.date
                     Visit.drive_id == drive.id, Donor.id_number == id_number, Donor.date_of_birth == date_of_birth)
                 .with_for_update()
             ).first()
-        return _result_dict(_scan_result_for(session, visit, site, today))
+        return _result_dict(_scan_result_for(session, visit, site, today, terminal))
 
     result, _replayed = run_once(session, nonce, "kiosk_find", write)
     return _result_from(result)
@@ -149,7 +166,8 @@ class WalkInRefused(Exception):
     """The ID number is already known: the donor goes to the registration desk with their ID."""
 
 
-def register_walk_in(session: Session, *, walk_in: WalkIn, site: Site, today: dt.date, nonce: str) -> ScanResult:
+def register_walk_in(session: Session, *, walk_in: WalkIn, site: Site, today: dt.date, nonce: str,
+                     terminal: Terminal = ANY_TERMINAL) -> ScanResult:
     """A donor we do not know: a donor record and a visit for today's drive here; then the same way
     on as a scanned pass.
 
@@ -175,18 +193,22 @@ def register_walk_in(session: Session, *, walk_in: WalkIn, site: Site, today: dt
                       registered_via="walk_in")
         session.add(visit)
         session.flush()
-        record_audit(session, "walk_in_registered", actor=f"kiosk:{site.code}", entity="visit",
+        record_audit(session, "walk_in_registered", actor=terminal.actor_at(site), entity="visit",
                      entity_id=visit.id, drive_id=drive.id)
-        return _result_dict(_scan_result_for(session, visit, site, today))
+        return _result_dict(_scan_result_for(session, visit, site, today, terminal))
 
     result, _replayed = run_once(session, nonce, "kiosk_walk_in", write)
     return _result_from(result)
 
 
-def open_kiosk_session(session: Session, kiosk_session_id: str, site: Site) -> Optional[KioskSession]:
-    """The kiosk session if it is still open at this site; else None (closed, expired or forged)."""
+def open_kiosk_session(session: Session, kiosk_session_id: str, site: Site,
+                       terminal: Terminal = ANY_TERMINAL) -> Optional[KioskSession]:
+    """The kiosk session if it is still open at this site and on the device that opened it; else
+    None (closed, expired, forged, or its id sent from another client)."""
     kiosk_session = session.get(KioskSession, kiosk_session_id) if kiosk_session_id else None
     if kiosk_session is None or kiosk_session.closed_at is not None or kiosk_session.site_id != site.id:
+        return None
+    if kiosk_session.device_id != terminal.device_id:
         return None
     if utcnow() - kiosk_session.created_at > dt.timedelta(minutes=KIOSK_SESSION_MINUTES):
         return None
@@ -270,26 +292,27 @@ def next_queue_number(session: Session, drive_id: int, site_id: int) -> int:
 
 def check_in(session: Session, *, kiosk_session_id: str, site: Site, questionnaire: Questionnaire,
              answers: Optional[dict[str, bool]], today_start_utc: dt.datetime, nonce: str,
-             details: Optional[dict[str, str]] = None) -> dict[str, Any]:
+             details: Optional[dict[str, str]] = None, terminal: Terminal = ANY_TERMINAL) -> dict[str, Any]:
     """Record the arrival: answers (when given here, with their details), a queue number, the visit checked in, the
     tally, and the kiosk session closed. Returns {"outcome", "visit_id", "queue_number", "checked_in_at"}."""
 
     def write() -> dict[str, Any]:
-        kiosk_session = open_kiosk_session(session, kiosk_session_id, site)
+        kiosk_session = open_kiosk_session(session, kiosk_session_id, site, terminal)
         if kiosk_session is None:
             return {"outcome": CheckinOutcome.SESSION_CLOSED.value}
         visit = session.scalars(sa.select(Visit).where(Visit.id == kiosk_session.visit_id).with_for_update()).one()
         if visit.checked_in_at is not None:
             close_kiosk_session(session, kiosk_session_id)
             return {"outcome": CheckinOutcome.ALREADY_CHECKED_IN.value, "visit_id": visit.id,
-                    "queue_number": visit.queue_number, "checked_in_at": visit.checked_in_at.isoformat()}
+                    "queue_number": visit.queue_number, "checked_in_at": visit.checked_in_at.isoformat(),
+                    "device_id": terminal.device_id}
         if answers is not None:
             replaced = phone_answers_today(session, visit, today_start_utc)
             store_answers(session, visit=visit, questionnaire=questionnaire, answers=answers, channel="kiosk",
                           nonce=nonce, details=details)
             if replaced is not None:
                 # The donor said the phone's answers were not theirs and answered again here.
-                record_audit(session, "phone_answers_replaced", actor=f"kiosk:{site.code}", entity="visit",
+                record_audit(session, "phone_answers_replaced", actor=terminal.actor_at(site), entity="visit",
                              entity_id=visit.id, drive_id=visit.drive_id,
                              old={"response_id": replaced.id, "submitted_at": replaced.submitted_at.isoformat()})
         elif not answered_today(session, visit, today_start_utc):
@@ -301,20 +324,24 @@ def check_in(session: Session, *, kiosk_session_id: str, site: Site, questionnai
         visit.version += 1
         tally.bump(session, visit.drive_id, site.id, visit.donor.department_id, checked_in=1)
         close_kiosk_session(session, kiosk_session_id)
-        record_audit(session, "checked_in", actor=f"kiosk:{site.code}", entity="visit", entity_id=visit.id,
+        record_audit(session, "checked_in", actor=terminal.actor_at(site), entity="visit", entity_id=visit.id,
                      drive_id=visit.drive_id, new={"queue_number": visit.queue_number})
         return {"outcome": CheckinOutcome.CHECKED_IN.value, "visit_id": visit.id,
-                "queue_number": visit.queue_number, "checked_in_at": visit.checked_in_at.isoformat()}
+                "queue_number": visit.queue_number, "checked_in_at": visit.checked_in_at.isoformat(),
+                "device_id": terminal.device_id}
 
     result, _replayed = run_once(session, nonce, "kiosk_checkin", write)
     return result
 
 
-def replayed_check_in(session: Session, nonce: str) -> Optional[dict[str, Any]]:
+def replayed_check_in(session: Session, nonce: str, terminal: Terminal = ANY_TERMINAL) -> Optional[dict[str, Any]]:
     """The answer already given to this check-in nonce, if any: a retry after the kiosk session
-    was closed (by that very check-in) must still get its ticket, not "start again"."""
+    was closed (by that very check-in) must still get its ticket, not "start again". Only on the
+    device that checked in: another client sending the nonce gets nothing from it."""
     receipt = session.get(WriteReceipt, nonce) if nonce else None
     if receipt is None or receipt.action != "kiosk_checkin":
+        return None
+    if receipt.result.get("device_id") != terminal.device_id:
         return None
     return dict(receipt.result)
 

@@ -67,6 +67,7 @@ def _drive_or_fail(drive_id):
 def serve_command(host: str, port: int, workers: int, demo: bool, certfile: str | None, keyfile: str | None,
                   self_signed: bool) -> None:
     """Upgrade the database, optionally load the demo drive, and run gunicorn."""
+    from kiosk import devices
     from kiosk.auth import give_nurses_every_site
     from kiosk.database import begin_write
     from kiosk.roster.demo import database_is_empty, demo_credentials, load_demo
@@ -101,8 +102,14 @@ def serve_command(host: str, port: int, workers: int, demo: bool, certfile: str 
     sites = db.session.scalars(sa.select(Site).order_by(Site.code)).all()
     click.echo(f"\nMở trên máy này / on this machine: {scheme}://localhost:{port}/")
     click.echo(f"Máy tính bảng / tablets (QR passes point here): {base}/")
+    # Only a paired tablet opens a kiosk (kiosk.devices): with --demo, a pairing link per site.
+    pairing_codes = devices.demo_pairing_codes(db.session) if demo and devices.pairing_required(
+        app.config["DEVICE_PAIRING"]) else {}
     for site in sites:
         click.echo(f"  [{site.code}] kiosk:   {base}/kiosk/{site.code}")
+        if site.code in pairing_codes:
+            click.echo(f"  [{site.code}] pair:    {base}/pair/{pairing_codes[site.code]}  "
+                       f"({devices.PAIRING_MINUTES} phút / minutes)")
         click.echo(f"  [{site.code}] nurse:   {base}/nurse/{site.code}")
         click.echo(f"  [{site.code}] display: {base}/display/{site.code}")
     click.echo(f"  hall display: {base}/display")

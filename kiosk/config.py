@@ -27,6 +27,11 @@ class DefaultConfig:
     SESSION_ABSOLUTE_HOURS = 12
     # Organisers must sign in with a TOTP code as well (env KIOSK_REQUIRE_2FA=true).
     REQUIRE_2FA = False
+    # Only a paired tablet opens the kiosk (kiosk.devices): "required", or "off" (any browser is a
+    # kiosk, as before pairing existed; the bulk of the test suite runs so, see the README).
+    DEVICE_PAIRING = "required"
+    # The hall display shows aggregates only: public unless this is on (then a paired display only).
+    DISPLAY_PAIRING = False
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_NAME = "kiosk_session"

@@ -21,6 +21,11 @@ class InvalidNonce(ValueError):
     pass
 
 
+class NonceUsedElsewhere(InvalidNonce):
+    """The nonce has a receipt for another action: a receipt answers only the action that wrote it
+    (someone else's scan nonce sent to /find must not return their kiosk session)."""
+
+
 def check_nonce(nonce: str | None) -> str:
     if not nonce or not NONCE_PATTERN.match(nonce):
         raise InvalidNonce(nonce)
@@ -37,8 +42,11 @@ def run_once(session: Session | scoped_session, nonce: str, action: str,
     begin_write(session)
     receipt = session.get(WriteReceipt, nonce)
     if receipt is not None:
+        same_action = receipt.action == action
         result = dict(receipt.result)
         session.rollback()
+        if not same_action:
+            raise NonceUsedElsewhere(nonce)
         return result, True
     try:
         result = write()
@@ -51,6 +59,8 @@ def run_once(session: Session | scoped_session, nonce: str, action: str,
         receipt = session.get(WriteReceipt, nonce)
         if receipt is None:
             raise
+        if receipt.action != action:
+            raise NonceUsedElsewhere(nonce)
         return dict(receipt.result), True
     except BaseException:
         session.rollback()

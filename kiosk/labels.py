@@ -11,7 +11,8 @@ from typing import Any, Mapping, Optional
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
-from kiosk.models import Decision, DonationOutcome, DriveStatus, IdentityDocument, Reaction, StaffRole, VisitStatus
+from kiosk.models import (Decision, DeviceKind, DonationOutcome, DriveStatus, IdentityDocument, Reaction, StaffRole,
+                          VisitStatus)
 
 class Words(dict):
     """A table of words by code, looked up by the stored string or by the enum member alike
@@ -66,6 +67,8 @@ STAFF_ROLE = Words({StaffRole.NURSE: _l("Nurse"), StaffRole.ORGANISER: _l("Organ
 HBSAG = Words({"negative": _l("Negative"), "positive": _l("Positive")})
 SEX = Words({"M": _l("Male"), "F": _l("Female")})
 REGISTERED_VIA = Words({"roster": _l("Roster"), "walk_in": _l("Walk-in")})
+DEVICE_KIND = Words({DeviceKind.KIOSK: _l("Kiosk tablet"), DeviceKind.NURSE_DESK: _l("Nurse desk"),
+                     DeviceKind.DISPLAY: _l("Hall display")})
 
 # The domain's outcome codes (ScreeningError, DonationError) in words, for the nurse's desk and
 # the console alike.

@@ -63,6 +63,12 @@ class IdentityDocument(str, enum.Enum):
     DONOR_CARD = "donor_card"
 
 
+class DeviceKind(str, enum.Enum):
+    KIOSK = "kiosk"  # the donor kiosk tablet by the entrance
+    NURSE_DESK = "nurse_desk"
+    DISPLAY = "display"  # the hall's screen
+
+
 class StaffRole(str, enum.Enum):
     NURSE = "nurse"
     ORGANISER = "organiser"
@@ -344,8 +350,31 @@ class KioskSession(db.Model):
     site_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("site.id"))
     created_at: so.Mapped[dt.datetime] = so.mapped_column(default=utcnow)
     closed_at: so.Mapped[Optional[dt.datetime]]
+    # The paired tablet that opened it: a request from any other client is refused (None when
+    # device pairing is off).
+    device_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("device.id"))
 
     visit: so.Mapped[Visit] = so.relationship()
+
+
+class Device(db.Model):
+    """An enrolled tablet or screen at a site (kiosk.devices). The organiser adds it and gets a
+    one-time pairing code; pairing gives the tablet a long random credential, of which only the
+    SHA-256 is kept. Revoking it refuses the tablet at its next request."""
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    site_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("site.id"), index=True)
+    kind: so.Mapped[DeviceKind] = so.mapped_column(_enum(DeviceKind, "device_kind"))
+    name: so.Mapped[str] = so.mapped_column(sa.String(80))
+    credential_hash: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64), unique=True)
+    pairing_code_hash: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64), unique=True)
+    pairing_expires_at: so.Mapped[Optional[dt.datetime]]
+    created_at: so.Mapped[dt.datetime] = so.mapped_column(default=utcnow)
+    paired_at: so.Mapped[Optional[dt.datetime]]
+    last_used_at: so.Mapped[Optional[dt.datetime]]
+    revoked_at: so.Mapped[Optional[dt.datetime]]
+
+    site: so.Mapped[Site] = so.relationship()
 
 
 class WriteReceipt(db.Model):

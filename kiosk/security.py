@@ -75,6 +75,13 @@ def init_app(app: Flask) -> None:
         message = _("This page has expired. Please reload it and try again.")
         return render_error(400, message)
 
+    from kiosk.idempotency import NonceUsedElsewhere
+
+    @app.errorhandler(NonceUsedElsewhere)
+    def nonce_used_elsewhere(error):
+        # A receipt answers only the action that wrote it: a nonce sent to another action is refused.
+        return render_error(409, _("This page has expired. Please reload it and try again."))
+
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         messages = {

@@ -53,6 +53,9 @@ def make_app(instance: Path, **config):
         "INSTANCE_PATH": str(instance),
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance / 'kiosk.sqlite3'}",
         "BASE_URL": TEST_BASE_URL,
+        # The suite drives the kiosk as an unpaired browser, as it did before devices existed;
+        # tests/test_devices.py and tests/browser/test_device_pairing.py run with pairing required.
+        "DEVICE_PAIRING": "off",
     }
     if ON_POSTGRES and "SQLALCHEMY_DATABASE_URI" not in config:
         settings["SQLALCHEMY_DATABASE_URI"] = POSTGRES.create()

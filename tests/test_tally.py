@@ -17,6 +17,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from kiosk import tally
 from kiosk.donations import DonationError, correct_donation, record_donation, void_donation
 from kiosk.extensions import db
+from kiosk.idempotency import NonceUsedElsewhere
 from kiosk.models import Department, Donor, Drive, DriveStatus, Site, Staff, StaffRole, TallyCounter, Visit
 from tests.conftest import make_app_on_copy
 from tests.test_donations import check_in, ready_visits, record, screen
@@ -123,6 +124,7 @@ class DonationSequences(RuleBasedStateMachine):
         self.voided: set[int] = set()
         self.bag_of: dict[int, str] = {}  # donation id -> its bag number, voided ones included
         self.receipts: dict[str, dict] = {}  # nonce -> the answer of its first, successful, call
+        self.actions: dict[str, str] = {}  # nonce -> the action that wrote its receipt
 
     def _make_drive(self):
         session = db.session
@@ -166,13 +168,19 @@ class DonationSequences(RuleBasedStateMachine):
             return data.draw(st.sampled_from(sorted(self.receipts)))
         return _new_nonce()
 
-    def _replayed(self, key: str, result: dict) -> bool:
+    def _replayed(self, key: str, result: dict, action: str) -> bool:
         if key in self.receipts:
+            assert self.actions[key] == action  # a receipt answers only its own action
             assert result == self.receipts[key] | {"replayed": True}
             return True
         assert result["replayed"] is False
         self.receipts[key] = {k: v for k, v in result.items() if k != "replayed"}
+        self.actions[key] = action
         return False
+
+    def _refused_elsewhere(self, key: str, action: str) -> None:
+        """Another action's nonce is refused (NonceUsedElsewhere), and changes nothing."""
+        assert key in self.receipts and self.actions[key] != action
 
     @rule(visit=st.integers(0, VISITS - 1), volume=st.sampled_from(VOLUMES), bag=st.sampled_from(BAGS),
           outcome=st.sampled_from(("completed", "completed", "incomplete")), reuse=st.booleans(), data=st.data())
@@ -181,12 +189,14 @@ class DonationSequences(RuleBasedStateMachine):
         try:
             result = record_donation(db.session, visit_id=self.visit_ids[visit], nurse_id=self.nurse_id,
                                      volume_ml=volume, bag_number=bag, outcome=outcome, nonce=key)
+        except NonceUsedElsewhere:
+            return self._refused_elsewhere(key, "record")
         except DonationError as error:
             expected = "already_donated" if visit in self.live else "bag_number_taken"
             assert key not in self.receipts and error.code == expected
             assert visit in self.live or bag in self.bags_used
             return
-        if self._replayed(key, result):
+        if self._replayed(key, result, "record"):
             return
         assert visit not in self.live and bag not in self.bags_used
         self.live[visit] = {"id": result["donation_id"], "outcome": outcome, "volume": volume, "bag": bag}
@@ -207,6 +217,8 @@ class DonationSequences(RuleBasedStateMachine):
                                       expected_version=self.versions[donation_id] + stale, volume_ml=volume,
                                       bag_number=bag, outcome=outcome, reaction="none", reaction_note="",
                                       reason="Sửa lại", nonce=key)
+        except NonceUsedElsewhere:
+            return self._refused_elsewhere(key, "correct")
         except DonationError as error:
             assert key not in self.receipts
             if donation_id in self.voided:
@@ -216,7 +228,7 @@ class DonationSequences(RuleBasedStateMachine):
             else:
                 assert error.code == "bag_number_taken" and bag in self.bags_used and bag != current["bag"]
             return
-        if self._replayed(key, result):
+        if self._replayed(key, result, "correct"):
             return
         assert current is not None and not stale
         self.bag_of[donation_id] = bag
@@ -231,11 +243,13 @@ class DonationSequences(RuleBasedStateMachine):
         try:
             result = void_donation(db.session, donation_id=donation_id, staff_id=self.nurse_id,
                                    expected_version=self.versions[donation_id] + stale, reason="Hủy", nonce=key)
+        except NonceUsedElsewhere:
+            return self._refused_elsewhere(key, "void")
         except DonationError as error:
             assert key not in self.receipts
             assert error.code == ("not_found" if donation_id in self.voided else "version_conflict")
             return
-        if self._replayed(key, result):
+        if self._replayed(key, result, "void"):
             return
         visit = next(index for index, entry in self.live.items() if entry["id"] == donation_id)
         del self.live[visit]

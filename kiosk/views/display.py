@@ -14,16 +14,29 @@ from flask import Blueprint, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
 
 from kiosk import tally
-from kiosk.access import Access, rule_for_blueprint
+from kiosk.access import Access, gate_for_blueprint, rule_for_blueprint
 from kiosk.drives import current_drive, drive_at_site
 from kiosk.extensions import db
 from kiosk.formatting import format_number, local_now
-from kiosk.models import Drive, Site
+from kiosk.models import DeviceKind, Drive, Site
 from kiosk.qr import qr_svg
 from kiosk.views.lookups import id_arg, site_or_404
+from kiosk.views.pairing import not_set_up, paired_device, pairing_on
 
 bp = Blueprint("display", __name__, url_prefix="/display")
 rule_for_blueprint("display", Access.PUBLIC)
+
+
+def _paired_displays_only():
+    """Aggregates only, so public by default; with DISPLAY_PAIRING on, only a display paired for the
+    site (any site, for the all-sites view) is answered."""
+    if not pairing_on("DISPLAY_PAIRING"):
+        return None
+    code = (request.view_args or {}).get("code")
+    return None if paired_device(code, DeviceKind.DISPLAY) is not None else not_set_up()
+
+
+gate_for_blueprint("display", _paired_displays_only)
 
 POLL_INTERVAL_MS = 500
 # Above this many sites, the all-sites view shows no walk-in codes: they would be too small

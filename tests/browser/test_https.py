@@ -80,7 +80,9 @@ class Served:
 def _server_env(app, instance: Path, base_url: str, **settings) -> dict:
     env = {key: value for key, value in os.environ.items() if not key.startswith("KIOSK_")}
     env.update({"KIOSK_INSTANCE_PATH": str(instance), "KIOSK_SECRET_KEY": "https-test-secret",
-                "KIOSK_DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "KIOSK_BASE_URL": base_url})
+                "KIOSK_DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "KIOSK_BASE_URL": base_url,
+                # Unpaired browsers, as the rest of the suite (tests/browser/test_device_pairing.py pairs one).
+                "KIOSK_DEVICE_PAIRING": "off"})
     env.update({f"KIOSK_{name}": value for name, value in settings.items()})
     return env
 

@@ -27,6 +27,8 @@ def free_port() -> int:
 def environment(**settings: str) -> dict[str, str]:
     """This process's environment without a developer's KIOSK_* settings or PYTHONPATH, plus `settings`."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("KIOSK_") and key != "PYTHONPATH"}
+    # Load flows drive the kiosk without a paired device (tests/test_devices.py covers pairing).
+    env["KIOSK_DEVICE_PAIRING"] = "off"
     env.update(settings)
     return env
 

@@ -15,7 +15,7 @@ from wtforms.validators import Optional as OptionalValue
 
 from kiosk import labels
 from kiosk.drives import DRIVE_YEARS
-from kiosk.models import DriveStatus, StaffRole
+from kiosk.models import DeviceKind, DriveStatus, StaffRole
 from kiosk.roster.uploads import UPLOAD_ID
 from kiosk.views.fields import CleanForm, DateTextField
 from kiosk.views.lookups import screening_rules
@@ -234,3 +234,17 @@ class AuditFilterForm(CleanForm):
     def set_choices(self, actions: Iterable[tuple[str, str]], people: Iterable[tuple[str, str]]) -> None:
         self.action.choices = [choice("", _l("All"))] + [choice(value, label) for value, label in actions]
         self.who.choices = [choice("", _l("Everyone"))] + [choice(value, label) for value, label in people]
+
+
+class DeviceForm(CleanForm):
+    """A new device; the view fills `site_id`'s choices."""
+    name = StringField(_l("Name"), validators=[DataRequired(_l("Give the device a name, such as Kiosk 1.")),
+                                               Length(max=80, message=_l("At most %(max)d characters."))])
+    site_id = ChoiceField(_l("Site"), coerce=int, choices=[])
+    kind = ChoiceField(_l("Kind"), choices=[choice(kind.value, labels.DEVICE_KIND[kind]) for kind in DeviceKind],
+                       default=DeviceKind.KIOSK.value)
+
+
+class DeviceRenameForm(CleanForm):
+    name = StringField(_l("Name"), validators=[DataRequired(_l("Give the device a name, such as Kiosk 1.")),
+                                               Length(max=80, message=_l("At most %(max)d characters."))])

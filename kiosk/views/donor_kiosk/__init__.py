@@ -8,16 +8,55 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, request
+from flask import Blueprint, g, request
 
 from kiosk import ratelimit
-from kiosk.access import Access, rule_for_blueprint
+from kiosk.access import Access, gate_for_blueprint, rule_for_blueprint
+from kiosk.checkin import ANY_TERMINAL, Terminal
 from kiosk.database import begin_write
+from kiosk.devices import audit_actor
 from kiosk.extensions import db
 from kiosk.formatting import local_today, local_zone
+from kiosk.models import DeviceKind
+from kiosk.views.pairing import not_set_up, paired_device, pairing_on
 
 bp = Blueprint("kiosk", __name__)
 rule_for_blueprint("kiosk", Access.KIOSK)
+
+# Open to any browser with pairing required: the donor's own phone (the pass page, and walk-in
+# registration as a page of its own, from the hall display's code), and the web app manifest
+# (browsers fetch it without cookies; it holds the site's name only).
+OPEN_TO_ANY_BROWSER = frozenset({"kiosk.pass_page", "kiosk.pass_questionnaire", "kiosk.manifest"})
+
+
+def _paired_tablets_only():
+    """With DEVICE_PAIRING required, a kiosk route answers only a tablet paired for its site
+    (kiosk.devices); everyone else gets "this tablet is not set up" (403)."""
+    if request.endpoint in OPEN_TO_ANY_BROWSER:
+        return None
+    code = (request.view_args or {}).get("code")
+    device = paired_device(code, DeviceKind.KIOSK) if code else None
+    g.terminal = Terminal(device.id, audit_actor(device)) if device is not None else ANY_TERMINAL
+    if device is not None or not pairing_on("DEVICE_PAIRING"):
+        return None
+    if request.endpoint == "kiosk.walk_in" and request.headers.get("HX-Request") != "true":
+        return None  # registration on the donor's own phone: limited per address and per ID number
+    return not_set_up()
+
+
+gate_for_blueprint("kiosk", _paired_tablets_only)
+
+
+def terminal() -> Terminal:
+    """The client of this kiosk request: its paired device, or any browser (pairing off, a phone)."""
+    return g.get("terminal", ANY_TERMINAL)
+
+
+def client_key() -> str:
+    """Whom a kiosk rate limit counts: the paired device (a site's tablets behind one router do not
+    share a limit), else the address."""
+    device_id = terminal().device_id
+    return f"device:{device_id}" if device_id is not None else str(request.remote_addr)
 
 # Codes that match no pass, per address and minute. Tokens carry 192 bits, so this is not what
 # keeps them safe; it keeps a script from hammering the database with guesses.
@@ -25,7 +64,7 @@ MISS_LIMIT, MISS_WINDOW = 30, 60
 
 
 def misses_exceeded(kind: str) -> bool:
-    return ratelimit.count(db.session, f"{kind}:miss:{request.remote_addr}", MISS_WINDOW) >= MISS_LIMIT
+    return ratelimit.count(db.session, f"{kind}:miss:{client_key()}", MISS_WINDOW) >= MISS_LIMIT
 
 
 # Walk-ins: per address (a script must not fill the queue with junk donors) and per ID number (a
@@ -48,13 +87,13 @@ def count_hits(counters: list[tuple[str, int, int]]) -> None:
 
 
 def walk_in_counters(id_number: str) -> list[tuple[str, int, int]]:
-    keys = {"walk_in:addr": request.remote_addr, "walk_in:cccd": id_number}
+    keys = {"walk_in:addr": client_key(), "walk_in:cccd": id_number}
     return [(f"{kind}:{keys[kind]}", limit, window) for kind, limit, window in WALK_IN_LIMITS]
 
 
 def count_miss(kind: str) -> None:
     begin_write(db.session)
-    ratelimit.hit(db.session, f"{kind}:miss:{request.remote_addr}", MISS_WINDOW)
+    ratelimit.hit(db.session, f"{kind}:miss:{client_key()}", MISS_WINDOW)
     db.session.commit()
 
 

@@ -20,8 +20,8 @@ from kiosk.models import Drive, KioskSession, Site, Visit, WriteReceipt
 from kiosk.qr import qr_svg
 from kiosk.screening.questionnaire import IncompleteAnswers, load_questionnaire
 from kiosk.tokens import pass_url
-from kiosk.views.donor_kiosk import (bp, count_hits, count_miss, misses_exceeded, over_limit, today_start_utc,
-                                     walk_in_counters)
+from kiosk.views.donor_kiosk import (bp, client_key, count_hits, count_miss, misses_exceeded, over_limit, terminal,
+                                     today_start_utc, walk_in_counters)
 from kiosk.views.donor_kiosk.forms import (FindForm, QuestionnairePost, ScanForm, WalkInForm, first_screen_of,
                                            incomplete_answers_text, move_through_questionnaire, questionnaire_context,
                                            questionnaire_post)
@@ -103,7 +103,8 @@ def scan(code: str):
         return _stage("kiosk/_start.html", 422, site=site, drive=_today_drive(site), form=form)
     if misses_exceeded("scan"):
         return _start(site, 429, notice=_("Too many attempts. Please wait a minute, or ask the staff at the desk."))
-    result = scan_pass(db.session, scanned_text=form.pass_code.data, site=site, today=local_today(), nonce=form.nonce.data)
+    result = scan_pass(db.session, scanned_text=form.pass_code.data, site=site, today=local_today(), nonce=form.nonce.data,
+                       terminal=terminal())
     if result.outcome == ScanOutcome.UNKNOWN:
         count_miss("scan")
     return _scan_outcome(site, result)
@@ -117,13 +118,13 @@ def find(code: str):
         return _stage("kiosk/_find.html", site=site, form=FindForm(formdata=None))
     if not form.validate():
         return _stage("kiosk/_find.html", 422, site=site, form=form)
-    counters = [(f"kiosk:find:{request.remote_addr}", FIND_LIMIT, FIND_WINDOW)]
+    counters = [(f"kiosk:find:{client_key()}", FIND_LIMIT, FIND_WINDOW)]
     if over_limit(counters):
         return _stage("kiosk/_find.html", 429, site=site, form=form,
                       error=_("Too many attempts. Please wait a minute, or ask the staff at the desk."))
     count_hits(counters)
     result = find_by_identity(db.session, id_number=form.id_number.data, date_of_birth=form.date_of_birth.data,
-                              site=site, today=local_today(), nonce=form.nonce.data)
+                              site=site, today=local_today(), nonce=form.nonce.data, terminal=terminal())
     if result.outcome == ScanOutcome.UNKNOWN:
         return _stage("kiosk/_find.html", 422, site=site, form=form,
                       error=_("We could not find you on today's list. Check the numbers, register as a new donor, "
@@ -162,7 +163,7 @@ def walk_in(code: str):
                           last_donation_date=form.last_donation.data)
     try:
         result = register_walk_in(db.session, walk_in=walk_in_data, site=site, today=local_today(),
-                                  nonce=form.nonce.data)
+                                  nonce=form.nonce.data, terminal=terminal())
     except WalkInRefused:
         # The same words for every ID number we know, whatever else was typed: nothing here says
         # whether the date of birth was right.
@@ -189,10 +190,10 @@ def confirm(code: str):
 
 
 def confirm_session(site: Site, kiosk_session_id: str):
-    replayed = replayed_check_in(db.session, request.form.get("nonce", ""))
+    replayed = replayed_check_in(db.session, request.form.get("nonce", ""), terminal())
     if replayed is not None:
         return _after_checkin(site, replayed)
-    kiosk_session = open_kiosk_session(db.session, kiosk_session_id, site)
+    kiosk_session = open_kiosk_session(db.session, kiosk_session_id, site, terminal())
     if kiosk_session is None:
         return _start(site, notice=_("That took too long, so we started again for your privacy. Please scan again."))
     visit = kiosk_session.visit
@@ -210,17 +211,18 @@ def phone_answers(code: str):
     """"Answers given on your phone at 07:42: were they yours?" Yes: the ticket. No: the questions
     here, whose answers then replace the phone's (check_in audits it)."""
     site = site_or_404(code)
-    replayed = replayed_check_in(db.session, request.form.get("nonce", ""))
+    replayed = replayed_check_in(db.session, request.form.get("nonce", ""), terminal())
     if replayed is not None:
         return _after_checkin(site, replayed)
-    kiosk_session = open_kiosk_session(db.session, request.form.get("ks", ""), site)
+    kiosk_session = open_kiosk_session(db.session, request.form.get("ks", ""), site, terminal())
     if kiosk_session is None:
         return _start(site, notice=_("That took too long, so we started again for your privacy. Please scan again."))
     if request.form.get("mine") != "yes":
         return _questionnaire_step(site, kiosk_session.id, kiosk_session.visit, 0, None)
     try:
         result = check_in(db.session, kiosk_session_id=kiosk_session.id, site=site, questionnaire=load_questionnaire(),
-                          answers=None, today_start_utc=today_start_utc(), nonce=request.form.get("nonce", ""))
+                          answers=None, today_start_utc=today_start_utc(), nonce=request.form.get("nonce", ""),
+                          terminal=terminal())
     except InvalidNonce:
         return _start(site, 422, notice=_("This page has expired. Please start again."))
     return _after_checkin(site, result)
@@ -229,11 +231,11 @@ def phone_answers(code: str):
 @bp.post("/kiosk/<code>/questionnaire")
 def questionnaire(code: str):
     site = site_or_404(code)
-    replayed = replayed_check_in(db.session, request.form.get("nonce", ""))
+    replayed = replayed_check_in(db.session, request.form.get("nonce", ""), terminal())
     if replayed is not None:
         return _after_checkin(site, replayed)
     kiosk_session_id = request.form.get("ks", "")
-    kiosk_session = open_kiosk_session(db.session, kiosk_session_id, site)
+    kiosk_session = open_kiosk_session(db.session, kiosk_session_id, site, terminal())
     if kiosk_session is None:
         return _start(site, notice=_("That took too long, so we started again for your privacy. Please scan again."))
     visit = kiosk_session.visit
@@ -248,7 +250,8 @@ def questionnaire(code: str):
     try:
         result = check_in(db.session, kiosk_session_id=kiosk_session.id, site=site, questionnaire=questions,
                           answers=post.answers, details=post.for_domain(questions.items_for(visit.donor.sex)),
-                          today_start_utc=today_start_utc(), nonce=request.form.get("nonce", ""))
+                          today_start_utc=today_start_utc(), nonce=request.form.get("nonce", ""),
+                          terminal=terminal())
     except IncompleteAnswers as error:
         step = first_screen_of(groups, error.missing + error.unconfirmed + error.unknown + error.bad_details)
         return _questionnaire_step(site, kiosk_session.id, visit, step, post, 422, error=incomplete_answers_text(error))
@@ -273,7 +276,8 @@ def reset(code: str):
     session is closed on the server, so nothing of the donor can be fetched again."""
     site = site_or_404(code)
     kiosk_session_id = request.form.get("ks", "")
-    if kiosk_session_id:
+    # Only the device that opened a kiosk session may close it.
+    if kiosk_session_id and open_kiosk_session(db.session, kiosk_session_id, site, terminal()) is not None:
         begin_write(db.session)
         close_kiosk_session(db.session, kiosk_session_id)
         db.session.commit()

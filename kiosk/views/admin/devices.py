@@ -1,0 +1,113 @@
+"""The console's Devices page: kiosk tablets, nurse desks and hall displays paired to a site
+(kiosk.devices). Adding one, or asking for a new code, shows its one-time pairing link and QR code
+for 10 minutes; devices can be renamed and revoked (refused at their next request)."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import abort, current_app, flash, redirect, render_template, session, url_for
+from flask_babel import gettext as _
+
+from kiosk import devices, labels
+from kiosk.devices import DeviceError
+from kiosk.extensions import db
+from kiosk.formatting import local_now
+from kiosk.models import Device, Site, utcnow
+from kiosk.qr import qr_svg
+from kiosk.views.admin import bp, current_staff_id, form_status, forms, get_or_404
+
+# The code is shown once, so it is kept in the organiser's own (signed) session until it expires,
+# for the pairing page to show it after the redirect.
+PAIRING_KEY = "device_pairing"
+
+
+def _site_choices() -> list:
+    return [forms.choice(site.id, f"{site.code} · {site.name}")
+            for site in db.session.scalars(sa.select(Site).order_by(Site.code))]
+
+
+def _remember_code(device_id: int, code: str) -> None:
+    session[PAIRING_KEY] = {"device_id": device_id, "code": code}
+
+
+def pairing_url(code: str) -> str:
+    return f"{current_app.config['BASE_URL']}{url_for('pairing.pair', code=code)}"
+
+
+@bp.route("/devices", methods=["GET", "POST"])
+def devices_page():
+    form = forms.DeviceForm()
+    form.site_id.choices = _site_choices()
+    if form.validate_on_submit():
+        try:
+            device, code = devices.add_device(db.session, staff_id=current_staff_id(), site_id=form.site_id.data,
+                                              kind=form.kind.data, name=form.name.data)
+        except DeviceError as error:
+            if error.code == "not_found":
+                abort(404)
+            form.name.errors.append(_("Give the device a name, such as Kiosk 1."))
+        else:
+            _remember_code(device.id, code)
+            return redirect(url_for("admin.device_pairing", device_id=device.id), code=303)
+    return render_template("admin/devices.html", form=form, devices=devices.devices(db.session),
+                           kind_label=lambda kind: labels.label(labels.DEVICE_KIND, kind),
+                           rename_form=forms.DeviceRenameForm(formdata=None), now=utcnow()), form_status(form)
+
+
+@bp.get("/devices/<int:device_id>/pairing")
+def device_pairing(device_id: int):
+    device = get_or_404(Device, device_id)
+    remembered = session.get(PAIRING_KEY) or {}
+    code = remembered.get("code") if remembered.get("device_id") == device.id else None
+    if code is not None and devices.pairing_device(db.session, code) is None:
+        code = None  # used or expired meanwhile
+    link = pairing_url(code) if code else None
+    return render_template("admin/device_pairing.html", device=device, link=link,
+                           qr=qr_svg(link, label=_("Pairing code for %(name)s", name=device.name)) if link else None,
+                           minutes=devices.PAIRING_MINUTES, now=local_now(),
+                           kind_label=labels.label(labels.DEVICE_KIND, device.kind))
+
+
+@bp.post("/devices/<int:device_id>/pairing-code")
+def device_pairing_code(device_id: int):
+    form = forms.CleanForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        code = devices.new_pairing_code(db.session, staff_id=current_staff_id(), device_id=device_id)
+    except DeviceError as error:
+        if error.code == "not_found":
+            abort(404)
+        flash(_("This device was revoked: add a new one instead."), "error")
+        return redirect(url_for("admin.devices_page"), code=303)
+    _remember_code(device_id, code)
+    return redirect(url_for("admin.device_pairing", device_id=device_id), code=303)
+
+
+@bp.post("/devices/<int:device_id>/rename")
+def device_rename(device_id: int):
+    form = forms.DeviceRenameForm()
+    if not form.validate_on_submit():
+        flash(_("Give the device a name, such as Kiosk 1."), "error")
+        return redirect(url_for("admin.devices_page"), code=303)
+    try:
+        devices.rename(db.session, staff_id=current_staff_id(), device_id=device_id, name=form.name.data)
+    except DeviceError as error:
+        if error.code == "not_found":
+            abort(404)
+        flash(_("Give the device a name, such as Kiosk 1."), "error")
+    else:
+        flash(_("Device renamed."), "ok")
+    return redirect(url_for("admin.devices_page"), code=303)
+
+
+@bp.post("/devices/<int:device_id>/revoke")
+def device_revoke(device_id: int):
+    form = forms.CleanForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        device = devices.revoke(db.session, staff_id=current_staff_id(), device_id=device_id)
+    except DeviceError:  # not_found
+        abort(404)
+    flash(_("%(name)s is revoked: it is refused from its next request.", name=device.name), "ok")
+    return redirect(url_for("admin.devices_page"), code=303)
