@@ -241,11 +241,13 @@ def passes_command(drive_id: int | None, site_code: str | None, out: Path) -> No
             with click.progressbar(length=pass_sheet_parts(len(cards)), label="PDF") as bar:
                 body = pass_sheet_pdf(drive, cards, site=site, progress=bar.update)
             out.write_bytes(body)
+            out.chmod(0o600)  # every pass on it is a token that opens a donor's questionnaire
         else:
             css = (Path(current_app.static_folder or "") / "css" / "passes.css").read_text()
             html = render_template("passes/sheet.html", drive=drive, site=site, department=None,
                                    pages=pages(cards), count=len(cards), standalone=True, standalone_css=css)
             out.write_text(html, encoding="utf-8")
+            out.chmod(0o600)  # every pass on it is a token that opens a donor's questionnaire
     size = f", {out.stat().st_size / 1e6:.1f} MB" if pdf else ""
     click.echo(f"{len(cards)} thẻ / passes -> {out} ({time.perf_counter() - started:.2f} s{size})")
 

@@ -44,12 +44,24 @@ _ENGINE_QUEUES: "weakref.WeakKeyDictionary[sa.Engine, Optional[WriterQueue]]" = 
 SAMPLES_KEPT = 20_000
 
 
+def private_file(path: Path) -> None:
+    """Create `path` readable by this user only (0600), or make it so: the database, and the WAL
+    and shared-memory files SQLite gives the same mode, hold every donor's health answers."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        os.chmod(path, 0o600)
+    except OSError:
+        pass  # a folder we cannot write: SQLite will say so, in its own words
+
+
 def configure_engine(engine: sa.Engine, instance_path: Optional[str] = None) -> None:
     """Pragmas, BEGIN IMMEDIATE for writes, and (given the instance folder) the writer queue."""
     if engine.dialect.name != "sqlite":
         return
     database = engine.url.database
     queue = None
+    if database and database != ":memory:" and not database.startswith("file:"):
+        private_file(Path(database))
     if instance_path and database and database != ":memory:" and not database.startswith("file:"):
         queue = WriterQueue(Path(instance_path) / f"{Path(database).name}.write-lock")
     _ENGINE_QUEUES[engine] = queue

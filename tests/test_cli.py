@@ -57,3 +57,24 @@ def test_create_staff_reads_the_password_from_stdin(app, runner):
         assert verify_password(staff.password_hash, "mot-mat-khau-dai")
     short = runner.invoke(args=["create-staff", "x", "--role", "organiser"], input="short\n")
     assert short.exit_code != 0
+
+
+def test_instance_files_are_readable_by_their_owner_only(app, runner, demo, tmp_path):
+    """Issue 12: the SQLite file, the secret and `kiosk passes` output were readable by every local user."""
+    import stat
+    from pathlib import Path
+
+    from kiosk.config import load_or_create_secret_key
+
+    def mode(path: Path) -> int:
+        return stat.S_IMODE(path.stat().st_mode)
+
+    out = tmp_path / "passes.html"
+    assert runner.invoke(args=["passes", "--site", "XNC", "--out", str(out)]).exit_code == 0
+    assert mode(out) == 0o600
+    load_or_create_secret_key(app.instance_path)
+    assert mode(Path(app.instance_path) / "secret_key") == 0o600
+    database = Path(app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///"))
+    if database.exists():  # SQLite; PostgreSQL keeps its own files
+        for path in [database, *database.parent.glob(database.name + "-*")]:
+            assert mode(path) == 0o600, path
