@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from kiosk import tally
 from kiosk.audit import record_audit
-from kiosk.idempotency import check_nonce, run_once
+from kiosk.idempotency import bound_action, check_nonce, run_once
 from kiosk.models import (Department, Donor, Drive, DriveStatus, KioskSession, QuestionnaireResponse, Site, Visit,
                           VisitStatus, WriteReceipt, drive_site, utcnow)
 from kiosk.screening.questionnaire import Questionnaire, flags_for, validate_answers, validate_details
@@ -76,6 +76,11 @@ class Terminal:
     def actor_at(self, site: Site) -> str:
         return self.actor or f"kiosk:{site.code}"
 
+    @property
+    def owner(self) -> Optional[str]:
+        """Whose receipts these are: a paired device's, or nobody's in particular (pairing off)."""
+        return f"device:{self.device_id}" if self.device_id is not None else None
+
 
 ANY_TERMINAL = Terminal()
 
@@ -125,7 +130,7 @@ def scan_pass(session: Session, *, scanned_text: str, site: Site, today: dt.date
         visit = session.scalars(sa.select(Visit).where(Visit.token == token).with_for_update()).first() if token else None
         return _result_dict(_scan_result_for(session, visit, site, today, terminal))
 
-    result, _replayed = run_once(session, nonce, "kiosk_scan", write)
+    result, _replayed = run_once(session, nonce, "kiosk_scan", write, owner=terminal.owner)
     return _result_from(result)
 
 
@@ -145,7 +150,7 @@ def find_by_identity(session: Session, *, id_number: str, date_of_birth: dt.date
             ).first()
         return _result_dict(_scan_result_for(session, visit, site, today, terminal))
 
-    result, _replayed = run_once(session, nonce, "kiosk_find", write)
+    result, _replayed = run_once(session, nonce, "kiosk_find", write, owner=terminal.owner)
     return _result_from(result)
 
 
@@ -197,7 +202,7 @@ def register_walk_in(session: Session, *, walk_in: WalkIn, site: Site, today: dt
                      entity_id=visit.id, drive_id=drive.id)
         return _result_dict(_scan_result_for(session, visit, site, today, terminal))
 
-    result, _replayed = run_once(session, nonce, "kiosk_walk_in", write)
+    result, _replayed = run_once(session, nonce, "kiosk_walk_in", write, owner=terminal.owner)
     return _result_from(result)
 
 
@@ -330,7 +335,7 @@ def check_in(session: Session, *, kiosk_session_id: str, site: Site, questionnai
                 "queue_number": visit.queue_number, "checked_in_at": visit.checked_in_at.isoformat(),
                 "device_id": terminal.device_id}
 
-    result, _replayed = run_once(session, nonce, "kiosk_checkin", write)
+    result, _replayed = run_once(session, nonce, "kiosk_checkin", write, owner=terminal.owner)
     return result
 
 
@@ -339,7 +344,7 @@ def replayed_check_in(session: Session, nonce: str, terminal: Terminal = ANY_TER
     was closed (by that very check-in) must still get its ticket, not "start again". Only on the
     device that checked in: another client sending the nonce gets nothing from it."""
     receipt = session.get(WriteReceipt, nonce) if nonce else None
-    if receipt is None or receipt.action != "kiosk_checkin":
+    if receipt is None or receipt.action != bound_action("kiosk_checkin", terminal.owner):
         return None
     if receipt.result.get("device_id") != terminal.device_id:
         return None

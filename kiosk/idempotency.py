@@ -6,7 +6,7 @@ in the write's own transaction, so a crash leaves either both or neither."""
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, scoped_session
@@ -32,13 +32,20 @@ def check_nonce(nonce: str | None) -> str:
     return nonce
 
 
+def bound_action(action: str, owner: Optional[str] = None) -> str:
+    """The action a receipt is kept under: with an owner (a paired device), the receipt answers
+    only that owner ("kiosk_scan@device:7"), so a nonce seen on the network is no use elsewhere."""
+    return f"{action}@{owner}" if owner else action
+
+
 def run_once(session: Session | scoped_session, nonce: str, action: str,
-             write: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], bool]:
+             write: Callable[[], dict[str, Any]], owner: Optional[str] = None) -> tuple[dict[str, Any], bool]:
     """Run `write` (which returns a JSON-able result) once for this nonce, and commit.
 
     Returns (result, replayed): replayed is True when an earlier request already did it.
-    `write` may raise to abort; nothing it did is kept."""
+    `write` may raise to abort; nothing it did is kept. `owner`: see bound_action."""
     check_nonce(nonce)
+    action = bound_action(action, owner)
     begin_write(session)
     receipt = session.get(WriteReceipt, nonce)
     if receipt is not None:

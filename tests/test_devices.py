@@ -266,3 +266,19 @@ def test_the_display_is_public_unless_display_pairing_is_on(app, client, demo):
     assert screen.get("/display/XNC").status_code == 200 and screen.get("/display").status_code == 200
     assert screen.get("/display/CSCD").status_code == 403
     assert screen.get("/kiosk/XNC").status_code == 403  # a display is no kiosk
+
+
+def test_a_scan_nonce_replayed_by_another_device_is_refused(app, demo, token):
+    """A nonce seen on the network is no use to another tablet: its receipt answers only the device
+    that wrote it (the scan's answer holds a kiosk session and the donor's name)."""
+    first, second = paired_tablet(app, name="Kiosk 1"), paired_tablet(app, name="Kiosk 2")
+    nonce = new_nonce()
+    scanned = first.post("/kiosk/XNC/scan", data={"pass_code": token, "nonce": nonce}, headers=HX)
+    kiosk_session = _kiosk_session_of(scanned.get_data(as_text=True))
+    with app.app_context():
+        name = db.session.scalars(sa.select(Visit).where(Visit.token == token)).one().donor.full_name
+    replayed = second.post("/kiosk/XNC/scan", data={"pass_code": token, "nonce": nonce}, headers=HX)
+    body = replayed.get_data(as_text=True)
+    assert replayed.status_code == 409 and kiosk_session not in body and name not in body
+    again = first.post("/kiosk/XNC/scan", data={"pass_code": token, "nonce": nonce}, headers=HX)
+    assert _kiosk_session_of(again.get_data(as_text=True)) == kiosk_session

@@ -15,7 +15,7 @@ from kiosk.checkin import (CheckinOutcome, ScanOutcome, WalkIn, WalkInRefused, c
 from kiosk.database import begin_write
 from kiosk.extensions import db
 from kiosk.formatting import local_today
-from kiosk.idempotency import InvalidNonce
+from kiosk.idempotency import InvalidNonce, bound_action
 from kiosk.models import Drive, KioskSession, Site, Visit, WriteReceipt
 from kiosk.qr import qr_svg
 from kiosk.screening.questionnaire import IncompleteAnswers, load_questionnaire
@@ -34,7 +34,7 @@ FIND_LIMIT, FIND_WINDOW = 20, 60
 def replayed_walk_in(nonce: str) -> bool:
     """A retry of a walk-in already answered: it is answered again, and not counted again."""
     receipt = db.session.get(WriteReceipt, nonce) if nonce else None
-    return receipt is not None and receipt.action == "kiosk_walk_in"
+    return receipt is not None and receipt.action == bound_action("kiosk_walk_in", terminal().owner)
 
 
 def _today_drive(site: Site) -> Optional[Drive]:
