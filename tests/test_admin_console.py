@@ -301,3 +301,30 @@ def test_thank_you_letters_are_in_vietnamese_and_claim_no_right(client, auth, de
         assert claim not in letter, claim
     all_of_them = client.get(f"/admin/drives/{demo['drive_id']}/thank-you-letters").get_data(as_text=True)
     assert all_of_them.count('<article class="certificate letter"') == completed
+
+
+def test_thank_you_letters_download_as_a_pdf(client, auth, demo, app, tmp_path):
+    """Issue 13: letters as a real PDF file, as print shops take them, not only the print dialogue."""
+    import shutil
+    import subprocess
+
+    auth.as_organiser()
+    with app.app_context():
+        activity = simulate_day(demo["drive_id"], arrivals=4)
+        completed = [i for i in activity.donations if db.session.get(Donation, i).outcome == "completed"]
+        name = db.session.get(Donation, completed[0]).visit.donor.full_name
+    page = client.get(f"/admin/drives/{demo['drive_id']}/thank-you-letters").get_data(as_text=True)
+    assert f"/admin/drives/{demo['drive_id']}/thank-you-letters.pdf" in page
+    response = client.get(f"/admin/drives/{demo['drive_id']}/thank-you-letters.pdf")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert response.data.startswith(b"%PDF")
+    pdf = tmp_path / "letters.pdf"
+    pdf.write_bytes(response.data)
+    if shutil.which("pdfinfo") and shutil.which("pdftotext"):  # poppler-utils, installed by tools/test.sh
+        pages = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+        assert re.search(rf"^Pages:\s+{len(completed)}$", pages, re.M)  # one letter a page, A5 landscape
+        assert "595.276 x 419.528 pts" in pages
+        text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+        assert "THƯ CẢM ƠN" in text and name.upper() in text.upper()  # the name is set in capitals
+    single = client.get(f"/admin/donations/{completed[0]}/thank-you-letter.pdf")
+    assert single.status_code == 200 and single.data.startswith(b"%PDF")

@@ -6,7 +6,7 @@ import datetime as dt
 import io
 
 import sqlalchemy as sa
-from flask import abort, current_app, render_template, request, send_file
+from flask import abort, current_app, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 
 from kiosk import audit_text, labels
@@ -22,6 +22,7 @@ from kiosk.screening.messages import rule_label
 from kiosk.screening.questionnaire import load_questionnaire
 from kiosk.screening.rules import load_rules
 from kiosk.views.admin import bp, current_staff_id, forms, get_or_404
+from kiosk.views.pdf import pdf_response, render_pdf
 
 
 # ---------------------------------------------------------------- exports
@@ -94,7 +95,29 @@ def thank_you_letters(drive_id: int):
     certificate: the collecting facility hands that over, and its serial is recorded)."""
     drive = get_or_404(Drive, drive_id)
     return render_template("admin/thank_you_letters.html", drive=drive, letters=letters_for(db.session, drive.id),
-                           single=False)
+                           single=False, pdf_url=url_for("admin.thank_you_letters_pdf", drive_id=drive.id))
+
+
+@bp.get("/drives/<int:drive_id>/thank-you-letters.pdf")
+def thank_you_letters_pdf(drive_id: int):
+    drive = get_or_404(Drive, drive_id)
+    return _letters_pdf(drive, letters_for(db.session, drive.id), f"thu-cam-on-{drive.drive_date.isoformat()}.pdf")
+
+
+@bp.get("/donations/<int:donation_id>/thank-you-letter.pdf")
+def thank_you_letter_pdf(donation_id: int):
+    record = get_or_404(Donation, donation_id)
+    found = letters_for(db.session, record.drive_id, [record.id])
+    if not found:
+        abort(404)
+    return _letters_pdf(record.visit.drive, found, f"thu-cam-on-{record.id}.pdf")
+
+
+def _letters_pdf(drive: Drive, letters, name: str):
+    """The letters as the print dialogue lays them out: the console's styles, then print's."""
+    body = render_pdf("admin/letters_pdf.html", stylesheets=("css/admin.css", "css/print.css"), drive=drive,
+                      letters=letters)
+    return pdf_response(body, name)
 
 
 @bp.get("/donations/<int:donation_id>/thank-you-letter")
@@ -103,7 +126,8 @@ def thank_you_letter(donation_id: int):
     found = letters_for(db.session, record.drive_id, [record.id])
     if not found:
         abort(404)  # voided or incomplete: no letter
-    return render_template("admin/thank_you_letters.html", drive=record.visit.drive, letters=found, single=True)
+    return render_template("admin/thank_you_letters.html", drive=record.visit.drive, letters=found, single=True,
+                           pdf_url=url_for("admin.thank_you_letter_pdf", donation_id=record.id))
 
 
 # ---------------------------------------------------------------- audit
