@@ -1,0 +1,139 @@
+"""CPU time, SQL statements and the writer queue's hold per request, for each write path, in
+one process with Flask's test client (no server, no other clients: what one request costs).
+
+    python bench/profile_paths.py [--requests 200] [--cprofile PATH_NAME]
+
+Each path runs --requests times on a fresh demo instance (bench/run.py's data), after a few
+warm-up requests; it prints the mean process CPU per request, the statements per request and
+the writer queue's hold (mean, ms). --cprofile NAME prints cProfile's top functions for one
+path. Issue 14's note quotes these before and after."""
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import re
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+from run import SITE, make_app, open_kiosk_sessions, prepare_visits, questionnaire_form  # noqa: E402
+
+WARM_UP = 5
+
+
+def csrf_of(page: str) -> str:
+    found = re.search(r'name="csrf-token" content="([^"]+)"', page)
+    return found.group(1) if found else ""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--cprofile", default="")
+    options = parser.parse_args()
+    n = options.requests + WARM_UP
+    with tempfile.TemporaryDirectory(prefix="kiosk-profile-") as work:
+        instance = Path(work) / "instance"
+        env = {key: value for key, value in os.environ.items() if not key.startswith("KIOSK_")}
+        env |= {"KIOSK_INSTANCE_PATH": str(instance), "PYTHONPATH": str(BENCH.parent)}
+        subprocess.run([sys.executable, "-m", "kiosk.cli", "load-demo"], env=env, check=True, capture_output=True)
+        app = make_app(instance)
+        pools = prepare_visits(app, {"scan_new": n, "scan_repeat": n, "donation": n, "questionnaire": n})
+        run_paths(app, instance, pools, n, options)
+    return 0
+
+
+def run_paths(app, instance: Path, pools: dict, n: int, options) -> None:
+    import sqlalchemy as sa
+
+    from kiosk.database import writer_queue_of
+    from kiosk.extensions import db
+    from kiosk.roster.demo import demo_credentials
+
+    with app.app_context():
+        engine = db.engine
+    statements = [0]
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def count(*_args):
+        statements[0] += 1
+
+    queue = writer_queue_of(engine)
+    tablet = app.test_client()
+    tablet_headers = {"X-CSRFToken": csrf_of(tablet.get(f"/kiosk/{SITE}").text), "HX-Request": "true"}
+    nurse = app.test_client()
+    csrf = csrf_of(nurse.get("/auth/sign-in").text)
+    nurse.post("/auth/sign-in", data={"csrf_token": csrf, "username": "yta",
+                                      "password": demo_credentials(str(instance))["yta"]})
+    nurse_headers = {"X-CSRFToken": csrf_of(nurse.get(f"/nurse/{SITE}").text)}
+    form = questionnaire_form()
+    kiosk_sessions = open_kiosk_sessions(app, pools["questionnaire"])
+    donations: list[tuple[int, int]] = []
+
+    def nonce() -> str:
+        return secrets.token_urlsafe(18)
+
+    def donation_id_of(visit_id: int) -> int:
+        from kiosk.models import Donation
+        with app.app_context():
+            return db.session.scalar(sa.select(Donation.id).where(Donation.visit_id == visit_id))
+
+    paths = {
+        "scan_new": lambda i: tablet.post(f"/kiosk/{SITE}/scan", headers=tablet_headers,
+                                          data={"pass_code": pools["scan_new"][i], "nonce": nonce()}),
+        "scan_repeat": lambda i: tablet.post(f"/kiosk/{SITE}/scan", headers=tablet_headers,
+                                             data={"pass_code": pools["scan_repeat"][i], "nonce": nonce()}),
+        "questionnaire": lambda i: tablet.post(f"/kiosk/{SITE}/questionnaire", headers=tablet_headers,
+                                               data=f"ks={kiosk_sessions[i]}&{form}&nonce={nonce()}",
+                                               content_type="application/x-www-form-urlencoded"),
+        "donation": lambda i: nurse.post(
+            f"/nurse/{SITE}/visit/{pools['donation'][i][0]}/donation", headers=nurse_headers,
+            data={"nonce": nonce(), "expected_version": pools["donation"][i][1], "volume_ml": "350",
+                  "bag_number": f"P-{pools['donation'][i][0]}", "outcome": "completed", "reaction": "none",
+                  "reaction_note": ""}),
+        "donation_correct": lambda i: nurse.post(
+            f"/nurse/{SITE}/visit/{donations[i][0]}/donation/{donations[i][1]}/correct", headers=nurse_headers,
+            data={"nonce": nonce(), "expected_version": "1", "volume_ml": "250",
+                  "bag_number": f"P-{donations[i][0]}", "outcome": "completed", "reaction": "none",
+                  "reaction_note": "", "correction_reason": "wrong volume"}),
+        "donation_void": lambda i: nurse.post(
+            f"/nurse/{SITE}/visit/{donations[i][0]}/donation/{donations[i][1]}/void", headers=nurse_headers,
+            data={"nonce": nonce(), "expected_version": "2", "void_reason": "wrong donor"}),
+    }
+    expected = {"scan_new": 200, "scan_repeat": 200, "questionnaire": 200, "donation": 303,
+                "donation_correct": 303, "donation_void": 303}
+    print(f"{'path':<18} {'CPU ms/req':>10} {'statements':>10} {'hold ms':>8}")
+    for name, request in paths.items():
+        if name == "donation_correct":
+            donations[:] = [(visit_id, donation_id_of(visit_id)) for visit_id, _v in pools["donation"]]
+        for i in range(WARM_UP):
+            answer = request(i)
+            assert answer.status_code == expected[name], (name, answer.status_code, answer.text[:800])
+        statements[0] = 0
+        holds_before = len(queue.holds) if queue else 0
+        profiler = cProfile.Profile() if options.cprofile == name else None
+        if profiler:
+            profiler.enable()
+        started = time.process_time()
+        for i in range(WARM_UP, n):
+            answer = request(i)
+            assert answer.status_code == expected[name], (name, answer.status_code, answer.text[:800])
+        cpu = (time.process_time() - started) / (n - WARM_UP)
+        if profiler:
+            profiler.disable()
+        holds = list(queue.holds)[holds_before:] if queue else []
+        hold = sum(holds) / len(holds) * 1000 if holds else 0.0
+        print(f"{name:<18} {cpu * 1000:>10.2f} {statements[0] / (n - WARM_UP):>10.1f} {hold:>8.2f}", flush=True)
+        if profiler:
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
