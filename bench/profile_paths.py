@@ -132,7 +132,7 @@ def run_paths(app, instance: Path, pools: dict, n: int, options) -> None:
         hold = sum(holds) / len(holds) * 1000 if holds else 0.0
         print(f"{name:<18} {cpu * 1000:>10.2f} {statements[0] / (n - WARM_UP):>10.1f} {hold:>8.2f}", flush=True)
         if profiler:
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(400)
 
 
 if __name__ == "__main__":

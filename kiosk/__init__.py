@@ -95,6 +95,7 @@ def _init_extensions(app: Flask) -> None:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale, default_translation_directories=str(PACKAGE / "translations"))
     login_manager.init_app(app)
+    _load_wtforms_catalogue_once(app)
 
     from kiosk import auth
 
@@ -104,6 +105,25 @@ def _init_extensions(app: Flask) -> None:
 
     formatting.init_app(app)
     audit_text.init_app(app)
+
+
+def _load_wtforms_catalogue_once(app: Flask) -> None:
+    """Flask-WTF looks for WTForms' own catalogue (its built-in messages) on disk once per
+    request; it never changes while the app runs, so each language's is loaded once and
+    handed to Flask-WTF where it looks first (request.wtforms_translations)."""
+    from babel import support
+    from flask_babel import get_locale
+    from wtforms.i18n import messages_path
+
+    catalogues: dict[str, support.NullTranslations] = {}
+
+    @app.before_request
+    def wtforms_catalogue():
+        locale = get_locale()
+        key = str(locale)
+        if key not in catalogues:
+            catalogues[key] = support.Translations.load(messages_path(), [locale], domain="wtforms")
+        request.wtforms_translations = catalogues[key]
 
 
 def _count_statements_per_request(app: Flask) -> None:

@@ -6,6 +6,8 @@ so it is given here; anything else goes on to Flask unchanged."""
 from __future__ import annotations
 
 import re
+import threading
+import time
 from typing import Optional
 
 import sqlalchemy as sa
@@ -71,6 +73,35 @@ class IdlePollShortcut:
             else:
                 row = connection.execute(OPEN_DRIVE_REVISION_AT_SITE, {"code": code}).first()
         return (row.id, row.revision) if row is not None else None
+
+
+class SnapshotCache:
+    """A changed poll's answer (the JSON body), kept per drive and site for its revision.
+
+    Every display of a hall asks for the same figures once the revision moves, and each
+    would otherwise count them again: the first builds the answer, the others get it from
+    here. An answer is only ever given for the revision it was built at, so a new revision
+    (every change a screen shows bumps it, kiosk.tally) replaces it. A site or department
+    renamed bumps no revision: an answer older than `max_age` seconds is built again, so a
+    new name shows within that long, as it would at the next change anyway."""
+
+    def __init__(self, max_age: float = 60.0, max_entries: int = 256):
+        self.max_age = max_age
+        self.max_entries = max_entries
+        self._lock = threading.Lock()
+        self._entries: dict[tuple[int, Optional[int]], tuple[int, float, bytes]] = {}
+
+    def get(self, drive_id: int, site_id: Optional[int], revision: int) -> Optional[bytes]:
+        entry = self._entries.get((drive_id, site_id))
+        if entry is None or entry[0] != revision or time.monotonic() - entry[1] > self.max_age:
+            return None
+        return entry[2]
+
+    def put(self, drive_id: int, site_id: Optional[int], revision: int, body: bytes) -> None:
+        with self._lock:
+            if len(self._entries) >= self.max_entries and (drive_id, site_id) not in self._entries:
+                self._entries.clear()  # many drives and sites at once: start again rather than track ages
+            self._entries[(drive_id, site_id)] = (revision, time.monotonic(), body)
 
 
 def install_idle_poll_shortcut(app) -> None:

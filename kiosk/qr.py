@@ -1,6 +1,7 @@
 """QR codes for passes and tickets, as inline SVG (print sheets) or PNG (tests, downloads)."""
 from __future__ import annotations
 
+import functools
 import html
 import io
 
@@ -54,3 +55,10 @@ def qr_png(data: str, box_size: int = 8) -> bytes:
     buffer = io.BytesIO()
     _qr(data, box_size=box_size).make_image().save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+@functools.lru_cache(maxsize=64)
+def cached_qr_svg(data: str, label: str = "") -> str:
+    """`qr_svg` for codes drawn again and again (the display's walk-in codes, on every load):
+    the same text and label give the same SVG, so each is drawn once per process."""
+    return qr_svg(data, label)

@@ -162,3 +162,62 @@ def test_the_idle_poll_shortcut_answers_like_flask(app, client, demo):
     assert client.get("/display/%00/data" + shown).status_code == 404
     for query in ("?drive=x&rev=1", "?drive=1", "?drive=1&rev=" + "9" * 40, ""):
         assert client.get("/display/data" + query).status_code in (200, 204)
+
+
+# ----- the two caches: the changed poll's answer per revision, the walk-in codes --------------
+
+def test_a_changed_poll_is_built_once_per_revision_and_again_after_a_change(app, client, drive_id, monkeypatch):
+    from kiosk import tally as tally_module
+
+    built = []
+    real_snapshot = tally_module.snapshot
+    monkeypatch.setattr(tally_module, "snapshot", lambda *args, **kwargs: built.append(args[1:]) or
+                        real_snapshot(*args, **kwargs))
+    first = client.get("/display/data").get_json()
+    assert client.get("/display/data?drive=999&rev=0").get_json() == first  # another display: the same answer
+    assert len(built) == 1
+    site_answer = client.get("/display/XNC/data").get_json()  # a site's own figures are cached apart
+    assert len(built) == 2 and site_answer["revision"] == first["revision"]
+    with app.app_context():
+        [visit_id] = ready_visits(db.session, site_code="XNC")
+        record(db.session, visit_id, "B-0001", volume=450)
+    changed = client.get("/display/data").get_json()
+    assert len(built) == 3  # a new revision: counted again
+    assert (changed["bags"], changed["volume_ml"]) == (1, 450) and changed["revision"] == _revision(app, drive_id)
+    assert client.get("/display/XNC/data").get_json()["bags"] == 1
+    assert client.get("/display/data").get_json() == changed and len(built) == 4
+
+
+def test_a_cached_poll_answer_is_built_again_once_it_is_old(app, client, drive_id, monkeypatch):
+    from kiosk.views.display import SNAPSHOTS
+
+    with app.app_context():
+        site = db.session.scalars(sa.select(Site).where(Site.code == "XNC")).one()
+        old_name = site.name
+    assert client.get("/display/data").get_json()["by_site"][1]["name"] == old_name
+    with app.app_context():
+        # A rename bumps no revision (nothing counted changed).
+        db.session.scalars(sa.select(Site).where(Site.code == "XNC")).one().name = "Hội trường mới"
+        db.session.commit()
+    names = [site["name"] for site in client.get("/display/data").get_json()["by_site"]]
+    assert old_name in names  # the same revision: the cached answer
+    app.extensions[SNAPSHOTS].max_age = 0
+    names = [site["name"] for site in client.get("/display/data").get_json()["by_site"]]
+    assert "Hội trường mới" in names and old_name not in names
+
+
+def test_the_walk_in_codes_are_drawn_once_and_again_for_a_new_name(app, client, drive_id):
+    from kiosk.qr import cached_qr_svg
+
+    cached_qr_svg.cache_clear()
+    client.get("/display")
+    drawn = cached_qr_svg.cache_info()
+    assert (drawn.misses, drawn.hits) == (2, 0)
+    first = client.get("/display").get_data(as_text=True)
+    assert cached_qr_svg.cache_info().hits == 2 and cached_qr_svg.cache_info().misses == 2
+    with app.app_context():
+        db.session.scalars(sa.select(Site).where(Site.code == "XNC")).one().name = "Hội trường mới"
+        db.session.commit()
+    page = client.get("/display").get_data(as_text=True)
+    assert cached_qr_svg.cache_info().misses == 3  # the renamed site's code (its label) is drawn again
+    assert "Đăng ký hiến máu tại chỗ: Hội trường mới" in page and "Hội trường mới" not in first

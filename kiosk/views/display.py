@@ -18,13 +18,20 @@ from kiosk.access import Access, gate_for_blueprint, rule_for_blueprint
 from kiosk.drives import current_drive, drive_at_site
 from kiosk.extensions import db
 from kiosk.formatting import format_number, local_now
+from kiosk.display_poll import SnapshotCache
 from kiosk.models import DeviceKind, Drive, Site
-from kiosk.qr import qr_svg
+from kiosk.qr import cached_qr_svg
 from kiosk.views.lookups import id_arg, site_or_404
 from kiosk.views.pairing import not_set_up, paired_device, pairing_on
 
 bp = Blueprint("display", __name__, url_prefix="/display")
 rule_for_blueprint("display", Access.PUBLIC)
+SNAPSHOTS = "kiosk.display_snapshots"  # the app's SnapshotCache, in app.extensions
+
+
+@bp.record_once
+def _add_snapshot_cache(state) -> None:
+    state.app.extensions[SNAPSHOTS] = SnapshotCache()
 
 
 def _paired_displays_only():
@@ -64,7 +71,7 @@ def _page(site: Optional[Site]):
     if drive is not None:
         sites = [site] if site else list(drive.sites)
         if len(sites) <= MAX_WALK_IN_CODES:
-            walk_in_codes = {s.code: {"url": walk_in_url(s), "svg": qr_svg(walk_in_url(s), label=_("Walk-in registration: %(site)s", site=s.name))}
+            walk_in_codes = {s.code: {"url": walk_in_url(s), "svg": cached_qr_svg(walk_in_url(s), label=_("Walk-in registration: %(site)s", site=s.name))}
                              for s in sites}
     return render_template(
         "display/hall.html", drive=drive, site=site, figures=figures, walk_in_codes=walk_in_codes,
@@ -86,7 +93,15 @@ def _data(code: Optional[str]):
     shown = (id_arg(request.args, "drive"), request.args.get("rev", type=int))
     if drive is None or shown == (drive.id, drive.revision):  # a drive that is not open, unchanged
         return _no_store(current_app.response_class(status=204))
-    return _no_store(jsonify(tally.snapshot(db.session, drive.id, site.id if site else None) | {"drive_id": drive.id}))
+    site_id = site.id if site else None
+    snapshots: SnapshotCache = current_app.extensions[SNAPSHOTS]
+    body = snapshots.get(drive.id, site_id, drive.revision)
+    if body is None:
+        figures = tally.snapshot(db.session, drive.id, site_id) | {"drive_id": drive.id}
+        body = jsonify(figures).get_data()
+        # Under the revision the snapshot itself read (it may be newer than drive.revision above).
+        snapshots.put(drive.id, site_id, figures["revision"], body)
+    return _no_store(current_app.response_class(body, mimetype=current_app.json.mimetype))
 
 
 @bp.get("")
