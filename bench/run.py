@@ -1,6 +1,6 @@
 """Every benchmark in one command: the app under load next to a bare Flask app, and the CLI timings.
 
-    python bench/run.py [--seconds 10] [--connections 20] [--workers 2] [--threads 8]
+    python bench/run.py [--seconds 10] [--connections 20] [--workers 2] [--threads 8] [--database postgresql]
 
 What it does, all on 127.0.0.1 and bounded in time:
   1. times a 10,000-row roster import and the pass sheet for 1,000 donors (bench/import_and_passes.py);
@@ -18,6 +18,9 @@ What it does, all on 127.0.0.1 and bounded in time:
      statements per request and the SQLite writer queue's wait and hold (the app counts them when
      KIOSK_SQL_STATS_DIR is set), and writes them, with the date, the machine and its load average,
      to bench/results.md.
+With --database postgresql the app runs on a new database of the durable cluster that
+`tools/postgres.sh durable` starts (fsync, synchronous_commit and full_page_writes on), and the
+table goes to bench/results-postgresql.md.
 The bare app is run for as long right before and right after each scenario, and each ratio is
 to those two runs together: on a machine shared with other work, a neighbour's load then weighs
 on both sides of a ratio alike (a steady change in load cancels out) instead of on whichever
@@ -51,9 +54,13 @@ from tests.support.server import Server  # noqa: E402
 
 RESULTS_FILE = BENCH / "results.md"
 SITE = "XNC"
-P99_LIMIT_MS = 100.0
-# Throughput targets as a share of the bare app's, on a 2-core machine.
-RATIO_TARGETS = {"idle": 0.60, "scan_repeat": 0.25, "donation": 0.15}
+# p99 limits (issue 14): a write queues for SQLite's one writer, so its limit is the queue's;
+# the reads (the display's polls, a repeated scan) keep theirs.
+WRITE_SCENARIOS = frozenset({"scan_new", "questionnaire", "donation"})
+P99_LIMIT_MS = {"write": 300.0, "read": 100.0}
+# Throughput targets as a share of the bare app's, on a 2-core machine (issue 14).
+RATIO_TARGETS = {"idle": 0.60, "changed": 0.30, "scan_repeat": 0.20, "donation": 0.08}
+DATABASES = ("sqlite", "postgresql")
 CLI_LIMIT_S = 5.0
 # How many requests a write scenario may need per second of load: each needs its own target
 # (a visit to check in, a donor to record a bag for). Running out is reported, not hidden.
@@ -79,10 +86,12 @@ def load_average() -> str:
 
 # ----- data ---------------------------------------------------------------------------------
 
-def make_app(instance: Path):
+def make_app(instance: Path, database_url: str = ""):
     for key in [key for key in os.environ if key.startswith("KIOSK_")]:
         del os.environ[key]
     os.environ["KIOSK_INSTANCE_PATH"] = str(instance)
+    if database_url:
+        os.environ["KIOSK_DATABASE_URL"] = database_url
     from kiosk import create_app
 
     return create_app()
@@ -325,14 +334,19 @@ def table_rows(results: dict[str, tuple[str, Result]], paired: dict[str, Result]
         if key in RATIO_TARGETS:
             wants.append(f"≥ {RATIO_TARGETS[key]:.0%} of bare")
             met &= ratio >= RATIO_TARGETS[key]
-        wants.append(f"p99 < {P99_LIMIT_MS:.0f} ms" + ("" if connections == 20 else " (at 20 clients)"))
-        met &= result.p99_ms < P99_LIMIT_MS
+        limit = p99_limit(key)
+        wants.append(f"p99 < {limit:.0f} ms" + ("" if connections == 20 else " (at 20 clients)"))
+        met &= result.p99_ms < limit
         problems = result.wrong + result.socket_errors
         met &= problems == 0
         rows.append([label, f"{result.rps:,.0f}", fmt_ms(result.p50_ms), fmt_ms(result.p95_ms), fmt_ms(result.p99_ms),
                      f"{ratio:.0%} of {paired[key].rps:,.0f}", "; ".join(wants), "yes" if met else "**no**",
                      str(problems)])
     return rows
+
+
+def p99_limit(key: str) -> float:
+    return P99_LIMIT_MS["write" if key in WRITE_SCENARIOS else "read"]
 
 
 def shortfalls(results: dict[str, tuple[str, Result]], paired: dict[str, Result], cli: dict) -> list[str]:
@@ -343,9 +357,9 @@ def shortfalls(results: dict[str, tuple[str, Result]], paired: dict[str, Result]
         if key in RATIO_TARGETS and ratio < RATIO_TARGETS[key]:
             notes.append(f"{label}: {ratio:.0%} of the bare app against {RATIO_TARGETS[key]:.0%} "
                          f"({RATIO_TARGETS[key] * bare_rps - result.rps:,.0f} req/s short)")
-        if result.p99_ms >= P99_LIMIT_MS:
-            notes.append(f"{label}: p99 {result.p99_ms:.0f} ms against {P99_LIMIT_MS:.0f} ms "
-                         f"({result.p99_ms / P99_LIMIT_MS:.1f}×)")
+        if result.p99_ms >= p99_limit(key):
+            notes.append(f"{label}: p99 {result.p99_ms:.0f} ms against {p99_limit(key):.0f} ms "
+                         f"({result.p99_ms / p99_limit(key):.1f}×)")
         if result.wrong or result.socket_errors:
             notes.append(f"{label}: {result.wrong} wrong answers ({result.exhausted} after the prepared requests ran "
                          f"out) and {result.socket_errors} socket errors, not counted as throughput")
@@ -388,7 +402,13 @@ def main() -> int:
     parser.add_argument("--passes", type=int, default=1_000, help="donors on the pass sheet (default 1,000)")
     parser.add_argument("--skip-cli", action="store_true", help="leave out the import and passes timings")
     parser.add_argument("--out", type=Path, default=RESULTS_FILE, help="where to write the table")
+    parser.add_argument("--database", choices=DATABASES, default="sqlite",
+                        help="sqlite (a file in a temporary instance folder, the default) or postgresql: a new "
+                             "database on the durable cluster of `tools/postgres.sh durable` (fsync and "
+                             "synchronous_commit on), which is started for the run and stopped after it")
     options = parser.parse_args()
+    if options.database == "postgresql" and options.out == RESULTS_FILE:
+        options.out = BENCH / "results-postgresql.md"
 
     # SIGTERM ends the run like Ctrl-C does: through the finally blocks that stop the servers.
     signal.signal(signal.SIGTERM, _interrupted)
@@ -407,24 +427,76 @@ def main() -> int:
     wrk = ensure_wrk()
     work = Path(tempfile.mkdtemp(prefix="kiosk-bench-"))
     servers: list[Server] = []
+    database = DurablePostgres() if options.database == "postgresql" else None
     try:
-        return _run(options, started_at, load_before, cli, wrk, work, servers)
+        if database:
+            database.start()
+        return _run(options, started_at, load_before, cli, wrk, work, servers, database)
     finally:
         for server in servers:
             server.stop()
+        if database:
+            database.stop()
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _run(options, started_at: dt.datetime, load_before: str, cli: dict, wrk, work: Path, servers: list) -> int:
+class DurablePostgres:
+    """A new database on the project's durable PostgreSQL cluster (tools/postgres.sh durable):
+    started for the run, its database dropped and the server stopped after it."""
+
+    SCRIPT = ROOT / "tools" / "postgres.sh"
+
+    def __init__(self):
+        self.url = ""
+        self.admin_url = ""
+        self.settings = ""
+
+    def start(self) -> None:
+        import sqlalchemy as sa
+
+        self.admin_url = subprocess.run(["bash", str(self.SCRIPT), "durable"], check=True, capture_output=True,
+                                        text=True).stdout.strip().splitlines()[-1]
+        name = f"kiosk_bench_{secrets.token_hex(4)}"
+        engine = sa.create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as connection:
+            connection.exec_driver_sql(f"CREATE DATABASE {name}")
+            shown = {setting: connection.exec_driver_sql(f"SHOW {setting}").scalar()
+                     for setting in ("fsync", "synchronous_commit", "full_page_writes", "server_version")}
+        engine.dispose()
+        if shown["fsync"] != "on" or shown["synchronous_commit"] != "on":
+            raise RuntimeError(f"the durable cluster is not durable: {shown}")
+        self.url = self.admin_url.rsplit("/", 1)[0] + "/" + name
+        self.settings = (f"PostgreSQL {shown['server_version'].split()[0]} (fsync={shown['fsync']}, "
+                         f"synchronous_commit={shown['synchronous_commit']}, "
+                         f"full_page_writes={shown['full_page_writes']})")
+        print(f"database: {self.settings}, a new database {name}", flush=True)
+
+    def stop(self) -> None:
+        import sqlalchemy as sa
+
+        if self.url:
+            engine = sa.create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
+            try:
+                with engine.connect() as connection:
+                    connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {self.url.rsplit('/', 1)[1]} WITH (FORCE)")
+            finally:
+                engine.dispose()
+        subprocess.run(["bash", str(self.SCRIPT), "durable", "stop"], check=False, capture_output=True)
+
+
+def _run(options, started_at: dt.datetime, load_before: str, cli: dict, wrk, work: Path, servers: list,
+         database: "DurablePostgres | None") -> int:
     instance = work / "instance"
     (work / "bare_app.py").write_text(BARE_APP)
     env = {key: value for key, value in os.environ.items() if not key.startswith("KIOSK_")}
     env |= {"KIOSK_INSTANCE_PATH": str(instance), "PYTHONPATH": str(ROOT)}
+    if database:
+        env["KIOSK_DATABASE_URL"] = database.url
     print("preparing the data ...", flush=True)
     subprocess.run([sys.executable, "-m", "kiosk.cli", "load-demo"], env=env, cwd=ROOT, check=True,
                    capture_output=True)
     write_pool = max(1000, options.seconds * POOL_PER_SECOND)
-    app = make_app(instance)
+    app = make_app(instance, database.url if database else "")
     pools = prepare_visits(app, {"scan_new": 2000, "scan_repeat": 500, "donation": write_pool,
                                  "questionnaire": write_pool})
 
@@ -517,7 +589,8 @@ def _run(options, started_at: dt.datetime, load_before: str, cli: dict, wrk, wor
     sql_table = sql_rows(stats_dir, windows)
 
     settings = (f"gunicorn {options.workers} workers × {options.threads} threads (gthread), the same command for "
-                f"both apps (`kiosk.cli.gunicorn_command`, access log on); SQLite (WAL, synchronous=FULL); "
+                f"both apps (`kiosk.cli.gunicorn_command`, access log on); "
+                f"{database.settings if database else 'SQLite (WAL, synchronous=FULL)'}; "
                 f"{load.name}, {options.connections} connections, {options.seconds} s per scenario; "
                 f"each ratio against the bare app run for as long right before and right after the scenario")
     print()

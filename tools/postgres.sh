@@ -6,13 +6,29 @@
 #
 # Usage: bash tools/postgres.sh          -> prints postgresql+psycopg://kiosk:...@127.0.0.1:PORT/kiosk
 #        bash tools/postgres.sh stop     -> stops the server (the cluster stays for next time)
+#        bash tools/postgres.sh durable [stop]
+#                                        -> the same for a durable cluster (fsync, synchronous_commit
+#                                           and full_page_writes on, as in production), in its own
+#                                           folder and on its own port: what bench/run.py
+#                                           --database postgresql measures
 #
-# KIOSK_PG_DIR (default /tmp/kiosk-postgres) and KIOSK_PG_PORT (default 54329) choose where.
-# The cluster is for tests: fsync is off, so a crash of the machine may lose it.
+# KIOSK_PG_DIR (default /tmp/kiosk-postgres, or /tmp/kiosk-postgres-durable) and KIOSK_PG_PORT
+# (default 54329, or 54331) choose where.
+# The test cluster is for tests: fsync is off, so a crash of the machine may lose it.
 set -euo pipefail
 
-BASE=${KIOSK_PG_DIR:-/tmp/kiosk-postgres}
-PORT=${KIOSK_PG_PORT:-54329}
+DURABLE=0
+if [ "${1:-}" = "durable" ]; then
+  DURABLE=1
+  shift
+fi
+if [ "$DURABLE" = 1 ]; then
+  BASE=${KIOSK_PG_DIR:-/tmp/kiosk-postgres-durable}
+  PORT=${KIOSK_PG_PORT:-54331}
+else
+  BASE=${KIOSK_PG_DIR:-/tmp/kiosk-postgres}
+  PORT=${KIOSK_PG_PORT:-54329}
+fi
 DATA=$BASE/data
 RUN=$BASE/run
 PASSWORD_FILE=$BASE/password
@@ -63,11 +79,21 @@ create_cluster() {
     --encoding=UTF8 --locale=C.UTF-8 >/dev/null
   cat >>"$DATA/postgresql.conf" <<CONF
 
-# tools/postgres.sh: a test server on loopback only, its socket beside the data.
+# tools/postgres.sh: a server on loopback only, its socket beside the data.
 listen_addresses = '127.0.0.1'
 port = $PORT
 unix_socket_directories = '$RUN'
 max_connections = 200
+CONF
+  if [ "$DURABLE" = 1 ]; then
+    cat >>"$DATA/postgresql.conf" <<CONF
+# Durable, as a production server: an acknowledged commit survives a power cut.
+fsync = on
+synchronous_commit = on
+full_page_writes = on
+CONF
+  else
+    cat >>"$DATA/postgresql.conf" <<CONF
 # Durability is of no use to throw-away test databases; speed is.
 fsync = off
 synchronous_commit = off
@@ -75,6 +101,7 @@ full_page_writes = off
 # Test databases live seconds; a vacuum worker in one would only hold up its DROP.
 autovacuum = off
 CONF
+  fi
 }
 
 start_server() {
