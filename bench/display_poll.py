@@ -186,6 +186,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="display-bench-"))
     instance = work / "instance"
     env = {key: value for key, value in os.environ.items() if not key.startswith("KIOSK_")}
+    env["KIOSK_DEVICE_PAIRING"] = "off"  # wrk is no paired tablet (tests/test_devices.py covers pairing)
     env |= {"KIOSK_INSTANCE_PATH": str(instance), "PYTHONPATH": str(ROOT)}
     subprocess.run([sys.executable, "-m", "kiosk.cli", "load-demo"], env=env, cwd=ROOT, check=True,
                    capture_output=True)

@@ -90,6 +90,7 @@ def make_app(instance: Path, database_url: str = ""):
     for key in [key for key in os.environ if key.startswith("KIOSK_")]:
         del os.environ[key]
     os.environ["KIOSK_INSTANCE_PATH"] = str(instance)
+    os.environ["KIOSK_DEVICE_PAIRING"] = "off"  # the bench drives the kiosk as no paired tablet
     if database_url:
         os.environ["KIOSK_DATABASE_URL"] = database_url
     from kiosk import create_app
@@ -489,6 +490,7 @@ def _run(options, started_at: dt.datetime, load_before: str, cli: dict, wrk, wor
     instance = work / "instance"
     (work / "bare_app.py").write_text(BARE_APP)
     env = {key: value for key, value in os.environ.items() if not key.startswith("KIOSK_")}
+    env["KIOSK_DEVICE_PAIRING"] = "off"  # wrk is no paired tablet (tests/test_devices.py covers pairing)
     env |= {"KIOSK_INSTANCE_PATH": str(instance), "PYTHONPATH": str(ROOT)}
     if database:
         env["KIOSK_DATABASE_URL"] = database.url
