@@ -200,6 +200,12 @@ def test_thank_you_letters_one_or_all_and_the_certificate_serial(live_server, de
     page.goto(f"{live_server.url}/admin/drives/{demo['drive_id']}/thank-you-letters")
     assert page.locator("article.letter").count() == len(completed)
     check_page(page, "admin-letters-1366")
+    # The letters as a PDF file for a print shop (issue 13), downloaded as a user would.
+    with page.expect_download() as download:
+        page.click("text=Tải PDF")
+    saved = SCREENS.parent / "thank-you-letters.pdf"
+    download.value.save_as(saved)
+    assert saved.read_bytes().startswith(b"%PDF") and download.value.suggested_filename.endswith(".pdf")
     page.goto(f"{live_server.url}/admin/donations/{completed[0]}/thank-you-letter")
     letter = page.locator("article.letter")
     text = letter.inner_text()
