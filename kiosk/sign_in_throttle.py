@@ -121,9 +121,19 @@ def _refuse(session: Session | scoped_session, keys: list[ThrottleKey], now: flo
     return max(0.0, (until or now) - now)
 
 
-def succeeded(session: Session | scoped_session, key: ThrottleKey) -> None:
-    """A right password (and code): this key starts again from nothing. In the caller's transaction."""
-    session.execute(sa.delete(SignInThrottle).where(SignInThrottle.key == key.key))
+def succeeded(session: Session | scoped_session, keys: list[ThrottleKey], now: float) -> None:
+    """A right password (and code), in the caller's transaction: the account's (or the known
+    browser's) key starts again from nothing, and the attempt is given back to the others (the
+    address): a venue's nurses behind one NAT sign in all day, and only failures may add up there."""
+    first, others = keys[0], keys[1:]
+    session.execute(sa.delete(SignInThrottle).where(SignInThrottle.key == first.key))
+    table = SignInThrottle.__table__
+    for key in others:
+        attempts = sa.case((table.c.attempts > 0, table.c.attempts - 1), else_=0)
+        until = now + _delay_sql(attempts, key.free)
+        session.execute(sa.update(table).where(table.c.key == key.key).values(
+            attempts=attempts, blocked_until=sa.case((until < table.c.blocked_until, until),
+                                                     else_=table.c.blocked_until)))
 
 
 def waits_for(session: Session | scoped_session, staff_ids: list[int], now: float) -> dict[int, SignInThrottle]:

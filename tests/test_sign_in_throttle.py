@@ -153,3 +153,18 @@ def test_simultaneous_guesses_get_no_more_password_checks_than_the_limit(app, de
     with app.app_context():
         row = db.session.get(SignInThrottle, "account:yta")
         assert row.attempts == len(checks) and row.refused == 24 - len(checks)
+
+
+def test_a_venues_nurses_signing_in_all_day_from_one_address_are_never_delayed(app, demo, clock):
+    """Behind a venue's NAT every nurse has the same address: right passwords give their attempt
+    back, so only failures add up on the address (the worst-minute run was refused 429 after 20)."""
+    from kiosk.sign_in_throttle import ADDRESS_FREE
+
+    for n in range(ADDRESS_FREE * 2):
+        browser = app.test_client()  # a new browser each time: no known-browser cookie
+        assert AuthActions(browser).as_nurse().status_code == 303, n
+        clock["t"] += 1
+    # Failures from that address still add up: past the free ones, a wait.
+    stranger = app.test_client()
+    answers = [AuthActions(stranger).sign_in(f"nobody{n}", "guess").status_code for n in range(ADDRESS_FREE + 1)]
+    assert answers[:ADDRESS_FREE] == [401] * ADDRESS_FREE and answers[-1] == 429

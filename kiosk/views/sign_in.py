@@ -93,7 +93,7 @@ def sign_in():
                 session.clear()
                 session["sign_in_code"] = {"staff_id": staff.id, "at": _now(), "next": request.args.get("next")}
                 return redirect(url_for("auth.sign_in_code"), code=303)
-            return _signed_in(staff, keys[0], request.args.get("next"))
+            return _signed_in(staff, keys, request.args.get("next"))
         else:
             begin_write(db.session)
             record_audit(db.session, "sign_in_failed", entity="staff",
@@ -132,7 +132,7 @@ def sign_in_code():
         if wait is not None:
             error, status, headers = _too_many(wait)
         elif two_factor.code_is_right(staff.totp_secret, form.code.data):
-            return _signed_in(staff, keys[0], next_url)
+            return _signed_in(staff, keys, next_url)
         else:
             begin_write(db.session)
             record_audit(db.session, "sign_in_code_failed", entity="staff", entity_id=staff.id,
@@ -145,10 +145,10 @@ def sign_in_code():
     return render_template("auth/sign_in_code.html", form=form, error=error), status, headers
 
 
-def _signed_in(staff: Staff, key: throttle.ThrottleKey, next_url: Optional[str]):
+def _signed_in(staff: Staff, keys: list[throttle.ThrottleKey], next_url: Optional[str]):
     begin_write(db.session)
     staff = db.session.get(Staff, staff.id)
-    throttle.succeeded(db.session, key)
+    throttle.succeeded(db.session, keys, _now())
     signed_in = start_session(staff)
     record_audit(db.session, "sign_in", staff_id=staff.id, entity="staff", entity_id=staff.id)
     db.session.commit()
