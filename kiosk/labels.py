@@ -124,11 +124,11 @@ def error_text(code: str, params: Optional[Mapping[str, Any]] = None) -> str:
     return _("The change could not be saved (%(code)s).", code=code)
 
 
-def label(words: Mapping[Any, Any], value: Any) -> str:
+def label(words: Words, value: Any) -> str:
     """The word for a code (an enum member or its stored string); the code itself if unknown."""
     if value is None:
         return ""
-    word = Words(words).get(value) if not isinstance(words, Words) else words.get(value)
+    word = words.get(value)
     return str(word) if word is not None else str(_code(value))
 
 

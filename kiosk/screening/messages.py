@@ -2,6 +2,7 @@
 and numbers; the numbers in every sentence come from the reason's params, so from configuration)."""
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Callable, Mapping, Optional, Union
 
 
@@ -35,14 +36,20 @@ def _localised(words: Optional[Mapping[str, str]]) -> str:
     return words.get(current_locale()) or words.get("vi", "")
 
 
+@lru_cache(maxsize=1)
+def _questionnaires() -> tuple:
+    """Newest first: the current file, then every version's file by name, latest version first.
+    Read once: every reason sentence on the nurse's page looks items up here."""
+    from kiosk.screening.questionnaire import DATA, load_questionnaire
+
+    return (load_questionnaire(), *(load_questionnaire(path)
+                                    for path in sorted(DATA.glob("questionnaire-*.json"), reverse=True)))
+
+
 def _find(item_id: str):
     """The item and its group, in the current questionnaire or an older version that asked it
     (a reason stored under the 2026-11 file names "q4", which the current one splits)."""
-    from kiosk.screening.questionnaire import DATA, load_questionnaire
-
-    # Newest first: the current file, then every version's file by name, latest version first.
-    for questionnaire in (load_questionnaire(), *(load_questionnaire(path) for path in
-                                                  sorted(DATA.glob("questionnaire-*.json"), reverse=True))):
+    for questionnaire in _questionnaires():
         try:
             return questionnaire.item(item_id), questionnaire.group_of(item_id), questionnaire
         except KeyError:
@@ -73,10 +80,8 @@ def choice_text(item_id: str, choice_id: Optional[str]) -> str:
 
 def row_text(row: Optional[str]) -> str:
     """Art. 5's row in words ("4 weeks"), from the questionnaire file."""
-    from kiosk.screening.questionnaire import DATA, load_questionnaire
-
-    for path in sorted(DATA.glob("questionnaire-*.json"), reverse=True):
-        words = (load_questionnaire(path).rows or {}).get(row or "")
+    for questionnaire in _questionnaires():
+        words = (questionnaire.rows or {}).get(row or "")
         if words:
             return _localised(words)
     return row or ""
