@@ -437,8 +437,9 @@ def test_a_vaccine_and_its_kind_at_the_kiosk_and_none_of_these(live_server, demo
         page.click(f"label[for='{item}-no']")
     check_page(page, f"kiosk-q4-vaccine-{size}")
     page.click("[data-q-next]")
+    # Question 4 has its own "none of these" button: wait for its screen to go, not for a button.
+    page.wait_for_selector("[data-step=questionnaire-3]", state="detached")
     # Question 5: ten sub-items, "Không có điều nào ở trên" answers them all and moves on.
-    page.wait_for_selector("[data-q-none]")
     assert page.locator(".q-number").inner_text() == "5"
     check_page(page, f"kiosk-q5-{size}")
     page.click("[data-q-none]")
@@ -497,7 +498,7 @@ def test_a_vaccine_kind_on_the_phone(live_server, demo, new_context, app):
         phone.click(f"label[for='{item}-no']")
     check_page(phone, "phone-q4-vaccine-390")
     phone.click("[data-q-next]")
-    phone.wait_for_selector("[data-q-none]")
+    phone.wait_for_selector("[data-step=questionnaire-3]", state="detached")
     phone.click("[data-q-none]")  # question 5
     phone.wait_for_selector("[data-step=questionnaire-4]", state="detached")
     _questionnaire_screen(phone, "9")
