@@ -211,3 +211,27 @@ def test_disabling_an_account_signs_it_out_and_no_one_disables_themselves(app, c
         assert _staff_error(set_active, member_id=organiser, staff_id=organiser, active=False) == "own_account"
         assert db.session.get(Staff, organiser).active
         assert _staff_error(set_active, member_id=999, staff_id=organiser, active=True) == "not_found"
+
+
+def test_a_signed_in_request_loads_the_nurse_and_her_sites_in_one_statement(app, client, auth, demo):
+    """Every signed-in request starts with this load: one joined SELECT, not session, staff and sites apart."""
+    from kiosk.auth import load_signed_in
+
+    auth.as_nurse()
+    (session_id,) = _signed_in_ids(app)
+    statements: list[str] = []
+
+    def note(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    with app.test_request_context("/nurse"):
+        sa.event.listen(db.engine, "before_cursor_execute", note)
+        try:
+            signed_in = load_signed_in(session_id)
+            assert signed_in is not None and signed_in.username == "yta"
+            codes = sorted(site.code for site in signed_in.staff.sites)
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", note)
+    assert codes  # the demo nurse works at the demo's sites
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(selects) == 1, statements
