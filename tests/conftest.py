@@ -29,6 +29,9 @@ TEST_BASE_URL = "http://kiosk.test"
 def pytest_configure(config):
     config.addinivalue_line("markers", "sqlite_only(reason=...): tests SQLite's own set-up; skipped in the "
                                        "PostgreSQL pass, the only tests that may be (never a browser test)")
+    config.addinivalue_line("markers", "both_databases: a browser test whose flow reads or writes what the "
+                                       "database decides (ordering, concurrency, conflicts, search); the "
+                                       "PostgreSQL pass of tools/test.sh runs these and every non-browser test")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -3,6 +3,7 @@ import csv
 import io
 import re
 
+import pytest
 import sqlalchemy as sa
 
 from kiosk import tally
@@ -68,6 +69,7 @@ def test_setup_sites_departments_drive_and_staff(live_server, demo, signed_in, a
         assert not db.session.scalars(sa.select(Staff).where(Staff.username == "yta.lan")).one().active
 
 
+@pytest.mark.both_databases
 def test_roster_upload_passes_and_one_donors_pass(live_server, demo, signed_in, app, tmp_path):
     page = signed_in("organiser")
     drive_id = demo["drive_id"]
@@ -112,6 +114,7 @@ def test_roster_upload_passes_and_one_donors_pass(live_server, demo, signed_in, 
     check_page(page, "admin-single-pass")
 
 
+@pytest.mark.both_databases
 def test_donor_search_without_diacritics_and_history(live_server, demo, signed_in, app):
     with app.app_context():
         simulate_day(demo["drive_id"], arrivals=8)
@@ -135,6 +138,7 @@ def test_donor_search_without_diacritics_and_history(live_server, demo, signed_i
     check_page(page, "admin-donor-history")
 
 
+@pytest.mark.both_databases
 def test_exports_download_and_read_back(live_server, demo, signed_in, app):
     with app.app_context():
         simulate_day(demo["drive_id"], arrivals=12)
@@ -162,6 +166,7 @@ def test_exports_download_and_read_back(live_server, demo, signed_in, app):
     assert "MAT" in download.value.suggested_filename
 
 
+@pytest.mark.both_databases
 def test_the_report_prints_and_matches_the_display(live_server, demo, signed_in, app):
     with app.app_context():
         simulate_day(demo["drive_id"], arrivals=40)

@@ -1,6 +1,7 @@
 """Enrolled devices in Chromium, with DEVICE_PAIRING required: an unpaired tablet sees "this tablet is
 not set up"; the organiser adds a kiosk tablet in the console (1280x800), the tablet (768x1024)
 opens the pairing link, pairs, and checks a donor in; revoked, it is refused at its next request."""
+import pytest
 import sqlalchemy as sa
 
 from kiosk.extensions import db
@@ -9,6 +10,7 @@ from tests.browser.conftest import TABLET, check_page
 from tests.browser.test_kiosk import a_visit, answer_questionnaire, scan_with_scanner
 
 
+@pytest.mark.both_databases
 def test_pair_a_tablet_check_a_donor_in_and_revoke_it(live_server, demo, signed_in, new_context, app):
     app.config["DEVICE_PAIRING"] = "required"
     tablet = new_context(viewport=TABLET).new_page()

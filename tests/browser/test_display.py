@@ -68,6 +68,7 @@ def test_the_display_fits_the_screen_and_reads_from_the_back(app, live_server, d
     assert page.locator("html").get_attribute("lang") == "vi"
 
 
+@pytest.mark.both_databases
 def test_a_donation_shows_on_every_display_within_a_second_and_a_half(app, live_server, demo, new_context):
     hall = new_context(viewport=PROJECTOR).new_page()
     hall.goto(live_server.url + "/display")
@@ -148,6 +149,7 @@ def test_the_walk_in_code_opens_the_sites_self_registration(live_server, demo, n
     assert decoded.stdout.strip() == f"{live_server.url}/kiosk/XNC/walk-in"
 
 
+@pytest.mark.both_databases
 def test_a_donation_recorded_at_the_nurse_station_shows_on_the_hall_display(app, live_server, demo, new_context):
     """Two browser contexts: the hall's projector, and a nurse recording the donation in the nurse UI."""
     from tests.browser.test_nurse import fill_vitals, open_donor, sign_in, wait_for_suggestion

@@ -48,6 +48,7 @@ def test_no_label_under_24_px_at_1080p(app, live_server, demo, new_context, path
     assert small == []
 
 
+@pytest.mark.both_databases
 @pytest.mark.parametrize("viewport, name", [(SMALL_PROJECTOR, "1280x720"), (PROJECTOR, "1920x1080")])
 @pytest.mark.parametrize("theme", ["dark", "light"])
 def test_long_names_stay_on_one_line_in_either_theme(app, live_server, demo, new_context, viewport, name, theme):

@@ -154,6 +154,7 @@ def sign_in(page, url: str, username: str, password: str):
     page.wait_for_url(re.compile(r".*/(nurse|admin)(/.*)?$"))
 
 
+@pytest.mark.both_databases
 def test_kiosk_scan_questionnaire_walk_in_and_language_over_https(https_server, app, new_context):
     url = https_server["url"]
     context, refusals = https_context(new_context, TABLET)

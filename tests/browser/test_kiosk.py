@@ -75,6 +75,7 @@ def answer_detail(page, item: str, value: str):
         page.fill(f"[id='{item}-detail']", value)
 
 
+@pytest.mark.both_databases
 def test_scanner_typed_pass_to_ticket(live_server, demo, page, app):
     visit = a_visit(app)
     open_kiosk(page, live_server)
@@ -115,6 +116,7 @@ def test_the_ticket_prints_on_an_80mm_receipt(live_server, demo, page, app, tmp_
     assert pdf[:4] == b"%PDF"
 
 
+@pytest.mark.both_databases
 def test_duplicate_scan_shows_the_number_again_and_creates_nothing(live_server, demo, page, app):
     visit = a_visit(app)
     open_kiosk(page, live_server)
@@ -177,6 +179,7 @@ def test_wrong_day_pass_is_told_apart(live_server, demo, page, app):
     check_page(page, "kiosk-wrong-drive-768")
 
 
+@pytest.mark.both_databases
 def test_walk_in_with_a_validation_error_then_success(live_server, demo, page, app):
     open_kiosk(page, live_server)
     page.click("text=Đăng ký người hiến mới")
@@ -248,6 +251,7 @@ def test_idle_reset_wipes_the_previous_donor(live_server, demo, page, app):
         assert db.session.scalars(sa.select(KioskSession.closed_at)).one() is not None
 
 
+@pytest.mark.both_databases
 def test_phone_pre_check_in_then_the_kiosk_only_confirms_arrival(live_server, demo, new_context, app):
     visit = a_visit(app)
     phone = new_context(viewport=PHONE).new_page()
@@ -486,6 +490,7 @@ def test_a_too_long_other_is_refused_with_a_message(live_server, demo, page, app
         assert response.details == {"q3.other": "đau lưng <b>mãn tính</b>"}
 
 
+@pytest.mark.both_databases
 def test_a_vaccine_kind_on_the_phone(live_server, demo, new_context, app):
     visit = a_visit(app, sex="F")
     phone = new_context(viewport=PHONE).new_page()

@@ -100,6 +100,7 @@ def kiosk_check_in(page, live_server, token: str):
     return int(page.locator("[data-queue-number]").inner_text())
 
 
+@pytest.mark.both_databases
 def test_the_queue_updates_after_a_kiosk_check_in_in_another_context(app, live_server, demo, new_context):
     nurse = new_context(viewport=LAPTOP).new_page()
     sign_in(nurse, live_server)
@@ -123,6 +124,7 @@ def test_the_queue_updates_after_a_kiosk_check_in_in_another_context(app, live_s
     check_page(nurse, "nurse-queue-768")
 
 
+@pytest.mark.both_databases
 def test_acceptance_and_a_350_ml_donation(app, live_server, donor, new_context):
     page = new_context(viewport=LAPTOP).new_page()
     sign_in(page, live_server)
@@ -228,6 +230,7 @@ def test_accepting_without_identity_or_hb_asks_for_a_reason(app, live_server, do
         assert screening.checks_reason.startswith("Người hiến quen")
 
 
+@pytest.mark.both_databases
 def test_a_correction_and_its_audit_entry(app, live_server, donor, new_context):
     page = new_context(viewport=LAPTOP).new_page()
     sign_in(page, live_server)
@@ -252,6 +255,7 @@ def test_a_correction_and_its_audit_entry(app, live_server, donor, new_context):
         assert audit.old_values["volume_ml"] == 450 and audit.new_values["volume_ml"] == 350
 
 
+@pytest.mark.both_databases
 def test_two_nurses_a_conflicting_save_is_refused(app, live_server, donor, new_context):
     from kiosk.auth import hash_password
 
