@@ -41,6 +41,7 @@ ACTIONS = {
     "sign_in_throttled": _l("Sign-in refused: too many attempts"),
     "sign_out": _l("Signed out"),
     "sign_in_code_failed": _l("Sign-in code wrong"),
+    "sign_in_code_reused": _l("Sign-in code used a second time"),
     "sign_in_unlocked": _l("Sign-in unlocked"),
     "two_factor_enabled": _l("Two-factor turned on"),
     "two_factor_disabled": _l("Two-factor turned off"),
@@ -57,8 +58,8 @@ ACTIONS = {
     "device_revoked": _l("Device revoked"),
 }
 # What the console's sign-in and staff page lists (the rest belongs to a drive's audit log).
-SIGN_IN_ACTIONS = ("sign_in", "sign_in_failed", "sign_in_code_failed", "sign_in_throttled", "sign_out",
-                   "sign_in_unlocked")
+SIGN_IN_ACTIONS = ("sign_in", "sign_in_failed", "sign_in_code_failed", "sign_in_code_reused", "sign_in_throttled",
+                   "sign_out", "sign_in_unlocked")
 STAFF_ACTIONS = ("staff_created", "staff_enabled", "staff_disabled", "staff_password_reset", "own_password_changed",
                  "staff_sites_changed", "two_factor_enabled", "two_factor_disabled", "device_added",
                  "device_pairing_code", "device_paired", "device_renamed", "device_revoked")

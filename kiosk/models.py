@@ -254,6 +254,9 @@ class Staff(UserMixin, db.Model):
     # TOTP two-factor: the shared secret (base32), set at enrolment; it counts once confirmed.
     totp_secret: so.Mapped[Optional[str]] = so.mapped_column(sa.String(64))
     totp_enabled: so.Mapped[bool] = so.mapped_column(default=False, server_default=sa.false())
+    # The 30-second step of the last code accepted: a code works once, so one seen over a
+    # shoulder or on the network cannot sign in again within its minute.
+    totp_last_step: so.Mapped[Optional[int]] = so.mapped_column(sa.BigInteger)
 
     # The sites a nurse may open (organisers open every site).
     sites: so.Mapped[list["Site"]] = so.relationship(secondary=lambda: staff_site, order_by="Site.code")

@@ -13,7 +13,8 @@ from tests.conftest import ORGANISER_PASSWORD, AuthActions
 from tests.support.pages import csrf_from
 
 
-def _enrol(client) -> str:
+def _enrol(client) -> tuple[str, str]:
+    """Turn two-factor on for the signed-in account: its secret, and the code that confirmed it."""
     page = client.get("/auth/two-factor").get_data(as_text=True)
     assert 'id="two-factor-start"' in page and "<svg" not in page  # a GET writes nothing
     page = client.get(client.post("/auth/two-factor", data={"csrf_token": csrf_from(page), "start": "1"}
@@ -22,27 +23,57 @@ def _enrol(client) -> str:
     secret = re.search(r'id="two-factor-secret">([A-Z2-7]+)<', page).group(1)
     wrong = client.post("/auth/two-factor", data={"csrf_token": csrf_from(page), "code": "000000"})
     assert wrong.status_code == 422
-    right = client.post("/auth/two-factor", data={"csrf_token": csrf_from(page), "code": pyotp.TOTP(secret).now()})
+    code = pyotp.TOTP(secret).now()
+    right = client.post("/auth/two-factor", data={"csrf_token": csrf_from(page), "code": code})
     assert right.status_code == 303
     assert 'id="two-factor-on"' in client.get("/auth/two-factor").get_data(as_text=True)
-    return secret
+    return secret, code
 
 
 def test_any_account_enrols_and_then_signs_in_with_a_code(app, client, auth, demo):
     auth.as_nurse()
-    secret = _enrol(client)
+    secret, enrolment_code = _enrol(client)
     fresh = app.test_client()
     response = AuthActions(fresh).as_nurse()
     assert response.status_code == 303 and response.headers["Location"].endswith("/auth/sign-in/code")
     assert fresh.get("/nurse").status_code == 302  # the password alone signs no one in
     page = fresh.get("/auth/sign-in/code").get_data(as_text=True)
     assert fresh.post("/auth/sign-in/code", data={"csrf_token": csrf_from(page), "code": "123456"}).status_code == 401
-    response = fresh.post("/auth/sign-in/code", data={"csrf_token": csrf_from(page), "code": pyotp.TOTP(secret).now()})
+    # The code that confirmed the app was spent by it: the next one (the app's, 30 s on) signs in.
+    used = fresh.post("/auth/sign-in/code", data={"csrf_token": csrf_from(page), "code": enrolment_code})
+    assert used.status_code == 401 and "đã được dùng" in used.get_data(as_text=True)
+    response = fresh.post("/auth/sign-in/code", data={"csrf_token": csrf_from(page), "code": _next_code(secret)})
     assert response.status_code == 303 and response.headers["Location"].endswith("/nurse")
     assert fresh.get("/nurse").status_code == 200
     with app.app_context():
         actions = set(db.session.scalars(sa.select(AuditLog.action)))
-        assert {"two_factor_enabled", "sign_in_code_failed", "sign_in"} <= actions
+        assert {"two_factor_enabled", "sign_in_code_failed", "sign_in_code_reused", "sign_in"} <= actions
+
+
+def _next_code(secret: str) -> str:
+    return pyotp.TOTP(secret).at(dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=30))
+
+
+def test_a_sign_in_code_works_once(app, client, auth, demo):
+    """A code seen over a shoulder or on the network cannot sign in a second browser within its minute,
+    nor can an older one once a newer one signed in."""
+    auth.as_nurse()
+    secret, _ = _enrol(client)
+    code = _next_code(secret)
+    answers = []
+    for _ in range(2):
+        browser = app.test_client()
+        AuthActions(browser).as_nurse()
+        page = browser.get("/auth/sign-in/code").get_data(as_text=True)
+        answers.append(browser.post("/auth/sign-in/code", data={"csrf_token": csrf_from(page), "code": code}))
+    assert [answer.status_code for answer in answers] == [303, 401]
+    assert "đã được dùng" in answers[1].get_data(as_text=True)
+    with app.app_context():
+        from kiosk import two_factor
+
+        staff_id = db.session.scalars(sa.select(Staff.id).where(Staff.username == "yta")).one()
+        assert two_factor.use_sign_in_code(db.session, member_id=staff_id, code=pyotp.TOTP(secret).now()) == "used"
+        assert two_factor.use_sign_in_code(db.session, member_id=staff_id, code="000000") in ("wrong", "used")
 
 
 def test_organisers_must_enrol_when_required(app, client, auth, demo):

@@ -129,16 +129,22 @@ def sign_in_code():
         keys = _keys(staff.username, staff)
         wait = throttle.take_attempt(db.session, keys, _now(), actor=f"username:{staff.username}", staff_id=staff.id)
         staff = db.session.get(Staff, staff.id)
+        refused = None if wait is not None else two_factor.use_sign_in_code(db.session, member_id=staff.id,
+                                                                             code=form.code.data)
         if wait is not None:
             error, status, headers = _too_many(wait)
-        elif two_factor.code_is_right(staff.totp_secret, form.code.data):
+        elif refused is None:
             return _signed_in(staff, keys, next_url)
         else:
             begin_write(db.session)
-            record_audit(db.session, "sign_in_code_failed", entity="staff", entity_id=staff.id,
-                         actor=f"username:{staff.username}")
+            record_audit(db.session, "sign_in_code_reused" if refused == "used" else "sign_in_code_failed",
+                         entity="staff", entity_id=staff.id, actor=f"username:{staff.username}")
             db.session.commit()
-            error, status = _("This code is not right. Enter the code your app shows now."), 401
+            if refused == "used":
+                error = _("This code has already been used. Wait for your app to show a new code, then enter it.")
+            else:
+                error = _("This code is not right. Enter the code your app shows now.")
+            status = 401
     elif request.method == "POST":
         status = 422
     form.code.data = ""

@@ -2,6 +2,8 @@
 enrolment and sign-in with a code, the activity page; axe on each, at laptop and tablet sizes."""
 from __future__ import annotations
 
+import datetime as dt
+
 import pyotp
 import sqlalchemy as sa
 
@@ -64,7 +66,8 @@ def test_two_factor_enrolment_and_sign_in_with_a_code(app, live_server, demo, si
     page.wait_for_selector(".two-factor-qr svg")
     check_page(page, "two-factor-enrol-1280")
     secret = page.locator("#two-factor-secret").inner_text()
-    page.fill("#code", pyotp.TOTP(secret).now())
+    enrolment_code = pyotp.TOTP(secret).now()
+    page.fill("#code", enrolment_code)
     page.click("#two-factor-confirm")
     page.wait_for_selector("#two-factor-on")
 
@@ -77,7 +80,14 @@ def test_two_factor_enrolment_and_sign_in_with_a_code(app, live_server, demo, si
     fresh.click("#sign-in-submit")
     fresh.wait_for_selector("#code-submit")
     check_page(fresh, "sign-in-code-768")
-    fresh.fill("#code", pyotp.TOTP(secret).now())
+    # A code works once: the one that confirmed the app is spent; the app's next one signs in.
+    fresh.fill("#code", enrolment_code)
+    fresh.click("#code-submit")
+    fresh.wait_for_selector(".notice-error")
+    assert "đã được dùng" in fresh.locator(".notice-error").inner_text()
+    check_page(fresh, "sign-in-code-used-768")
+    next_step = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=30)
+    fresh.fill("#code", pyotp.TOTP(secret).at(next_step))
     fresh.click("#code-submit")
     fresh.wait_for_url(f"{live_server.url}/admin/**")
 
