@@ -9,7 +9,7 @@ from flask_babel import force_locale
 from kiosk.screening.questionnaire import load_version
 from kiosk.screening.rules import ALL_REASON_CODES, REASON_CODES, DonorFacts, Vitals, load_rules
 from kiosk.screening.engine import Reason, suggest
-from kiosk.screening.messages import describe_reason, rule_label, vital_label
+from kiosk.screening.messages import describe_consequence, describe_reason, rule_label, vital_label
 
 RULES = load_rules()
 QUESTIONNAIRE = load_version("2026-12-vi-2")
@@ -144,6 +144,26 @@ def test_a_sub_item_is_named_with_its_wait_and_its_row(app_ctx, item, details, e
     if vietnamese:
         with force_locale("vi"):
             assert [describe_reason(r) for r in reasons] == [vietnamese]
+
+
+def test_the_nurses_card_of_answers_gets_the_consequence_without_the_answer_again(app_ctx):
+    """The card names the answer (question 4, the vaccine, its kind) above the rule line: that line
+    says only what it means today, so the nurse does not read the sub-item twice."""
+    reasons = suggest(DonorFacts(born(30), "M"), DRIVE, answers("M", **{"q4.vaccine": True}), vitals(), RULES,
+                      QUESTIONNAIRE, {"q4.vaccine": "live"}).reasons
+    with force_locale("vi"):
+        assert describe_consequence(reasons[0]) == "Hoãn hiến 4 tuần (28 ngày) (Điều 5: 4 tuần)"
+        assert describe_reason(reasons[0]).endswith(": hoãn hiến 4 tuần (28 ngày) (Điều 5: 4 tuần)")
+    with force_locale("en"):
+        assert describe_consequence(reasons[0]) == "Deferred 4 weeks (28 days) (Art. 5: 4 weeks)"
+    other = suggest(DonorFacts(born(30), "M"), DRIVE, answers("M", **{"q3.other": True}), vitals(), RULES,
+                    QUESTIONNAIRE, {"q3.other": "gout"}).reasons
+    with force_locale("en"):
+        assert describe_consequence(other[0]) == "The nurse decides"
+        # a reason that is not about an answer keeps its whole sentence
+        underweight = suggest(DonorFacts(born(30), "M"), DRIVE, answers("M"), vitals(weight_kg=40), RULES,
+                              QUESTIONNAIRE).reasons
+        assert describe_consequence(underweight[0]) == describe_reason(underweight[0])
 
 
 def test_a_free_text_detail_is_quoted_for_the_nurse(app_ctx):

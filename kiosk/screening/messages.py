@@ -221,34 +221,35 @@ def _row(text: str, p: Mapping[str, Any]) -> str:
     return _("%(text)s (Art. 5: %(row)s)", text=text, row=row_text(str(p["row"])))
 
 
-def _questionnaire_permanent(p: Mapping[str, Any]) -> str:
-    return _row(_("Answered yes to %(answer)s: permanent deferral", answer=_answer(p)), p)
-
-
-def _questionnaire_deferral(p: Mapping[str, Any]) -> str:
-    answer = _answer(p)
+def _deferral(p: Mapping[str, Any]) -> str:
+    """What a "yes" means, without the answer: "deferred 4 weeks (28 days) (Art. 5: 4 weeks)"."""
     if "months" in p:
-        text = ngettext("Answered yes to %(answer)s: deferred %(num)d month",
-                        "Answered yes to %(answer)s: deferred %(num)d months", int(p["months"]), answer=answer)
+        text = ngettext("deferred %(num)d month", "deferred %(num)d months", int(p["months"]))
     elif "weeks" in p:
         weeks = int(p["weeks"])
-        text = ngettext("Answered yes to %(answer)s: deferred %(num)d week (%(days)d days)",
-                        "Answered yes to %(answer)s: deferred %(num)d weeks (%(days)d days)", weeks,
-                        answer=answer, days=weeks * 7)
+        text = ngettext("deferred %(num)d week (%(days)d days)", "deferred %(num)d weeks (%(days)d days)", weeks,
+                        days=weeks * 7)
     else:
-        text = ngettext("Answered yes to %(answer)s: deferred %(num)d day",
-                        "Answered yes to %(answer)s: deferred %(num)d days", int(p.get("days", 0)), answer=answer)
+        text = ngettext("deferred %(num)d day", "deferred %(num)d days", int(p.get("days", 0)))
     if p.get("review"):
         text = _("%(text)s; the nurse checks the date", text=text)
     return _with_note(_row(text, p), p)
 
 
-def _questionnaire_review(p: Mapping[str, Any]) -> str:
-    return _with_note(_("Answered yes to %(answer)s: the nurse decides", answer=_answer(p)), p)
+# What a "yes" leads to, apart from what was answered: the nurse's card of answers names the
+# answer already, so it shows only this; the suggestion's list says both.
+CONSEQUENCES: dict[str, Callable[[Mapping[str, Any]], str]] = {
+    "questionnaire_permanent": lambda p: _row(_("permanent deferral"), p),
+    "questionnaire_deferral": _deferral,
+    "questionnaire_review": lambda p: _with_note(_("the nurse decides"), p),
+    "questionnaire_nurse_sets_date": lambda p: _row(_("not today; the nurse sets the return date"), p),
+    "pregnancy": _deferral,
+}
 
 
-def _questionnaire_nurse_sets_date(p: Mapping[str, Any]) -> str:
-    return _row(_("Answered yes to %(answer)s: not today; the nurse sets the return date", answer=_answer(p)), p)
+def _answered_yes(code: str) -> Callable[[Mapping[str, Any]], str]:
+    consequence = CONSEQUENCES[code]
+    return lambda p: _("Answered yes to %(answer)s: %(consequence)s", answer=_answer(p), consequence=consequence(p))
 
 
 def _questionnaire_advice(p: Mapping[str, Any]) -> str:
@@ -301,9 +302,11 @@ DESCRIBERS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "interval_too_short": _interval_too_short, "last_donation_unknown": _last_donation_unknown,
     "hb_low": _hb_low, "hb_low_for_volume": _hb_low_for_volume, "hbsag_positive": _hbsag_positive,
     "bp_out_of_range": _bp_out_of_range, "pulse_out_of_range": _pulse_out_of_range, "fever": _fever,
-    "pregnancy": _pregnancy, "questionnaire_permanent": _questionnaire_permanent,
-    "questionnaire_deferral": _questionnaire_deferral, "questionnaire_review": _questionnaire_review,
-    "questionnaire_nurse_sets_date": _questionnaire_nurse_sets_date, "questionnaire_advice": _questionnaire_advice,
+    "pregnancy": _pregnancy, "questionnaire_permanent": _answered_yes("questionnaire_permanent"),
+    "questionnaire_deferral": _answered_yes("questionnaire_deferral"),
+    "questionnaire_review": _answered_yes("questionnaire_review"),
+    "questionnaire_nurse_sets_date": _answered_yes("questionnaire_nurse_sets_date"),
+    "questionnaire_advice": _questionnaire_advice,
     "not_confirmed": _not_confirmed, "questionnaire_missing": _questionnaire_missing,
     "questionnaire_incomplete": _questionnaire_incomplete, "vitals_missing": _vitals_missing,
     "vitals_implausible": _vitals_implausible,
@@ -318,3 +321,15 @@ def describe_reason(reason: Union[Reason, Mapping[str, Any]]) -> str:
     if describer is None:  # a code from a newer version of the rules: still say which rule
         return f"{rule_label(reason.rule)}: {reason.code}"
     return describer(reason.params or {})
+
+
+def describe_consequence(reason: Union[Reason, Mapping[str, Any]]) -> str:
+    """What the reason means for today, for a place that already shows what was answered: "Deferred
+    4 weeks (28 days) (Art. 5: 4 weeks)". The whole sentence for reasons that are not about an answer."""
+    if not isinstance(reason, Reason):
+        reason = Reason.from_dict(reason)
+    consequence = CONSEQUENCES.get(reason.code)
+    if consequence is None:
+        return describe_reason(reason)
+    text = consequence(reason.params or {})
+    return text[:1].upper() + text[1:]

@@ -344,6 +344,9 @@ def test_the_nurse_sees_a_sub_item_by_name_with_its_rule_and_date(app, live_serv
     open_donor(page, live_server, donor["queue_number"])
     vaccine = page.locator('.flag[data-item="q4.vaccine"]').inner_text()
     assert "Tiêm vắc-xin?" in vaccine and "Rubella, sởi" in vaccine and until in vaccine
+    # The rule line under the answer says what it means today, without naming the answer again.
+    rule = page.locator('.flag[data-item="q4.vaccine"] .flag-rule').inner_text()
+    assert rule.startswith("→ Hoãn hiến 4 tuần (28 ngày)") and "Tiêm vắc-xin?" not in rule
     assert "<b>Dị ứng</b> phấn hoa" in page.locator('.flag[data-item="q2"]').inner_text()
     assert page.locator('.flag-advice[data-item="work.12_hours"]').count() == 1
     assert "điện thoại" in page.locator(".flag-when").inner_text()

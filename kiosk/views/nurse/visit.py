@@ -20,7 +20,7 @@ from kiosk.screening import decisions as screenings
 from kiosk.screening import desk
 from kiosk.screening.decisions import ScreeningError
 from kiosk.screening.engine import Suggestion, age_on, implausible_vitals
-from kiosk.screening.messages import describe_reason, rule_label
+from kiosk.screening.messages import describe_consequence, describe_reason, rule_label
 from kiosk.screening.questionnaire import Questionnaire, load_questionnaire
 from kiosk.screening.rules import Rules, Vitals, load_rules
 from kiosk.views.nurse import audit_donor_page, bp, site_and_drive, visit_here
@@ -81,7 +81,7 @@ def _flag_rows(response, suggestion: Suggestion) -> list[dict[str, Any]]:
     language = "en" if current_locale() == "en" else "vi"
     return [{"item": row.item, "number": row.number, "text": row.text, "choice": row.choice, "detail": row.detail,
              "event_date": row.event_date, "advice": row.advice,
-             "rule": describe_reason(row.reason) if row.reason else _flag_kind(row.flag),
+             "rule": describe_consequence(row.reason) if row.reason else _flag_kind(row.flag),
              "source": row.reason.source if row.reason else "", "until": row.reason.until if row.reason else None,
              "note": row.note}
             for row in desk.flag_rows(response, suggestion, _questionnaire(), language)]
