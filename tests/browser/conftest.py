@@ -149,6 +149,16 @@ def run_axe(page) -> list[dict]:
     return [v for v in results if v["impact"] in ("serious", "critical")]
 
 
+def wait_until(page, expression: str, timeout_ms: int = 5_000) -> None:
+    """Poll `expression` in the page until it is true. (page.wait_for_function compiles its string
+    in the page, which the app's CSP forbids; evaluate goes through DevTools, which it does not govern.)"""
+    for _ in range(timeout_ms // 50):
+        if page.evaluate(expression):
+            return
+        page.wait_for_timeout(50)
+    assert page.evaluate(expression), f"still false after {timeout_ms} ms: {expression}"
+
+
 def check_page(page, name: str) -> None:
     """axe finds nothing serious; a screenshot is kept for a person to look at."""
     SCREENS.mkdir(parents=True, exist_ok=True)

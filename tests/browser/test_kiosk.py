@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from kiosk.extensions import db
 from kiosk.models import QuestionnaireResponse, Site, Visit
 from kiosk.tokens import pass_url
-from tests.browser.conftest import LAPTOP, TABLET, check_page
+from tests.browser.conftest import LAPTOP, TABLET, check_page, wait_until
 
 PHONE = {"width": 390, "height": 844}
 TABLET_LANDSCAPE = {"width": 1024, "height": 768}
@@ -31,8 +31,10 @@ def open_kiosk(page, live_server, code="XNC"):
 
 
 def scan_with_scanner(page, text: str):
-    """A USB scanner types the pass URL into whatever has focus, then Enter: no touch at all."""
-    assert page.evaluate("document.activeElement && document.activeElement.id") == "scan-code"
+    """A USB scanner types the pass URL into whatever has focus, then Enter: no touch at all.
+    The start screen gives its input the focus once its scripts have run (DOMContentLoaded, after the
+    deferred scripts): on a busy machine that comes a moment after the page shows, so wait for it."""
+    wait_until(page, "document.activeElement !== null && document.activeElement.id === 'scan-code'")
     page.keyboard.type(text, delay=2)
     page.keyboard.press("Enter")
 
@@ -398,7 +400,7 @@ def test_english_and_landscape(live_server, demo, new_context, app):
     page = new_context(viewport=LAPTOP).new_page()
     open_kiosk(page, live_server)
     page.click("button.lang-button[value=en]")
-    page.wait_for_selector("[data-step=start]")
+    page.wait_for_selector("html[lang=en] [data-step=start]")
     assert "Scan the QR code on your pass" in page.locator(".scan-label").inner_text()
     check_page(page, "kiosk-start-1280-en")
     visit = a_visit(app)

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from kiosk.tokens import pass_url
-from tests.browser.conftest import LAPTOP, TABLET, check_page
+from tests.browser.conftest import LAPTOP, TABLET, check_page, wait_until
 from tests.browser.test_camera import _browser_whose_camera_shows, _y4m_of
 from tests.browser.test_kiosk import a_visit, answer_questionnaire, open_kiosk, scan_with_scanner
 
@@ -40,10 +40,7 @@ def test_the_camera_fills_the_screen_with_a_frame_a_hint_and_a_close_button(live
         open_kiosk(page, live_server)
         page.click("#camera-button")
         page.wait_for_selector("#camera-panel", state="visible")
-        for _ in range(50):  # wait_for_function evaluates a string, which the page's CSP forbids
-            if page.evaluate("document.getElementById('camera-video').videoWidth > 0"):
-                break
-            page.wait_for_timeout(100)
+        wait_until(page, "document.getElementById('camera-video').videoWidth > 0")
         panel = page.locator("#camera-panel").bounding_box()
         assert (panel["x"], panel["y"], panel["width"], panel["height"]) == (0, 0, viewport["width"], viewport["height"])
         for part in ("[data-camera-close]", "#camera-video", ".camera-aim", "#camera-status"):
@@ -118,7 +115,7 @@ def test_the_ticket_stays_above_the_fold_until_done_and_the_next_donor_starts_in
     page = new_context(viewport=viewport).new_page()
     open_kiosk(page, live_server)
     page.click("button.lang-button[value=en]")
-    page.wait_for_selector("[data-step=start]")
+    page.wait_for_selector("html[lang=en] [data-step=start]")
     assert "Scan the QR code" in page.locator(".scan-label").inner_text()
     visit = a_visit(app)
     scan_with_scanner(page, visit["token"])
@@ -146,7 +143,7 @@ def test_after_the_idle_wipe_the_next_donor_starts_in_vietnamese(live_server, de
     page = new_context(viewport=LANDSCAPE).new_page()
     open_kiosk(page, live_server)
     page.click("button.lang-button[value=en]")
-    page.wait_for_selector("[data-step=start]")
+    page.wait_for_selector("html[lang=en] [data-step=start]")
     scan_with_scanner(page, a_visit(app)["token"])
     page.wait_for_selector("[data-step=confirm]")
     page.wait_for_selector("text=Quét mã QR", timeout=8_000)
