@@ -197,7 +197,7 @@ def test_wtforms_own_messages_are_said_in_vietnamese_too(client, demo, changes):
     page = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "Not a valid choice" not in page and "could not coerce" not in page
-    assert "Lựa chọn không hợp lệ." in page
+    assert "Hãy chọn một trong các lựa chọn." in page
 
 
 def test_a_name_far_too_long_is_told_so_not_asked_for(client, demo):

@@ -45,13 +45,21 @@ def N_(message: str) -> str:
 WTFORMS_MESSAGES = (
     N_("Not a valid choice."), N_("Invalid Choice: could not coerce."), N_("Not a valid integer value."),
     N_("Invalid choice(s): one or more data inputs could not be coerced."), N_("This field is required."),
-    N_("Invalid input."),
+    N_("Invalid input."), N_("Field must be between %(min)d and %(max)d characters long."),
+    N_("Number must be at least %(min)s."), N_("Number must be at most %(max)s."),
+    N_("Number must be between %(min)s and %(max)s."),
 )
 
 
-def _wtforms_plural_messages(n: int) -> str:  # never called: marks SelectMultipleField's message for the catalogue
-    return ngettext("'%(value)s' is not a valid choice for this field.",
-                    "'%(value)s' are not valid choices for this field.", n)
+def _wtforms_plural_messages(n: int) -> tuple[str, ...]:  # never called: marks WTForms' plurals for the catalogue
+    return (ngettext("'%(value)s' is not a valid choice for this field.",
+                     "'%(value)s' are not valid choices for this field.", n),
+            ngettext("Field must be at least %(min)d character long.",
+                     "Field must be at least %(min)d characters long.", n),
+            ngettext("Field cannot be longer than %(max)d character.",
+                     "Field cannot be longer than %(max)d characters.", n),
+            ngettext("Field must be exactly %(max)d character long.",
+                     "Field must be exactly %(max)d characters long.", n))
 
 
 class CatalogueWords:
