@@ -116,3 +116,4 @@ def test_the_console_audit_log_shows_no_vitals_or_screening_reasons(app, client,
     assert "57,5" not in page and "131" not in page and "Huyết áp cao bất thường" not in page
     assert "chóng mặt sáng nay" not in page
     assert "Hoãn có thời hạn" in page  # the decision itself is not health data
+    assert "Chỉ số khám và lý do: dữ liệu sức khỏe, chỉ có trong tệp xuất sức khỏe" in page
