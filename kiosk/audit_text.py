@@ -85,6 +85,23 @@ KEYS = {
     "count": _l("attempts"), "kind": _l("export"), "format": _l("format"), "site": _l("site"),
     "department": _l("department"),
 }
+# A decision's health data: vitals, test results and the reasons a nurse wrote. Nurses see them on the
+# donor's page; the console's audit views say what changed without them, since README promises they
+# are only in the health export (a separate download the organiser confirms, itself audited).
+HEALTH_KEYS = frozenset({"weight_kg", "systolic_mmhg", "diastolic_mmhg", "pulse_per_min", "haemoglobin_g_l",
+                         "temperature_c", "hbsag", "reason", "override_reason", "checks_reason"})
+
+
+def is_health_value(entry, key: str) -> bool:
+    """A value of an entry the console shows as withheld: a screening's health data."""
+    return entry.entity == "screening" and key in HEALTH_KEYS
+
+
+def withholds_reason(entry) -> bool:
+    """A screening's reason (for a deferral, an override, a correction or a void) can name an illness."""
+    return entry.entity == "screening" and bool(entry.reason)
+
+
 # A stored code in a changed value (decision, outcome, reaction, ...) reads as the screens' word.
 VALUES = {getattr(code, "value", code): word
           for table in (labels.DECISION, labels.OUTCOME, labels.REACTION, labels.HBSAG, labels.DRIVE_STATUS,
@@ -151,3 +168,5 @@ def init_app(app: Flask) -> None:
     app.add_template_global(key_text, "audit_key")
     app.add_template_global(value_text, "audit_value")
     app.add_template_global(describe_values, "audit_values")
+    app.add_template_global(is_health_value, "audit_is_health")
+    app.add_template_global(withholds_reason, "audit_withholds_reason")

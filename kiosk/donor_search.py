@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -54,7 +55,7 @@ def search_donors(session: Session, query: str, limit: int = SEARCH_LIMIT) -> li
     A query of digits matches the start of an ID number or a phone number; anything else is
     a name: "nguyen hung" finds "Nguyễn Văn Hùng". Either way a certificate serial matches
     exactly (ignoring case)."""
-    query = " ".join(query.split())
+    query = " ".join(unicodedata.normalize("NFKC", query).split())  # full-width digits are digits
     if not query:
         return []
     statement = (
@@ -68,7 +69,7 @@ def search_donors(session: Session, query: str, limit: int = SEARCH_LIMIT) -> li
     by_serial = Donor.id.in_(sa.select(Visit.donor_id).join(Donation, Donation.visit_id == Visit.id)
                              .where(Donation.certificate_serial == query.upper()))
     digits = normalise_phone(query)
-    if digits.isdigit():
+    if digits.isascii() and digits.isdigit():
         if len(digits) < 3:
             return []
         pattern = _like_escape(digits) + "%"

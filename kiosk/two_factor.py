@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import unicodedata
 from typing import Optional
 
 import pyotp
@@ -25,8 +26,8 @@ def provisioning_uri(secret: str, username: str) -> str:
 
 def matching_step(secret: Optional[str], code: str, at: Optional[dt.datetime] = None) -> Optional[int]:
     """The 30-second step whose 6-digit code this is: now's, or the one either side (a phone's clock
-    drifts). None if it matches none of them."""
-    code = "".join(ch for ch in (code or "") if ch.isascii() and ch.isdigit())
+    drifts). None if it matches none of them. Full-width digits (some phone keyboards) count as digits."""
+    code = "".join(ch for ch in unicodedata.normalize("NFKC", code or "") if ch.isascii() and ch.isdigit())
     if not secret or len(code) != 6:
         return None
     totp = pyotp.TOTP(secret)

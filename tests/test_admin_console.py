@@ -329,3 +329,14 @@ def test_thank_you_letters_download_as_a_pdf(client, auth, demo, app, tmp_path):
     assert "THƯ CẢM ƠN" in text and name.upper() in text.upper()  # the name is set in capitals
     single = client.get(f"/admin/donations/{completed[0]}/thank-you-letter.pdf")
     assert single.status_code == 200 and single.data.startswith(b"%PDF")
+
+
+def test_a_password_far_too_long_is_told_so_not_asked_for_more(client, auth, demo):
+    auth.as_organiser()
+    long = "x" * 300
+    response = client.post("/admin/staff", data={"csrf_token": token(client), "username": "yta4", "display_name": "Y tá",
+                                                  "role": "nurse", "password": long, "confirm": long})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Tối đa 200 ký tự." in page
+    assert page.count("Ít nhất 8 ký tự.") == 1  # the hint under the field, not an error

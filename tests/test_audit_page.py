@@ -90,3 +90,30 @@ def test_the_audit_log_pages_and_filters(app, client, auth, demo):
     options = re.findall(r'<option[^>]*value="([^"]*)"', first)
     assert f"staff:{log['nurse']}" in options and "device:kiosk:XNC" in options
     assert all(re.fullmatch(r"|[a-z-]+|staff:\d+|device:[\w:-]+", value) for value in options)
+
+
+def test_the_console_audit_log_shows_no_vitals_or_screening_reasons(app, client, auth, demo):
+    # README: health answers, vitals and screening reasons are only in the health export (a
+    # separate, confirmed and audited download); the console's audit log listed them all.
+    from tests.support.donors import check_in, pick_donor
+    from tests.test_nurse_views import _decide
+
+    visit_id = pick_donor(app, "XNC")
+    check_in(app, visit_id, "XNC")
+    assert auth.as_nurse().status_code == 303
+    donor = {"visit_id": visit_id, "url": f"/nurse/XNC/visit/{visit_id}"}
+    response = _decide(client, donor, decision="deferred_temporary", deferral_until="01/06/2030",
+                       reason="Huyết áp cao bất thường", weight_kg="57,5", haemoglobin_g_l="131",
+                       override_reason="Người hiến kể chóng mặt sáng nay")
+    assert response.status_code == 303, response.get_data(as_text=True)
+    history = client.get(donor["url"]).get_data(as_text=True)
+    assert "57,5" in history and "Huyết áp cao bất thường" in history  # the nurse still sees it all
+    auth.as_organiser()
+    with app.app_context():
+        drive_id = db.session.scalar(sa.select(AuditLog.drive_id).where(AuditLog.action == "screening_decision"))
+    page = client.get(f"/admin/drives/{drive_id}/audit").get_data(as_text=True)
+    assert "Đã ghi kết luận" in page or "screening_decision" not in page
+    assert "57,5" not in page and "131" not in page and "Huyết áp cao bất thường" not in page
+    assert "chóng mặt sáng nay" not in page
+    assert "Hoãn có thời hạn" in page  # the decision itself is not health data
+    assert "Chỉ số khám và lý do: dữ liệu sức khỏe, chỉ có trong tệp xuất sức khỏe" in page

@@ -235,3 +235,13 @@ def test_a_signed_in_request_loads_the_nurse_and_her_sites_in_one_statement(app,
     assert codes  # the demo nurse works at the demo's sites
     selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
     assert len(selects) == 1, statements
+
+
+def test_a_too_long_username_or_password_is_refused_in_vietnamese(app, demo):
+    # WTForms' own "Field cannot be longer than 60 characters." was shown on the Vietnamese sign-in page.
+    app.config["WTF_CSRF_ENABLED"] = False
+    response = app.test_client().post("/auth/sign-in", data={"username": "u" * 100, "password": "p" * 300})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Field cannot be longer" not in page
+    assert "Tối đa 60 ký tự." in page and "Tối đa 200 ký tự." in page

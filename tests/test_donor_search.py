@@ -40,6 +40,14 @@ def test_id_numbers_and_phones_are_found_by_their_first_digits(app_ctx):
     assert search_donors(db.session, "12") == []  # too short to mean anything
 
 
+def test_full_width_digits_find_the_same_id_number_and_phone(app_ctx):
+    # The kiosk and the roster read "００１…" as "001…"; the console's search found nobody.
+    hung = _donor()
+    db.session.commit()
+    assert [h.id for h in search_donors(db.session, "００１０９００００００１")] == [hung.id]
+    assert [h.id for h in search_donors(db.session, "０９１２ ３４５ ６７８")] == [hung.id]
+
+
 def _drive(name: str, day: dt.date, status=DriveStatus.CLOSED) -> Drive:
     site = db.session.scalars(sa.select(Site)).first() or Site(code="HQ", name="Trụ sở")
     drive = Drive(name=name, drive_date=day, status=status, hospital="Bệnh viện 19-8", sites=[site])

@@ -186,3 +186,23 @@ def test_every_form_is_a_clean_form():
     unclean = [f.__module__ + "." + f.__name__ for f in found
                if not issubclass(f, CleanForm) and f.__module__.startswith("kiosk.views")]
     assert unclean == []
+
+
+@pytest.mark.parametrize("changes", [{"department_id": "abc"}, {"department_id": "-1"}, {"sex": "X"},
+                                     {"blood_group": "Z+"}])
+def test_wtforms_own_messages_are_said_in_vietnamese_too(client, demo, changes):
+    # A stale or tampered choice got WTForms' English ("Not a valid choice.") on the Vietnamese screen.
+    client = kiosk_client(client)
+    response = client.post("/kiosk/XNC/walk-in", data=walk_in_data(**changes), headers=HX)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Not a valid choice" not in page and "could not coerce" not in page
+    assert "Hãy chọn một trong các lựa chọn." in page
+
+
+def test_a_name_far_too_long_is_told_so_not_asked_for(client, demo):
+    client = kiosk_client(client)
+    response = client.post("/kiosk/XNC/walk-in", data=walk_in_data(full_name="Đ" * 10_000), headers=HX)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Quá dài." in page and "Nhập họ và tên." not in page

@@ -370,3 +370,11 @@ def test_a_drive_dated_31_12_9999_does_not_break_the_nurse_pages(app, nurse, don
         db.session.commit()
     for url in (donor["url"], "/nurse/XNC", "/nurse/XNC/queue"):
         assert nurse.get(url).status_code == 200, url
+
+
+def test_the_decision_summary_writes_the_weight_with_a_vietnamese_decimal_comma(nurse, donor):
+    # The form asks "ví dụ 58,5" and the history says "55,5": the summary under the decision too.
+    response = _decide(nurse, donor, decision="accepted", volume_ml="350", weight_kg="55,5")
+    assert response.status_code == 303, response.get_data(as_text=True)
+    page = nurse.get(donor["url"]).get_data(as_text=True)
+    assert "55,5 kg" in page and "55.5 kg" not in page

@@ -128,3 +128,16 @@ def test_a_session_ends_twelve_hours_after_sign_in_however_busy(app, client, aut
         db.session.execute(sa.update(StaffSession).values(created_at=long_ago))
         db.session.commit()
     assert client.get("/nurse").status_code == 302
+
+
+def test_a_code_typed_with_full_width_digits_is_the_same_code():
+    # Some phone keyboards type "１２３４５６"; every other number in the app is read through NFKC.
+    from kiosk.two_factor import matching_step
+
+    secret = pyotp.random_base32()
+    at = dt.datetime(2026, 12, 2, 1, 0, tzinfo=dt.timezone.utc)
+    code = pyotp.TOTP(secret).at(at)
+    full_width = "".join(chr(ord(ch) - ord("0") + ord("０")) for ch in code)
+    assert matching_step(secret, full_width, at) == matching_step(secret, code, at) is not None
+    assert matching_step(secret, code[:3] + " " + code[3:], at) is not None
+    assert matching_step(secret, "١٢٣٤٥٦", at) is None  # other scripts' digits are not ours

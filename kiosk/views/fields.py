@@ -9,6 +9,7 @@ import datetime as dt
 import unicodedata
 from typing import Optional
 
+from flask_babel import get_translations, ngettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField, TextAreaField, widgets
@@ -34,10 +35,55 @@ def digits_filter(value):
     return digits_only(value) or unicodedata.normalize("NFKC", value).strip()
 
 
+def N_(message: str) -> str:
+    """Marks a string for the catalogue; whoever shows it translates it."""
+    return message
+
+
+# WTForms' own messages that a person can meet (a stale or tampered choice, a number field): WTForms
+# ships no Vietnamese, so the app's catalogue says them (CleanForm.Meta.get_translations).
+WTFORMS_MESSAGES = (
+    N_("Not a valid choice."), N_("Invalid Choice: could not coerce."), N_("Not a valid integer value."),
+    N_("Invalid choice(s): one or more data inputs could not be coerced."), N_("This field is required."),
+    N_("Invalid input."), N_("Field must be between %(min)d and %(max)d characters long."),
+    N_("Number must be at least %(min)s."), N_("Number must be at most %(max)s."),
+    N_("Number must be between %(min)s and %(max)s."),
+)
+
+
+def _wtforms_plural_messages(n: int) -> tuple[str, ...]:  # never called: marks WTForms' plurals for the catalogue
+    return (ngettext("'%(value)s' is not a valid choice for this field.",
+                     "'%(value)s' are not valid choices for this field.", n),
+            ngettext("Field must be at least %(min)d character long.",
+                     "Field must be at least %(min)d characters long.", n),
+            ngettext("Field cannot be longer than %(max)d character.",
+                     "Field cannot be longer than %(max)d characters.", n),
+            ngettext("Field must be exactly %(max)d character long.",
+                     "Field must be exactly %(max)d characters long.", n))
+
+
+class CatalogueWords:
+    """WTForms' gettext and ngettext answered from the app's catalogue in the request's language
+    (formatting is WTForms' own, so no variables are filled in here)."""
+
+    def gettext(self, string: str) -> str:
+        return get_translations().ugettext(string)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return get_translations().ungettext(singular, plural, n)
+
+
+CATALOGUE_WORDS = CatalogueWords()
+
+
 class CleanForm(FlaskForm):
-    """A FlaskForm whose text fields are cleaned on the way in (passwords are taken as typed)."""
+    """A FlaskForm whose text fields are cleaned on the way in (passwords are taken as typed), and
+    whose WTForms messages come from the app's catalogue."""
 
     class Meta:
+        def get_translations(self, form):
+            return CATALOGUE_WORDS
+
         def bind_field(self, form, unbound_field, options):
             field_class = unbound_field.field_class
             if issubclass(field_class, StringField) and not issubclass(field_class, PasswordField):

@@ -23,10 +23,21 @@
     return formats[key].format(value);
   }
 
-  // The clock is the display's own: local time, no server round trip.
+  // The clock is the display's own (no server round trip), in the drive's time zone: a hall laptop
+  // left on UTC must not show 18:38 beside a date and arrival times of 01:38 the next day.
+  var clockFormat = null;
+  try {
+    var zone = clock && clock.getAttribute("data-time-zone");
+    if (zone) {
+      clockFormat = new Intl.DateTimeFormat("en-GB", {hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: zone});
+    }
+  } catch (error) {
+    clockFormat = null; // an unknown zone: the computer's own time, as before
+  }
   function tick() {
     var now = new Date();
-    var text = ("0" + now.getHours()).slice(-2) + ":" + ("0" + now.getMinutes()).slice(-2);
+    var text = clockFormat ? clockFormat.format(now)
+      : ("0" + now.getHours()).slice(-2) + ":" + ("0" + now.getMinutes()).slice(-2);
     if (clock.textContent !== text) {
       clock.textContent = text;
       clock.setAttribute("datetime", text);

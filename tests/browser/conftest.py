@@ -116,7 +116,7 @@ def new_context(browser, page_problems):
 
     def make(viewport=TABLET, **options):
         context = browser.new_context(viewport=viewport, locale=options.pop("locale", "vi-VN"),
-                                      timezone_id="Asia/Ho_Chi_Minh", **options)
+                                      timezone_id=options.pop("timezone_id", "Asia/Ho_Chi_Minh"), **options)
         context.set_default_timeout(10_000)
         context.on("page", page_problems.watch)
         contexts.append(context)

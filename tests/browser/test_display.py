@@ -199,3 +199,19 @@ def test_a_display_opened_before_any_drive_shows_the_drive_once_it_exists(app, l
         db.session.remove()
     page.locator("h1", has_text="Đợt mới").wait_for(timeout=8000)
     assert hero(page) == "0"
+
+
+def test_the_clock_tells_the_drives_time_whatever_zone_the_hall_computer_is_set_to(app, live_server, demo, new_context):
+    # A hall laptop left on UTC showed 18:38 beside a date and arrival times of 01:38 the next day.
+    import datetime as dt
+
+    from kiosk.formatting import local_zone
+
+    page = new_context(viewport=PROJECTOR, timezone_id="UTC").new_page()
+    page.goto(live_server.url + "/display")
+    page.wait_for_selector(".hero-number")
+    page.wait_for_timeout(1_200)  # the clock ticks every second
+    with app.app_context():
+        now = dt.datetime.now(local_zone())
+    expected = {(now + dt.timedelta(minutes=m)).strftime("%H:%M") for m in (-1, 0, 1)}
+    assert page.locator("#clock").inner_text() in expected

@@ -129,7 +129,8 @@ class StaffForm(CleanForm):
                        default=StaffRole.NURSE.value)
     password = PasswordField(_l("Password"), validators=[
         DataRequired(_l("Enter a password.")),
-        Length(min=PASSWORD_MIN, max=200, message=_l("At least %(min)d characters."))])
+        Length(min=PASSWORD_MIN, message=_l("At least %(min)d characters.")),
+        Length(max=200, message=_l("At most %(max)d characters."))])
     confirm = PasswordField(_l("Password again"), validators=[
         DataRequired(_l("Enter the password again.")), EqualTo("password", message=_l("The passwords differ."))])
 
@@ -137,7 +138,8 @@ class StaffForm(CleanForm):
 class PasswordResetForm(CleanForm):
     password = PasswordField(_l("New password"), validators=[
         DataRequired(_l("Enter a password.")),
-        Length(min=PASSWORD_MIN, max=200, message=_l("At least %(min)d characters."))])
+        Length(min=PASSWORD_MIN, message=_l("At least %(min)d characters.")),
+        Length(max=200, message=_l("At most %(max)d characters."))])
     confirm = PasswordField(_l("New password again"), validators=[
         DataRequired(_l("Enter the password again.")), EqualTo("password", message=_l("The passwords differ."))])
 

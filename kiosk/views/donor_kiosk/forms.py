@@ -62,7 +62,8 @@ BLOOD_GROUP_CHOICES = [SelectChoice("", _l("I don't know"))] + [
 
 class WalkInForm(CleanForm):
     full_name = StringField(_l("Full name"), validators=[DataRequired(_l("Enter your full name.")),
-                                                         Length(min=2, max=120, message=_l("Enter your full name."))])
+                                                         Length(min=2, message=_l("Enter your full name.")),
+                                                         Length(max=120, message=_l("Too long."))])
     date_of_birth = DateTextField(_l("Date of birth"), validators=[DataRequired(_l("Enter your date of birth."))],
                                   message=DATE_MESSAGE)
     sex = RadioField(_l("Sex"), choices=[SelectChoice("M", _l("Male")), SelectChoice("F", _l("Female"))],
