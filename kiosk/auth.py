@@ -249,13 +249,15 @@ def change_own_password(session: Session | scoped_session, *, staff_id: int, ses
 
 
 def may_open_site(staff: Staff, site: Site) -> bool:
-    """Organisers open every site; a nurse only those she is assigned to."""
-    return staff.role == StaffRole.ORGANISER or any(s.id == site.id for s in staff.sites)
+    """A nurse opens the screening desk of the sites she is assigned to. Organisers open none: the
+    donors' answers and vitals are for the collecting hospital's nurses (an organiser who also screens
+    gets a nurse account), and the nurse station refuses them before this is asked."""
+    return staff.role == StaffRole.NURSE and any(s.id == site.id for s in staff.sites)
 
 
 def assign_sites(session: Session | scoped_session, *, member_id: int, staff_id: int, site_ids: list[int]) -> bool:
     """The sites a nurse may open, set by an organiser, and commit. Returns whether anything changed;
-    `not_a_nurse` for an organiser (who opens every site anyway)."""
+    `not_a_nurse` for an organiser (who works in the console, not at a screening desk)."""
     with write_transaction(session):
         member = _member(session, member_id)
         if member.role != StaffRole.NURSE:

@@ -245,3 +245,19 @@ def test_a_too_long_username_or_password_is_refused_in_vietnamese(app, demo):
     assert response.status_code == 422
     assert "Field cannot be longer" not in page
     assert "Tối đa 60 ký tự." in page and "Tối đa 200 ký tự." in page
+
+
+def test_only_a_nurse_opens_a_screening_desk_and_only_at_her_sites(app, demo):
+    """Organisers work in the console: the nurse station, with the donors' answers, is not theirs."""
+    from kiosk.auth import may_open_site
+    from kiosk.models import Site
+
+    with app.app_context():
+        nurse = db.session.scalars(sa.select(Staff).where(Staff.username == "yta")).one()
+        organiser = db.session.scalars(sa.select(Staff).where(Staff.username == "bantochuc")).one()
+        sites = db.session.scalars(sa.select(Site)).all()
+        assert sites and all(may_open_site(nurse, site) for site in sites)
+        assert not any(may_open_site(organiser, site) for site in sites)
+        nurse.sites = sites[:1]
+        assert [may_open_site(nurse, site) for site in sites] == [True] + [False] * (len(sites) - 1)
+        db.session.rollback()
