@@ -58,6 +58,10 @@ def _no_nul_in_path(_endpoint, values) -> None:
         raise NotFound()
 
 
+# Flask-WTF's words when a POST over HTTPS has no Referer, or one from another host.
+REFERRER_REFUSALS = ("The referrer header is missing.", "The referrer does not match the host.")
+
+
 def init_app(app: Flask) -> None:
     app.request_class = KioskRequest
     app.url_value_preprocessor(_no_nul_in_path)
@@ -72,8 +76,16 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):
-        message = _("This page has expired. Please reload it and try again.")
-        return render_error(400, message)
+        if error.description in REFERRER_REFUSALS:
+            # Over HTTPS the form must come from this host's own pages. Reloading never cures a
+            # browser that sends no Referer or a proxy that passes another Host: say so, and tell
+            # whoever runs the server what to check (no URL or personal data in the line).
+            app.logger.warning("POST refused over HTTPS: %s Check the address the devices use and, behind "
+                               "a proxy, KIOSK_PROXY_FIX and the Host header it passes on.", error.description)
+            return render_error(400, _("This form could not be checked: the browser did not say which page it "
+                                       "came from, or the address is not the server's. Reloading will not help: "
+                                       "open the app at the address the organiser gave, and tell the organiser."))
+        return render_error(400, _("This page has expired. Please reload it and try again."))
 
     from kiosk.idempotency import NonceUsedElsewhere
 
