@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from kiosk.extensions import db
 from kiosk.formatting import local_today
-from kiosk.models import KioskSession, Site, Visit, WriteReceipt
+from kiosk.models import Donor, KioskSession, Site, Visit, WriteReceipt
 from kiosk.tokens import new_nonce
 
 HX = {"HX-Request": "true"}
@@ -131,6 +131,25 @@ def test_the_walk_in_form_takes_its_age_limits_from_this_instances_rules(client,
     too_young = walk_in(19.5, "001207009993")
     assert too_young.status_code == 422
     assert "phải từ 20 đến 65 tuổi (anh/chị 19 tuổi)" in too_young.get_data(as_text=True)
+
+
+def test_a_walk_ins_dates_must_be_in_order(client, app, demo):
+    """A birth date after the drive is "in the future" (it was "you are 0 years old"), and a last
+    donation on or before the birth date is refused (it was taken)."""
+    with app.app_context():
+        today = local_today()
+    base = {"full_name": "Lê Văn Tám", "sex": "M", "id_number": "001095009990", "phone": "0912345678",
+            "department_id": "0", "rank": "", "blood_group": ""}
+    future = (today + dt.timedelta(days=400)).strftime("%d/%m/%Y")
+    answer = client.post("/kiosk/XNC/walk-in", data=base | {"date_of_birth": future, "last_donation": "",
+                                                           "nonce": new_nonce()})
+    body = answer.get_data(as_text=True)
+    assert answer.status_code == 422 and "ở tương lai" in body and "0 tuổi" not in body
+    answer = client.post("/kiosk/XNC/walk-in", data=base | {"date_of_birth": "05/05/1995", "last_donation": "01/01/1990",
+                                                           "nonce": new_nonce()})
+    assert answer.status_code == 422 and "trước ngày sinh" in answer.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalars(sa.select(Donor).where(Donor.id_number == "001095009990")).first() is None
 
 
 # ----- issue 12: walk-ins and answers given on the phone -----

@@ -98,6 +98,8 @@ class WalkInForm(CleanForm):
         born = field.data
         if born is None:
             return
+        if born > self.drive_date:
+            raise ValidationError(_("This date is in the future."))
         age, rule = age_on(born, self.drive_date), self.age_rule
         if age < rule.min_years or age > rule.max_years:
             raise ValidationError(_("Donors must be from %(min)d to %(max)d years old (you are %(age)d).",
@@ -115,6 +117,9 @@ class WalkInForm(CleanForm):
         donated = field.data
         if donated is not None and donated > self.drive_date:
             raise ValidationError(_("This date is in the future."))
+        born = self.date_of_birth.data
+        if donated is not None and born is not None and donated <= born:
+            raise ValidationError(_("This date is before your date of birth."))
 
 
 # ----- a screen of the questionnaire -----
