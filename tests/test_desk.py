@@ -138,6 +138,13 @@ def test_a_visits_records_and_history(arrive):
     assert [entry.id for entry in history] == sorted((entry.id for entry in history), reverse=True)
     assert all((entry.entity, entry.entity_id) in {("visit", visit.id), ("screening", screenings[0].id)}
                for entry in history)
+    # Who opened the donor's page belongs to the console's activity page, not to the donor's history.
+    from kiosk.audit import record_access
+
+    record_access(db.session, "donor_page_viewed", staff_id=nurse_id, entity="visit", entity_id=visit.id,
+                  drive_id=visit.drive_id)
+    db.session.commit()
+    assert desk.history(db.session, visit, [s.id for s in screenings], []) == history
 
 
 def _answer_v2(visit: Visit, yes: dict[str, str | None], channel: str = "phone", version: str = "2026-12-vi-2"):

@@ -147,12 +147,17 @@ def donations_of(session: Session, visit_id: int) -> list[Donation]:
     return list(session.scalars(sa.select(Donation).where(Donation.visit_id == visit_id).order_by(Donation.id)))
 
 
+# Who opened the page is kept for the console's activity page; on the nurse's page it would bury
+# what happened to the donor under one "opened" line per look.
+ACCESS_ENTRIES = ("donor_page_viewed",)
+
+
 def history(session: Session, visit: Visit, screening_ids: list[int], donation_ids: list[int]) -> list[AuditLog]:
-    """The audit entries of the visit, its decisions and its donations, newest first."""
+    """The audit entries of the visit, its decisions and its donations, newest first; not who looked."""
     conditions = [sa.and_(AuditLog.entity == "visit", AuditLog.entity_id == visit.id)]
     if screening_ids:
         conditions.append(sa.and_(AuditLog.entity == "screening", AuditLog.entity_id.in_(screening_ids)))
     if donation_ids:
         conditions.append(sa.and_(AuditLog.entity == "donation", AuditLog.entity_id.in_(donation_ids)))
-    return list(session.scalars(sa.select(AuditLog).where(sa.or_(*conditions))
+    return list(session.scalars(sa.select(AuditLog).where(sa.or_(*conditions), AuditLog.action.not_in(ACCESS_ENTRIES))
                                 .options(joinedload(AuditLog.staff)).order_by(AuditLog.id.desc())))
