@@ -259,6 +259,16 @@ def test_donor_search_keeps_the_query_out_of_the_url(client, auth, demo, app):
     assert "<html" in full.get_data(as_text=True) and donor.full_name in full.get_data(as_text=True)
 
 
+def test_a_search_too_long_is_told_once(client, auth, demo):
+    """Under the field on the full page; in the results when only they are swapped in (htmx)."""
+    auth.as_organiser()
+    csrf = token(client)
+    full = client.post("/admin/donors", data={"csrf_token": csrf, "q": "a" * 101}).get_data(as_text=True)
+    assert full.count("Tối đa 100 ký tự.") == 1
+    swapped = client.post("/admin/donors", data={"csrf_token": csrf, "q": "a" * 101}, headers={"HX-Request": "true"})
+    assert swapped.get_data(as_text=True).count("Tối đa 100 ký tự.") == 1
+
+
 def test_one_donors_pass_page_and_picture(client, auth, demo, app):
     import subprocess
     import tempfile

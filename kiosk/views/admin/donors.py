@@ -30,7 +30,9 @@ def donors():
         elif form.q.data:
             status = 422
     if request.headers.get("HX-Request"):
-        return render_template("admin/_donor_results.html", form=form, hits=hits, searched=searched), status
+        # Only the results are swapped in, so they carry the field's error (the full page has it under the field).
+        return render_template("admin/_donor_results.html", form=form, hits=hits, searched=searched,
+                               error_here=True), status
     return render_template("admin/donors.html", form=form, hits=hits, searched=searched), status
 
 
