@@ -114,7 +114,8 @@ def serve_command(host: str, port: int, workers: int, demo: bool, certfile: str 
         click.echo(f"  [{site.code}] display: {base}/display/{site.code}")
     click.echo(f"  hall display: {base}/display")
     click.echo(f"  organiser:    {base}/admin")
-    for username, password in demo_credentials(app.instance_path).items():
+    # The demo's passwords only when asked for the demo: a server's start-up output goes to its logs.
+    for username, password in (demo_credentials(app.instance_path).items() if demo else ()):
         click.echo(f"  demo account: {username} / {password}")
     click.echo("")
     if self_signed:

@@ -3,6 +3,7 @@ paired for a site opens its kiosk. The rest of the suite runs with pairing off (
 import datetime as dt
 import hashlib
 import re
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -252,6 +253,13 @@ def test_serve_demo_prints_a_pairing_link_per_site(app, runner, demo, monkeypatc
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Device)) == 2
     assert "/pair/" in again.output and links["XNC"] not in again.output
+    # The demo's passwords are printed for the demo only, not at every start of a real server.
+    from kiosk.roster.demo import CREDENTIALS_FILE
+
+    (Path(app.instance_path) / CREDENTIALS_FILE).write_text("yta mat-khau-mau\n")
+    assert "demo account: yta / mat-khau-mau" in runner.invoke(args=["serve", "--demo", "--port", "8000"]).output
+    plain = runner.invoke(args=["serve", "--port", "8000"])
+    assert plain.exit_code == 0 and "demo account" not in plain.output and "/pair/" not in plain.output
 
 
 def test_the_display_is_public_unless_display_pairing_is_on(app, client, demo):
