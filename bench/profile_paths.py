@@ -45,7 +45,8 @@ def main() -> int:
         env |= {"KIOSK_INSTANCE_PATH": str(instance), "PYTHONPATH": str(BENCH.parent)}
         subprocess.run([sys.executable, "-m", "kiosk.cli", "load-demo"], env=env, check=True, capture_output=True)
         app = make_app(instance)
-        pools = prepare_visits(app, {"scan_new": n, "scan_repeat": n, "donation": n, "questionnaire": n})
+        pools = prepare_visits(app, {"scan_new": n, "scan_repeat": n, "donation": n, "questionnaire": n,
+                                     "decision": n})
         run_paths(app, instance, pools, n, options)
     return 0
 
@@ -76,9 +77,17 @@ def run_paths(app, instance: Path, pools: dict, n: int, options) -> None:
     form = questionnaire_form()
     kiosk_sessions = open_kiosk_sessions(app, pools["questionnaire"])
     donations: list[tuple[int, int]] = []
+    screenings: list[tuple[int, int]] = []
+    deferral = {"decision": "deferred_temporary", "deferral_until": "01/01/2099", "reason": "low iron",
+                "override_reason": "the nurse's judgement"}
 
     def nonce() -> str:
         return secrets.token_urlsafe(18)
+
+    def screening_id_of(visit_id: int) -> int:
+        from kiosk.models import Screening
+        with app.app_context():
+            return db.session.scalar(sa.select(Screening.id).where(Screening.visit_id == visit_id))
 
     def donation_id_of(visit_id: int) -> int:
         from kiosk.models import Donation
@@ -106,13 +115,26 @@ def run_paths(app, instance: Path, pools: dict, n: int, options) -> None:
         "donation_void": lambda i: nurse.post(
             f"/nurse/{SITE}/visit/{donations[i][0]}/donation/{donations[i][1]}/void", headers=nurse_headers,
             data={"nonce": nonce(), "expected_version": "2", "void_reason": "wrong donor"}),
+        "decision": lambda i: nurse.post(
+            f"/nurse/{SITE}/visit/{pools['decision'][i][0]}/decision", headers=nurse_headers,
+            data={"nonce": nonce(), "expected_version": pools["decision"][i][1], "hbsag": ""} | deferral),
+        "decision_correct": lambda i: nurse.post(
+            f"/nurse/{SITE}/visit/{screenings[i][0]}/decision/{screenings[i][1]}/correct", headers=nurse_headers,
+            data={"nonce": nonce(), "expected_version": "1", "correction_reason": "wrong date"}
+            | deferral | {"deferral_until": "02/01/2099"}),
+        "decision_void": lambda i: nurse.post(
+            f"/nurse/{SITE}/visit/{screenings[i][0]}/decision/{screenings[i][1]}/void", headers=nurse_headers,
+            data={"nonce": nonce(), "expected_version": "2", "void_reason": "wrong donor"}),
     }
     expected = {"scan_new": 200, "scan_repeat": 200, "questionnaire": 200, "donation": 303,
-                "donation_correct": 303, "donation_void": 303}
+                "donation_correct": 303, "donation_void": 303, "decision": 303, "decision_correct": 303,
+                "decision_void": 303}
     print(f"{'path':<18} {'CPU ms/req':>10} {'statements':>10} {'hold ms':>8}")
     for name, request in paths.items():
         if name == "donation_correct":
             donations[:] = [(visit_id, donation_id_of(visit_id)) for visit_id, _v in pools["donation"]]
+        if name == "decision_correct":
+            screenings[:] = [(visit_id, screening_id_of(visit_id)) for visit_id, _v in pools["decision"]]
         for i in range(WARM_UP):
             answer = request(i)
             assert answer.status_code == expected[name], (name, answer.status_code, answer.text[:800])
