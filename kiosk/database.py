@@ -204,6 +204,16 @@ def write_checked(check, checked, update, tries: int = 5):
     return None
 
 
+def read_again(session: Session | scoped_session, check):
+    """`check` as `write_checked` runs it again inside the write, for a check that reads through
+    the ORM: the objects it read before are expired first, so they are read as they are now
+    (the rare path: something changed between the check and the write)."""
+    def again():
+        session.expire_all()
+        return check()
+    return again
+
+
 class _FifoLock:
     """A lock handed to its waiters in the order they came (threading.Lock lets a newcomer
     overtake a thread that has waited long)."""
