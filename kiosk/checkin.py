@@ -118,7 +118,8 @@ OPEN_KIOSK_SESSION = sa.insert(KIOSK_SESSIONS).from_select(
               sa.bindparam("ks_site_id", type_=_COLUMN.site_id.type),
               sa.bindparam("ks_device_id", type_=_COLUMN.device_id.type),
               sa.bindparam("ks_created_at", type_=_COLUMN.created_at.type))
-    .where(VISITS.c.id == sa.bindparam("ks_visit_id"), VISITS.c.checked_in_at.is_(None)))
+    .where(VISITS.c.id == sa.bindparam("ks_visit_id"), VISITS.c.checked_in_at.is_(None))
+).returning(_COLUMN.id)  # (a driver may not count the rows of an INSERT ... SELECT: RETURNING does)
 CLOSE_KIOSK_SESSION = sa.update(KIOSK_SESSIONS).where(
     _COLUMN.id == sa.bindparam("ks_id"), _COLUMN.closed_at.is_(None)).values(closed_at=sa.bindparam("now"))
 ANSWERED_SINCE = sa.select(sa.func.count()).select_from(RESPONSES).where(
@@ -181,9 +182,9 @@ def _scan_write(session: Session, read_visit, checked: tuple[Optional[sa.Row], O
     def open_session(found: tuple[Optional[sa.Row], Optional[str]]) -> bool:
         if _scan_result_for(found[0], drive_id).outcome != ScanOutcome.ACCEPTED:
             return True  # nothing to record
-        return bool(session.execute(OPEN_KIOSK_SESSION, {
+        return session.execute(OPEN_KIOSK_SESSION, {
             "ks_id": kiosk_session_id, "ks_visit_id": found[0].id, "ks_site_id": site.id,
-            "ks_device_id": terminal.device_id, "ks_created_at": utcnow()}).rowcount)
+            "ks_device_id": terminal.device_id, "ks_created_at": utcnow()}).first() is not None
 
     visit, registered_site = write_checked(read_visit, checked, open_session)
     result = _scan_result_for(visit, drive_id)
