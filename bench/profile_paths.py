@@ -1,12 +1,13 @@
 """CPU time, SQL statements and the writer queue's hold per request, for each write path, in
 one process with Flask's test client (no server, no other clients: what one request costs).
 
-    python bench/profile_paths.py [--requests 200] [--cprofile PATH_NAME]
+    python bench/profile_paths.py [--requests 200] [--cprofile PATH_NAME] [--statements PATH_NAME]
 
 Each path runs --requests times on a fresh demo instance (bench/run.py's data), after a few
 warm-up requests; it prints the mean process CPU per request, the statements per request and
 the writer queue's hold (mean, ms). --cprofile NAME prints cProfile's top functions for one
-path. Issue 14's note quotes these before and after."""
+path; --statements NAME prints the SQL of one path's last request. Issue 14's note quotes these
+before and after."""
 from __future__ import annotations
 
 import argparse
@@ -37,6 +38,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--cprofile", default="")
+    parser.add_argument("--statements", default="", help="print the SQL of this path's last request")
     options = parser.parse_args()
     n = options.requests + WARM_UP
     with tempfile.TemporaryDirectory(prefix="kiosk-profile-") as work:
@@ -61,10 +63,12 @@ def run_paths(app, instance: Path, pools: dict, n: int, options) -> None:
     with app.app_context():
         engine = db.engine
     statements = [0]
+    last_request: list[str] = []
 
     @sa.event.listens_for(engine, "before_cursor_execute")
-    def count(*_args):
+    def count(_connection, _cursor, statement, *_args):
         statements[0] += 1
+        last_request.append(" ".join(statement.split())[:160])
 
     queue = writer_queue_of(engine)
     tablet = app.test_client()
@@ -145,6 +149,7 @@ def run_paths(app, instance: Path, pools: dict, n: int, options) -> None:
             profiler.enable()
         started = time.process_time()
         for i in range(WARM_UP, n):
+            last_request.clear()
             answer = request(i)
             assert answer.status_code == expected[name], (name, answer.status_code, answer.text[:800])
         cpu = (time.process_time() - started) / (n - WARM_UP)
@@ -153,6 +158,8 @@ def run_paths(app, instance: Path, pools: dict, n: int, options) -> None:
         holds = list(queue.holds)[holds_before:] if queue else []
         hold = sum(holds) / len(holds) * 1000 if holds else 0.0
         print(f"{name:<18} {cpu * 1000:>10.2f} {statements[0] / (n - WARM_UP):>10.1f} {hold:>8.2f}", flush=True)
+        if options.statements == name:
+            print("\n".join("    " + text for text in last_request))
         if profiler:
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(400)
 
