@@ -26,7 +26,7 @@ import threading
 import time
 import weakref
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session, scoped_session
 from sqlalchemy.orm.attributes import set_committed_value
 
 WRITE_OPTION = "kiosk_write"
+T = TypeVar("T")
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA busy_timeout=15000",
@@ -190,7 +191,7 @@ def note_written(session: Session | scoped_session, model, row_id, values: dict)
             set_committed_value(instance, name, value)
 
 
-def write_checked(check, checked, update, tries: int = 5):
+def write_checked(check: Callable[[], T], checked: T, update: Callable[[T], bool], tries: int = 5) -> Optional[T]:
     """The optimistic step of a write that read and checked its rows before its transaction:
     `update(checked)` runs a conditional UPDATE (on the version and status `check` read) and says
     whether it matched. When it matched nothing, the row changed meanwhile: it is read and checked
@@ -204,11 +205,11 @@ def write_checked(check, checked, update, tries: int = 5):
     return None
 
 
-def read_again(session: Session | scoped_session, check):
+def read_again(session: Session | scoped_session, check: Callable[[], T]) -> Callable[[], T]:
     """`check` as `write_checked` runs it again inside the write, for a check that reads through
     the ORM: the objects it read before are expired first, so they are read as they are now
     (the rare path: something changed between the check and the write)."""
-    def again():
+    def again() -> T:
         session.expire_all()
         return check()
     return again
