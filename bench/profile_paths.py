@@ -1,12 +1,13 @@
 """CPU time, SQL statements and the writer queue's hold per request, for each write path, in
 one process with Flask's test client (no server, no other clients: what one request costs).
 
-    python bench/profile_paths.py [--requests 200] [--cprofile PATH_NAME]
+    python bench/profile_paths.py [--requests 200] [--cprofile PATH_NAME] [--statements PATH_NAME]
 
 Each path runs --requests times on a fresh demo instance (bench/run.py's data), after a few
 warm-up requests; it prints the mean process CPU per request, the statements per request and
 the writer queue's hold (mean, ms). --cprofile NAME prints cProfile's top functions for one
-path. Issue 14's note quotes these before and after."""
+path; --statements NAME prints the SQL of one path's last request. Issue 14's note quotes these
+before and after."""
 from __future__ import annotations
 
 import argparse
@@ -37,6 +38,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--cprofile", default="")
+    parser.add_argument("--statements", default="", help="print the SQL of this path's last request")
     options = parser.parse_args()
     n = options.requests + WARM_UP
     with tempfile.TemporaryDirectory(prefix="kiosk-profile-") as work:
@@ -45,7 +47,8 @@ def main() -> int:
         env |= {"KIOSK_INSTANCE_PATH": str(instance), "PYTHONPATH": str(BENCH.parent)}
         subprocess.run([sys.executable, "-m", "kiosk.cli", "load-demo"], env=env, check=True, capture_output=True)
         app = make_app(instance)
-        pools = prepare_visits(app, {"scan_new": n, "scan_repeat": n, "donation": n, "questionnaire": n})
+        pools = prepare_visits(app, {"scan_new": n, "scan_repeat": n, "donation": n, "questionnaire": n,
+                                     "decision": n})
         run_paths(app, instance, pools, n, options)
     return 0
 
@@ -60,10 +63,12 @@ def run_paths(app, instance: Path, pools: dict, n: int, options) -> None:
     with app.app_context():
         engine = db.engine
     statements = [0]
+    last_request: list[str] = []
 
     @sa.event.listens_for(engine, "before_cursor_execute")
-    def count(*_args):
+    def count(_connection, _cursor, statement, *_args):
         statements[0] += 1
+        last_request.append(" ".join(statement.split())[:160])
 
     queue = writer_queue_of(engine)
     tablet = app.test_client()
@@ -76,9 +81,17 @@ def run_paths(app, instance: Path, pools: dict, n: int, options) -> None:
     form = questionnaire_form()
     kiosk_sessions = open_kiosk_sessions(app, pools["questionnaire"])
     donations: list[tuple[int, int]] = []
+    screenings: list[tuple[int, int]] = []
+    deferral = {"decision": "deferred_temporary", "deferral_until": "01/01/2099", "reason": "low iron",
+                "override_reason": "the nurse's judgement"}
 
     def nonce() -> str:
         return secrets.token_urlsafe(18)
+
+    def screening_id_of(visit_id: int) -> int:
+        from kiosk.models import Screening
+        with app.app_context():
+            return db.session.scalar(sa.select(Screening.id).where(Screening.visit_id == visit_id))
 
     def donation_id_of(visit_id: int) -> int:
         from kiosk.models import Donation
@@ -106,13 +119,26 @@ def run_paths(app, instance: Path, pools: dict, n: int, options) -> None:
         "donation_void": lambda i: nurse.post(
             f"/nurse/{SITE}/visit/{donations[i][0]}/donation/{donations[i][1]}/void", headers=nurse_headers,
             data={"nonce": nonce(), "expected_version": "2", "void_reason": "wrong donor"}),
+        "decision": lambda i: nurse.post(
+            f"/nurse/{SITE}/visit/{pools['decision'][i][0]}/decision", headers=nurse_headers,
+            data={"nonce": nonce(), "expected_version": pools["decision"][i][1], "hbsag": ""} | deferral),
+        "decision_correct": lambda i: nurse.post(
+            f"/nurse/{SITE}/visit/{screenings[i][0]}/decision/{screenings[i][1]}/correct", headers=nurse_headers,
+            data={"nonce": nonce(), "expected_version": "1", "correction_reason": "wrong date"}
+            | deferral | {"deferral_until": "02/01/2099"}),
+        "decision_void": lambda i: nurse.post(
+            f"/nurse/{SITE}/visit/{screenings[i][0]}/decision/{screenings[i][1]}/void", headers=nurse_headers,
+            data={"nonce": nonce(), "expected_version": "2", "void_reason": "wrong donor"}),
     }
     expected = {"scan_new": 200, "scan_repeat": 200, "questionnaire": 200, "donation": 303,
-                "donation_correct": 303, "donation_void": 303}
+                "donation_correct": 303, "donation_void": 303, "decision": 303, "decision_correct": 303,
+                "decision_void": 303}
     print(f"{'path':<18} {'CPU ms/req':>10} {'statements':>10} {'hold ms':>8}")
     for name, request in paths.items():
         if name == "donation_correct":
             donations[:] = [(visit_id, donation_id_of(visit_id)) for visit_id, _v in pools["donation"]]
+        if name == "decision_correct":
+            screenings[:] = [(visit_id, screening_id_of(visit_id)) for visit_id, _v in pools["decision"]]
         for i in range(WARM_UP):
             answer = request(i)
             assert answer.status_code == expected[name], (name, answer.status_code, answer.text[:800])
@@ -123,6 +149,7 @@ def run_paths(app, instance: Path, pools: dict, n: int, options) -> None:
             profiler.enable()
         started = time.process_time()
         for i in range(WARM_UP, n):
+            last_request.clear()
             answer = request(i)
             assert answer.status_code == expected[name], (name, answer.status_code, answer.text[:800])
         cpu = (time.process_time() - started) / (n - WARM_UP)
@@ -131,6 +158,8 @@ def run_paths(app, instance: Path, pools: dict, n: int, options) -> None:
         holds = list(queue.holds)[holds_before:] if queue else []
         hold = sum(holds) / len(holds) * 1000 if holds else 0.0
         print(f"{name:<18} {cpu * 1000:>10.2f} {statements[0] / (n - WARM_UP):>10.1f} {hold:>8.2f}", flush=True)
+        if options.statements == name:
+            print("\n".join("    " + text for text in last_request))
         if profiler:
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(400)
 

@@ -101,7 +101,8 @@ def make_app(instance: Path, database_url: str = ""):
 def prepare_visits(app, pools: dict[str, int]) -> dict[str, list]:
     """Registered visits at SITE for each pool, in the states the scenarios need. Returns
     {"scan_new": [token], "scan_repeat": [token], "donation": [(visit_id, version)],
-    "questionnaire": [visit_id]}."""
+    "questionnaire": [visit_id]}, and "decision": [(visit_id, version)] (checked in, waiting for
+    screening) when asked for."""
     import sqlalchemy as sa
 
     from kiosk import tally
@@ -151,7 +152,7 @@ def prepare_visits(app, pools: dict[str, int]) -> dict[str, list]:
             counts = bumps.setdefault(department_of[visit.donor_id], {"checked_in": 0, "screened": 0})
             counts["checked_in"] += 1
 
-        for visit in taken["scan_repeat"]:
+        for visit in taken["scan_repeat"] + taken.get("decision", []):
             check_in(visit)
         for visit in taken["donation"]:
             # What kiosk.screenings.record_decision leaves for an accepted donor.
@@ -168,7 +169,8 @@ def prepare_visits(app, pools: dict[str, int]) -> dict[str, list]:
         return {"scan_new": [v.token for v in taken["scan_new"]],
                 "scan_repeat": [v.token for v in taken["scan_repeat"]],
                 "donation": [(v.id, v.version) for v in taken["donation"]],
-                "questionnaire": [v.id for v in taken["questionnaire"]]}
+                "questionnaire": [v.id for v in taken["questionnaire"]]} | (
+            {"decision": [(v.id, v.version) for v in taken["decision"]]} if "decision" in taken else {})
 
 
 def open_kiosk_sessions(app, visit_ids: list[int]) -> list[str]:

@@ -6,15 +6,24 @@ in the write's own transaction, so a crash leaves either both or neither."""
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, TypeVar
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, scoped_session
 
-from kiosk.database import begin_write
+from kiosk.database import begin_write, commit
 from kiosk.models import WriteReceipt
 
 NONCE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+# The receipt's two statements, built once (Core: a write holds SQLite's lock while it runs them).
+_RECEIPTS = WriteReceipt.__table__
+READ_RECEIPT = sa.select(_RECEIPTS.c.action, _RECEIPTS.c.result).where(_RECEIPTS.c.nonce == sa.bindparam("nonce"))
+INSERT_RECEIPT = sa.insert(_RECEIPTS)
+
+
+T = TypeVar("T")
 
 
 class InvalidNonce(ValueError):
@@ -38,38 +47,69 @@ def bound_action(action: str, owner: Optional[str] = None) -> str:
     return f"{action}@{owner}" if owner else action
 
 
+def receipt_of(session: Session | scoped_session, nonce: Optional[str]) -> Optional[sa.Row]:
+    """The receipt (action, result) of this nonce, or None: one indexed read."""
+    return session.execute(READ_RECEIPT, {"nonce": nonce}).first() if nonce else None
+
+
 def run_once(session: Session | scoped_session, nonce: str, action: str,
-             write: Callable[[], dict[str, Any]], owner: Optional[str] = None) -> tuple[dict[str, Any], bool]:
+             write: Callable[[], dict[str, Any]], owner: Optional[str] = None, *,
+             core_only: bool = False) -> tuple[dict[str, Any], bool]:
     """Run `write` (which returns a JSON-able result) once for this nonce, and commit.
 
     Returns (result, replayed): replayed is True when an earlier request already did it.
-    `write` may raise to abort; nothing it did is kept. `owner`: see bound_action."""
+    `write` may raise to abort; nothing it did is kept. `owner`: see bound_action.
+
+    core_only: `write` runs Core statements only (it read and checked what it needs before,
+    `run_checked_once`), so the objects loaded before stay loaded: neither the start of the
+    write nor its commit expires them (the caller tells them what it changed)."""
     check_nonce(nonce)
     action = bound_action(action, owner)
-    begin_write(session)
-    receipt = session.get(WriteReceipt, nonce)
+    begin_write(session, expire=not core_only)
+    receipt = receipt_of(session, nonce)
     if receipt is not None:
-        same_action = receipt.action == action
-        result = dict(receipt.result)
         session.rollback()
-        if not same_action:
-            raise NonceUsedElsewhere(nonce)
-        return result, True
+        return _replayed(receipt, nonce, action), True
     try:
         result = write()
-        session.add(WriteReceipt(nonce=nonce, action=action, result=result))
-        session.commit()
+        session.execute(INSERT_RECEIPT, {"nonce": nonce, "action": action, "result": result})
+        commit(session, expire=not core_only)
     except IntegrityError:
         # Another worker committed the same nonce between our check and our commit (possible
         # on PostgreSQL, where writers do not queue as on SQLite): answer with its result.
         session.rollback()
-        receipt = session.get(WriteReceipt, nonce)
+        receipt = receipt_of(session, nonce)
         if receipt is None:
             raise
-        if receipt.action != action:
-            raise NonceUsedElsewhere(nonce)
-        return dict(receipt.result), True
+        return _replayed(receipt, nonce, action), True
     except BaseException:
         session.rollback()
         raise
     return result, False
+
+
+def _replayed(receipt: sa.Row, nonce: str, action: str) -> dict[str, Any]:
+    if receipt.action != action:
+        raise NonceUsedElsewhere(nonce)
+    return dict(receipt.result)
+
+
+def run_checked_once(session: Session | scoped_session, nonce: str, action: str, check: Callable[[], T],
+                     write: Callable[[T], dict[str, Any]], owner: Optional[str] = None) -> tuple[dict[str, Any], bool]:
+    """`run_once` for a write that reads and checks before its transaction and runs only Core
+    statements inside it (issue 14: SQLite's writer queue is then held for those few statements).
+
+    `check()` reads (the ORM is fine there) and raises the write's refusal; its answer is handed
+    to `write`, which re-checks only by a conditional UPDATE (`kiosk.database.write_checked`).
+    When `check` refuses but the nonce has a receipt, the refusal is that earlier request's own
+    doing (a retry of a recorded donation finds the donor done): run_once answers the receipt."""
+    check_nonce(nonce)
+    try:
+        checked: Optional[T] = check()
+    except Exception:
+        if receipt_of(session, nonce) is None:
+            raise
+        checked = None
+    # `checked` is None only when a receipt answers; should that receipt have gone meanwhile, check inside.
+    return run_once(session, nonce, action, lambda: write(check() if checked is None else checked), owner,
+                    core_only=True)

@@ -121,17 +121,24 @@ def init_app(app: Flask) -> None:
 def _stamp_audit_entries_with_the_source_address() -> None:
     """Every audit entry written during a request carries the address it came from (after ProxyFix,
     the client's, not the proxy's). Set here, in one place, so the domain modules that write the
-    entries need not import Flask or pass it along."""
+    entries need not import Flask or pass it along: the ORM's entries on insert, the Core ones
+    (kiosk.audit.insert_audit) through kiosk.audit.source_address."""
+    from kiosk import audit
     from kiosk.models import AuditLog
 
+    audit.source_address = _request_address
     if sa.event.contains(AuditLog, "before_insert", _source_address):
         return
     sa.event.listen(AuditLog, "before_insert", _source_address)
 
 
+def _request_address() -> str:
+    return (request.remote_addr or "")[:45] if has_request_context() else ""
+
+
 def _source_address(_mapper, _connection, entry) -> None:
-    if not entry.source_address and has_request_context():
-        entry.source_address = (request.remote_addr or "")[:45]
+    if not entry.source_address:
+        entry.source_address = _request_address()
 
 
 def render_error(status: int, message: str):

@@ -15,9 +15,32 @@ from kiosk.models import DonationOutcome, Drive, TallyCounter
 COUNTERS = ("checked_in", "screened", "deferred", "bags", "volume_ml", "incomplete")
 
 
+_COUNTERS_TABLE, _DRIVES = TallyCounter.__table__, Drive.__table__
+# The statements, built once: every write a tablet or nurse makes runs them while it holds
+# SQLite's write lock (issue 14). A counter row's key may hold NULLs (a walk-in with no
+# department), and NULL = NULL is never true: one UPDATE per shape of key, chosen at run time.
+TOUCH_DRIVE = sa.update(_DRIVES).where(_DRIVES.c.id == sa.bindparam("t_drive_id")).values(
+    revision=_DRIVES.c.revision + 1)
+
+
+def _key_filter(column: sa.Column, is_null: bool):
+    return column.is_(None) if is_null else column == sa.bindparam(f"k_{column.name}")
+
+
+BUMP_COUNTERS = {
+    (site_null, department_null): sa.update(_COUNTERS_TABLE).where(
+        _COUNTERS_TABLE.c.drive_id == sa.bindparam("k_drive_id"),
+        _key_filter(_COUNTERS_TABLE.c.site_id, site_null),
+        _key_filter(_COUNTERS_TABLE.c.department_id, department_null),
+    ).values({name: _COUNTERS_TABLE.c[name] + sa.bindparam(f"d_{name}") for name in COUNTERS})
+    for site_null in (False, True) for department_null in (False, True)
+}
+INSERT_COUNTERS = sa.insert(_COUNTERS_TABLE)
+
+
 def touch_drive(session: Session, drive_id: int) -> None:
     """Something on the drive's live screens changed (queue, screening, donation)."""
-    session.execute(sa.update(Drive).where(Drive.id == drive_id).values(revision=Drive.revision + 1))
+    session.execute(TOUCH_DRIVE, {"t_drive_id": drive_id})
 
 
 def bump(session: Session, drive_id: int, site_id: Optional[int], department_id: Optional[int],
@@ -26,24 +49,22 @@ def bump(session: Session, drive_id: int, site_id: Optional[int], department_id:
     unknown = set(deltas) - set(COUNTERS)
     if unknown:
         raise ValueError(f"unknown counters: {sorted(unknown)}")
-    row_filter = (TallyCounter.drive_id == drive_id,
-                  TallyCounter.site_id.is_(None) if site_id is None else TallyCounter.site_id == site_id,
-                  TallyCounter.department_id.is_(None) if department_id is None
-                  else TallyCounter.department_id == department_id)
-    values = {name: getattr(TallyCounter, name) + delta for name, delta in deltas.items() if delta}
-    if values:
-        updated = session.execute(sa.update(TallyCounter).where(*row_filter).values(**values)).rowcount
-        if not updated:
+    if any(deltas.values()):
+        key = {"k_drive_id": drive_id, "k_site_id": site_id, "k_department_id": department_id}
+        statement = BUMP_COUNTERS[(site_id is None, department_id is None)]
+        values = key | {f"d_{name}": deltas.get(name, 0) for name in COUNTERS}
+        if not session.execute(statement, values).rowcount:
             # First change for this site and department. On SQLite writers are serialised, so no
             # one else inserts the row meanwhile; on PostgreSQL a concurrent insert of the same key
             # fails the unique constraint and we add to the row it made. Readers always SUM the
             # rows of a key, so a second row (NULL keys are never equal in SQL) stays correct.
             try:
                 with session.begin_nested():
-                    session.add(TallyCounter(drive_id=drive_id, site_id=site_id, department_id=department_id,
-                                             **({name: 0 for name in COUNTERS} | deltas)))
+                    session.execute(INSERT_COUNTERS, {"drive_id": drive_id, "site_id": site_id,
+                                                      "department_id": department_id}
+                                    | {name: deltas.get(name, 0) for name in COUNTERS})
             except IntegrityError:
-                session.execute(sa.update(TallyCounter).where(*row_filter).values(**values))
+                session.execute(statement, values)
     touch_drive(session, drive_id)
 
 

@@ -1,9 +1,16 @@
 """The nurse's decisions at screening: opening a donor, accepting or deferring, corrections.
 
 Plain domain code (no Flask): the views translate `ScreeningError.code` into messages.
-Every write runs once per client nonce (kiosk.idempotency.run_once), checks the version the
-nurse saw, moves the live tally in the same transaction, and leaves an audit entry with the
-old and new values. Nothing is deleted: a voided decision stays, marked voided."""
+Every write runs once per client nonce (kiosk.idempotency), checks the version the nurse saw,
+moves the live tally in the same transaction, and leaves an audit entry with the old and new
+values. Nothing is deleted: a voided decision stays, marked voided.
+
+A decision, a correction and a void read and check everything before their write transaction
+(the ORM and the rules engine are fine there) and, inside it, run only prebuilt Core statements:
+an UPDATE conditional on the versions and status they read (matching nothing when the visit or
+the decision changed meanwhile: they read and decide again), an INSERT ... RETURNING, the
+tally's, the audit's and the receipt's statements. SQLite's writer queue is held for those few
+statements only (issue 14)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -15,11 +22,11 @@ from sqlalchemy.orm import Session
 
 from kiosk.errors import DomainError
 from kiosk import tally
-from kiosk.audit import record_audit
-from kiosk.database import begin_write
-from kiosk.idempotency import run_once
-from kiosk.models import (Donation, Donor, DriveStatus, IdentityDocument, Screening, Staff, Visit, VisitStatus,
-                          utcnow)
+from kiosk.audit import insert_audit
+from kiosk.database import begin_write, expire_rows, note_written, read_again, write_checked
+from kiosk.idempotency import run_checked_once
+from kiosk.models import (Donation, Drive, DriveStatus, IdentityDocument, Screening, Staff, Visit,
+                          VisitStatus, utcnow)
 from kiosk.screening import desk
 from kiosk.screening.questionnaire import Questionnaire
 from kiosk.screening.rules import VITAL_FIELDS, Rules, Vitals, load_rules
@@ -154,12 +161,15 @@ def _checks_reason_kept(decision: str, identity_document: Optional[str], haemogl
     return ""
 
 
-def _decision_values(screening: Screening) -> dict[str, Any]:
-    return {"decision": screening.decision, "volume_ml": screening.volume_ml,
-            "deferral_until": screening.deferral_until.isoformat() if screening.deferral_until else None,
-            "reason": screening.reason, "override_reason": screening.override_reason,
-            "identity_document": screening.identity_document, "checks_reason": screening.checks_reason,
-            "voided": screening.voided}
+def _decision_values(screening: Any) -> dict[str, Any]:
+    """What the audit keeps of a decision (a Screening, a row, or a dict of its columns)."""
+    get = screening.get if isinstance(screening, dict) else lambda name: getattr(screening, name)
+    deferral_until = get("deferral_until")
+    return {"decision": get("decision"), "volume_ml": get("volume_ml"),
+            "deferral_until": deferral_until.isoformat() if deferral_until else None,
+            "reason": get("reason"), "override_reason": get("override_reason"),
+            "identity_document": get("identity_document"), "checks_reason": get("checks_reason"),
+            "voided": get("voided")}
 
 
 def _tally_deltas(decision: str, sign: int) -> dict[str, int]:
@@ -176,9 +186,59 @@ def _vitals_values(vitals: Optional[Vitals]) -> dict[str, Any]:
     return {name: getattr(vitals, name, None) for name in VITAL_FIELDS}
 
 
-def _live_donation(session: Session, visit_id: int) -> Optional[Donation]:
-    return session.scalars(sa.select(Donation).where(Donation.visit_id == visit_id, Donation.voided.is_(False))
-                           .limit(1)).first()
+VISITS, SCREENINGS, DRIVES, DONATIONS = Visit.__table__, Screening.__table__, Drive.__table__, Donation.__table__
+
+# The statements, built once.
+LIVE_DONATION = sa.select(DONATIONS.c.id).where(DONATIONS.c.visit_id == sa.bindparam("visit_id"),
+                                                DONATIONS.c.voided.is_(False)).limit(1)
+# Closing a drive does not change its visits' versions: the UPDATEs check the drive too.
+_VISITS_DRIVE_OPEN = sa.exists().where(DRIVES.c.id == VISITS.c.drive_id, DRIVES.c.status != DriveStatus.CLOSED)
+DECIDE_VISIT = (
+    sa.update(VISITS)
+    .where(VISITS.c.id == sa.bindparam("v_id"), VISITS.c.version == sa.bindparam("v_version"),
+           VISITS.c.status.in_(UNDECIDED), _VISITS_DRIVE_OPEN)
+    .values(status=sa.bindparam("new_status"), screened_at=sa.bindparam("now"), version=VISITS.c.version + 1)
+)
+INSERT_SCREENING = sa.insert(SCREENINGS).returning(SCREENINGS.c.id)
+# A correction or a void changes the decision only while it and its visit are as they were read
+# (a donation recorded meanwhile moves the visit on) and its drive is open, unless allowed closed.
+_SAME_DECISION = (
+    SCREENINGS.c.id == sa.bindparam("s_id"), SCREENINGS.c.version == sa.bindparam("s_version"),
+    SCREENINGS.c.voided.is_(False),
+    sa.exists().where(VISITS.c.id == SCREENINGS.c.visit_id, VISITS.c.version == sa.bindparam("v_version"),
+                      sa.or_(sa.bindparam("allow_closed_drive", type_=sa.Boolean), _VISITS_DRIVE_OPEN)),
+)
+CHANGE_SCREENING = sa.update(SCREENINGS).where(*_SAME_DECISION).values(
+    decision=sa.bindparam("new_decision"), volume_ml=sa.bindparam("new_volume_ml"),
+    deferral_until=sa.bindparam("new_deferral_until"), reason=sa.bindparam("new_reason"),
+    override_reason=sa.bindparam("new_override_reason"), identity_document=sa.bindparam("new_identity_document"),
+    checks_reason=sa.bindparam("new_checks_reason"), version=SCREENINGS.c.version + 1)
+VOID_SCREENING = sa.update(SCREENINGS).where(*_SAME_DECISION).values(
+    voided=True, void_reason=sa.bindparam("new_void_reason"), version=SCREENINGS.c.version + 1)
+# After the decision's conditional UPDATE matched, the visit is as it was read: by id.
+VISIT_STATUS = sa.update(VISITS).where(VISITS.c.id == sa.bindparam("v_id")).values(
+    status=sa.bindparam("new_status"), version=VISITS.c.version + 1)
+VISIT_BACK_TO_SCREENING = sa.update(VISITS).where(VISITS.c.id == sa.bindparam("v_id")).values(
+    status=VisitStatus.IN_SCREENING, screened_at=None, version=VISITS.c.version + 1)
+
+
+def _has_live_donation(session: Session, visit_id: int) -> bool:
+    return session.execute(LIVE_DONATION, {"visit_id": visit_id}).first() is not None
+
+
+@dataclass(frozen=True)
+class _Visit:
+    """What a write needs of the visit it read and checked."""
+    id: int
+    drive_id: int
+    site_id: Optional[int]
+    status: VisitStatus
+    version: int
+    department_id: Optional[int]
+
+    @classmethod
+    def of(cls, visit: Visit) -> "_Visit":
+        return cls(visit.id, visit.drive_id, visit.site_id, visit.status, visit.version, visit.donor.department_id)
 
 
 def record_decision(session: Session, *, visit_id: int, nurse_id: int, expected_version: int,
@@ -191,15 +251,18 @@ def record_decision(session: Session, *, visit_id: int, nurse_id: int, expected_
     `identity_document` is the IdentityDocument value of the document the nurse saw (None: none);
     accepting without one, or without a haemoglobin in `vitals`, needs `checks_reason`.
 
-    The suggestion the decision is checked against (and stored with) is worked out here, in the
-    write's transaction, from the donor, the drive date, the latest answers, the last donation and
-    these vitals: what the nurse's page showed is not taken on trust."""
+    The suggestion the decision is checked against (and stored with) is worked out here, from the
+    donor, the drive date, the latest answers, the last donation and these vitals, right before
+    the write (which records it only if the visit is still the version it was worked out for):
+    what the nurse's page showed is not taken on trust."""
     reason, override_reason = (reason or "").strip(), (override_reason or "").strip()
     checks_reason = (checks_reason or "").strip()
     identity_document = identity_document or None
     haemoglobin = vitals.haemoglobin_g_l if vitals is not None else None
+    status = _status_after(decision)
+    now = utcnow()
 
-    def write() -> dict[str, Any]:
+    def check() -> tuple[_Visit, dict[str, Any]]:
         visit = session.get(Visit, visit_id)
         if visit is None:
             raise ScreeningError("not_found")
@@ -214,33 +277,57 @@ def record_decision(session: Session, *, visit_id: int, nurse_id: int, expected_
         suggestion = desk.suggestion_for(session, visit, vitals, rules, questionnaire).to_dict()
         _check_decision(decision, volume_ml, deferral_until, reason, override_reason, suggestion,
                         visit.drive.drive_date, rules.volume.bag_sizes_ml, identity_document, haemoglobin, checks_reason)
+        return _Visit.of(visit), suggestion
+
+    def decide(checked: tuple[_Visit, dict[str, Any]]) -> bool:
+        visit = checked[0]
+        return bool(session.execute(DECIDE_VISIT, {"v_id": visit.id, "v_version": visit.version,
+                                                   "new_status": status, "now": now}).rowcount)
+
+    def write(checked: tuple[_Visit, dict[str, Any]]) -> dict[str, Any]:
+        matched = write_checked(read_again(session, check), checked, decide)
+        if matched is None:
+            raise ScreeningError("version_conflict", current_version=checked[0].version)
+        visit, suggestion = matched
         values = _vitals_values(vitals)
-        screening = Screening(
+        screening = dict(
             visit_id=visit.id, suggestion=suggestion, decision=decision,
             volume_ml=volume_ml if decision == "accepted" else None,
             deferral_until=deferral_until if decision == "deferred_temporary" else None,
             reason=reason, override_reason=override_reason if is_override(decision, volume_ml, suggestion) else "",
             identity_document=identity_document,
             checks_reason=_checks_reason_kept(decision, identity_document, haemoglobin, checks_reason),
-            nurse_id=nurse_id, nonce=nonce, **values)
-        session.add(screening)
-        visit.status = _status_after(decision)
-        visit.screened_at = utcnow()
-        visit.version += 1
-        department_id = session.scalar(sa.select(Donor.department_id).where(Donor.id == visit.donor_id))
-        tally.bump(session, visit.drive_id, visit.site_id, department_id, **_tally_deltas(decision, 1))
-        session.flush()
-        record_audit(session, "screening_decision", staff_id=nurse_id, entity="screening", entity_id=screening.id,
+            voided=False, nurse_id=nurse_id, nonce=nonce, **values)
+        screening_id = session.execute(INSERT_SCREENING, screening).scalar_one()
+        tally.bump(session, visit.drive_id, visit.site_id, visit.department_id, **_tally_deltas(decision, 1))
+        insert_audit(session, "screening_decision", staff_id=nurse_id, entity="screening", entity_id=screening_id,
                      drive_id=visit.drive_id, new={**_decision_values(screening), "visit_id": visit.id, **values},
-                     reason=screening.override_reason)
-        return {"screening_id": screening.id, "version": visit.version, "status": visit.status.value}
+                     reason=screening["override_reason"])
+        return {"screening_id": screening_id, "version": visit.version + 1, "status": status.value}
 
-    result, replayed = run_once(session, nonce, "record_decision", write)
+    result, replayed = run_checked_once(session, nonce, "record_decision", check, write)
+    if replayed:
+        expire_rows(session, Visit, [visit_id])
+    else:
+        note_written(session, Visit, visit_id, {"status": status, "screened_at": now, "version": result["version"]})
     return {**result, "replayed": replayed}
 
 
-def _load_for_change(session: Session, screening_id: int, expected_version: int,
-                     allow_closed_drive: bool) -> tuple[Screening, Visit]:
+@dataclass(frozen=True)
+class _Decision:
+    """What a correction or a void needs of the decision it read and checked."""
+    id: int
+    version: int
+    values: dict[str, Any]  # _decision_values
+    haemoglobin_g_l: Optional[int]
+    suggestion: dict[str, Any]
+    visit: _Visit
+    drive_date: dt.date
+    donated: bool  # a donation stands on the visit
+
+
+def _checked_decision(session: Session, screening_id: int, expected_version: int,
+                      allow_closed_drive: bool) -> _Decision:
     screening = session.get(Screening, screening_id)
     if screening is None:
         raise ScreeningError("not_found")
@@ -251,7 +338,38 @@ def _load_for_change(session: Session, screening_id: int, expected_version: int,
         raise ScreeningError("version_conflict", current_version=screening.version)
     if screening.voided:
         raise ScreeningError("voided")
-    return screening, visit
+    return _Decision(screening.id, screening.version, _decision_values(screening), screening.haemoglobin_g_l,
+                     screening.suggestion or {}, _Visit.of(visit), visit.drive.drive_date,
+                     _has_live_donation(session, visit.id))
+
+
+def _change(session: Session, nonce: str, action: str, check, update, after,
+            allow_closed_drive: bool) -> dict[str, Any]:
+    """A correction or a void: checked before the write; inside it `update(decision, params)`
+    (a conditional UPDATE of the decision) and, once it has matched, `after` (the visit, the
+    tally, the audit), which returns what it wrote to the visit. Returns the result with "replayed"."""
+    written: dict[str, Any] = {}
+
+    def conditional_update(decision: _Decision) -> bool:
+        return update(decision, {"s_id": decision.id, "s_version": decision.version,
+                                 "v_version": decision.visit.version, "allow_closed_drive": allow_closed_drive})
+
+    def write(checked: _Decision) -> dict[str, Any]:
+        decision = write_checked(read_again(session, check), checked, conditional_update)
+        if decision is None:
+            raise ScreeningError("version_conflict", current_version=checked.version)
+        visit_version = decision.visit.version + 1
+        written.update(after(decision), visit_id=decision.visit.id, version=visit_version)
+        return {"screening_id": decision.id, "version": decision.version + 1, "visit_version": visit_version,
+                "status": written["status"].value}
+
+    result, replayed = run_checked_once(session, nonce, action, check, write)
+    if replayed:
+        session.expire_all()  # what the earlier request changed: rare, and read again if used
+    else:
+        expire_rows(session, Screening, [result["screening_id"]])
+        note_written(session, Visit, written.pop("visit_id"), written)
+    return {**result, "replayed": replayed}
 
 
 def correct_decision(session: Session, *, screening_id: int, staff_id: int, expected_version: int, decision: str,
@@ -266,40 +384,43 @@ def correct_decision(session: Session, *, screening_id: int, staff_id: int, expe
     deferral while a donation stands: void the donation first."""
     reason, override_reason = (reason or "").strip(), (override_reason or "").strip()
     correction_reason = (correction_reason or "").strip()
+    bag_sizes = (rules or load_rules()).volume.bag_sizes_ml
+    new: dict[str, Any] = {}
 
-    def write() -> dict[str, Any]:
-        screening, visit = _load_for_change(session, screening_id, expected_version, allow_closed_drive)
+    def check() -> _Decision:
+        checked = _checked_decision(session, screening_id, expected_version, allow_closed_drive)
         if not correction_reason:
             raise ScreeningError("reason_required")
-        identity = screening.identity_document if identity_document is None else (identity_document or None)
-        checks = screening.checks_reason if checks_reason is None else checks_reason.strip()
-        _check_decision(decision, volume_ml, deferral_until, reason, override_reason, screening.suggestion or {},
-                        visit.drive.drive_date, (rules or load_rules()).volume.bag_sizes_ml, identity, screening.haemoglobin_g_l, checks)
-        donation = _live_donation(session, visit.id)
-        if donation is not None and decision != "accepted":
+        identity = checked.values["identity_document"] if identity_document is None else (identity_document or None)
+        checks = checked.values["checks_reason"] if checks_reason is None else checks_reason.strip()
+        _check_decision(decision, volume_ml, deferral_until, reason, override_reason, checked.suggestion,
+                        checked.drive_date, bag_sizes, identity, checked.haemoglobin_g_l, checks)
+        if checked.donated and decision != "accepted":
             raise ScreeningError("already_donated")
-        old = _decision_values(screening)
-        department_id = session.scalar(sa.select(Donor.department_id).where(Donor.id == visit.donor_id))
-        deltas = {k: _tally_deltas(decision, 1)[k] + _tally_deltas(screening.decision, -1)[k] for k in ("screened", "deferred")}
-        screening.decision = decision
-        screening.volume_ml = volume_ml if decision == "accepted" else None
-        screening.deferral_until = deferral_until if decision == "deferred_temporary" else None
-        screening.reason = reason
-        screening.override_reason = override_reason if is_override(decision, volume_ml, screening.suggestion or {}) else ""
-        screening.identity_document = identity
-        screening.checks_reason = _checks_reason_kept(decision, identity, screening.haemoglobin_g_l, checks)
-        screening.version += 1
-        if donation is None:
-            visit.status = _status_after(decision)
-        visit.version += 1
-        tally.bump(session, visit.drive_id, visit.site_id, department_id, **deltas)
-        record_audit(session, "screening_corrected", staff_id=staff_id, entity="screening", entity_id=screening.id,
-                     drive_id=visit.drive_id, old=old, new=_decision_values(screening), reason=correction_reason)
-        return {"screening_id": screening.id, "version": screening.version, "visit_version": visit.version,
-                "status": visit.status.value}
+        new.update(decision=decision, volume_ml=volume_ml if decision == "accepted" else None,
+                   deferral_until=deferral_until if decision == "deferred_temporary" else None, reason=reason,
+                   override_reason=override_reason if is_override(decision, volume_ml, checked.suggestion) else "",
+                   identity_document=identity,
+                   checks_reason=_checks_reason_kept(decision, identity, checked.haemoglobin_g_l, checks), voided=False)
+        return checked
 
-    result, replayed = run_once(session, nonce, "correct_decision", write)
-    return {**result, "replayed": replayed}
+    def update(_checked: _Decision, params: dict[str, Any]) -> bool:
+        return bool(session.execute(CHANGE_SCREENING, params | {
+            f"new_{name}": value for name, value in new.items() if name != "voided"}).rowcount)
+
+    def after(checked: _Decision) -> dict[str, Any]:
+        visit = checked.visit
+        # A donation stands (an acceptance corrected): the visit stays done, one version on.
+        status = visit.status if checked.donated else _status_after(decision)
+        session.execute(VISIT_STATUS, {"v_id": visit.id, "new_status": status})
+        deltas = {k: _tally_deltas(decision, 1)[k] + _tally_deltas(checked.values["decision"], -1)[k]
+                  for k in ("screened", "deferred")}
+        tally.bump(session, visit.drive_id, visit.site_id, visit.department_id, **deltas)
+        insert_audit(session, "screening_corrected", staff_id=staff_id, entity="screening", entity_id=checked.id,
+                     drive_id=visit.drive_id, old=checked.values, new=_decision_values(new), reason=correction_reason)
+        return {"status": status}
+
+    return _change(session, nonce, "correct_decision", check, update, after, allow_closed_drive)
 
 
 def void_decision(session: Session, *, screening_id: int, staff_id: int, expected_version: int, reason: str,
@@ -307,25 +428,25 @@ def void_decision(session: Session, *, screening_id: int, staff_id: int, expecte
     """Cancel a decision recorded in error: the donor goes back to screening, the counts follow."""
     reason = (reason or "").strip()
 
-    def write() -> dict[str, Any]:
-        screening, visit = _load_for_change(session, screening_id, expected_version, allow_closed_drive)
+    def check() -> _Decision:
+        checked = _checked_decision(session, screening_id, expected_version, allow_closed_drive)
         if not reason:
             raise ScreeningError("reason_required")
-        if _live_donation(session, visit.id) is not None:
+        if checked.donated:
             raise ScreeningError("already_donated")
-        old = _decision_values(screening)
-        department_id = session.scalar(sa.select(Donor.department_id).where(Donor.id == visit.donor_id))
-        screening.voided = True
-        screening.void_reason = reason
-        screening.version += 1
-        visit.status = VisitStatus.IN_SCREENING
-        visit.screened_at = None
-        visit.version += 1
-        tally.bump(session, visit.drive_id, visit.site_id, department_id, **_tally_deltas(screening.decision, -1))
-        record_audit(session, "screening_voided", staff_id=staff_id, entity="screening", entity_id=screening.id,
-                     drive_id=visit.drive_id, old=old, new=_decision_values(screening), reason=reason)
-        return {"screening_id": screening.id, "version": screening.version, "visit_version": visit.version,
-                "status": visit.status.value}
+        return checked
 
-    result, replayed = run_once(session, nonce, "void_decision", write)
-    return {**result, "replayed": replayed}
+    def update(_checked: _Decision, params: dict[str, Any]) -> bool:
+        return bool(session.execute(VOID_SCREENING, params | {"new_void_reason": reason}).rowcount)
+
+    def after(checked: _Decision) -> dict[str, Any]:
+        visit = checked.visit
+        session.execute(VISIT_BACK_TO_SCREENING, {"v_id": visit.id})
+        tally.bump(session, visit.drive_id, visit.site_id, visit.department_id,
+                   **_tally_deltas(checked.values["decision"], -1))
+        insert_audit(session, "screening_voided", staff_id=staff_id, entity="screening", entity_id=checked.id,
+                     drive_id=visit.drive_id, old=checked.values, new=checked.values | {"voided": True},
+                     reason=reason)
+        return {"status": VisitStatus.IN_SCREENING, "screened_at": None}
+
+    return _change(session, nonce, "void_decision", check, update, after, allow_closed_drive)

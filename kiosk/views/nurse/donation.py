@@ -9,7 +9,8 @@ from flask_login import current_user
 from kiosk.donations import DonationError, correct_donation as correct_recorded_donation, record_donation
 from kiosk.donations import void_donation as void_recorded_donation
 from kiosk.extensions import db
-from kiosk.models import Donation, Visit, WriteReceipt
+from kiosk.idempotency import receipt_of
+from kiosk.models import Donation, Visit
 from kiosk.views.nurse import bp, site_and_drive, visit_here
 from kiosk.views.nurse.forms import CorrectDonationForm, DonationForm, VoidForm
 from kiosk.views.nurse.visit import change_refused, error_response, int_or_none, render_visit, visit_context
@@ -26,7 +27,7 @@ def donate(code: str, visit_id: int):
                                             error=_("Nothing was saved: correct the highlighted fields.")), 422)
     # A retry of a donation that was recorded (its answer lost on the Wi-Fi) finds the visit one
     # version on, by its own doing: record_donation answers it from the nonce's receipt instead.
-    retried = db.session.get(WriteReceipt, form.nonce.data) is not None
+    retried = receipt_of(db.session, form.nonce.data) is not None
     if not retried and int_or_none(form.expected_version.data) != visit.version:
         form.nonce.data = ""
         return error_response(site, drive, visit, "version_conflict", 409)
