@@ -219,7 +219,8 @@ def scan_pass(session: Session, *, scanned_text: str, site: Site, today: dt.date
         return _scan_result_for(visit, drive_id)
     result, _replayed = run_checked_once(
         session, nonce, "kiosk_scan", lambda: checked,
-        lambda found: _scan_write(session, read_visit, found, site, drive_id, terminal), owner=terminal.owner)
+        lambda found: _scan_write(session, read_visit, found, site, drive_id, terminal), owner=terminal.owner,
+        asked=token or scanned_text)
     return _result_from(result)
 
 
@@ -239,7 +240,8 @@ def find_by_identity(session: Session, *, id_number: str, date_of_birth: dt.date
 
     result, _replayed = run_checked_once(
         session, nonce, "kiosk_find", read_visit,
-        lambda found: _scan_write(session, read_visit, found, site, drive_id, terminal), owner=terminal.owner)
+        lambda found: _scan_write(session, read_visit, found, site, drive_id, terminal), owner=terminal.owner,
+        asked=f"{id_number} {date_of_birth.isoformat()}")
     return _result_from(result)
 
 
@@ -300,7 +302,8 @@ def register_walk_in(session: Session, *, walk_in: WalkIn, site: Site, today: dt
         visit = session.execute(VISIT_BY_ID, {"visit_id": visit_id}).one()
         return _scan_write(session, lambda: (visit, None), (visit, None), site, drive_id, terminal)
 
-    result, _replayed = run_checked_once(session, nonce, "kiosk_walk_in", check, write, owner=terminal.owner)
+    result, _replayed = run_checked_once(session, nonce, "kiosk_walk_in", check, write, owner=terminal.owner,
+                                         asked=walk_in.id_number)
     return _result_from(result)
 
 

@@ -5,6 +5,7 @@ of the first and answers the same, without recording anything again. The receipt
 in the write's own transaction, so a crash leaves either both or neither."""
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any, Callable, Optional, TypeVar
 
@@ -41,10 +42,21 @@ def check_nonce(nonce: str | None) -> str:
     return nonce
 
 
-def bound_action(action: str, owner: Optional[str] = None) -> str:
+def bound_action(action: str, owner: Optional[str] = None, asked: str = "") -> str:
     """The action a receipt is kept under: with an owner (a paired device), the receipt answers
-    only that owner ("kiosk_scan@device:7"), so a nonce seen on the network is no use elsewhere."""
-    return f"{action}@{owner}" if owner else action
+    only that owner ("kiosk_scan@device:7"), so a nonce seen on the network is no use elsewhere.
+    With `asked` (what the request asked for: the pass scanned, the ID number typed), it answers
+    only the same question ("kiosk_scan@device:7#3f2a…"): a tablet whose answer was lost keeps
+    its form and nonce, and the next donor's scan on it must not get the previous donor's answer."""
+    bound = f"{action}@{owner}" if owner else action
+    if asked:
+        bound += "#" + hashlib.sha256(asked.encode()).hexdigest()[:ASKED_DIGITS]
+    return bound
+
+
+# Hex digits of the question's digest kept on a receipt ("#" and these fit the action's 40
+# characters after "kiosk_walk_in@device:<id>"); a collision needs the same nonce anyway.
+ASKED_DIGITS = 10
 
 
 def receipt_of(session: Session | scoped_session, nonce: Optional[str]) -> Optional[sa.Row]:
@@ -54,17 +66,17 @@ def receipt_of(session: Session | scoped_session, nonce: Optional[str]) -> Optio
 
 def run_once(session: Session | scoped_session, nonce: str, action: str,
              write: Callable[[], dict[str, Any]], owner: Optional[str] = None, *,
-             core_only: bool = False) -> tuple[dict[str, Any], bool]:
+             core_only: bool = False, asked: str = "") -> tuple[dict[str, Any], bool]:
     """Run `write` (which returns a JSON-able result) once for this nonce, and commit.
 
     Returns (result, replayed): replayed is True when an earlier request already did it.
-    `write` may raise to abort; nothing it did is kept. `owner`: see bound_action.
+    `write` may raise to abort; nothing it did is kept. `owner`, `asked`: see bound_action.
 
     core_only: `write` runs Core statements only (it read and checked what it needs before,
     `run_checked_once`), so the objects loaded before stay loaded: neither the start of the
     write nor its commit expires them (the caller tells them what it changed)."""
     check_nonce(nonce)
-    action = bound_action(action, owner)
+    action = bound_action(action, owner, asked)
     begin_write(session, expire=not core_only)
     receipt = receipt_of(session, nonce)
     if receipt is not None:
@@ -95,7 +107,8 @@ def _replayed(receipt: sa.Row, nonce: str, action: str) -> dict[str, Any]:
 
 
 def run_checked_once(session: Session | scoped_session, nonce: str, action: str, check: Callable[[], T],
-                     write: Callable[[T], dict[str, Any]], owner: Optional[str] = None) -> tuple[dict[str, Any], bool]:
+                     write: Callable[[T], dict[str, Any]], owner: Optional[str] = None,
+                     asked: str = "") -> tuple[dict[str, Any], bool]:
     """`run_once` for a write that reads and checks before its transaction and runs only Core
     statements inside it (issue 14: SQLite's writer queue is then held for those few statements).
 
@@ -112,4 +125,4 @@ def run_checked_once(session: Session | scoped_session, nonce: str, action: str,
         checked = None
     # `checked` is None only when a receipt answers; should that receipt have gone meanwhile, check inside.
     return run_once(session, nonce, action, lambda: write(check() if checked is None else checked), owner,
-                    core_only=True)
+                    core_only=True, asked=asked)

@@ -69,6 +69,31 @@ def test_the_same_scan_nonce_records_once_and_answers_the_same(ctx):
     assert db.session.scalar(sa.select(sa.func.count()).select_from(KioskSession)) == 1
 
 
+def test_a_scan_nonce_answers_only_the_pass_it_was_used_for(ctx):
+    """A tablet whose answer was lost keeps its form and nonce: the next donor's pass scanned with it
+    must not get the previous donor's kiosk session and name; the same pass again still replays."""
+    from kiosk.idempotency import NonceUsedElsewhere
+
+    first_visit = a_visit()
+    nonce = new_nonce()
+    first = scan(ctx, first_visit.token, nonce)
+    second_visit = db.session.scalars(sa.select(Visit).join(Site).where(
+        Site.code == "XNC", Visit.checked_in_at.is_(None), Visit.id != first_visit.id).order_by(Visit.id).limit(1)).one()
+    with pytest.raises(NonceUsedElsewhere):
+        scan(ctx, second_visit.token, nonce)
+    assert scan(ctx, pass_url("http://192.168.1.20:8000", first_visit.token), nonce) == first
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(KioskSession)) == 1
+    # The "no pass" look-up and the walk-in are bound to what was typed in the same way.
+    found_nonce = new_nonce()
+    donor = second_visit.donor
+    find_by_identity(db.session, id_number=donor.id_number, date_of_birth=donor.date_of_birth, site=ctx["site"],
+                     today=ctx["today"], nonce=found_nonce)
+    with pytest.raises(NonceUsedElsewhere):
+        find_by_identity(db.session, id_number=first_visit.donor.id_number,
+                         date_of_birth=first_visit.donor.date_of_birth, site=ctx["site"], today=ctx["today"],
+                         nonce=found_nonce)
+
+
 def test_unknown_and_forged_codes(ctx):
     for text in ("", "hello", "http://evil.example/p/" + "A" * 32, "A" * 32, "<script>alert(1)</script>"):
         assert scan(ctx, text).outcome == ScanOutcome.UNKNOWN

@@ -34,12 +34,12 @@ def between_check_and_write(monkeypatch, module, other_write) -> None:
     real = module.run_checked_once
     pending = [other_write]
 
-    def racing(session, nonce, action, check, write, owner=None):
+    def racing(session, nonce, action, check, write, owner=None, asked=""):
         if not pending:
-            return real(session, nonce, action, check, write, owner)
+            return real(session, nonce, action, check, write, owner, asked)
         checked = check()
         pending.pop()()
-        return real(session, nonce, action, lambda: checked, write, owner)
+        return real(session, nonce, action, lambda: checked, write, owner, asked)
 
     monkeypatch.setattr(module, "run_checked_once", racing)
 

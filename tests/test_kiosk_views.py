@@ -35,6 +35,21 @@ def test_kiosk_pages_are_not_cached_and_carry_no_personal_data_in_urls(client, d
     assert urls and all(token not in url and not re.search(r"\d{12}", url) for url in urls)
 
 
+def test_the_next_donors_scan_with_a_lost_answers_nonce_never_shows_the_previous_donor(client, app, demo):
+    """The answer to donor A's scan was lost (Wi-Fi): the tablet keeps its form and nonce. Donor B's
+    pass scanned with it is refused with "reload", not answered with A's "is this you?"."""
+    with app.app_context():
+        visits = db.session.scalars(sa.select(Visit).join(Site).where(Site.code == "XNC").order_by(Visit.id).limit(2)).all()
+        (a_token, a_name), (b_token, _) = [(v.token, v.donor.full_name) for v in visits]
+    nonce = new_nonce()
+    first = client.post("/kiosk/XNC/scan", data={"pass_code": a_token, "nonce": nonce}, headers=HX)
+    assert first.status_code == 200 and a_name in first.get_data(as_text=True)
+    second = client.post("/kiosk/XNC/scan", data={"pass_code": b_token, "nonce": nonce}, headers=HX)
+    assert second.status_code == 409 and a_name not in second.get_data(as_text=True)
+    again = client.post("/kiosk/XNC/scan", data={"pass_code": a_token, "nonce": nonce}, headers=HX)
+    assert again.status_code == 200 and a_name in again.get_data(as_text=True)  # A's own retry still replays
+
+
 def test_a_full_page_request_of_a_step_gets_the_whole_kiosk(client, demo):
     page = client.get("/kiosk/XNC/find").get_data(as_text=True)
     assert 'id="kiosk-stage"' in page and 'data-step="find"' in page

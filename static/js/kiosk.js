@@ -210,11 +210,27 @@
     if (event.key === "Escape" && panel && !panel.hidden) { stopCamera(); focusScanInput(); }
   });
 
-  // A network failure must not leave a blank or half-filled screen behind.
+  // A network failure must not leave a blank or half-filled screen behind, nor a silent one: the
+  // donor is told, and the scan input is emptied so the next scan is not typed after the last one.
+  // (Its nonce stays: the same pass scanned again is a retry; another pass gets a fresh start.)
+  function setOffline(offline) {
+    var notice = document.getElementById("kiosk-offline");
+    if (notice) notice.hidden = !offline;
+  }
   document.addEventListener("htmx:sendError", function (event) {
     if (stage && event.detail.target === stage && !stage.innerHTML.trim()) {
       window.location.reload();
+      return;
     }
+    setOffline(true);
+    var input = scanInput();
+    if (input && event.detail.elt && event.detail.elt.contains(input)) {
+      input.value = "";
+      focusScanInput();
+    }
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    if (event.detail.xhr && event.detail.xhr.status > 0) setOffline(false);
   });
 
   document.addEventListener("focusout", function () {

@@ -519,3 +519,34 @@ def test_a_vaccine_kind_on_the_phone(live_server, demo, new_context, app):
         response = db.session.scalars(sa.select(QuestionnaireResponse)).one()
         assert response.channel == "phone"
         assert response.details == {"q4.vaccine": "live", "q9.pregnancy_ended#date": "2026-03-01"}
+
+
+def test_a_lost_answer_then_the_next_donors_scan_never_shows_the_previous_donor(live_server, demo, page, app):
+    """The Wi-Fi drops after the server recorded donor A's scan: the tablet never gets the answer. It
+    says so and empties the scan input (keeping its nonce, so A's own retry is a retry). Donor B scans
+    next: never shown A's name, B gets a fresh start screen, scans again, and is asked "is this you?"."""
+    first, second = a_visit(app, sex="M"), a_visit(app, sex="F")
+    open_kiosk(page, live_server)
+    assert page.locator("#kiosk-offline").is_hidden()
+
+    def lose_the_answer(route):
+        route.fetch()  # the server answers ...
+        route.abort("internetdisconnected")  # ... and the answer never arrives
+
+    page.route("**/kiosk/XNC/scan", lose_the_answer)
+    with page.expect_event("requestfailed"):
+        scan_with_scanner(page, first["token"])
+    page.unroute("**/kiosk/XNC/scan")
+    page.wait_for_selector("#kiosk-offline", state="visible")
+    assert "Không kết nối được máy chủ" in page.locator("#kiosk-offline").inner_text()
+    assert page.locator("#scan-code").input_value() == ""
+    check_page(page, "kiosk-scan-lost-768")
+    scan_with_scanner(page, second["token"])
+    page.wait_for_selector(".kiosk-notice")
+    assert "quét lại" in page.locator(".kiosk-notice").inner_text()
+    assert first["name"] not in page.locator("#kiosk-stage").inner_text()
+    assert page.locator("#kiosk-offline").is_hidden()
+    check_page(page, "kiosk-scan-again-768")
+    scan_with_scanner(page, second["token"])
+    page.wait_for_selector("[data-step=confirm]")
+    assert page.locator(".identity-name").inner_text() == second["name"]

@@ -15,8 +15,8 @@ from kiosk.checkin import (CheckinOutcome, ScanOutcome, WalkIn, WalkInRefused, c
 from kiosk.database import begin_write
 from kiosk.extensions import db
 from kiosk.formatting import local_today
-from kiosk.idempotency import InvalidNonce, bound_action
-from kiosk.models import Drive, KioskSession, Site, Visit, WriteReceipt
+from kiosk.idempotency import InvalidNonce, NonceUsedElsewhere, bound_action, receipt_of
+from kiosk.models import Drive, KioskSession, Site, Visit
 from kiosk.qr import qr_svg
 from kiosk.screening.questionnaire import IncompleteAnswers, load_questionnaire
 from kiosk.tokens import pass_url
@@ -31,10 +31,11 @@ from kiosk.views.lookups import screening_rules, site_or_404
 FIND_LIMIT, FIND_WINDOW = 20, 60
 
 
-def replayed_walk_in(nonce: str) -> bool:
-    """A retry of a walk-in already answered: it is answered again, and not counted again."""
-    receipt = db.session.get(WriteReceipt, nonce) if nonce else None
-    return receipt is not None and receipt.action == bound_action("kiosk_walk_in", terminal().owner)
+def replayed_walk_in(nonce: str, id_number: str) -> bool:
+    """A retry of a walk-in already answered (the same nonce, device and ID number): it is answered
+    again, and not counted again."""
+    receipt = receipt_of(db.session, nonce)
+    return receipt is not None and receipt.action == bound_action("kiosk_walk_in", terminal().owner, id_number)
 
 
 def _today_drive(site: Site) -> Optional[Drive]:
@@ -103,8 +104,13 @@ def scan(code: str):
         return _stage("kiosk/_start.html", 422, site=site, drive=_today_drive(site), form=form)
     if misses_exceeded("scan"):
         return _start(site, 429, notice=_("Too many attempts. Please wait a minute, or ask the staff at the desk."))
-    result = scan_pass(db.session, scanned_text=form.pass_code.data, site=site, today=local_today(), nonce=form.nonce.data,
-                       terminal=terminal())
+    try:
+        result = scan_pass(db.session, scanned_text=form.pass_code.data, site=site, today=local_today(),
+                           nonce=form.nonce.data, terminal=terminal())
+    except NonceUsedElsewhere:
+        # The form's nonce answered another pass (the previous donor's scan, whose answer the tablet
+        # never got): a fresh start screen, with a new nonce, and one more scan.
+        return _start(site, 409, notice=_("Please scan your pass again."))
     if result.outcome == ScanOutcome.UNKNOWN:
         count_miss("scan")
     return _scan_outcome(site, result)
@@ -152,7 +158,7 @@ def walk_in(code: str):
     if request.method == "GET" or not form.validate():
         return render(200 if request.method == "GET" else 422)
     counters = walk_in_counters(form.id_number.data)
-    if not replayed_walk_in(form.nonce.data):
+    if not replayed_walk_in(form.nonce.data, form.id_number.data):
         if over_limit(counters):
             return render(429, error=_("Too many attempts. Please wait a minute, or ask the staff at the desk."))
         count_hits(counters)
