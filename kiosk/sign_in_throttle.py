@@ -95,7 +95,11 @@ def take_attempt(session: Session | scoped_session, keys: list[ThrottleKey], now
                                          refused=0, staff_id=key.staff_id)
         statement = statement.on_conflict_do_update(
             index_elements=["key"], set_={"attempts": attempts, "blocked_until": now + _delay_sql(attempts, key.free)},
-            where=table.c.blocked_until <= now,
+            # The free attempts never wait, whatever the clocks say: `now` was read before this
+            # request queued for the write lock (and app servers' clocks differ by a little), so a
+            # nurse signing in just after a colleague at the same address could find the colleague's
+            # attempt stamped "later" and be refused with no attempt over the limit.
+            where=sa.or_(table.c.blocked_until <= now, table.c.attempts < key.free),
         ).returning(table.c.attempts, table.c.refused)
         row = session.execute(statement).first()
         if row is None:  # still waiting: take back what this attempt counted on the other keys

@@ -168,3 +168,17 @@ def test_a_venues_nurses_signing_in_all_day_from_one_address_are_never_delayed(a
     stranger = app.test_client()
     answers = [AuthActions(stranger).sign_in(f"nobody{n}", "guess").status_code for n in range(ADDRESS_FREE + 1)]
     assert answers[:ADDRESS_FREE] == [401] * ADDRESS_FREE and answers[-1] == 429
+
+
+def test_free_attempts_never_wait_whatever_order_their_clocks_read(app, demo):
+    """Two nurses at one address sign in at the same moment: the second read its clock before it
+    queued for the write lock, so its `now` is earlier than the first's stamp. A free attempt is
+    still free (the crash test's nurses got 429 with no attempt over the limit)."""
+    from kiosk.sign_in_throttle import ADDRESS_FREE, address_key, take_attempt
+
+    key = address_key("10.0.0.7")
+    with app.app_context():
+        stamps = [1_900_000_000.0 + (0.05 if n % 2 == 0 else 0.0) for n in range(ADDRESS_FREE)]
+        assert [take_attempt(db.session, [key], now) for now in stamps] == [None] * ADDRESS_FREE
+        # Past the free ones the delays hold as before.
+        assert take_attempt(db.session, [key], stamps[-1]) == pytest.approx(delay_after(ADDRESS_FREE, ADDRESS_FREE))
