@@ -22,6 +22,7 @@ import collections
 import fcntl
 import json
 import os
+import sys
 import threading
 import time
 import weakref
@@ -56,6 +57,10 @@ def private_file(path: Path) -> None:
         pass  # a folder we cannot write: SQLite will say so, in its own words
 
 
+# Seconds: the interpreter's thread time slice while a writer queue is in use (see configure_engine).
+WRITER_SWITCH_INTERVAL = 0.001
+
+
 def configure_engine(engine: sa.Engine, instance_path: Optional[str] = None) -> None:
     """Pragmas, BEGIN IMMEDIATE for writes, and (given the instance folder) the writer queue."""
     if engine.dialect.name != "sqlite":
@@ -66,6 +71,11 @@ def configure_engine(engine: sa.Engine, instance_path: Optional[str] = None) -> 
         private_file(Path(database))
     if instance_path and database and database != ":memory:" and not database.startswith("file:"):
         queue = WriterQueue(Path(instance_path) / f"{Path(database).name}.write-lock")
+        # The writer holds the queue across several sqlite3 calls, each of which lets the GIL go;
+        # getting it back waits for the other threads' time slice (5 ms by default), so under load
+        # a 2 ms write held the queue for 10-20 ms and everyone behind it waited. A 1 ms slice
+        # gives the holder its turn sooner (bench/run.py: see the README's "Measured").
+        sys.setswitchinterval(min(sys.getswitchinterval(), WRITER_SWITCH_INTERVAL))
     _ENGINE_QUEUES[engine] = queue
 
     @event.listens_for(engine, "connect")
