@@ -50,13 +50,14 @@ sys.path.insert(0, str(BENCH))
 
 from harness import (BARE_APP, NONCE_MARK, ROOT, USER_AGENT, LoadGenerator, Result, Scenario,  # noqa: E402
                      ensure_wrk)
+from tests.support.donors import GOOD_VITALS  # noqa: E402
 from tests.support.server import Server  # noqa: E402
 
 RESULTS_FILE = BENCH / "results.md"
 SITE = "XNC"
 # p99 limits (issue 14): a write queues for SQLite's one writer, so its limit is the queue's;
 # the reads (the display's polls, a repeated scan) keep theirs.
-WRITE_SCENARIOS = frozenset({"scan_new", "questionnaire", "donation"})
+WRITE_SCENARIOS = frozenset({"scan_new", "questionnaire", "decision", "donation"})
 P99_LIMIT_MS = {"write": 300.0, "read": 100.0}
 # Throughput targets as a share of the bare app's, on a 2-core machine (issue 14).
 RATIO_TARGETS = {"idle": 0.60, "changed": 0.30, "scan_repeat": 0.20, "donation": 0.08}
@@ -502,7 +503,7 @@ def _run(options, started_at: dt.datetime, load_before: str, cli: dict, wrk, wor
     write_pool = max(1000, options.seconds * POOL_PER_SECOND)
     app = make_app(instance, database.url if database else "")
     pools = prepare_visits(app, {"scan_new": 2000, "scan_repeat": 500, "donation": write_pool,
-                                 "questionnaire": write_pool})
+                                 "questionnaire": write_pool, "decision": write_pool})
 
     load = LoadGenerator(work, wrk, seconds=options.seconds, connections=options.connections)
     results: dict[str, tuple[str, Result]] = {}
@@ -566,6 +567,16 @@ def _run(options, started_at: dt.datetime, load_before: str, cli: dict, wrk, wor
 
     nurse = nurse_browser(app_url, instance)
     nurse_headers = {"Cookie": nurse.cookie_header(), "X-CSRFToken": nurse.csrf}
+    # The nurse's decision: vitals, "accept 350 ml", the identity document seen. The prepared donors
+    # answered no questionnaire here, so the rules suggest otherwise and the override's reason is given.
+    vitals = urllib.parse.urlencode(GOOD_VITALS | {"decision": "accepted", "volume_ml": "350",
+                                                   "identity_document": "cccd",
+                                                   "override_reason": "Bench: accepted after review"})
+    measure("decision", "nurse's decision (accept)", app_url,
+            Scenario("decision", [(f"/nurse/{SITE}/visit/{visit_id}/decision",
+                                   f"nonce={NONCE_MARK}&expected_version={version}&{vitals}")
+                                  for visit_id, version in pools["decision"]],
+                     method="POST", headers=nurse_headers, cycle=False, expect_status=303, marker=""))
     measure("donation", "nurse's donation save", app_url,
             Scenario("donation", [(f"/nurse/{SITE}/visit/{visit_id}/donation",
                                    f"nonce={NONCE_MARK}&expected_version={version}&volume_ml=350"
