@@ -262,6 +262,16 @@ class WalkInRefused(Exception):
     """The ID number is already known: the donor goes to the registration desk with their ID."""
 
 
+WALK_IN_ACTION = "kiosk_walk_in"
+
+
+def replayed_walk_in(session: Session, nonce: str, id_number: str, terminal: Terminal = ANY_TERMINAL) -> bool:
+    """Has register_walk_in already answered this nonce, for this ID number and device? (A retry is
+    answered again and must not count against the walk-in limits a second time.)"""
+    receipt = receipt_of(session, nonce)
+    return receipt is not None and receipt.action == bound_action(WALK_IN_ACTION, terminal.owner, id_number)
+
+
 def register_walk_in(session: Session, *, walk_in: WalkIn, site: Site, today: dt.date, nonce: str,
                      terminal: Terminal = ANY_TERMINAL) -> ScanResult:
     """A donor we do not know: a donor record and a visit for today's drive here; then the same way
@@ -302,7 +312,7 @@ def register_walk_in(session: Session, *, walk_in: WalkIn, site: Site, today: dt
         visit = session.execute(VISIT_BY_ID, {"visit_id": visit_id}).one()
         return _scan_write(session, lambda: (visit, None), (visit, None), site, drive_id, terminal)
 
-    result, _replayed = run_checked_once(session, nonce, "kiosk_walk_in", check, write, owner=terminal.owner,
+    result, _replayed = run_checked_once(session, nonce, WALK_IN_ACTION, check, write, owner=terminal.owner,
                                          asked=walk_in.id_number)
     return _result_from(result)
 

@@ -10,8 +10,8 @@ from flask_babel import gettext as _
 from kiosk.checkin import PhoneAnswersOutcome, answer_on_phone, answered_today
 from kiosk.extensions import db
 from kiosk.formatting import local_today
-from kiosk.idempotency import InvalidNonce
-from kiosk.models import DriveStatus, Visit, WriteReceipt
+from kiosk.idempotency import InvalidNonce, receipt_of
+from kiosk.models import DriveStatus, Visit
 from kiosk.qr import qr_svg
 from kiosk.screening.questionnaire import IncompleteAnswers, load_questionnaire
 from kiosk.tokens import TOKEN_PATTERN, pass_url
@@ -22,7 +22,7 @@ from kiosk.views.donor_kiosk.forms import (QuestionnairePost, first_screen_of, i
 
 def replayed(nonce: str) -> bool:
     """A retry of a submission already answered (its nonce has a receipt): it gets the same answer."""
-    receipt = db.session.get(WriteReceipt, nonce) if nonce else None
+    receipt = receipt_of(db.session, nonce)
     return receipt is not None and receipt.action == "phone_questionnaire"
 
 

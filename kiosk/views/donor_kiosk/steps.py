@@ -11,11 +11,11 @@ from flask_babel import get_locale, gettext as _
 
 from kiosk.checkin import (CheckinOutcome, ScanOutcome, WalkIn, WalkInRefused, check_in, close_kiosk_session,
                            find_by_identity, open_kiosk_session, phone_answers_today, register_walk_in,
-                           replayed_check_in, scan_pass, todays_drive_at)
+                           replayed_check_in, replayed_walk_in, scan_pass, todays_drive_at)
 from kiosk.database import begin_write
 from kiosk.extensions import db
 from kiosk.formatting import local_today
-from kiosk.idempotency import InvalidNonce, NonceUsedElsewhere, bound_action, receipt_of
+from kiosk.idempotency import InvalidNonce, NonceUsedElsewhere
 from kiosk.models import Drive, KioskSession, Site, Visit
 from kiosk.qr import qr_svg
 from kiosk.screening.questionnaire import IncompleteAnswers, load_questionnaire
@@ -29,13 +29,6 @@ from kiosk.views.lookups import screening_rules, site_or_404
 
 # Look-ups by ID number and date of birth, per kiosk address: enough for a queue, too few to enumerate.
 FIND_LIMIT, FIND_WINDOW = 20, 60
-
-
-def replayed_walk_in(nonce: str, id_number: str) -> bool:
-    """A retry of a walk-in already answered (the same nonce, device and ID number): it is answered
-    again, and not counted again."""
-    receipt = receipt_of(db.session, nonce)
-    return receipt is not None and receipt.action == bound_action("kiosk_walk_in", terminal().owner, id_number)
 
 
 def _today_drive(site: Site) -> Optional[Drive]:
@@ -158,7 +151,7 @@ def walk_in(code: str):
     if request.method == "GET" or not form.validate():
         return render(200 if request.method == "GET" else 422)
     counters = walk_in_counters(form.id_number.data)
-    if not replayed_walk_in(form.nonce.data, form.id_number.data):
+    if not replayed_walk_in(db.session, form.nonce.data, form.id_number.data, terminal()):
         if over_limit(counters):
             return render(429, error=_("Too many attempts. Please wait a minute, or ask the staff at the desk."))
         count_hits(counters)
