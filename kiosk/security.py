@@ -142,9 +142,10 @@ def _source_address(_mapper, _connection, entry) -> None:
 
 
 def render_error(status: int, message: str):
-    template = "errors/_error.html" if request.headers.get("HX-Request") else "errors/error.html"
+    swapped = bool(request.headers.get("HX-Request"))  # into a page that stays: the partial only
+    template = "errors/_error.html" if swapped else "errors/error.html"
     try:
-        return render_template(template, status=status, message=message), status
+        return render_template(template, status=status, message=message, swapped=swapped), status
     except Exception:  # the error page itself failed: still answer in words, never a bare 500
         current_app.logger.exception("Error page failed to render")
         return f"{status}: {message}", status, {"Content-Type": "text/plain; charset=utf-8"}
