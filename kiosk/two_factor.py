@@ -53,11 +53,11 @@ def use_sign_in_code(session: Session | scoped_session, *, member_id: int, code:
                      at: Optional[dt.datetime] = None) -> Optional[str]:
     """Check the code of the sign-in's second step and spend it, and commit. None when it is right
     and unused; "wrong", or "used" for a code (or an earlier one) that already signed in."""
+    member = session.get(Staff, member_id)
+    step = matching_step(member.totp_secret if member else None, code, at)
+    if step is None:  # a wrong code writes nothing, so it does not queue for the write lock
+        return "wrong"
     with write_transaction(session):
-        member = session.get(Staff, member_id)
-        step = matching_step(member.totp_secret if member else None, code, at)
-        if step is None:
-            return "wrong"
         if not _spend_step(session, member_id, step):
             return "used"
     return None
