@@ -3,6 +3,7 @@ code held to the kiosk's camera checks the donor in, a ticket's held to the nurs
 opens the donor. Chromium's fake camera plays a still image of the code."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -35,27 +36,29 @@ def _y4m_of(png: bytes, path: Path, size=(640, 480)) -> None:
             fh.write(b"FRAME\n" + y.tobytes() + cb.resize(half).tobytes() + cr.resize(half).tobytes())
 
 
-def _browser_whose_camera_shows(playwright_instance, video: Path):
-    return playwright_instance.chromium.launch(
+@contextmanager
+def page_whose_camera_shows(playwright_instance, page_problems, video: Path, viewport: dict):
+    """A page in a Chromium of its own whose camera plays `video` (allowed to use it), closed after."""
+    browser = playwright_instance.chromium.launch(
         executable_path=CHROMIUM, headless=True,
         args=CHROMIUM_ARGS + ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
                               f"--use-file-for-fake-video-capture={video}"])
+    try:
+        context = browser.new_context(viewport=viewport, locale="vi-VN", permissions=["camera"])
+        yield page_problems.watch(context.new_page())
+    finally:
+        browser.close()
 
 
 def test_camera_scanned_pass(live_server, demo, playwright_instance, app, tmp_path, page_problems):
     visit = a_visit(app)
     video = tmp_path / "pass.y4m"
     _y4m_of(qr_png(pass_url(live_server.url, visit["token"]), box_size=6), video)
-    browser = _browser_whose_camera_shows(playwright_instance, video)
-    try:
-        context = browser.new_context(viewport=TABLET, locale="vi-VN", permissions=["camera"])
-        page = page_problems.watch(context.new_page())
+    with page_whose_camera_shows(playwright_instance, page_problems, video, TABLET) as page:
         open_kiosk(page, live_server)
         page.click("#camera-button")
         page.wait_for_selector("[data-step=confirm]", timeout=15_000)
         assert page.locator(".identity-name").inner_text() == visit["name"]
-    finally:
-        browser.close()
 
 
 def test_camera_scanned_ticket_opens_the_donor_at_the_nurse_station(live_server, demo, playwright_instance, app,
@@ -66,10 +69,7 @@ def test_camera_scanned_ticket_opens_the_donor_at_the_nurse_station(live_server,
         token = db.session.scalars(sa.select(Visit.token).where(Visit.id == visit_id)).one()
     video = tmp_path / "ticket.y4m"
     _y4m_of(qr_png(pass_url(live_server.url, token), box_size=6), video)
-    browser = _browser_whose_camera_shows(playwright_instance, video)
-    try:
-        context = browser.new_context(viewport=LAPTOP, locale="vi-VN", permissions=["camera"])
-        page = page_problems.watch(context.new_page())
+    with page_whose_camera_shows(playwright_instance, page_problems, video, LAPTOP) as page:
         page.goto(f"{live_server.url}/auth/sign-in?next=/nurse/XNC")
         page.fill("#username", "yta")
         page.fill("#password", NURSE_PASSWORD)
@@ -78,5 +78,3 @@ def test_camera_scanned_ticket_opens_the_donor_at_the_nurse_station(live_server,
         page.click("#camera-start")
         page.wait_for_url(f"{live_server.url}/nurse/XNC/visit/{visit_id}", timeout=15_000)
         page.wait_for_selector(".donor-head")
-    finally:
-        browser.close()

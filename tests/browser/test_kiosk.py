@@ -39,6 +39,23 @@ def scan_with_scanner(page, text: str):
     page.keyboard.press("Enter")
 
 
+def arrive(page, live_server, app, **which) -> dict:
+    """A donor's pass scanned at the XNC kiosk (a_visit's `which`): the visit, "is this you?" on screen."""
+    visit = a_visit(app, **which)
+    open_kiosk(page, live_server)
+    scan_with_scanner(page, visit["token"])
+    page.wait_for_selector("[data-step=confirm]")
+    return visit
+
+
+def arrive_at_the_questions(page, live_server, app, **which) -> dict:
+    """arrive(), then "Đúng, là tôi": the questionnaire's first screen on screen."""
+    visit = arrive(page, live_server, app, **which)
+    page.click("text=Đúng, là tôi")
+    page.wait_for_selector("[data-step=questionnaire-0]")
+    return visit
+
+
 def answer_questionnaire(page, yes=(), screens=None, details=None, none_of_these=()):
     """Answer every screen: "Không" except the items in `yes` (with their `details`: a kind's id or a
     text); "Không có điều nào ở trên" on the screens in `none_of_these`; the confirmation "Tôi đồng ý"."""
@@ -297,12 +314,7 @@ def test_a_tap_right_after_a_step_appears_is_answered_by_that_step(live_server, 
     context = new_context()
     context.add_init_script(LATE_SETTLE)
     kiosk = context.new_page()
-    visit = a_visit(app)
-    open_kiosk(kiosk, live_server)
-    scan_with_scanner(kiosk, visit["token"])
-    kiosk.wait_for_selector("[data-step=confirm]")
-    kiosk.click("text=Đúng, là tôi")
-    kiosk.wait_for_selector("[data-step=questionnaire-0]")
+    arrive_at_the_questions(kiosk, live_server, app)
     assert kiosk.url == f"{live_server.url}/kiosk/XNC"
 
 
@@ -427,11 +439,7 @@ def _questionnaire_screen(page, number: str):
 def test_a_vaccine_and_its_kind_at_the_kiosk_and_none_of_these(live_server, demo, new_context, app, viewport):
     size = f"{viewport['width']}x{viewport['height']}"
     page = new_context(viewport=viewport).new_page()
-    visit = a_visit(app)
-    open_kiosk(page, live_server)
-    scan_with_scanner(page, visit["token"])
-    page.click("text=Đúng, là tôi")
-    page.wait_for_selector("[data-step=questionnaire-0]")
+    arrive_at_the_questions(page, live_server, app)
     _questionnaire_screen(page, "4")
     live = page.locator("label[for='q4.vaccine-kind-live']")
     assert not live.is_visible()  # nothing asked before a "yes"
@@ -463,11 +471,7 @@ def test_a_vaccine_and_its_kind_at_the_kiosk_and_none_of_these(live_server, demo
 
 
 def test_a_too_long_other_is_refused_with_a_message(live_server, demo, page, app):
-    visit = a_visit(app)
-    open_kiosk(page, live_server)
-    scan_with_scanner(page, visit["token"])
-    page.click("text=Đúng, là tôi")
-    page.wait_for_selector("[data-step=questionnaire-0]")
+    arrive_at_the_questions(page, live_server, app)
     _questionnaire_screen(page, "3")
     page.click("label[for='q3.listed-no']")
     page.click("label[for='q3.other-yes']")

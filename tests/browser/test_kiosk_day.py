@@ -10,8 +10,9 @@ from PIL import Image
 
 from kiosk.tokens import pass_url
 from tests.browser.conftest import LAPTOP, TABLET, check_page, wait_until
-from tests.browser.test_camera import _browser_whose_camera_shows, _y4m_of
-from tests.browser.test_kiosk import a_visit, answer_questionnaire, open_kiosk, scan_with_scanner
+from tests.browser.test_camera import _y4m_of, page_whose_camera_shows
+from tests.browser.test_kiosk import (a_visit, answer_questionnaire, arrive, arrive_at_the_questions, open_kiosk,
+                                     scan_with_scanner)
 
 LANDSCAPE = {"width": 1024, "height": 768}
 SIZES = [pytest.param(TABLET, id="768x1024"), pytest.param(LANDSCAPE, id="1024x768")]
@@ -33,10 +34,7 @@ def test_the_camera_fills_the_screen_with_a_frame_a_hint_and_a_close_button(live
     blank = io.BytesIO()
     Image.new("L", (64, 64), 200).save(blank, format="PNG")
     _y4m_of(blank.getvalue(), video)
-    browser = _browser_whose_camera_shows(playwright_instance, video)
-    try:
-        context = browser.new_context(viewport=viewport, locale="vi-VN", permissions=["camera"])
-        page = page_problems.watch(context.new_page())
+    with page_whose_camera_shows(playwright_instance, page_problems, video, viewport) as page:
         open_kiosk(page, live_server)
         page.click("#camera-button")
         page.wait_for_selector("#camera-panel", state="visible")
@@ -53,8 +51,6 @@ def test_the_camera_fills_the_screen_with_a_frame_a_hint_and_a_close_button(live
         page.click("[data-camera-close]")
         page.wait_for_selector("#camera-panel", state="hidden")
         assert page.evaluate("document.activeElement.id") == "scan-code"
-    finally:
-        browser.close()
 
 
 @pytest.mark.parametrize("path", ["/kiosk/XNC", "/nurse/XNC"])
@@ -76,10 +72,7 @@ def test_on_plain_http_the_camera_button_is_really_hidden(live_server, demo, new
 def test_still_there_counts_down_and_a_touch_keeps_the_screen(live_server, demo, page, app):
     app.config["KIOSK_IDLE_SECONDS"] = 1
     app.config["KIOSK_STILL_THERE_SECONDS"] = 4
-    visit = a_visit(app)
-    open_kiosk(page, live_server)
-    scan_with_scanner(page, visit["token"])
-    page.wait_for_selector("[data-step=confirm]")
+    visit = arrive(page, live_server, app)
     page.wait_for_selector("#still-there", state="visible", timeout=4_000)
     assert "Anh/chị còn ở đây không?" in page.locator("#still-there-title").inner_text()
     assert int(page.locator("[data-still-there-count]").inner_text()) <= 4
@@ -97,12 +90,7 @@ def test_still_there_counts_down_and_a_touch_keeps_the_screen(live_server, demo,
 def test_the_questionnaire_waits_longer_than_the_other_steps(live_server, demo, page, app):
     app.config["KIOSK_IDLE_SECONDS"] = 1
     app.config["KIOSK_QUESTIONNAIRE_IDLE_SECONDS"] = 600
-    visit = a_visit(app)
-    open_kiosk(page, live_server)
-    scan_with_scanner(page, visit["token"])
-    page.wait_for_selector("[data-step=confirm]")
-    page.click("text=Đúng, là tôi")
-    page.wait_for_selector("[data-step=questionnaire-0]")
+    arrive_at_the_questions(page, live_server, app)
     page.wait_for_timeout(2_500)
     assert page.locator("#still-there").is_hidden()
     assert page.locator("[data-step=questionnaire-0]").count() == 1

@@ -28,6 +28,15 @@ def _a_morning(app) -> dict[int, dict]:
     return numbers
 
 
+def _queue_at_xnc(new_context, live_server):
+    """A signed-in nurse's queue at XNC, at 1280x800."""
+    page = new_context(viewport=LAPTOP).new_page()
+    sign_in(page, live_server)
+    page.goto(f"{live_server.url}/nurse/XNC")
+    page.wait_for_selector("#queue")
+    return page
+
+
 def _numbers(page, selector: str) -> list[int]:
     return [int(n) for n in page.eval_on_selector_all(
         f"{selector} tr.queue-row", "rows => rows.filter(r => !r.hidden).map(r => r.dataset.queueNumber)")]
@@ -35,10 +44,7 @@ def _numbers(page, selector: str) -> list[int]:
 
 def test_waiting_first_finished_folded_and_counted(live_server, demo, new_context, app):
     morning = _a_morning(app)
-    page = new_context(viewport=LAPTOP).new_page()
-    sign_in(page, live_server)
-    page.goto(f"{live_server.url}/nurse/XNC")
-    page.wait_for_selector("#queue")
+    page = _queue_at_xnc(new_context, live_server)
 
     def numbers_with(*statuses):
         return sorted(n for n, d in morning.items() if d["status"] in statuses)
@@ -67,10 +73,7 @@ def test_waiting_first_finished_folded_and_counted(live_server, demo, new_contex
 
 def test_the_filter_finds_by_number_or_name_and_survives_the_poll(live_server, demo, new_context, app):
     morning = _a_morning(app)
-    page = new_context(viewport=LAPTOP).new_page()
-    sign_in(page, live_server)
-    page.goto(f"{live_server.url}/nurse/XNC")
-    page.wait_for_selector("#queue")
+    page = _queue_at_xnc(new_context, live_server)
     page.fill("#queue-filter", "8")
     assert _numbers(page, "#queue") == [8]
     # A finished donor's name, typed without accents: found, and the finished list opens for it.
