@@ -105,6 +105,9 @@ def _init_extensions(app: Flask) -> None:
 
     formatting.init_app(app)
     audit_text.init_app(app)
+    from kiosk.idempotency import new_nonce
+
+    app.add_template_global(new_nonce, "new_nonce")
 
 
 def _load_wtforms_catalogue_once(app: Flask) -> None:

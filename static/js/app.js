@@ -10,8 +10,9 @@
     }
   });
 
-  // A fresh client nonce for every form marked data-nonce, each time it is shown: the server
-  // records a write once per nonce, so a double tap or a network retry answers the same.
+  // The server records a write once per nonce, so a double tap or a network retry answers the
+  // same. Forms come with a nonce from the server (a tap before this script runs still sends
+  // one); any nonce input left empty gets a fresh one here.
   function newNonce() {
     var bytes = new Uint8Array(16);
     window.crypto.getRandomValues(bytes);

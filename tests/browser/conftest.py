@@ -159,6 +159,13 @@ def wait_until(page, expression: str, timeout_ms: int = 5_000) -> None:
     assert page.evaluate(expression), f"still false after {timeout_ms} ms: {expression}"
 
 
+def wait_for_next_screen(page, step_name: str) -> None:
+    """Wait until the screen `step_name` has given way to the next one. Waiting only for it to leave
+    is not enough on the phone, where each screen is a new page: the old one is gone as soon as the
+    new document starts, before its form is parsed, and a count made then finds no screen at all."""
+    page.wait_for_selector(f"[data-step]:not([data-step='{step_name}']), .outcome")
+
+
 def check_page(page, name: str) -> None:
     """axe finds nothing serious; a screenshot is kept for a person to look at."""
     SCREENS.mkdir(parents=True, exist_ok=True)

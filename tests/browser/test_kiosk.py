@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from kiosk.extensions import db
 from kiosk.models import QuestionnaireResponse, Site, Visit
 from kiosk.tokens import pass_url
-from tests.browser.conftest import LAPTOP, TABLET, check_page, wait_until
+from tests.browser.conftest import LAPTOP, TABLET, check_page, wait_for_next_screen, wait_until
 
 PHONE = {"width": 390, "height": 844}
 TABLET_LANDSCAPE = {"width": 1024, "height": 768}
@@ -63,11 +63,13 @@ def answer_questionnaire(page, yes=(), screens=None, details=None, none_of_these
     details = details or {}
     page.wait_for_selector("[data-step^=questionnaire]")
     while page.locator("[data-step^=questionnaire]").count():
+        # Eleven screens at most: more means the questionnaire started again (and says why).
+        assert seen <= 11, page.locator(".notice-error").all_inner_texts()
         step_name = page.locator("[data-step^=questionnaire]").get_attribute("data-step")
         items = [radio.get_attribute("name") for radio in page.locator(".choice-pair input.choice-input[value=no]").all()]
         if any(item.split(".")[0] in none_of_these for item in items):
             page.click("[data-q-none]")
-            page.wait_for_selector(f"[data-step={step_name}]", state="detached")
+            wait_for_next_screen(page, step_name)
             seen += 1
             continue
         for item in items:
@@ -78,7 +80,7 @@ def answer_questionnaire(page, yes=(), screens=None, details=None, none_of_these
         if screens is not None:
             check_page(page, f"{screens}-{step_name}")
         page.click("[data-q-next]")
-        page.wait_for_selector(f"[data-step={step_name}]", state="detached")
+        wait_for_next_screen(page, step_name)
         seen += 1
     return seen
 
@@ -295,6 +297,20 @@ def test_phone_pre_check_in_then_the_kiosk_only_confirms_arrival(live_server, de
         assert db.session.scalars(sa.select(QuestionnaireResponse.channel)).all() == ["phone"]
 
 
+def test_the_phone_questions_need_no_script(live_server, demo, new_context, app):
+    """A slow phone shows the form before its scripts have run, and a tap then sends what the
+    server rendered: with scripts off, every screen and the answers' save still work."""
+    visit = a_visit(app)
+    phone = new_context(viewport=PHONE, java_script_enabled=False).new_page()
+    phone.goto(pass_url(live_server.url, visit["token"]))
+    screens = answer_questionnaire(phone)
+    assert screens == (11 if visit["sex"] == "F" else 10)
+    assert phone.locator(".outcome .outcome-kicker").text_content() == "Đã trả lời câu hỏi sức khỏe"
+    with app.app_context():
+        response = db.session.scalars(sa.select(QuestionnaireResponse)).one()
+        assert response.channel == "phone" and response.answers["consent"] is True
+
+
 # What a busy machine does to a page: timers run late, while a pending tap is handled first.
 # htmx settles a swap (wires up the new step's forms, fills their nonces) in a 20 ms timer.
 LATE_SETTLE = """
@@ -432,7 +448,7 @@ def _questionnaire_screen(page, number: str):
         for radio in page.locator(".choice-pair input.choice-input[value=no]").all():
             page.click(f"label[for='{radio.get_attribute('name')}-no']")
         page.click("[data-q-next]")
-        page.wait_for_selector(f"[data-step={step_name}]", state="detached")
+        wait_for_next_screen(page, step_name)
 
 
 @pytest.mark.parametrize("viewport", [TABLET, TABLET_LANDSCAPE], ids=["768x1024", "1024x768"])
@@ -452,12 +468,12 @@ def test_a_vaccine_and_its_kind_at_the_kiosk_and_none_of_these(live_server, demo
     check_page(page, f"kiosk-q4-vaccine-{size}")
     page.click("[data-q-next]")
     # Question 4 has its own "none of these" button: wait for its screen to go, not for a button.
-    page.wait_for_selector("[data-step=questionnaire-3]", state="detached")
+    wait_for_next_screen(page, "questionnaire-3")
     # Question 5: ten sub-items, "Không có điều nào ở trên" answers them all and moves on.
     assert page.locator(".q-number").inner_text() == "5"
     check_page(page, f"kiosk-q5-{size}")
     page.click("[data-q-none]")
-    page.wait_for_selector("[data-step=questionnaire-4]", state="detached")
+    wait_for_next_screen(page, "questionnaire-4")
     assert page.locator(".q-number").inner_text() == "6"
     answer_questionnaire(page)
     page.wait_for_selector("[data-step=ticket]")
@@ -488,7 +504,7 @@ def test_a_too_long_other_is_refused_with_a_message(live_server, demo, page, app
     check_page(page, "kiosk-q3-too-long-768")
     page.fill("[id='q3.other-detail']", "đau lưng <b>mãn tính</b>")
     page.click("[data-q-next]")
-    page.wait_for_selector("[data-step=questionnaire-2]", state="detached")
+    wait_for_next_screen(page, "questionnaire-2")
     answer_questionnaire(page)
     page.wait_for_selector("[data-step=ticket]")
     with app.app_context():
@@ -509,9 +525,9 @@ def test_a_vaccine_kind_on_the_phone(live_server, demo, new_context, app):
         phone.click(f"label[for='{item}-no']")
     check_page(phone, "phone-q4-vaccine-390")
     phone.click("[data-q-next]")
-    phone.wait_for_selector("[data-step=questionnaire-3]", state="detached")
+    wait_for_next_screen(phone, "questionnaire-3")
     phone.click("[data-q-none]")  # question 5
-    phone.wait_for_selector("[data-step=questionnaire-4]", state="detached")
+    wait_for_next_screen(phone, "questionnaire-4")
     _questionnaire_screen(phone, "9")
     phone.click("label[for='q9.pregnant_or_nursing-no']")
     phone.click("label[for='q9.pregnancy_ended-yes']")

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from kiosk.extensions import db
 from kiosk.models import AuditLog, Donation, Screening, Site, Staff, StaffRole, Visit
 from kiosk.tokens import pass_url
-from tests.browser.conftest import LAPTOP, TABLET, check_page
+from tests.browser.conftest import LAPTOP, TABLET, check_page, wait_for_next_screen
 from tests.conftest import NURSE_PASSWORD
 from tests.support.donors import check_in, pick_donor
 
@@ -95,7 +95,7 @@ def kiosk_check_in(page, live_server, token: str):
             item = radio.get_attribute("name")
             page.click(f"label[for='{item}-{'yes' if item in ('consent', 'q7.cold') else 'no'}']")
         page.click("[data-q-next]")
-        page.wait_for_selector(f"[data-step={step}]", state="detached")
+        wait_for_next_screen(page, step)
     page.wait_for_selector("[data-step=ticket]")
     return int(page.locator("[data-queue-number]").inner_text())
 
