@@ -57,7 +57,8 @@ RESULTS_FILE = BENCH / "results.md"
 SITE = "XNC"
 # p99 limits (issue 14): a write queues for SQLite's one writer, so its limit is the queue's;
 # the reads (the display's polls, a repeated scan) keep theirs.
-WRITE_SCENARIOS = frozenset({"scan_new", "questionnaire", "decision", "donation"})
+WRITE_SCENARIOS = frozenset({"scan_new", "questionnaire", "decision", "donation", "decision_correct",
+                             "decision_void", "donation_correct", "donation_void"})
 P99_LIMIT_MS = {"write": 300.0, "read": 100.0}
 # Throughput targets as a share of the bare app's, on a 2-core machine (issue 14).
 RATIO_TARGETS = {"idle": 0.60, "changed": 0.30, "scan_repeat": 0.20, "donation": 0.08}
@@ -66,6 +67,8 @@ CLI_LIMIT_S = 5.0
 # How many requests a write scenario may need per second of load: each needs its own target
 # (a visit to check in, a donor to record a bag for). Running out is reported, not hidden.
 POOL_PER_SECOND = 400
+# A nurse's corrections and voids: each scenario has its own prepared decisions or donations.
+CHANGE_SCENARIOS = ("decision_correct", "decision_void", "donation_correct", "donation_void")
 
 
 # ----- the machine ------------------------------------------------------------------------
@@ -102,8 +105,10 @@ def make_app(instance: Path, database_url: str = ""):
 def prepare_visits(app, pools: dict[str, int]) -> dict[str, list]:
     """Registered visits at SITE for each pool, in the states the scenarios need. Returns
     {"scan_new": [token], "scan_repeat": [token], "donation": [(visit_id, version)],
-    "questionnaire": [visit_id]}, and "decision": [(visit_id, version)] (checked in, waiting for
-    screening) when asked for."""
+    "questionnaire": [visit_id]}, and when asked for: "decision": [(visit_id, version)] (checked
+    in, waiting for screening); "decision_correct" and "decision_void": [(visit_id, screening_id,
+    version)] (accepted, not yet donated); "donation_correct" and "donation_void": [(visit_id,
+    donation_id, version)] (a 350 ml bag recorded)."""
     import sqlalchemy as sa
 
     from kiosk import tally
@@ -113,7 +118,7 @@ def prepare_visits(app, pools: dict[str, int]) -> dict[str, list]:
     from kiosk.drives import current_drive
     from kiosk.extensions import db
     from kiosk.formatting import local_today
-    from kiosk.models import Donor, Screening, Site, Staff, StaffRole, Visit, VisitStatus, utcnow
+    from kiosk.models import Donation, Donor, Screening, Site, Staff, StaffRole, Visit, VisitStatus, utcnow
     from kiosk.roster.parser import ParsedRoster
     from kiosk.roster.importer import import_roster
 
@@ -155,22 +160,50 @@ def prepare_visits(app, pools: dict[str, int]) -> dict[str, list]:
 
         for visit in taken["scan_repeat"] + taken.get("decision", []):
             check_in(visit)
-        for visit in taken["donation"]:
-            # What kiosk.screenings.record_decision leaves for an accepted donor.
+        def accept(visit: Visit) -> Screening:
+            # What kiosk.screenings.record_decision leaves for an accepted donor (the identity
+            # document seen, haemoglobin measured: a correction keeps both).
             check_in(visit)
-            session.add(Screening(visit_id=visit.id, decision="accepted", volume_ml=350, nurse_id=nurse_id,
-                                  suggestion={}, nonce=secrets.token_urlsafe(18)))
+            screening = Screening(visit_id=visit.id, decision="accepted", volume_ml=350, nurse_id=nurse_id,
+                                  suggestion={}, nonce=secrets.token_urlsafe(18), identity_document="cccd",
+                                  haemoglobin_g_l=135)
+            session.add(screening)
             visit.screened_at = now
             visit.status = VisitStatus.CLEARED
             visit.version += 1
             bumps[department_of[visit.donor_id]]["screened"] += 1
+            return screening
+
+        for visit in taken["donation"]:
+            accept(visit)
+        changed: dict[str, list] = {}
+        for name in ("decision_correct", "decision_void"):
+            changed[name] = [(visit, accept(visit)) for visit in taken.get(name, [])]
+        for name in ("donation_correct", "donation_void"):
+            changed[name] = []
+            for visit in taken.get(name, []):
+                # What kiosk.donations.record_donation leaves: a completed 350 ml bag, the visit done.
+                accept(visit)
+                donation = Donation(visit_id=visit.id, drive_id=drive.id, volume_ml=350, bag_number=f"PREP-{visit.id}",
+                                    outcome="completed", nurse_id=nurse_id, nonce=secrets.token_urlsafe(18))
+                session.add(donation)
+                visit.finished_at = now
+                visit.status = VisitStatus.DONE
+                visit.version += 1
+                counts = bumps[department_of[visit.donor_id]]
+                counts["bags"] = counts.get("bags", 0) + 1
+                counts["volume_ml"] = counts.get("volume_ml", 0) + 350
+                changed[name].append((visit, donation))
         for department_id, counts in bumps.items():
             tally.bump(session, drive.id, site.id, department_id, **counts)
+        session.flush()
+        prepared = {name: [(visit.id, row.id, row.version) for visit, row in rows] for name, rows in changed.items()
+                    if name in taken}
         session.commit()
         return {"scan_new": [v.token for v in taken["scan_new"]],
                 "scan_repeat": [v.token for v in taken["scan_repeat"]],
                 "donation": [(v.id, v.version) for v in taken["donation"]],
-                "questionnaire": [v.id for v in taken["questionnaire"]]} | (
+                "questionnaire": [v.id for v in taken["questionnaire"]]} | prepared | (
             {"decision": [(v.id, v.version) for v in taken["decision"]]} if "decision" in taken else {})
 
 
@@ -503,7 +536,8 @@ def _run(options, started_at: dt.datetime, load_before: str, cli: dict, wrk, wor
     write_pool = max(1000, options.seconds * POOL_PER_SECOND)
     app = make_app(instance, database.url if database else "")
     pools = prepare_visits(app, {"scan_new": 2000, "scan_repeat": 500, "donation": write_pool,
-                                 "questionnaire": write_pool, "decision": write_pool})
+                                 "questionnaire": write_pool, "decision": write_pool,
+                                 **{name: write_pool for name in CHANGE_SCENARIOS}})
 
     load = LoadGenerator(work, wrk, seconds=options.seconds, connections=options.connections)
     results: dict[str, tuple[str, Result]] = {}
@@ -584,6 +618,24 @@ def _run(options, started_at: dt.datetime, load_before: str, cli: dict, wrk, wor
                                   for visit_id, version in pools["donation"]],
                      method="POST", headers=nurse_headers, cycle=False, expect_status=303,
                      marker=""))
+    # Corrections and voids, each with its reason, on decisions and donations recorded beforehand.
+    changes = {
+        "decision_correct": ("nurse's decision corrected (350 → 450 ml)", "decision/{row}/correct",
+                             "decision=accepted&volume_ml=450&identity_document=cccd"
+                             "&override_reason=Bench: accepted after review&correction_reason=Bench: the bag size"),
+        "decision_void": ("nurse's decision voided", "decision/{row}/void", "void_reason=Bench: the wrong donor"),
+        "donation_correct": ("donation corrected (the bag number)", "donation/{row}/correct",
+                             "volume_ml=350&bag_number=FIX-{visit}&outcome=completed&reaction=none&reaction_note="
+                             "&correction_reason=Bench: a typo in the bag number"),
+        "donation_void": ("donation voided", "donation/{row}/void", "void_reason=Bench: recorded on the wrong donor"),
+    }
+    for key, (label, path, fields) in changes.items():
+        measure(key, label, app_url, Scenario(
+            key, [(f"/nurse/{SITE}/visit/{visit_id}/" + path.format(row=row_id),
+                   f"nonce={NONCE_MARK}&expected_version={version}&"
+                   + urllib.parse.quote(fields.format(visit=visit_id), safe="=&"))
+                  for visit_id, row_id, version in pools[key]],
+            method="POST", headers=nurse_headers, cycle=False, expect_status=303, marker=""))
     for server in servers:
         server.stop()
     load_after = load_average()
