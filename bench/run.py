@@ -34,6 +34,7 @@ import json
 import os
 import platform
 import re
+import resource
 import secrets
 import shutil
 import signal
@@ -351,6 +352,23 @@ def sql_rows(stats_dir: Path, windows: dict[str, tuple[str, float, float]]) -> l
     return rows
 
 
+# ----- CPU per request ----------------------------------------------------------------------
+
+def children_cpu_seconds() -> float:
+    """CPU time of this process's ended children: wrk's, once it has run."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def cpu_rows(cpu: dict[str, tuple[str, float, float]], paired: dict[str, Result]) -> list[list[str]]:
+    rows = []
+    for key, (label, app_ms, wrk_ms) in cpu.items():
+        ceiling = os.cpu_count() * 1000 / (app_ms + wrk_ms) if app_ms + wrk_ms else 0.0
+        share = f"{ceiling / paired[key].rps:.0%}" if key in paired and paired[key].rps else "—"
+        rows.append([label, f"{app_ms:.2f}", f"{wrk_ms:.2f}", f"{ceiling:,.0f}", share])
+    return rows
+
+
 # ----- the report ---------------------------------------------------------------------------
 
 def fmt_ms(value: float) -> str:
@@ -545,6 +563,7 @@ def _run(options, started_at: dt.datetime, load_before: str, cli: dict, wrk, wor
     results: dict[str, tuple[str, Result]] = {}
     paired: dict[str, Result] = {}  # the bare app's runs right before and after each scenario
     windows: dict[str, tuple[str, float, float]] = {}  # each scenario's load, for sql_rows
+    cpu: dict[str, tuple[str, float, float]] = {}  # each scenario's CPU ms per request: the app's, wrk's
     bare = Server(work / "bare.log", app="bare_app:app", workers=options.workers, threads=options.threads,
                   env=env, cwd=work, ready_path="/ok")
     servers.append(bare.start(wait=False))
@@ -557,13 +576,21 @@ def _run(options, started_at: dt.datetime, load_before: str, cli: dict, wrk, wor
     app_url = kiosk_app.url
 
     bare_scenario = Scenario("bare", [("/ok", "")], marker="ok")
+    bare_cpu, wrk_cpu = bare.cpu_seconds(), children_cpu_seconds()
+    bare_result = load.run(bare.url, bare_scenario)
+    cpu["bare"] = ('bare Flask "ok"', (bare.cpu_seconds() - bare_cpu) * 1000 / bare_result.requests,
+                   (children_cpu_seconds() - wrk_cpu) * 1000 / bare_result.requests)
 
     def measure(key: str, label: str, url: str, scenario: Scenario) -> None:
         preflight(url, scenario)
         print(f"  {label} ...", end=" ", flush=True)
         before = load.run(bare.url, bare_scenario)
         started = time.time()
+        app_cpu, wrk_cpu = kiosk_app.cpu_seconds(), children_cpu_seconds()
         result = load.run(url, scenario)
+        if result.requests:
+            cpu[key] = (label, (kiosk_app.cpu_seconds() - app_cpu) * 1000 / result.requests,
+                        (children_cpu_seconds() - wrk_cpu) * 1000 / result.requests)
         windows[key] = (label, started, time.time())
         after = load.run(bare.url, bare_scenario)
         paired[key] = merged(before, after)
@@ -656,6 +683,9 @@ def _run(options, started_at: dt.datetime, load_before: str, cli: dict, wrk, wor
     sql_header = ["scenario", "requests", "SQL statements / request", "max", "write transactions / request",
                   "writer queue wait p50 / p99 ms", "writer queue hold p50 / p99 ms"]
     sql_table = sql_rows(stats_dir, windows)
+    cpu_header = ["scenario", "the app's CPU ms / request", "wrk's CPU ms / request",
+                  f"CPU-bound ceiling on {os.cpu_count()} cores, req/s", "the ceiling / the bare app's req/s"]
+    cpu_table = cpu_rows(cpu, paired)
 
     settings = (f"gunicorn {options.workers} workers × {options.threads} threads (gthread), the same command for "
                 f"both apps (`kiosk.cli.gunicorn_command`, access log on); "
@@ -671,6 +701,8 @@ def _run(options, started_at: dt.datetime, load_before: str, cli: dict, wrk, wor
     if sql_table:
         print()
         print(plain_table(sql_header, sql_table))
+    print()
+    print(plain_table(cpu_header, cpu_table))
     print()
     print("Every target met." if not notes else "Not met:\n" + "\n".join(f"  - {note}" for note in notes))
     print(f"load average before {load_before}, after {load_after}")
@@ -695,6 +727,9 @@ def _run(options, started_at: dt.datetime, load_before: str, cli: dict, wrk, wor
         report += ["Per request, counted by the app itself (`KIOSK_SQL_STATS_DIR`): SQL statements, write "
                    "transactions, and the SQLite writer queue's wait for its turn and hold from BEGIN IMMEDIATE "
                    "to COMMIT.", "", markdown_table(sql_header, sql_table), ""]
+    report += ["CPU time per request under the load, the app's (master and workers, from /proc) and wrk's, and "
+               "what it allows: with every core busy, no more than cores × 1000 ms / (app + wrk) requests a "
+               "second, whatever the writer queue does.", "", markdown_table(cpu_header, cpu_table), ""]
     if cli_rows:
         report += [markdown_table(cli_header, cli_rows), ""]
     report += ["Every target met." if not notes else "Not met:", ""] + [f"- {note}" for note in notes]

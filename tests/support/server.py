@@ -125,6 +125,22 @@ class Server:
                 return
             time.sleep(0.05)
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by the master and its workers: every live process
+        of the server's process group, read from /proc (Linux)."""
+        if self.process is None:
+            return 0.0
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                # The command may hold spaces and parentheses: the fields start after the last ")".
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue  # a process that ended meanwhile
+            if int(fields[2]) == self.process.pid:  # fields: state, ppid, pgrp, ..., utime (11), stime (12)
+                total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
