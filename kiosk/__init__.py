@@ -105,8 +105,11 @@ def _init_extensions(app: Flask) -> None:
 
     formatting.init_app(app)
     audit_text.init_app(app)
-    from kiosk.idempotency import new_nonce
+    from kiosk.tokens import new_nonce
 
+    # Forms carry a nonce as the server renders them: a tap before the page's scripts have run (a
+    # slow phone) still sends one, and a double tap or a retry of that rendering sends the same.
+    # (static/js/app.js fills only a nonce input left empty.)
     app.add_template_global(new_nonce, "new_nonce")
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import secrets
 from typing import Any, Callable, Optional, TypeVar
 
 import sqlalchemy as sa
@@ -35,13 +34,6 @@ class InvalidNonce(ValueError):
 class NonceUsedElsewhere(InvalidNonce):
     """The nonce has a receipt for another action: a receipt answers only the action that wrote it
     (someone else's scan nonce sent to /find must not return their kiosk session)."""
-
-
-def new_nonce() -> str:
-    """A nonce for a form as the server renders it. The page's script fills one only where the
-    server left none, so a tap before the scripts have run (a slow phone) still sends a valid one,
-    and a double tap or a retry of that rendering sends the same."""
-    return secrets.token_hex(16)
 
 
 def check_nonce(nonce: str | None) -> str:

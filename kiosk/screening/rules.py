@@ -194,8 +194,22 @@ class RulesError(ValueError):
 
 def load_rules(overrides: Optional[Mapping[str, Any]] = None, path: Path | str | None = None) -> Rules:
     """The default rules with `overrides` merged key by key (nested dicts, or dotted keys
-    such as "weight.min_kg.M")."""
-    defaults = _read_defaults(str(path or DEFAULT_PATH))
+    such as "weight.min_kg.M"). Built once per set of overrides: a nurse's every form and
+    decision asks for them, and building them (a deep copy and a check of the whole file) took a
+    tenth of a donation save's time. Rules are frozen, so one object serves every request."""
+    key = (str(path or DEFAULT_PATH), json.dumps(dict(overrides or {}), sort_keys=True, default=str))
+    rules = _BUILT.get(key)
+    if rules is None:
+        rules = _BUILT[key] = _load_rules(overrides, key[0])
+    return rules
+
+
+# An instance has one set of overrides (a test run, a few hundred): the dict stays small.
+_BUILT: dict[tuple[str, str], Rules] = {}
+
+
+def _load_rules(overrides: Optional[Mapping[str, Any]], path: str) -> Rules:
+    defaults = _read_defaults(path)
     merged = _merge(defaults, _expand_dotted(dict(overrides or {})), "")
     if overrides and "version" not in overrides:
         # Suggestions store the version: a local change must not pass for the defaults.

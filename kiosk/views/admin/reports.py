@@ -20,7 +20,7 @@ from kiosk.recognition import thresholds_from
 from kiosk.report import NURSE_JUDGEMENT, drive_report
 from kiosk.screening.messages import rule_label
 from kiosk.screening.questionnaire import load_questionnaire
-from kiosk.screening.rules import load_rules
+from kiosk.views.lookups import screening_rules
 from kiosk.views.admin import bp, current_staff_id, forms, get_or_404
 from kiosk.views.pdf import pdf_response, render_pdf
 
@@ -81,7 +81,7 @@ def reaction_label(reaction: str) -> str:
 
 @bp.get("/drives/<int:drive_id>/report")
 def report(drive_id: int):
-    rules = load_rules(current_app.config.get("SCREENING_RULES") or None)
+    rules = screening_rules()
     result = drive_report(db.session, drive_id, local_zone(), tuple(rules.volume.bag_sizes_ml))
     if result is None:
         abort(404)

@@ -22,7 +22,8 @@ from kiosk.screening.decisions import ScreeningError
 from kiosk.screening.engine import Suggestion, age_on, implausible_vitals
 from kiosk.screening.messages import describe_consequence, describe_reason, rule_label
 from kiosk.screening.questionnaire import Questionnaire, load_questionnaire
-from kiosk.screening.rules import Rules, Vitals, load_rules
+from kiosk.screening.rules import Vitals
+from kiosk.views.lookups import screening_rules
 from kiosk.views.nurse import audit_donor_page, bp, site_and_drive, visit_here
 from kiosk.views.nurse.forms import (DECISION_LABELS, ClaimForm, OUTCOME_LABELS, REACTION_LABELS, STATUS_LABELS, VITAL_NAMES,
                                      CorrectDecisionForm, CorrectDonationForm, DonationForm, ScreeningForm, VoidForm,
@@ -36,10 +37,6 @@ ERROR_FIELDS = {"invalid_volume": "volume_ml", "invalid_return_date": "deferral_
                 "invalid_identity_document": "identity_document", "invalid_certificate_serial": "certificate_serial"}
 
 
-def _rules() -> Rules:
-    return load_rules(current_app.config.get("SCREENING_RULES") or None)
-
-
 def _questionnaire() -> Questionnaire:
     return load_questionnaire(current_app.config.get("QUESTIONNAIRE_PATH"))
 
@@ -47,7 +44,7 @@ def _questionnaire() -> Questionnaire:
 def _impossible(vitals: Vitals) -> dict[str, str]:
     """Field -> message for values no living donor has (pulse 900, weight 4000)."""
     messages = {}
-    for name, (low, high) in implausible_vitals(vitals, _rules()).items():
+    for name, (low, high) in implausible_vitals(vitals, screening_rules()).items():
         messages[name] = _("This cannot be right: enter a value from %(low)s to %(high)s.",
                            low=format_number(low, None), high=format_number(high, None))
     return messages
@@ -59,7 +56,7 @@ def _haemoglobin_unit_mistake(text: Optional[str]) -> Optional[str]:
         value = _number(text)
     except ValueError:
         return None
-    lowest, highest = _rules().plausible.get("haemoglobin_g_l", (30, 250))
+    lowest, highest = screening_rules().plausible.get("haemoglobin_g_l", (30, 250))
     if value is None or not lowest / 10 <= value < lowest:
         return None
     return _("Did you mean %(value)s g/L? Haemoglobin is entered in g/L: %(typed)s g/dL is %(value)s g/L.",
@@ -67,7 +64,7 @@ def _haemoglobin_unit_mistake(text: Optional[str]) -> Optional[str]:
 
 
 def _suggestion_for(visit: Visit, vitals: Optional[Vitals]) -> Suggestion:
-    return desk.suggestion_for(db.session, visit, vitals, _rules(), _questionnaire())
+    return desk.suggestion_for(db.session, visit, vitals, screening_rules(), _questionnaire())
 
 
 def _reason_rows(suggestion: Suggestion) -> list[dict[str, Any]]:
@@ -265,7 +262,7 @@ def decide(code: str, visit_id: int):
             expected_version=int_or_none(form.expected_version.data) or -1, vitals=vitals,
             decision=form.decision.data, volume_ml=int_or_none(form.volume_ml.data),
             deferral_until=form.deferral_until.data, reason=form.reason.data or "",
-            override_reason=form.override_reason.data or "", rules=_rules(), questionnaire=_questionnaire(),
+            override_reason=form.override_reason.data or "", rules=screening_rules(), questionnaire=_questionnaire(),
             nonce=form.nonce.data, identity_document=form.identity_document.data or None,
             checks_reason=form.checks_reason.data or "")
     except ScreeningError as error:
@@ -299,7 +296,7 @@ def correct_decision(code: str, visit_id: int, screening_id: int):
             reason=form.reason.data or "", override_reason=form.override_reason.data or "",
             correction_reason=form.correction_reason.data, nonce=form.nonce.data,
             identity_document=form.identity_document.data or "", checks_reason=form.checks_reason.data or "",
-            rules=_rules())
+            rules=screening_rules())
     except ScreeningError as error:
         return change_refused(site, drive, visit_id, error.code, "decision", correct_form=form,
                                error_details=error.params)
