@@ -161,7 +161,7 @@ def run_paths(app, instance: Path, pools: dict, n: int, options) -> None:
         if options.statements == name:
             print("\n".join("    " + text for text in last_request))
         if profiler:
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(400)
+            pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(400)
 
 
 if __name__ == "__main__":

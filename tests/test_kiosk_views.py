@@ -218,6 +218,24 @@ def test_walk_ins_are_limited_per_address_and_per_cccd(client, app, demo):
             Visit.registered_via == "walk_in")) == 10
 
 
+def test_a_burst_of_walk_ins_past_the_read_check_is_still_limited(client, app, demo, monkeypatch):
+    """Parallel requests all read the counter before any counts: the count each one writes decides."""
+    from kiosk.views.donor_kiosk import steps
+
+    monkeypatch.setattr(steps, "over_limit", lambda counters: False)  # every request raced past the read
+    answers = [client.post("/kiosk/XNC/walk-in", data=_walk_in(id_number=f"0011960{n:05d}")).status_code
+               for n in range(12)]
+    assert answers == [303] * 10 + [429] * 2
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Visit).where(
+            Visit.registered_via == "walk_in")) == 10
+    # The same for "no pass": a CCCD and a date of birth, guessed (20 a minute).
+    data = {"id_number": "001195009999", "date_of_birth": "05/05/1995"}
+    answers = [client.post("/kiosk/XNC/find", data=data | {"nonce": new_nonce()}, headers=HX).status_code
+               for _ in range(22)]
+    assert answers == [422] * 20 + [429] * 2
+
+
 def test_a_walk_in_retried_with_its_nonce_answers_the_same_and_counts_once(client, demo):
     data = _walk_in()
     first = client.post("/kiosk/XNC/walk-in", data=data)

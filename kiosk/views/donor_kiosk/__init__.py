@@ -79,11 +79,14 @@ def over_limit(counters: list[tuple[str, int, int]]) -> bool:
     return any(ratelimit.count(db.session, key, window) >= limit for key, limit, window in counters)
 
 
-def count_hits(counters: list[tuple[str, int, int]]) -> None:
+def count_hits(counters: list[tuple[str, int, int]]) -> bool:
+    """Count one hit on each counter, in one write; False when one went past its limit. The read
+    in over_limit turns a flood away cheaply, but a burst of parallel requests all pass it before
+    any is counted: the count each gets back from the UPSERT is what decides."""
     begin_write(db.session)
-    for key, _limit, window in counters:
-        ratelimit.hit(db.session, key, window)
+    counts = [ratelimit.hit(db.session, key, window) for key, _limit, window in counters]
     db.session.commit()
+    return all(count <= limit for count, (_key, limit, _window) in zip(counts, counters))
 
 
 def walk_in_counters(id_number: str) -> list[tuple[str, int, int]]:

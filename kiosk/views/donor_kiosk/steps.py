@@ -118,10 +118,9 @@ def find(code: str):
     if not form.validate():
         return _stage("kiosk/_find.html", 422, site=site, form=form)
     counters = [(f"kiosk:find:{client_key()}", FIND_LIMIT, FIND_WINDOW)]
-    if over_limit(counters):
+    if over_limit(counters) or not count_hits(counters):
         return _stage("kiosk/_find.html", 429, site=site, form=form,
                       error=_("Too many attempts. Please wait a minute, or ask the staff at the desk."))
-    count_hits(counters)
     result = find_by_identity(db.session, id_number=form.id_number.data, date_of_birth=form.date_of_birth.data,
                               site=site, today=local_today(), nonce=form.nonce.data, terminal=terminal())
     if result.outcome == ScanOutcome.UNKNOWN:
@@ -152,9 +151,8 @@ def walk_in(code: str):
         return render(200 if request.method == "GET" else 422)
     counters = walk_in_counters(form.id_number.data)
     if not replayed_walk_in(db.session, form.nonce.data, form.id_number.data, terminal()):
-        if over_limit(counters):
+        if over_limit(counters) or not count_hits(counters):
             return render(429, error=_("Too many attempts. Please wait a minute, or ask the staff at the desk."))
-        count_hits(counters)
     walk_in_data = WalkIn(full_name=form.full_name.data, date_of_birth=form.date_of_birth.data, sex=form.sex.data,
                           id_number=form.id_number.data, phone=form.phone.data,
                           department_id=form.department_id.data or None, rank=(form.rank.data or "").strip(),
