@@ -16,10 +16,9 @@ from sqlalchemy.orm import Session, scoped_session
 
 from kiosk.errors import DomainError
 from kiosk.audit import record_audit
-from kiosk.database import begin_write
+from kiosk.database import begin_write, write_transaction
 from kiosk.extensions import db, login_manager
 from kiosk.models import Site, Staff, StaffRole, StaffSession, utcnow
-from kiosk.transactions import write_transaction
 
 _hasher = PasswordHasher()
 # Requests a page makes by itself (the queue's poll every 2 s) are not a person at the screen:

@@ -26,8 +26,9 @@ import sys
 import threading
 import time
 import weakref
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Optional, TypeVar
+from typing import Callable, Iterator, Optional, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -162,6 +163,19 @@ def begin_write(session: Session | scoped_session, *, expire: bool = True) -> No
             return
         commit(session, expire=expire)
     session.connection(execution_options={WRITE_OPTION: True})
+
+
+@contextmanager
+def write_transaction(session: Session | scoped_session) -> Iterator[None]:
+    """A unit of work that writes: one transaction, begun for writing, committed at the end or
+    rolled back if anything in it raises (the console's domain functions run in one)."""
+    begin_write(session)
+    try:
+        yield
+    except BaseException:
+        session.rollback()
+        raise
+    session.commit()
 
 
 def commit(session: Session | scoped_session, *, expire: bool = True) -> None:

@@ -16,10 +16,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from kiosk.audit import record_audit
+from kiosk.database import write_transaction
 from kiosk.errors import DomainError
 from kiosk.inputs import clean_text
 from kiosk.models import Device, DeviceKind, Site, utcnow
-from kiosk.transactions import write_transaction
 
 PAIRING_MINUTES = 10
 # How often a device's "last used" is written: at most once a minute, so a busy tablet does not

@@ -9,12 +9,12 @@ from typing import Any, Iterable, Optional
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, scoped_session
 
+from kiosk.database import write_transaction
 from kiosk.errors import DomainError
 from kiosk import tally
 from kiosk.audit import changed_fields, fingerprint, record_audit, record_changes
 from kiosk.extensions import db
 from kiosk.models import Drive, DriveStatus, Site, drive_site
-from kiosk.transactions import write_transaction
 
 ERROR_CODES = ("not_found", "changed_meanwhile", "open_elsewhere", "reason_required", "date_out_of_range")
 # The years a drive may be dated: 31/12/9999 is a date to Python, but a drive then has no "next

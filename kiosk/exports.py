@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session, aliased
 
 from kiosk import labels, recognition
 from kiosk.audit import record_audit
+from kiosk.database import write_transaction
 from kiosk.models import (Department, Donation, Donor, Drive, QuestionnaireResponse, Screening, Site, Staff,
                           Visit)
 from kiosk.screening.questionnaire import Questionnaire, load_questionnaire, questionnaire_for
-from kiosk.transactions import write_transaction
 
 KINDS = ("visits", "screenings", "donations", "health", "recognition", "on_call")
 FORMATS = ("csv", "xlsx")

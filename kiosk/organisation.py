@@ -8,10 +8,10 @@ from typing import Any, Optional
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, scoped_session
 
+from kiosk.database import write_transaction
 from kiosk.errors import DomainError
 from kiosk.audit import changed_fields, fingerprint, record_audit, record_changes
 from kiosk.models import Department, Site
-from kiosk.transactions import write_transaction
 
 ERROR_CODES = ("not_found", "changed_meanwhile", "code_taken", "name_taken", "part_of_itself")
 

@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, scoped_session
 
 from kiosk.audit import record_audit
+from kiosk.database import write_transaction
 from kiosk.models import Staff
-from kiosk.transactions import write_transaction
 
 ISSUER = "Kiosk hien mau"
 

@@ -11,13 +11,13 @@ from typing import Any, Callable, Iterator, Optional
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from kiosk.database import write_transaction
 from kiosk.errors import DomainError
 from kiosk.audit import record_audit
 from kiosk.inputs import clean_text, fold_diacritics
 from kiosk.models import Department, Donor, Drive, DriveStatus, Visit, drive_site, utcnow
 from kiosk.roster.parser import ImportResult, ParsedRoster
 from kiosk.tokens import new_pass_token
-from kiosk.transactions import write_transaction
 
 ERROR_CODES = ("not_found", "drive_closed")
 
