@@ -263,6 +263,8 @@ class WalkInRefused(Exception):
 
 
 WALK_IN_ACTION = "kiosk_walk_in"
+CHECK_IN_ACTION = "kiosk_checkin"
+PHONE_ANSWERS_ACTION = "phone_questionnaire"
 
 
 def replayed_walk_in(session: Session, nonce: str, id_number: str, terminal: Terminal = ANY_TERMINAL) -> bool:
@@ -375,8 +377,15 @@ def answer_on_phone(session: Session, *, visit_id: int, questionnaire: Questionn
         session.flush()
         return {"outcome": PhoneAnswersOutcome.STORED.value, "response_id": response.id}
 
-    result, _replayed = run_once(session, nonce, "phone_questionnaire", write)
+    result, _replayed = run_once(session, nonce, PHONE_ANSWERS_ACTION, write)
     return result
+
+
+def replayed_phone_answers(session: Session, nonce: str) -> bool:
+    """Is this a retry of answers already stored from the pass page (its nonce has their receipt)?
+    It then gets the same answer, not "already answered"."""
+    receipt = receipt_of(session, nonce)
+    return receipt is not None and receipt.action == PHONE_ANSWERS_ACTION
 
 
 def store_answers(session: Session, *, visit: Visit, questionnaire: Questionnaire, answers: dict[str, bool],
@@ -498,7 +507,7 @@ def check_in(session: Session, *, kiosk_session_id: str, site: Site, questionnai
         return {"outcome": CheckinOutcome.CHECKED_IN.value, "visit_id": arrival.visit_id,
                 "queue_number": number, "checked_in_at": now.isoformat(), "device_id": terminal.device_id}
 
-    result, replayed = run_checked_once(session, nonce, "kiosk_checkin", check, write, owner=terminal.owner)
+    result, replayed = run_checked_once(session, nonce, CHECK_IN_ACTION, check, write, owner=terminal.owner)
     if written and not replayed:
         note_written(session, Visit, result["visit_id"], written)
     elif result.get("visit_id") is not None:
@@ -512,7 +521,7 @@ def replayed_check_in(session: Session, nonce: str, terminal: Terminal = ANY_TER
     was closed (by that very check-in) must still get its ticket, not "start again". Only on the
     device that checked in: another client sending the nonce gets nothing from it."""
     receipt = receipt_of(session, nonce)
-    if receipt is None or receipt.action != bound_action("kiosk_checkin", terminal.owner):
+    if receipt is None or receipt.action != bound_action(CHECK_IN_ACTION, terminal.owner):
         return None
     if receipt.result.get("device_id") != terminal.device_id:
         return None

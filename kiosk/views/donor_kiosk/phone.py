@@ -7,10 +7,10 @@ from typing import Optional
 from flask import current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from kiosk.checkin import PhoneAnswersOutcome, answer_on_phone, answered_today
+from kiosk.checkin import PhoneAnswersOutcome, answer_on_phone, answered_today, replayed_phone_answers
 from kiosk.extensions import db
 from kiosk.formatting import local_today
-from kiosk.idempotency import InvalidNonce, receipt_of
+from kiosk.idempotency import InvalidNonce
 from kiosk.models import DriveStatus, Visit
 from kiosk.qr import qr_svg
 from kiosk.screening.questionnaire import IncompleteAnswers, load_questionnaire
@@ -18,12 +18,6 @@ from kiosk.tokens import TOKEN_PATTERN, pass_url
 from kiosk.views.donor_kiosk import bp, count_miss, misses_exceeded, today_start_utc
 from kiosk.views.donor_kiosk.forms import (QuestionnairePost, first_screen_of, incomplete_answers_text,
                                            move_through_questionnaire, questionnaire_context, questionnaire_post)
-
-
-def replayed(nonce: str) -> bool:
-    """A retry of a submission already answered (its nonce has a receipt): it gets the same answer."""
-    receipt = receipt_of(db.session, nonce)
-    return receipt is not None and receipt.action == "phone_questionnaire"
 
 
 def _visit_for_token(token: str) -> Optional[Visit]:
@@ -70,7 +64,7 @@ def pass_questionnaire(token: str):
     drive = visit.drive
     if not (drive.drive_date == local_today() and drive.status == DriveStatus.OPEN) or visit.checked_in_at:
         return _render_pass_page(visit, token)
-    if answered_today(db.session, visit, today_start_utc()) and not replayed(request.form.get("nonce", "")):
+    if answered_today(db.session, visit, today_start_utc()) and not replayed_phone_answers(db.session, request.form.get("nonce", "")):
         return _already_answered(visit, token)
     questions = load_questionnaire()
     groups = questions.groups_for(visit.donor.sex)
