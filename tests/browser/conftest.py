@@ -162,8 +162,13 @@ def wait_until(page, expression: str, timeout_ms: int = 5_000) -> None:
 def wait_for_next_screen(page, step_name: str) -> None:
     """Wait until the screen `step_name` has given way to the next one. Waiting only for it to leave
     is not enough on the phone, where each screen is a new page: the old one is gone as soon as the
-    new document starts, before its form is parsed, and a count made then finds no screen at all."""
+    new document starts, before its form is parsed, and a count made then finds no screen at all.
+    Nor is the next screen's form enough there: it is matched as soon as its opening tag is parsed,
+    with its questions (and the stylesheet, which shows a "yes"'s details) possibly still to come;
+    so the new page's load is waited for too. (At the kiosk the screens are htmx swaps, made whole
+    in one task, and the page's load is long done: that wait returns at once.)"""
     page.wait_for_selector(f"[data-step]:not([data-step='{step_name}']), .outcome")
+    page.wait_for_load_state()
 
 
 def check_page(page, name: str) -> None:
@@ -184,8 +189,11 @@ def signed_in(new_context, live_server):
         page.goto(f"{live_server.url}/auth/sign-in")
         page.fill("#username", "yta" if role == "nurse" else "bantochuc")
         page.fill("#password", NURSE_PASSWORD if role == "nurse" else ORGANISER_PASSWORD)
-        page.click("#sign-in-submit")
-        page.wait_for_load_state()
+        # The click returns once the POST has started; the old page's load state still holds then, so
+        # waiting for "load" alone could return at once, and a goto made next would cancel the
+        # sign-in (its cookie lost). expect_navigation waits for the page it leads to to load.
+        with page.expect_navigation():
+            page.click("#sign-in-submit")
         return page
 
     return make

@@ -1,4 +1,8 @@
-"""The organiser's console in Chromium at 1280x800, as an organiser uses it."""
+"""The organiser's console in Chromium at 1280x800, as an organiser uses it.
+
+Every link and form here loads a new page: a click returns once that has begun, so each is made
+inside page.expect_navigation(), which returns once the new page has loaded. A count() or an
+is_visible() made right after a bare click sees a page not yet parsed (or still the old one)."""
 import csv
 import io
 import re
@@ -19,50 +23,60 @@ def test_setup_sites_departments_drive_and_staff(live_server, demo, signed_in, a
     assert page.url.endswith(f"/admin/drives/{demo['drive_id']}")
     check_page(page, "admin-drive-overview")
 
-    page.click("nav.console-nav >> text=Điểm hiến máu")
+    with page.expect_navigation():
+        page.click("nav.console-nav >> text=Điểm hiến máu")
     page.fill("#code", "PC08")
     page.fill("#name", "Hội trường Phòng PC08")
     page.fill("#address", "47 Phạm Văn Đồng, Hà Nội")
-    page.click("#site-add-submit")
+    with page.expect_navigation():
+        page.click("#site-add-submit")
     assert page.locator("td", has_text="Hội trường Phòng PC08").count() == 1
     check_page(page, "admin-sites")
 
-    page.click("nav.console-nav >> text=Đơn vị")
+    with page.expect_navigation():
+        page.click("nav.console-nav >> text=Đơn vị")
     page.fill("#name", "Đội Cảnh sát cơ động số 1")
     page.select_option("#parent_id", label="Bộ Tư lệnh Cảnh sát cơ động")
     page.select_option("#default_site_id", label="PC08 · Hội trường Phòng PC08")
-    page.click("#department-add-submit")
+    with page.expect_navigation():
+        page.click("#department-add-submit")
     nested = page.locator("td.depth-1", has_text="Đội Cảnh sát cơ động số 1")
     assert nested.count() == 1
     check_page(page, "admin-departments")
 
-    page.click("nav.console-nav >> text=Tạo đợt mới")
+    with page.expect_navigation():
+        page.click("nav.console-nav >> text=Tạo đợt mới")
     page.fill("#name", "Hiến máu mùa xuân 2027")
     page.fill("#drive_date", "2027-03-15")
     page.fill("#target_bags", "120")
     page.select_option("#status", "open")
     page.fill("#hospital", "Viện Huyết học – Truyền máu Trung ương")
     page.check("label.check:has-text('XNC') input")
-    page.click("#drive-save")
+    with page.expect_navigation():
+        page.click("#drive-save")
     assert "đang mở tại XNC" in page.locator("#status-error").inner_text()  # one open drive per site
     check_page(page, "admin-drive-form-error")
     page.select_option("#status", "planned")
-    page.click("#drive-save")
+    with page.expect_navigation():
+        page.click("#drive-save")
     assert page.locator("h1").inner_text() == "Hiến máu mùa xuân 2027"
     assert "15/03/2027" in page.locator(".page-head").inner_text()
     # Both drives in the navigation, the new one current.
     assert page.locator(".nav-drive").count() == 2
 
-    page.click("nav.console-nav >> text=Tài khoản")
+    with page.expect_navigation():
+        page.click("nav.console-nav >> text=Tài khoản")
     page.fill("#username", "yta.lan")
     page.fill("#display_name", "Y tá Trần Thị Lan")
     page.fill("#password", "mat-khau-lan-1")
     page.fill("#confirm", "mat-khau-lan-1")
-    page.click("#staff-add-submit")
+    with page.expect_navigation():
+        page.click("#staff-add-submit")
     row = page.locator("#staff-yta\\.lan")
     assert "Y tá Trần Thị Lan" in row.inner_text()
     page.once("dialog", lambda dialog: dialog.accept())
-    row.locator("button", has_text="Khóa").click()
+    with page.expect_navigation():
+        row.locator("button", has_text="Khóa").click()
     assert "Đã khóa" in page.locator("#staff-yta\\.lan").inner_text()
     check_page(page, "admin-staff")
     with app.app_context():
@@ -77,18 +91,22 @@ def test_roster_upload_passes_and_one_donors_pass(live_server, demo, signed_in, 
     roster = tmp_path / "danh-sach.csv"
     roster.write_text("\n".join(lines[:21] + ["Lê Văn Sai,30/02/1991,Nam,12345,0912000000,Phòng PC08,,,"]) + "\n",
                       encoding="utf-8")
-    page.click("nav.console-nav >> text=Danh sách hiến máu")
+    with page.expect_navigation():
+        page.click("nav.console-nav >> text=Danh sách hiến máu")
     check_page(page, "admin-roster")
     page.set_input_files("#roster", str(roster))
-    page.click("#roster-check")
+    with page.expect_navigation():
+        page.click("#roster-check")
     assert page.locator("#roster-good").inner_text() == "20" and page.locator("#roster-bad").inner_text() == "1"
     errors = page.locator("#roster-error-table tbody tr")
     assert errors.count() == 2 and "Dòng 22" in errors.first.inner_text()
     check_page(page, "admin-roster-preview")
-    page.click("#roster-import")
+    with page.expect_navigation():
+        page.click("#roster-import")
     assert page.locator(".field-error").count() == 1  # bad lines: the organiser must choose to leave them out
     page.check("#skip_bad")
-    page.click("#roster-import")
+    with page.expect_navigation():
+        page.click("#roster-import")
     assert "/passes" in page.url and "20" in page.locator(".notice-ok").inner_text()
     check_page(page, "admin-passes")
 
@@ -96,7 +114,8 @@ def test_roster_upload_passes_and_one_donors_pass(live_server, demo, signed_in, 
         department = db.session.scalars(sa.select(Department).where(Department.name == "Cục Cảnh sát giao thông")).one()
         in_department = db.session.scalar(sa.select(sa.func.count(Visit.id)).join(Donor, Donor.id == Visit.donor_id)
                                           .where(Visit.drive_id == drive_id, Donor.department_id == department.id))
-    page.click(f"a[href='/passes/sheet?drive={drive_id}&department={department.id}']")
+    with page.expect_navigation():
+        page.click(f"a[href='/passes/sheet?drive={drive_id}&department={department.id}']")
     assert page.locator("article.pass").count() == in_department > 0
     assert all(text.strip() == "Cục Cảnh sát giao thông"
                for text in page.locator("article.pass .pass-line:not(.pass-when)").all_inner_texts()
@@ -123,14 +142,15 @@ def test_donor_search_without_diacritics_and_history(live_server, demo, signed_i
         donor = donation.visit.donor
         full_name, folded, donor_id = donor.full_name, donor.name_search, donor.id
     page = signed_in("organiser")
-    page.click("nav.console-nav >> text=Người hiến")
-    page.wait_for_load_state()  # htmx listens for typing only once the page has loaded
+    with page.expect_navigation():  # loaded: htmx listens for typing only once its script has run
+        page.click("nav.console-nav >> text=Người hiến")
     page.fill("#q", folded)  # typed without diacritics; htmx searches as the organiser types
     result = page.locator("#donor-results a", has_text=full_name)
     result.first.wait_for()
     assert folded not in page.url and "q=" not in page.url
     check_page(page, "admin-donor-search")
-    page.click(f"#donor-results a[href='/admin/donors/{donor_id}']")
+    with page.expect_navigation():
+        page.click(f"#donor-results a[href='/admin/donors/{donor_id}']")
     assert page.locator("h1").inner_text() == full_name
     assert "Thư cảm ơn" in page.locator("#donor-history").inner_text()  # was the certificate (issue 11)
     assert page.locator("#donation-count").inner_text().strip()[:1].isdigit()
@@ -158,7 +178,8 @@ def test_exports_download_and_read_back(live_server, demo, signed_in, app):
     with page.expect_download() as download:
         page.click("#export-visits-xlsx")
     assert download.value.suggested_filename.endswith(".xlsx")
-    page.click("#export-health")  # not confirmed: refused, with the reason
+    with page.expect_navigation():
+        page.click("#export-health")  # not confirmed: refused, with the reason
     assert page.locator("#confirm-error").is_visible()
     page.check("#confirm")
     with page.expect_download() as download:
@@ -234,7 +255,8 @@ def test_thank_you_letters_one_or_all_and_the_certificate_serial(live_server, de
     # The official certificate's serial, recorded on the donation page, then found by the search.
     page.goto(f"{live_server.url}/admin/donations/{completed[0]}")
     page.fill("#certificate_serial", "hn 2026-000123")
-    page.click("#serial-save")
+    with page.expect_navigation():
+        page.click("#serial-save")
     page.wait_for_selector("#certificate-serial:has-text('HN 2026-000123')")
     check_page(page, "admin-donation-serial-1366")
     page.goto(f"{live_server.url}/admin/donors")
@@ -253,7 +275,8 @@ def test_recognition_and_on_call_lists(live_server, demo, signed_in, app):
         honoured_id, honoured_name = honoured.id, honoured.full_name
     page = signed_in("organiser", viewport=CONSOLE)
     page.goto(f"{live_server.url}/admin/drives/{demo['drive_id']}")
-    page.click("nav.console-nav >> text=Hiến máu nhiều lần")
+    with page.expect_navigation():
+        page.click("nav.console-nav >> text=Hiến máu nhiều lần")
     row = page.locator(f'#recognition-table tr[data-donor="{honoured_id}"]')
     assert honoured_name in row.inner_text() and "10" in row.inner_text()
     groups = page.locator("#on-call-table tbody tr").evaluate_all("rows => rows.map(r => r.dataset.group)")
@@ -274,19 +297,23 @@ def test_closing_a_drive_and_correcting_with_a_reason(live_server, demo, signed_
     page = signed_in("organiser")
     page.goto(f"{live_server.url}/admin/drives/{demo['drive_id']}/edit")
     page.select_option("#status", "closed")
-    page.click("#drive-save")
+    with page.expect_navigation():
+        page.click("#drive-save")
     assert "đã đóng" in page.locator(".notice-info").inner_text()
     with app.app_context():
         assert db.session.get(Drive, demo["drive_id"]).status == DriveStatus.CLOSED
 
     page.goto(f"{live_server.url}/admin/drives/{demo['drive_id']}/donations")
     check_page(page, "admin-donations")
-    page.click(f"a[href='/admin/donations/{donation_id}']")
+    with page.expect_navigation():
+        page.click(f"a[href='/admin/donations/{donation_id}']")
     page.select_option("#volume_ml", "450")  # recorded as 250 ml
-    page.click("#donation-correct")
+    with page.expect_navigation():
+        page.click("#donation-correct")
     assert page.locator("#reason-error").is_visible()  # no reason, no change
     page.fill("form:has(#donation-correct) #reason", "Túi thực tế 450 ml, nhập nhầm")
-    page.click("#donation-correct")
+    with page.expect_navigation():
+        page.click("#donation-correct")
     changes = page.locator("table").last.inner_text()
     assert "Túi thực tế 450 ml, nhập nhầm" in changes and "250 → 450" in changes
     check_page(page, "admin-donation-correction")
@@ -295,7 +322,8 @@ def test_closing_a_drive_and_correcting_with_a_reason(live_server, demo, signed_
         assert tally.snapshot(db.session, demo["drive_id"])["volume_ml"] == \
             tally.count_from_rows(db.session, demo["drive_id"])["volume_ml"]
 
-    page.click("nav.console-nav >> text=Nhật ký thay đổi")
+    with page.expect_navigation():
+        page.click("nav.console-nav >> text=Nhật ký thay đổi")
     table = page.locator("#audit-table").inner_text()
     assert "Đã sửa lần hiến" in table and "Đóng đợt hiến máu" in table and "Túi thực tế 450 ml" in table
     assert "donation_corrected" not in table and "volume_ml" not in table

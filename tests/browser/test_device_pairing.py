@@ -20,20 +20,23 @@ def test_pair_a_tablet_check_a_donor_in_and_revoke_it(live_server, demo, signed_
     check_page(tablet, "devices-not-set-up")
 
     console = signed_in("organiser")
-    console.click("nav.console-nav >> text=Thiết bị")
+    with console.expect_navigation():
+        console.click("nav.console-nav >> text=Thiết bị")
     check_page(console, "admin-devices-empty")
     console.fill("#name", "Máy tiếp đón cổng chính")
     xnc = console.locator("#site_id option", has_text="XNC ·").get_attribute("value")
     console.select_option("#site_id", value=xnc)
     console.select_option("#kind", value="kiosk")
-    console.click("#device-add-submit")
+    with console.expect_navigation():
+        console.click("#device-add-submit")
     link = console.locator("#pairing-link").inner_text()
     assert console.locator(".pairing-qr svg").count() == 1
     check_page(console, "admin-device-pairing")
 
     tablet.goto(link)
     check_page(tablet, "devices-pair")
-    tablet.click("#pair-submit")
+    with tablet.expect_navigation():
+        tablet.click("#pair-submit")
     tablet.wait_for_selector("[data-step=start]")
     cookie = next(c for c in tablet.context.cookies() if c["name"] == "kiosk_device")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
@@ -51,7 +54,8 @@ def test_pair_a_tablet_check_a_donor_in_and_revoke_it(live_server, demo, signed_
     console.goto(f"{live_server.url}/admin/devices")
     assert "Đã ghép nối" in console.inner_text("#devices")
     check_page(console, "admin-devices")
-    console.click("#devices button.button-danger")
+    with console.expect_navigation():
+        console.click("#devices button.button-danger")
     assert "Đã thu hồi" in console.inner_text("#devices")
     with app.app_context():
         assert db.session.scalars(sa.select(Device.revoked_at)).one() is not None

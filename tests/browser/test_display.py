@@ -132,11 +132,15 @@ def test_the_display_keeps_its_figures_when_the_server_is_gone_and_recovers_by_i
 def test_the_language_toggle_in_the_corner(live_server, demo, new_context):
     page = new_context(viewport=PROJECTOR).new_page()
     page.goto(live_server.url + "/display")
-    page.click("button.lang-button[value=en]")
-    page.wait_for_url(live_server.url + "/display")
+    # A plain form whose POST redirects back to the same URL: wait_for_url would be satisfied by the
+    # old page, and #bags-label read there is still in Vietnamese. Wait for the page it loads.
+    with page.expect_navigation():
+        page.click("button.lang-button[value=en]")
+    assert page.url == live_server.url + "/display"
     assert page.locator("#bags-label").inner_text() == "Blood bags collected"
     check_page(page, "display-1920-en")
-    page.click("button.lang-button[value=vi]")
+    with page.expect_navigation():
+        page.click("button.lang-button[value=vi]")
     assert page.locator("#bags-label").inner_text() == "Túi máu đã tiếp nhận"
 
 
@@ -168,13 +172,15 @@ def test_a_donation_recorded_at_the_nurse_station_shows_on_the_hall_display(app,
     wait_for_suggestion(nurse, "eligible")
     nurse.click("label[for=decision-0]")
     nurse.click("label[for=volume_ml-1]")
-    nurse.click("#decision-submit")
+    with nurse.expect_navigation():
+        nurse.click("#decision-submit")
     nurse.wait_for_selector("#decision")
     hall.wait_for_function("() => document.querySelector('[data-total=\"screened\"]').textContent === '1'",
                            polling="raf", timeout=LIVE_WITHIN_MS)
     nurse.click("label[for=volume_ml-1]")
     nurse.fill("#bag_number", "HM-2026-0042")
-    nurse.click("#donation-submit")
+    with nurse.expect_navigation():
+        nurse.click("#donation-submit")
     nurse.wait_for_selector("#donation")
     wait_for_hero(hall, "1")
     assert hall.locator('[data-total="volume_ml"]').inner_text() == "350"

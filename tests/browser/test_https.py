@@ -187,7 +187,10 @@ def test_kiosk_scan_questionnaire_walk_in_and_language_over_https(https_server, 
     page.click("text=Xong")
     page.wait_for_selector("[data-step=start]")
 
-    post_by(page, lambda: page.click("button.lang-button[value=en]"))  # the language toggle: a plain form
+    # The language toggle: a plain form, whose answer loads the kiosk page again. The old page has a
+    # start screen too (in Vietnamese): wait for the new one to load.
+    with page.expect_navigation():
+        post_by(page, lambda: page.click("button.lang-button[value=en]"))
     page.wait_for_selector("[data-step=start]")
     assert "Scan the QR code on your pass" in page.locator(".scan-label").inner_text()
     assert refusals.items == []
@@ -212,7 +215,8 @@ def test_nurse_signs_in_and_decides_over_https(https_server, app, new_context):
     wait_for_suggestion(page, "eligible")
     page.click("label[for=decision-0]")
     page.click("label[for=volume_ml-1]")
-    post_by(page, lambda: page.click("#decision-submit"))
+    with page.expect_navigation():
+        post_by(page, lambda: page.click("#decision-submit"))
     page.wait_for_selector("#decision")
     assert "350 ml" in page.locator(".decision-summary").inner_text()
     assert refusals.items == []
@@ -225,7 +229,8 @@ def test_nurse_signs_in_and_decides_over_https(https_server, app, new_context):
 def _open_donor(page, url: str, number: int):
     page.goto(f"{url}/nurse/XNC")
     page.fill("#query", str(number))
-    page.press("#query", "Enter")
+    with page.expect_navigation():  # loaded, with the script that sends the vitals for a suggestion
+        page.press("#query", "Enter")
     page.wait_for_selector(".donor-head")
 
 
@@ -241,11 +246,14 @@ def test_organiser_signs_in_and_adds_a_site_over_https(https_server, app, new_co
 
 
 def add_a_site(page):
-    page.click("nav.console-nav >> text=Điểm hiến máu")
+    with page.expect_navigation():
+        page.click("nav.console-nav >> text=Điểm hiến máu")
     page.fill("#code", "PC08")
     page.fill("#name", "Hội trường Phòng PC08")
     page.fill("#address", "47 Phạm Văn Đồng, Hà Nội")
-    post_by(page, lambda: page.click("#site-add-submit"))
+    # The POST's answer is a redirect: the page it leads to may not be there yet when post_by returns.
+    with page.expect_navigation():
+        post_by(page, lambda: page.click("#site-add-submit"))
     assert page.locator("td", has_text="Hội trường Phòng PC08").count() == 1
 
 
@@ -322,10 +330,12 @@ def test_through_nginx_terminating_tls_sign_in_posts_hsts_and_secure_cookies(beh
     wait_for_suggestion(page, "eligible")
     page.click("label[for=decision-0]")
     page.click("label[for=volume_ml-1]")
-    post_by(page, lambda: page.click("#decision-submit"))
+    with page.expect_navigation():
+        post_by(page, lambda: page.click("#decision-submit"))
     page.wait_for_selector("#decision")
-    post_by(page, lambda: page.click("button.lang-button[value=en]"))
-    page.wait_for_load_state()
+    # wait_for_load_state() once the POST is answered could still find the old page loaded (lang=vi).
+    with page.expect_navigation():
+        post_by(page, lambda: page.click("button.lang-button[value=en]"))
     assert page.locator("html").get_attribute("lang") == "en"
     assert refusals.items == []
     cookies = {c["name"]: c for c in context.cookies()}

@@ -393,14 +393,16 @@ def test_a_walk_in_on_a_phone_with_an_8_digit_birth_date_and_an_nfd_name(live_se
     phone.goto(f"{live_server.url}/kiosk/XNC/walk-in")
     _walk_in_typed_on(phone, NFD_NAME, "05091990")
     check_page(phone, "phone-walk-in-8-digit-390")
-    phone.click("form.kiosk-form button[type=submit]")
+    with phone.expect_navigation():  # on the phone a plain form: its answer is a new page
+        phone.click("form.kiosk-form button[type=submit]")
     phone.wait_for_selector("[data-step=questionnaire-0]")
     assert "Xin chào Ánh" in phone.locator("h1").first.inner_text()
     check_page(phone, "phone-walk-in-greeting-390")
     # The same CCCD again (whatever the date of birth): the desk, never the pass.
     phone.goto(f"{live_server.url}/kiosk/XNC/walk-in")
     _walk_in_typed_on(phone, "Trần Thị Ngọc Ánh", "06091990")
-    phone.click("form.kiosk-form button[type=submit]")
+    with phone.expect_navigation():
+        phone.click("form.kiosk-form button[type=submit]")
     phone.wait_for_selector(".notice-error")
     assert "vui lòng đến bàn đăng ký với giấy tờ tùy thân" in phone.locator(".notice-error").first.inner_text()
     assert "/p/" not in phone.url
@@ -427,7 +429,8 @@ def test_the_pass_page_outside_the_drive_day_says_when_and_where(live_server, de
 def test_english_and_landscape(live_server, demo, new_context, app):
     page = new_context(viewport=LAPTOP).new_page()
     open_kiosk(page, live_server)
-    page.click("button.lang-button[value=en]")
+    with page.expect_navigation():  # a plain form: the page loads again, in English
+        page.click("button.lang-button[value=en]")
     page.wait_for_selector("html[lang=en] [data-step=start]")
     assert "Scan the QR code on your pass" in page.locator(".scan-label").inner_text()
     check_page(page, "kiosk-start-1280-en")

@@ -29,7 +29,11 @@ def sign_in(page, live_server, username="yta"):
 def open_donor(page, live_server, queue_number: int, code="XNC", claim=True):
     page.goto(f"{live_server.url}/nurse/{code}")
     page.fill("#query", str(queue_number))
-    page.press("#query", "Enter")
+    # A plain form, as are the decision's and the donation's below: the key press returns once the
+    # POST has begun. Wait for the donor's page to load, with its script that sends the vitals for a
+    # suggestion (vitals typed before it runs are never sent) and every part a check then reads.
+    with page.expect_navigation():
+        page.press("#query", "Enter")
     page.wait_for_selector(".donor-head")
     if claim and page.locator("#claim-button").count():  # taking the donor is a POST
         with page.expect_navigation():
@@ -139,12 +143,14 @@ def test_acceptance_and_a_350_ml_donation(app, live_server, donor, new_context):
     page.set_viewport_size(LAPTOP)
     page.click("label[for=decision-0]")
     page.click("label[for=volume_ml-1]")
-    page.click("#decision-submit")
+    with page.expect_navigation():
+        page.click("#decision-submit")
     page.wait_for_selector("#decision")
     assert "350 ml" in page.locator(".decision-summary").inner_text()
     page.click("label[for=volume_ml-1]")
     page.fill("#bag_number", "HM-2026-0001")
-    page.click("#donation-submit")
+    with page.expect_navigation():
+        page.click("#donation-submit")
     page.wait_for_selector("#donation")
     assert "350 ml" in page.locator(".donation-summary").inner_text()
     assert page.locator(".status-done").count() == 1
@@ -162,7 +168,8 @@ def test_an_impossible_value_is_refused_on_the_spot(live_server, donor, new_cont
     page.wait_for_selector("#pulse_per_min-error:has-text('250')")
     page.click("label[for=decision-0]")
     page.click("label[for=volume_ml-1]")
-    page.click("#decision-submit")
+    with page.expect_navigation():
+        page.click("#decision-submit")
     page.wait_for_selector("#page-error")
     assert "250" in page.locator("#pulse_per_min-error").inner_text()
 
@@ -179,7 +186,8 @@ def test_a_deferral_with_a_return_date(app, live_server, donor, new_context):
     page.click("label[for=decision-1]")
     page.fill("#deferral_until", back.strftime("%d/%m/%Y"))
     page.fill("#reason", "Hemoglobin thấp (112 g/L)")
-    page.click("#decision-submit")
+    with page.expect_navigation():
+        page.click("#decision-submit")
     page.wait_for_selector("#decision")
     assert back.strftime("%d/%m/%Y") in page.locator(".decision-until").inner_text()
     assert page.locator(".status-deferred").count() == 1
@@ -193,11 +201,13 @@ def test_an_override_needs_its_reason(app, live_server, donor, new_context):
     wait_for_suggestion(page, "deferred")
     page.click("label[for=decision-0]")
     page.click("label[for=volume_ml-0]")
-    page.click("#decision-submit")
+    with page.expect_navigation():
+        page.click("#decision-submit")
     page.wait_for_selector("#override_reason-error:not(:empty)")
     check_page(page, "nurse-override-refused-1280")
     page.fill("#override_reason", "Đo lại bằng máy HemoCue: 122 g/L")
-    page.click("#decision-submit")
+    with page.expect_navigation():
+        page.click("#decision-submit")
     page.wait_for_selector("#decision")
     assert "HemoCue" in page.locator(".override").inner_text()
 
@@ -213,7 +223,8 @@ def test_accepting_without_identity_or_hb_asks_for_a_reason(app, live_server, do
     page.fill("#haemoglobin_g_l", "")
     page.click("label[for=decision-0]")
     page.click("label[for=volume_ml-0]")
-    page.click("#decision-submit")
+    with page.expect_navigation():
+        page.click("#decision-submit")
     page.wait_for_selector("#checks_reason-error:not(:empty)")
     message = page.locator("#checks_reason-error").inner_text()
     assert "giấy tờ" in message.lower() or "identity" in message.lower()
@@ -221,7 +232,8 @@ def test_accepting_without_identity_or_hb_asks_for_a_reason(app, live_server, do
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Screening)) == 0
     page.fill("#checks_reason", "Người hiến quen, máy đo Hb hỏng; lấy 250 ml")
-    page.click("#decision-submit")
+    with page.expect_navigation():
+        page.click("#decision-submit")
     page.wait_for_selector("#decision")
     assert "máy đo Hb hỏng" in page.locator(".checks-reason").inner_text()
     with app.app_context():
@@ -239,12 +251,14 @@ def test_a_correction_and_its_audit_entry(app, live_server, donor, new_context):
     wait_for_suggestion(page, "eligible")
     page.click("label[for=decision-0]")
     page.click("label[for=volume_ml-2]")
-    page.click("#decision-submit")
+    with page.expect_navigation():
+        page.click("#decision-submit")
     page.wait_for_selector("#decision")
     page.click("#correct-decision summary")
     page.click("label[for=c-volume_ml-1]")
     page.fill("#c-correction_reason", "Chọn nhầm thể tích")
-    page.click("#correct-decision-submit")
+    with page.expect_navigation():
+        page.click("#correct-decision-submit")
     page.wait_for_selector('.history-entry[data-action="screening_corrected"]')
     entry = page.locator('.history-entry[data-action="screening_corrected"]').inner_text()
     assert "450" in entry and "350" in entry and "Chọn nhầm thể tích" in entry

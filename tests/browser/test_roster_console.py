@@ -14,11 +14,13 @@ def test_an_office_list_uploads_previews_and_imports(live_server, demo, signed_i
     page = signed_in("organiser", viewport=CONSOLE)
     roster = tmp_path / "danh-sach-don-vi.xlsx"
     roster.write_bytes(office_workbook())
-    page.click("nav.console-nav >> text=Danh sách hiến máu")
+    with page.expect_navigation():
+        page.click("nav.console-nav >> text=Danh sách hiến máu")
     assert page.locator("#roster-template").get_attribute("href") == "/admin/roster/template.xlsx"
     check_page(page, "admin-roster-console")
     page.set_input_files("#roster", str(roster))
-    page.click("#roster-check")
+    with page.expect_navigation():
+        page.click("#roster-check")
     assert page.locator("#roster-good").inner_text() == "5" and page.locator("#roster-bad").inner_text() == "0"
     notes = page.locator("#roster-notes").inner_text()
     assert "“STT”, “Chức vụ”, “Ghi chú”" in notes  # the columns left out, as the file names them
@@ -28,7 +30,8 @@ def test_an_office_list_uploads_previews_and_imports(live_server, demo, signed_i
     assert "001085023456" in sample.inner_text() and "0743915000" in sample.inner_text()
     assert "Số CCCD/CMND" in sample.locator("thead").inner_text()
     check_page(page, "admin-roster-office-preview")
-    page.click("#roster-import")
+    with page.expect_navigation():
+        page.click("#roster-import")
     assert "/passes" in page.url and "5" in page.locator(".notice-ok").inner_text()
     with app.app_context():
         names = set(db.session.scalars(sa.select(Donor.full_name).where(Donor.id_number.in_(EXPECTED))))

@@ -24,17 +24,20 @@ def test_a_nurse_without_sites_then_with_one(app, live_server, demo, signed_in, 
     nurse.goto(f"{live_server.url}/auth/sign-in")
     nurse.fill("#username", "ytamoi")
     nurse.fill("#password", NURSE_PASSWORD)
-    nurse.click("#sign-in-submit")
+    with nurse.expect_navigation():
+        nurse.click("#sign-in-submit")
     nurse.wait_for_selector("#no-sites")
     check_page(nurse, "nurse-no-sites-768")
 
     organiser = signed_in("organiser")
     organiser.goto(f"{live_server.url}/admin/staff")
-    organiser.click('#staff-ytamoi a:has-text("Điểm")')
+    with organiser.expect_navigation():
+        organiser.click('#staff-ytamoi a:has-text("Điểm")')
     organiser.wait_for_selector("#staff-sites")
     check_page(organiser, "admin-staff-sites-1280")
     organiser.check("#staff-sites input >> nth=0")
-    organiser.click("#staff-sites-save")
+    with organiser.expect_navigation():
+        organiser.click("#staff-sites-save")
     organiser.wait_for_selector("#staff-ytamoi .staff-sites")
     assert "XNC" in organiser.locator("#staff-ytamoi .staff-sites").inner_text() or \
         "CSCD" in organiser.locator("#staff-ytamoi .staff-sites").inner_text()
@@ -58,11 +61,14 @@ def test_the_claim_button_takes_the_donor(app, live_server, demo, signed_in):
 
 def test_two_factor_enrolment_and_sign_in_with_a_code(app, live_server, demo, signed_in, new_context):
     page = signed_in("organiser")
-    page.click("#own-account")
+    with page.expect_navigation():
+        page.click("#own-account")
     page.wait_for_selector("#own-password-save")
     check_page(page, "own-account-1280")
-    page.click("#two-factor-link")
-    page.click("#two-factor-start")
+    with page.expect_navigation():
+        page.click("#two-factor-link")
+    with page.expect_navigation():
+        page.click("#two-factor-start")
     page.wait_for_selector(".two-factor-qr svg")
     check_page(page, "two-factor-enrol-1280")
     secret = page.locator("#two-factor-secret").inner_text()
@@ -77,18 +83,21 @@ def test_two_factor_enrolment_and_sign_in_with_a_code(app, live_server, demo, si
     fresh.goto(f"{live_server.url}/auth/sign-in")
     fresh.fill("#username", "bantochuc")
     fresh.fill("#password", ORGANISER_PASSWORD)
-    fresh.click("#sign-in-submit")
+    with fresh.expect_navigation():
+        fresh.click("#sign-in-submit")
     fresh.wait_for_selector("#code-submit")
     check_page(fresh, "sign-in-code-768")
     # A code works once: the one that confirmed the app is spent; the app's next one signs in.
     fresh.fill("#code", enrolment_code)
-    fresh.click("#code-submit")
+    with fresh.expect_navigation():
+        fresh.click("#code-submit")
     fresh.wait_for_selector(".notice-error")
     assert "đã được dùng" in fresh.locator(".notice-error").inner_text()
     check_page(fresh, "sign-in-code-used-768")
     next_step = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=30)
     fresh.fill("#code", pyotp.TOTP(secret).at(next_step))
-    fresh.click("#code-submit")
+    with fresh.expect_navigation():
+        fresh.click("#code-submit")
     fresh.wait_for_url(f"{live_server.url}/admin/**")
 
 
