@@ -15,7 +15,7 @@ pytestmark = pytest.mark.sqlite_only  # SQLite's journal and recovery; PostgreSQ
 
 def test_five_kills_under_write_load_lose_nothing_answered(tmp_path, migrated_template):
     report = crash_rounds(tmp_path / "drive", kills=5, workers=3, extra_donors=600, template=migrated_template,
-                          seed=7, min_load=0.8, max_load=2.5)
+                          seed=7, min_load=0.8, max_load=2.5, at_least=(5, 1))
     for entry in report["rounds"]:
         print(entry)
     assert report["problems"] == []

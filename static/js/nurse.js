@@ -98,5 +98,17 @@
     if (event.target && event.target.id === "queue-filter") { filterQueue(); }
   });
 
+  // Vitals typed before this script ran (a slow laptop) fired no "input" that htmx saw: ask for
+  // the suggestion once now, as typing would have.
+  function suggestForEarlyTyping() {
+    var form = document.getElementById("screening-form");
+    if (!form || !window.htmx) { return; }
+    var typed = Array.prototype.some.call(form.querySelectorAll("input[type=text], input:not([type])"),
+      function (input) { return input.value !== input.defaultValue; });
+    if (typed) { window.htmx.trigger(form, "change"); }
+  }
+
   document.addEventListener("DOMContentLoaded", setUpCamera);
+  // htmx wires the form's triggers on DOMContentLoaded too; "load" comes after every handler of it.
+  window.addEventListener("load", suggestForEarlyTyping);
 })();

@@ -264,7 +264,12 @@ def test_idle_reset_wipes_the_previous_donor(live_server, demo, page, app):
     assert page.evaluate("history.length") == history_before
     assert page.evaluate("JSON.stringify(history.state)") in ("null", None)
     assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('htmx')).length") == 0
+    # The kiosk adds nothing to the history, so Back leaves it; coming Forward again (from the
+    # browser's page cache, or loaded anew) shows the start screen, never the donor.
     page.go_back()
+    assert not page.url.startswith(live_server.url)
+    page.go_forward()
+    page.wait_for_selector("[data-step=start]")
     assert visit["name"] not in page.content()
     # The server closed the kiosk session too: its id no longer confirms anything.
     with app.app_context():

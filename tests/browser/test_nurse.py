@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from kiosk.extensions import db
 from kiosk.models import AuditLog, Donation, Screening, Site, Staff, StaffRole, Visit
 from kiosk.tokens import pass_url
-from tests.browser.conftest import LAPTOP, TABLET, check_page, wait_for_next_screen
+from tests.browser.conftest import LAPTOP, TABLET, check_page, wait_for_next_screen, wait_until
 from tests.conftest import NURSE_PASSWORD
 from tests.support.donors import check_in, pick_donor
 
@@ -126,6 +126,23 @@ def test_the_queue_updates_after_a_kiosk_check_in_in_another_context(app, live_s
     check_page(nurse, "nurse-queue-1280")
     nurse.set_viewport_size(TABLET)
     check_page(nurse, "nurse-queue-768")
+
+
+def test_vitals_typed_before_the_scripts_ran_still_get_a_suggestion(app, live_server, donor, new_context):
+    """A slow laptop shows the donor's form before its scripts have run: what the nurse types then
+    fires no event that htmx sees, and the suggestion is asked for once the page has loaded."""
+    page = new_context(viewport=LAPTOP).new_page()
+    sign_in(page, live_server)
+    open_donor(page, live_server, donor["queue_number"])
+    held = []
+    page.route("**/js/nurse.js", lambda route: held.append(route))  # the script arrives only when let go
+    page.reload(wait_until="commit")
+    page.wait_for_selector("#weight_kg")
+    wait_until(page, "document.readyState !== 'complete'")
+    fill_vitals(page)
+    assert held and page.locator("#suggestion.suggestion-eligible").count() == 0
+    held[0].continue_()
+    wait_for_suggestion(page, "eligible")
 
 
 @pytest.mark.both_databases

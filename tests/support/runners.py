@@ -232,9 +232,12 @@ def warm_up(server: Server, rounds: int = 3) -> None:
 
 def crash_rounds(directory: Path, *, kills: int, workers: int = 3, extra_donors: int = 3000,
                  template: Optional[Path] = None, seed: int = 1, min_load: float = 0.5,
-                 max_load: float = 3.0) -> dict[str, Any]:
+                 max_load: float = 3.0, at_least: tuple[int, int] = (0, 0)) -> dict[str, Any]:
     """Write load (kiosk check-ins, nurse decisions and donations) against gunicorn, `kill -9` of its
-    whole process group at a random moment, a restart, and the checks; `kills` times."""
+    whole process group at a random moment, a restart, and the checks; `kills` times. The last
+    round's load goes on, past its random moment, until `at_least` (check-ins, donations) have been
+    answered in all (a minute at most): on a busy machine the nurses may not have reached a
+    donation in the rounds' few seconds, and the checks would then have no donation to check."""
     import random
 
     rng = random.Random(seed)
@@ -252,6 +255,11 @@ def crash_rounds(directory: Path, *, kills: int, workers: int = 3, extra_donors:
                                seed=seed * 1000 + round_number, crash=True, stop=stop)
             load_seconds = rng.uniform(min_load, max_load)
             time.sleep(load_seconds)
+            if round_number == kills:
+                deadline = time.monotonic() + 60
+                while ((len(ledger.checked_in) < at_least[0] or len(ledger.donations()) < at_least[1])
+                       and time.monotonic() < deadline):
+                    time.sleep(0.05)
             writes_before = (len(ledger.checked_in), len(ledger.donations()))
             server.kill()
             stop.set()
