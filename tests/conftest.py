@@ -32,6 +32,9 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "both_databases: a browser test whose flow reads or writes what the "
                                        "database decides (ordering, concurrency, conflicts, search); the "
                                        "PostgreSQL pass of tools/test.sh runs these and every non-browser test")
+    config.addinivalue_line("markers", "database_free: a module that touches no test database (the rules "
+                                       "engine, texts, a wheel in its own SQLite); the PostgreSQL pass of "
+                                       "tools/test.sh leaves it out, as it would run the same code twice")
 
 
 def pytest_collection_modifyitems(config, items):

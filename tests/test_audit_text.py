@@ -1,7 +1,11 @@
 """The audit log in words, in both languages."""
+import pytest
 from flask_babel import force_locale
 
 from kiosk.audit_text import action_text, describe_values
+
+
+pytestmark = pytest.mark.database_free  # the PostgreSQL pass leaves it out (tools/test.sh)
 
 
 def test_values_in_words_without_codes(app_ctx):

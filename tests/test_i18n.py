@@ -4,8 +4,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
+
+
+pytestmark = pytest.mark.database_free  # the PostgreSQL pass leaves it out (tools/test.sh)
 
 ROOT = Path(__file__).resolve().parent.parent
 PO = ROOT / "kiosk" / "translations" / "vi" / "LC_MESSAGES" / "messages.po"

@@ -6,6 +6,9 @@ import pytest
 from kiosk.inputs import clean_name, clean_text, digits_only, fold_diacritics, parse_date
 
 
+pytestmark = pytest.mark.database_free  # the PostgreSQL pass leaves it out (tools/test.sh)
+
+
 def test_parse_date_and_fold_diacritics():
     assert parse_date("3/9/1986") == dt.date(1986, 9, 3)
     assert parse_date("") is None

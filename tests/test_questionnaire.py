@@ -8,6 +8,9 @@ import pytest
 from kiosk.screening.questionnaire import (MAX_DETAIL_LENGTH, IncompleteAnswers, clean_detail, flags_for,
                                            load_version, questionnaire_for, validate_answers, validate_details)
 
+
+pytestmark = pytest.mark.database_free  # the PostgreSQL pass leaves it out (tools/test.sh)
+
 V2 = load_version("2026-12-vi-2")
 V1 = load_version("2026-11-vi-1")
 

@@ -17,6 +17,9 @@ from kiosk.screening.questionnaire import load_version
 from kiosk.screening.rules import ALL_REASON_CODES, REASON_CODES, DonorFacts, RulesError, Vitals, load_rules
 from kiosk.screening.engine import Reason, Suggestion, add_months, age_on, implausible_vitals, suggest
 
+
+pytestmark = pytest.mark.database_free  # the PostgreSQL pass leaves it out (tools/test.sh)
+
 R = load_rules()
 # NIHBT's questionnaire with sub-items (2026-12); answers stored under the 2026-11 one (one yes/no
 # per question) are still judged by theirs.

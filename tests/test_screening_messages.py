@@ -11,6 +11,9 @@ from kiosk.screening.rules import ALL_REASON_CODES, REASON_CODES, DonorFacts, Vi
 from kiosk.screening.engine import Reason, suggest
 from kiosk.screening.messages import describe_consequence, describe_reason, rule_label, vital_label
 
+
+pytestmark = pytest.mark.database_free  # the PostgreSQL pass leaves it out (tools/test.sh)
+
 RULES = load_rules()
 QUESTIONNAIRE = load_version("2026-12-vi-2")
 # The 2026-11 questionnaire (one yes/no per question): its stored answers must still read well.

@@ -1,6 +1,11 @@
 import re
 
+import pytest
+
 from kiosk.tokens import TOKEN_LENGTH, new_pass_token, pass_url, token_from_scan
+
+
+pytestmark = pytest.mark.database_free  # the PostgreSQL pass leaves it out (tools/test.sh)
 
 
 def test_tokens_are_long_urlsafe_and_unique():

@@ -15,10 +15,14 @@ import sysconfig
 from pathlib import Path
 
 import flask
+import pytest
 
 from tests.support.client import Client, expect
 from tests.support.flows import sign_in
 from tests.support.server import ROOT, Server, environment, free_port
+
+
+pytestmark = pytest.mark.database_free  # the PostgreSQL pass leaves it out (tools/test.sh)
 
 # What the build reads (pyproject.toml, setup.py, the readme) and what it packs.
 BUILD_INPUTS = ("pyproject.toml", "setup.py", "README.md", "kiosk", "templates", "static")

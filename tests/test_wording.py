@@ -4,7 +4,11 @@ máu" (not "quy đổi đơn vị 250 ml"), and decimals with a comma."""
 import re
 from pathlib import Path
 
+import pytest
 from babel.messages.pofile import read_po
+
+
+pytestmark = pytest.mark.database_free  # the PostgreSQL pass leaves it out (tools/test.sh)
 
 PO = Path(__file__).resolve().parent.parent / "kiosk" / "translations" / "vi" / "LC_MESSAGES" / "messages.po"
 
