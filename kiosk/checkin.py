@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from kiosk import tally
 from kiosk.audit import insert_audit
 from kiosk.database import expire_rows, note_written, read_again, write_checked
-from kiosk.idempotency import bound_action, check_nonce, receipt_of, run_checked_once, run_once
+from kiosk.idempotency import bound_action, check_nonce, receipt_for, receipt_of, run_checked_once, run_once
 from kiosk.models import (Department, Donor, Drive, DriveStatus, KioskSession, QuestionnaireResponse, Site, Visit,
                           VisitStatus, drive_site, utcnow)
 from kiosk.screening.questionnaire import Questionnaire, flags_for, validate_answers, validate_details
@@ -270,8 +270,7 @@ PHONE_ANSWERS_ACTION = "phone_questionnaire"
 def replayed_walk_in(session: Session, nonce: str, id_number: str, terminal: Terminal = ANY_TERMINAL) -> bool:
     """Has register_walk_in already answered this nonce, for this ID number and device? (A retry is
     answered again and must not count against the walk-in limits a second time.)"""
-    receipt = receipt_of(session, nonce)
-    return receipt is not None and receipt.action == bound_action(WALK_IN_ACTION, terminal.owner, id_number)
+    return receipt_for(session, nonce, bound_action(WALK_IN_ACTION, terminal.owner, id_number)) is not None
 
 
 def register_walk_in(session: Session, *, walk_in: WalkIn, site: Site, today: dt.date, nonce: str,
@@ -384,8 +383,7 @@ def answer_on_phone(session: Session, *, visit_id: int, questionnaire: Questionn
 def replayed_phone_answers(session: Session, nonce: str) -> bool:
     """Is this a retry of answers already stored from the pass page (its nonce has their receipt)?
     It then gets the same answer, not "already answered"."""
-    receipt = receipt_of(session, nonce)
-    return receipt is not None and receipt.action == PHONE_ANSWERS_ACTION
+    return receipt_for(session, nonce, PHONE_ANSWERS_ACTION) is not None
 
 
 def store_answers(session: Session, *, visit: Visit, questionnaire: Questionnaire, answers: dict[str, bool],
@@ -520,10 +518,8 @@ def replayed_check_in(session: Session, nonce: str, terminal: Terminal = ANY_TER
     """The answer already given to this check-in nonce, if any: a retry after the kiosk session
     was closed (by that very check-in) must still get its ticket, not "start again". Only on the
     device that checked in: another client sending the nonce gets nothing from it."""
-    receipt = receipt_of(session, nonce)
-    if receipt is None or receipt.action != bound_action(CHECK_IN_ACTION, terminal.owner):
-        return None
-    if receipt.result.get("device_id") != terminal.device_id:
+    receipt = receipt_for(session, nonce, bound_action(CHECK_IN_ACTION, terminal.owner))
+    if receipt is None or receipt.result.get("device_id") != terminal.device_id:
         return None
     return dict(receipt.result)
 

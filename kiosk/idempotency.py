@@ -64,6 +64,13 @@ def receipt_of(session: Session | scoped_session, nonce: Optional[str]) -> Optio
     return session.execute(READ_RECEIPT, {"nonce": nonce}).first() if nonce else None
 
 
+def receipt_for(session: Session | scoped_session, nonce: Optional[str], action: str) -> Optional[sa.Row]:
+    """The receipt of this nonce if it was kept for `action` (a bound_action), else None: what a
+    view asks before a write to know whether a request is a retry of one already answered."""
+    receipt = receipt_of(session, nonce)
+    return receipt if receipt is not None and receipt.action == action else None
+
+
 def run_once(session: Session | scoped_session, nonce: str, action: str,
              write: Callable[[], dict[str, Any]], owner: Optional[str] = None, *,
              core_only: bool = False, asked: str = "") -> tuple[dict[str, Any], bool]:

@@ -64,7 +64,8 @@ def pass_questionnaire(token: str):
     drive = visit.drive
     if not (drive.drive_date == local_today() and drive.status == DriveStatus.OPEN) or visit.checked_in_at:
         return _render_pass_page(visit, token)
-    if answered_today(db.session, visit, today_start_utc()) and not replayed_phone_answers(db.session, request.form.get("nonce", "")):
+    nonce = request.form.get("nonce", "")
+    if answered_today(db.session, visit, today_start_utc()) and not replayed_phone_answers(db.session, nonce):
         return _already_answered(visit, token)
     questions = load_questionnaire()
     groups = questions.groups_for(visit.donor.sex)
@@ -77,7 +78,7 @@ def pass_questionnaire(token: str):
     try:
         result = answer_on_phone(db.session, visit_id=visit.id, questionnaire=questions, answers=post.answers,
                                  details=post.for_domain(items), today=local_today(),
-                                 today_start_utc=today_start_utc(), nonce=request.form.get("nonce", ""))
+                                 today_start_utc=today_start_utc(), nonce=nonce)
     except IncompleteAnswers as error:
         step = first_screen_of(groups, error.missing + error.unconfirmed + error.unknown + error.bad_details)
         return _render_pass_page(visit, token, step, post, incomplete_answers_text(error), 422)
