@@ -143,6 +143,7 @@ def test_vitals_typed_before_the_scripts_ran_still_get_a_suggestion(app, live_se
     assert held and page.locator("#suggestion.suggestion-eligible").count() == 0
     held[0].continue_()
     wait_for_suggestion(page, "eligible")
+    check_page(page, "nurse-donor-typed-early-1280")
 
 
 @pytest.mark.both_databases
