@@ -22,14 +22,12 @@ def donate(code: str, visit_id: int):
     visit = visit_here(site, drive, visit_id)
     form = DonationForm()
     if not form.validate_on_submit():
-        form.nonce.data = ""
         return render_visit(visit_context(site, drive, visit, donation_form=form,
                                             error=_("Nothing was saved: correct the highlighted fields.")), 422)
     # A retry of a donation that was recorded (its answer lost on the Wi-Fi) finds the visit one
     # version on, by its own doing: record_donation answers it from the nonce's receipt instead.
     retried = receipt_of(db.session, form.nonce.data) is not None
     if not retried and int_or_none(form.expected_version.data) != visit.version:
-        form.nonce.data = ""
         return error_response(site, drive, visit, "version_conflict", 409)
     try:
         record_donation(db.session, visit_id=visit.id, nurse_id=current_user.staff.id,
@@ -39,7 +37,6 @@ def donate(code: str, visit_id: int):
     except DonationError as error:
         db.session.expire_all()
         visit = db.session.get(Visit, visit_id)
-        form.nonce.data = ""
         if error.code in ("already_donated", "version_conflict"):
             return error_response(site, drive, visit, "version_conflict", 409)
         return error_response(site, drive, visit, error.code, 422, donation_form=form)
@@ -60,7 +57,6 @@ def correct_donation(code: str, visit_id: int, donation_id: int):
     donation = _donation_here(visit, donation_id)
     form = CorrectDonationForm()
     if not form.validate_on_submit():
-        form.nonce.data = ""
         return render_visit(visit_context(site, drive, visit, correct_donation_form=form, open_correction="donation",
                                             error=_("Nothing was saved: correct the highlighted fields.")), 422)
     try:
@@ -82,7 +78,6 @@ def void_donation(code: str, visit_id: int, donation_id: int):
     donation = _donation_here(visit, donation_id)
     form = VoidForm()
     if not form.validate_on_submit():
-        form.nonce.data = ""
         return render_visit(visit_context(site, drive, visit, void_donation_form=form, open_correction="donation",
                                             error=_("Nothing was saved: correct the highlighted fields.")), 422)
     try:

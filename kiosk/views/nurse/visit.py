@@ -252,7 +252,6 @@ def decide(code: str, visit_id: int):
     if unit_mistake:  # instead of "enter a whole number" or "cannot be right"
         form.haemoglobin_g_l.errors = [unit_mistake]
     if not valid or impossible or unit_mistake:
-        form.nonce.data = ""
         context = visit_context(site, drive, visit, form=form, vitals=vitals)
         context["error"] = _("Nothing was saved: correct the highlighted fields.")
         return render_visit(context, 422)
@@ -268,7 +267,6 @@ def decide(code: str, visit_id: int):
     except ScreeningError as error:
         db.session.expire_all()
         visit = db.session.get(Visit, visit_id)
-        form.nonce.data = ""
         if error.code == "version_conflict" or error.code == "already_decided":
             form.expected_version.data = str(visit.version)
             return error_response(site, drive, visit, "version_conflict", 409, form=form, vitals=vitals)
@@ -285,7 +283,6 @@ def correct_decision(code: str, visit_id: int, screening_id: int):
         abort(404)
     form = CorrectDecisionForm()
     if not form.validate_on_submit():
-        form.nonce.data = ""
         return render_visit(visit_context(site, drive, visit, correct_form=form, open_correction="decision",
                                             error=_("Nothing was saved: correct the highlighted fields.")), 422)
     try:
@@ -306,8 +303,6 @@ def correct_decision(code: str, visit_id: int, screening_id: int):
 def change_refused(site, drive, visit_id, code, which, error_details=None, **forms):
     db.session.expire_all()
     visit = db.session.get(Visit, visit_id)
-    for form in forms.values():
-        form.nonce.data = ""
     if code == "version_conflict":
         return error_response(site, drive, visit, code, 409)
     context_forms = {k: v for k, v in forms.items()}
@@ -324,7 +319,6 @@ def void_decision(code: str, visit_id: int, screening_id: int):
         abort(404)
     form = VoidForm()
     if not form.validate_on_submit():
-        form.nonce.data = ""
         return render_visit(visit_context(site, drive, visit, void_decision_form=form, open_correction="decision",
                                             error=_("Nothing was saved: correct the highlighted fields.")), 422)
     try:
