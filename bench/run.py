@@ -68,6 +68,8 @@ CLI_LIMIT_S = 5.0
 # How many requests a write scenario may need per second of load: each needs its own target
 # (a visit to check in, a donor to record a bag for). Running out is reported, not hidden.
 POOL_PER_SECOND = 400
+SCENARIO_KEYS = ("idle", "changed", "scan_new", "scan_repeat", "questionnaire", "decision", "donation",
+                 "decision_correct", "decision_void", "donation_correct", "donation_void")
 # A nurse's corrections and voids: each scenario has its own prepared decisions or donations.
 CHANGE_SCENARIOS = ("decision_correct", "decision_void", "donation_correct", "donation_void")
 
@@ -328,8 +330,9 @@ def percentile(values: list[float], share: float) -> float:
 
 def sql_rows(stats_dir: Path, windows: dict[str, tuple[str, float, float]]) -> list[list[str]]:
     """Per scenario, from the app's one line per request (kiosk.database.end_unit_of_work):
-    statements per request, write transactions per request, and the writer queue's wait and
-    hold (p50/p99, ms) over the scenario's load only."""
+    statements per request, write transactions per request, the writer queue's wait and
+    hold (p50/p99, ms) and the CPU time of the thread that ran the request (mean/p99, ms) over
+    the scenario's load only."""
     lines = []
     for path in stats_dir.glob("*.jsonl"):
         for text in path.read_text().splitlines():
@@ -347,8 +350,10 @@ def sql_rows(stats_dir: Path, windows: dict[str, tuple[str, float, float]]) -> l
         statements = [line["statements"] for line in seen]
         queue = (lambda values: f"{fmt_ms(percentile(values, 0.5))} / {fmt_ms(percentile(values, 0.99))}"
                  if values else "—")
+        cpu = [line["cpu"] for line in seen if "cpu" in line]
         rows.append([label, f"{len(seen):,}", f"{sum(statements) / len(seen):.1f}", str(max(statements)),
-                     f"{len(waits) / len(seen):.2f}", queue(waits), queue(holds)])
+                     f"{len(waits) / len(seen):.2f}", queue(waits), queue(holds),
+                     f"{fmt_ms(sum(cpu) / len(cpu))} / {fmt_ms(percentile(cpu, 0.99))}" if cpu else "—"])
     return rows
 
 
@@ -463,9 +468,17 @@ def main() -> int:
                         help="sqlite (a file in a temporary instance folder, the default) or postgresql: a new "
                              "database on the durable cluster of `tools/postgres.sh durable` (fsync and "
                              "synchronous_commit on), which is started for the run and stopped after it")
+    parser.add_argument("--only", default="", metavar="KEY,...",
+                        help="run these scenarios only (keys: " + ", ".join(SCENARIO_KEYS) + "), to try a change "
+                             "quickly; the full table needs every one")
     options = parser.parse_args()
+    unknown = set(filter(None, options.only.split(","))) - set(SCENARIO_KEYS)
+    if unknown:
+        parser.error(f"no such scenario: {', '.join(sorted(unknown))}")
     if options.database == "postgresql" and options.out == RESULTS_FILE:
         options.out = BENCH / "results-postgresql.md"
+    if options.only and options.out.parent == BENCH:  # a partial run never stands in for the full table
+        options.out = Path(tempfile.gettempdir()) / "kiosk-bench-partial.md"
 
     # SIGTERM ends the run like Ctrl-C does: through the finally blocks that stop the servers.
     signal.signal(signal.SIGTERM, _interrupted)
@@ -581,7 +594,11 @@ def _run(options, started_at: dt.datetime, load_before: str, cli: dict, wrk, wor
     cpu["bare"] = ('bare Flask "ok"', (bare.cpu_seconds() - bare_cpu) * 1000 / bare_result.requests,
                    (children_cpu_seconds() - wrk_cpu) * 1000 / bare_result.requests)
 
+    only = set(filter(None, options.only.split(",")))
+
     def measure(key: str, label: str, url: str, scenario: Scenario) -> None:
+        if only and key not in only:
+            return
         preflight(url, scenario)
         print(f"  {label} ...", end=" ", flush=True)
         before = load.run(bare.url, bare_scenario)
@@ -681,7 +698,8 @@ def _run(options, started_at: dt.datetime, load_before: str, cli: dict, wrk, wor
                              f"< {CLI_LIMIT_S:.0f} s", "yes" if figures["wall"] < CLI_LIMIT_S else "**no**"])
     notes = shortfalls(results, paired, cli)
     sql_header = ["scenario", "requests", "SQL statements / request", "max", "write transactions / request",
-                  "writer queue wait p50 / p99 ms", "writer queue hold p50 / p99 ms"]
+                  "writer queue wait p50 / p99 ms", "writer queue hold p50 / p99 ms",
+                  "the request thread's CPU mean / p99 ms"]
     sql_table = sql_rows(stats_dir, windows)
     cpu_header = ["scenario", "the app's CPU ms / request", "wrk's CPU ms / request",
                   f"CPU-bound ceiling on {os.cpu_count()} cores, req/s", "the ceiling / the bare app's req/s"]

@@ -78,6 +78,9 @@ def serve_command(host: str, port: int, workers: int, demo: bool, certfile: str 
         raise click.UsageError("--certfile và --keyfile đi cùng nhau / --certfile and --keyfile go together.")
     if self_signed and certfile:
         raise click.UsageError("--https hoặc --certfile, không cả hai / --https or --certfile, not both.")
+    if port_taken(host, port):
+        raise click.ClickException(f"Cổng {port} đang được dùng: có thể kiosk serve đang chạy rồi / port {port} is in "
+                                   "use: is the app already running? Stop it, or choose another --port.")
     app = current_app._get_current_object()
     upgrade_database()
     if demo:
@@ -133,6 +136,20 @@ def serve_command(host: str, port: int, workers: int, demo: bool, certfile: str 
     os.execvpe(gunicorn[0], gunicorn, env)
 
 
+def port_taken(host: str, port: int) -> bool:
+    """Is something listening on this port? The workers bind with SO_REUSEPORT (gunicorn_command), which
+    lets a second server of the same user bind the same port and silently take half the tablets; a
+    plain bind (SO_REUSEADDR only, as gunicorn's own) is refused by any listener, so it is asked first."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
 def self_signed_certificate(instance_path: str, lan: list[str]):
     from kiosk.tls import ensure_certificate, machine_names
 
@@ -158,8 +175,13 @@ def explain_certificate(certificate) -> None:
 
 def gunicorn_command(host: str, port: int, workers: int, threads: int = 8) -> list[str]:
     """How the app is served: by `kiosk serve`, the benchmarks and the multi-process tests alike."""
+    # --reuse-port: each worker listens on a socket of its own and the kernel spreads new connections
+    # over them. On one shared socket the worker that wakes first takes them: under load one worker
+    # held 18 of 20 kept-alive connections, its clients queued behind one core while the other
+    # idled, and the slowest 1% of writes took 0.4-0.5 s (bench/run.py; the README's "Measured").
     return [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(workers),
-            "--worker-class", "gthread", "--threads", str(threads), "--timeout", "60", "--graceful-timeout", "10",
+            "--worker-class", "gthread", "--threads", str(threads), "--reuse-port",
+            "--timeout", "60", "--graceful-timeout", "10",
             # The access log leaves out the URL: pass URLs carry tokens, which must not be logged.
             "--access-logfile", "-", "--access-logformat", '%(t)s "%(m)s" %(s)s %(b)s %(M)sms',
             "kiosk.wsgi:app"]

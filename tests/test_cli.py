@@ -1,4 +1,5 @@
 import re
+import socket
 
 import sqlalchemy as sa
 
@@ -78,3 +79,21 @@ def test_instance_files_are_readable_by_their_owner_only(app, runner, demo, tmp_
     if database.exists():  # SQLite; PostgreSQL keeps its own files
         for path in [database, *database.parent.glob(database.name + "-*")]:
             assert mode(path) == 0o600, path
+
+
+def test_serve_refuses_a_port_another_server_listens_on(app, runner, monkeypatch):
+    # The workers bind with SO_REUSEPORT, which would let a second server of the same user share the
+    # port and take half the tablets: serve asks first, and says so in both languages.
+    executed = []
+    monkeypatch.setattr("kiosk.cli.os.execvpe", lambda *args: executed.append(args))
+    with socket.socket() as other:
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        other.bind(("0.0.0.0", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        result = runner.invoke(args=["serve", "--port", str(port)])
+    assert result.exit_code != 0 and not executed
+    assert f"Cổng {port} đang được dùng" in result.output and f"port {port} is in use" in result.output
+    again = runner.invoke(args=["serve", "--port", str(port)])  # the other server has stopped
+    assert again.exit_code == 0, again.output
+    assert "--reuse-port" in executed[0][1]

@@ -17,6 +17,7 @@ from kiosk.tokens import new_nonce
 from kiosk.views.donor_kiosk import OPEN_TO_ANY_BROWSER
 from kiosk.views.pairing import DEVICE_COOKIE
 from tests.conftest import AuthActions
+from tests.support.server import free_port
 
 HX = {"HX-Request": "true"}
 NOT_SET_UP = "Máy tính bảng này chưa được cài đặt"
@@ -241,15 +242,16 @@ def test_the_console_adds_renames_and_lists_devices(app, demo):
 def test_serve_demo_prints_a_pairing_link_per_site(app, runner, demo, monkeypatch):
     monkeypatch.setattr("kiosk.cli.lan_addresses", lambda: ["192.168.1.20"])
     monkeypatch.setattr("kiosk.cli.os.execvpe", lambda file, args, env: None)
-    result = runner.invoke(args=["serve", "--demo", "--port", "8000"])
+    port = str(free_port())  # serve refuses a port something listens on
+    result = runner.invoke(args=["serve", "--demo", "--port", port])
     assert result.exit_code == 0, result.output
-    links = dict(re.findall(r"\[(\w+)\] pair: +http://192\.168\.1\.20:8000/pair/(\S+)", result.output))
+    links = dict(re.findall(rf"\[(\w+)\] pair: +http://192\.168\.1\.20:{port}/pair/(\S+)", result.output))
     assert set(links) == {"XNC", "CSCD"}
     tablet = app.test_client()
     assert pair(tablet, links["XNC"]).status_code == 303
     assert tablet.get("/kiosk/XNC").status_code == 200
     # Served again: the same tablet per site, a new link (the old one is spent or expires).
-    again = runner.invoke(args=["serve", "--demo", "--port", "8000"])
+    again = runner.invoke(args=["serve", "--demo", "--port", port])
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Device)) == 2
     assert "/pair/" in again.output and links["XNC"] not in again.output
@@ -257,8 +259,8 @@ def test_serve_demo_prints_a_pairing_link_per_site(app, runner, demo, monkeypatc
     from kiosk.roster.demo import CREDENTIALS_FILE
 
     (Path(app.instance_path) / CREDENTIALS_FILE).write_text("yta mat-khau-mau\n")
-    assert "demo account: yta / mat-khau-mau" in runner.invoke(args=["serve", "--demo", "--port", "8000"]).output
-    plain = runner.invoke(args=["serve", "--port", "8000"])
+    assert "demo account: yta / mat-khau-mau" in runner.invoke(args=["serve", "--demo", "--port", port]).output
+    plain = runner.invoke(args=["serve", "--port", port])
     assert plain.exit_code == 0 and "demo account" not in plain.output and "/pair/" not in plain.output
 
 

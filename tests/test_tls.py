@@ -13,6 +13,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from kiosk.tls import RENEW_DAYS_BEFORE, VALID_DAYS, ensure_certificate, machine_names
+from tests.support.server import free_port
 
 LAN = ["192.168.1.20", "10.0.0.7"]
 
@@ -127,20 +128,21 @@ def test_serve_https_makes_the_certificate_and_gives_it_to_gunicorn(app, runner,
     monkeypatch.setattr("kiosk.cli.lan_addresses", lambda: ["192.168.1.20"])
     monkeypatch.setattr("kiosk.cli.socket.gethostname", lambda: "laptop-hien-mau")
     monkeypatch.setattr("kiosk.cli.os.execvpe", lambda file, args, env: executed.update(args=args, env=env))
-    result = runner.invoke(args=["serve", "--https", "--port", "8443"])
+    port = free_port()  # serve refuses a port something listens on
+    result = runner.invoke(args=["serve", "--https", "--port", str(port)])
     assert result.exit_code == 0, result.output
     folder = f"{app.instance_path}/tls"
     arguments = executed["args"]
     assert arguments[arguments.index("--certfile") + 1] == f"{folder}/kiosk-cert.pem"
     assert arguments[arguments.index("--keyfile") + 1] == f"{folder}/kiosk-key.pem"
-    assert executed["env"]["KIOSK_BASE_URL"] == "https://192.168.1.20:8443"
+    assert executed["env"]["KIOSK_BASE_URL"] == f"https://192.168.1.20:{port}"
     assert executed["env"]["KIOSK_SESSION_COOKIE_SECURE"] == "true"
     fingerprint = _load(Path(folder) / "kiosk-cert.pem").fingerprint(hashes.SHA256()).hex(":").upper()
     assert f"SHA-256: {fingerprint}" in result.output
     assert f"{folder}/kiosk-cert.pem" in result.output  # where the file to install on a tablet is
     assert "Proceed" in result.output and "192.168.1.20" in result.output
     # The next start reuses it: a tablet that trusted it once keeps trusting it.
-    again = runner.invoke(args=["serve", "--https", "--port", "8443"])
+    again = runner.invoke(args=["serve", "--https", "--port", str(port)])
     assert f"SHA-256: {fingerprint}" in again.output and "new certificate" not in again.output
 
 
