@@ -1,14 +1,16 @@
-"""The idle display poll, answered before Flask (WSGI middleware).
+"""The display's polls, answered before Flask where they can be (WSGI middleware).
 
 A hall's displays ask /display[/<code>]/data twice a second for hours (kiosk.views.display),
 and almost every poll finds nothing new. That answer (204) depends only on one indexed read,
-so it is given here; anything else goes on to Flask unchanged."""
+so it is given here. So is a changed poll's answer once one display has had it built (the
+SnapshotCache): every other display of the hall gets the same bytes after the same read.
+Anything else goes on to Flask unchanged."""
 from __future__ import annotations
 
 import re
 import threading
 import time
-from typing import Optional
+from typing import Callable, Optional
 
 import sqlalchemy as sa
 
@@ -18,11 +20,11 @@ from kiosk.models import Drive, DriveStatus, Site, drive_site
 # a site) the way kiosk.drives does; anything less usual (no open drive, an unknown site)
 # takes the longer path in kiosk.views.display.
 OPEN_DRIVE_REVISION = (
-    sa.select(Drive.id, Drive.revision).where(Drive.status == DriveStatus.OPEN)
+    sa.select(Drive.id, Drive.revision, sa.null().label("site_id")).where(Drive.status == DriveStatus.OPEN)
     .order_by(Drive.drive_date.desc(), Drive.id.desc()).limit(1)
 )
 OPEN_DRIVE_REVISION_AT_SITE = (
-    sa.select(Drive.id, Drive.revision).join(drive_site, drive_site.c.drive_id == Drive.id)
+    sa.select(Drive.id, Drive.revision, Site.id.label("site_id")).join(drive_site, drive_site.c.drive_id == Drive.id)
     .join(Site, Site.id == drive_site.c.site_id)
     .where(Site.code == sa.bindparam("code"), Drive.status == DriveStatus.OPEN)
     .order_by(Drive.drive_date.desc(), Drive.id.desc()).limit(1)
@@ -32,30 +34,48 @@ SITE_CODE = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
 
 
 class IdlePollShortcut:
-    """WSGI middleware: answers an idle display poll (nothing changed: 204) before Flask.
+    """WSGI middleware: answers an idle display poll (nothing changed: 204) before Flask, and a
+    changed one whose answer for today's revision is in `snapshots`.
 
     A hall's displays poll twice a second for hours, and almost every poll finds nothing new.
     The answer depends only on one indexed read, so it is given here, with the same headers
-    Flask would add, without building a request, a session, a user or a response object; any
-    other request, and any poll that finds a change, goes on to Flask unchanged. The display is
-    public (no access rule to apply) and the answer carries no data."""
+    Flask would add, without building a request, a session, a user or a response object. When
+    the revision moved, the first display's poll goes to Flask, which counts the figures and
+    keeps the answer in `snapshots`; the hall's other displays get those bytes here. Any other
+    request goes on to Flask unchanged. The 204 carries no data; the figures (aggregates only)
+    are given here only while the display is public (`public()`: with DISPLAY_PAIRING on, Flask
+    checks the display's pairing)."""
 
     PREFIX = "/display/"
 
-    def __init__(self, wsgi_app, engine: sa.Engine, headers: list[tuple[str, str]]):
+    def __init__(self, wsgi_app, engine: sa.Engine, headers: list[tuple[str, str]],
+                 snapshots: Optional["SnapshotCache"] = None, public: Callable[[], bool] = lambda: False,
+                 json_mimetype: str = "application/json"):
         self.wsgi_app = wsgi_app
         self.engine = engine
+        self.snapshots = snapshots
+        self.public = public
         self.headers = headers + [("Cache-Control", "no-store"), ("Vary", "HX-Request")]
+        # As Flask's answer: it read the session (the language, the access check), so it varies by cookie.
+        self.json_headers = [("Content-Type", json_mimetype), *headers, ("Cache-Control", "no-store"),
+                             ("Vary", "HX-Request, Cookie")]
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
         if environ.get("REQUEST_METHOD") == "GET" and (path == "/display/data" or (
                 path.startswith(self.PREFIX) and path.endswith("/data") and path.count("/") == 3)):
             code = None if path == "/display/data" else path[len(self.PREFIX):-len("/data")]
-            shown = self._shown(environ.get("QUERY_STRING", ""))
-            if shown is not None and (code is None or SITE_CODE.match(code)) and self._revision(code) == shown:
-                start_response("204 NO CONTENT", list(self.headers))
-                return []
+            current = self._revision(code) if code is None or SITE_CODE.match(code) else None
+            if current is not None:
+                drive_id, revision, site_id = current
+                if self._shown(environ.get("QUERY_STRING", "")) == (drive_id, revision):
+                    start_response("204 NO CONTENT", list(self.headers))
+                    return []
+                body = (self.snapshots.get(drive_id, site_id, revision)
+                        if self.snapshots is not None and self.public() else None)
+                if body is not None:
+                    start_response("200 OK", [*self.json_headers, ("Content-Length", str(len(body)))])
+                    return [body]
         return self.wsgi_app(environ, start_response)
 
     @staticmethod
@@ -66,13 +86,14 @@ class IdlePollShortcut:
             return None
         return int(drive), int(revision)
 
-    def _revision(self, code: Optional[str]) -> Optional[tuple[int, int]]:
+    def _revision(self, code: Optional[str]) -> Optional[tuple[int, int, Optional[int]]]:
+        """The open drive's id and revision, and the site's id (None for the hall), or None."""
         with self.engine.connect() as connection:
             if code is None:
                 row = connection.execute(OPEN_DRIVE_REVISION).first()
             else:
                 row = connection.execute(OPEN_DRIVE_REVISION_AT_SITE, {"code": code}).first()
-        return (row.id, row.revision) if row is not None else None
+        return (row.id, row.revision, row.site_id) if row is not None else None
 
 
 class SnapshotCache:
@@ -105,9 +126,12 @@ class SnapshotCache:
 
 
 def install_idle_poll_shortcut(app) -> None:
+    from kiosk.devices import pairing_required
     from kiosk.extensions import db
     from kiosk.security import static_security_headers
+    from kiosk.views.display import SNAPSHOTS
 
     with app.app_context():
         engine = db.engine
-    app.wsgi_app = IdlePollShortcut(app.wsgi_app, engine, static_security_headers())
+    app.wsgi_app = IdlePollShortcut(app.wsgi_app, engine, static_security_headers(), app.extensions[SNAPSHOTS],
+                                    lambda: not pairing_required(app.config.get("DISPLAY_PAIRING")), app.json.mimetype)

@@ -166,6 +166,36 @@ def test_the_idle_poll_shortcut_answers_like_flask(app, client, demo):
 
 # ----- the two caches: the changed poll's answer per revision, the walk-in codes --------------
 
+def test_the_other_displays_get_a_changed_answer_before_flask_with_flasks_headers(app, client, demo):
+    """The first display to poll after a change gets its answer built by Flask; the hall's other
+    displays get the same bytes and headers from kiosk.display_poll.IdlePollShortcut. Not with
+    DISPLAY_PAIRING on, and not for a newer revision."""
+    from kiosk import tally
+    from kiosk.database import begin_write
+
+    built = {path: client.get(path + "?drive=0&rev=0") for path in ("/display/data", "/display/XNC/data")}
+    flask_views = {name: app.view_functions[name] for name in ("display.hall_data", "display.site_data")}
+    for name in flask_views:
+        app.view_functions[name] = lambda **_: ("reached Flask", 500)
+    ignored = {"Date", "Set-Cookie"}
+    for path, first in built.items():
+        assert first.status_code == 200 and "bags" in first.get_json()
+        cached = client.get(path + "?drive=0&rev=1")
+        assert cached.status_code == 200 and cached.data == first.data
+        assert ({k: v for k, v in cached.headers.items() if k not in ignored}
+                == {k: v for k, v in first.headers.items() if k not in ignored})
+    app.config["DISPLAY_PAIRING"] = "required"
+    assert client.get("/display/data?drive=0&rev=0").status_code == 403  # Flask checks the pairing: none here
+    app.config["DISPLAY_PAIRING"] = False
+    with app.app_context():
+        begin_write(db.session)
+        tally.touch_drive(db.session, demo["drive_id"])
+        db.session.commit()
+    assert client.get("/display/data?drive=0&rev=0").status_code == 500  # a new revision: Flask builds it
+    app.view_functions.update(flask_views)
+    assert client.get("/display/data?drive=0&rev=0").get_json()["revision"] == built["/display/data"].get_json()["revision"] + 1
+
+
 def test_a_changed_poll_is_built_once_per_revision_and_again_after_a_change(app, client, drive_id, monkeypatch):
     from kiosk import tally as tally_module
 
