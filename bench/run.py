@@ -1,6 +1,6 @@
 """Every benchmark in one command: the app under load next to a bare Flask app, and the CLI timings.
 
-    python bench/run.py [--seconds 10] [--connections 20] [--workers 2] [--threads 8] [--database postgresql]
+    python bench/run.py [--seconds 10] [--connections 20] [--workers 2] [--threads 4] [--database postgresql]
 
 What it does, all on 127.0.0.1 and bounded in time:
   1. times a 10,000-row roster import and the pass sheet for 1,000 donors (bench/import_and_passes.py);
@@ -52,6 +52,7 @@ sys.path.insert(0, str(BENCH))
 from harness import (BARE_APP, NONCE_MARK, ROOT, USER_AGENT, LoadGenerator, Result, Scenario,  # noqa: E402
                      ensure_wrk)
 from tests.support.donors import GOOD_VITALS  # noqa: E402
+from kiosk.cli import GUNICORN_THREADS  # noqa: E402
 from tests.support.server import Server  # noqa: E402
 
 RESULTS_FILE = BENCH / "results.md"
@@ -459,7 +460,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=10, help="load per scenario (default 10)")
     parser.add_argument("--connections", type=int, default=20, help="concurrent clients (default 20)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers, both apps (default 2)")
-    parser.add_argument("--threads", type=int, default=8, help="gthread threads per worker (default 8)")
+    parser.add_argument("--threads", type=int, default=GUNICORN_THREADS,
+                        help=f"gthread threads per worker (default {GUNICORN_THREADS}, as `kiosk serve`)")
     parser.add_argument("--rows", type=int, default=10_000, help="roster rows to import (default 10,000)")
     parser.add_argument("--passes", type=int, default=1_000, help="donors on the pass sheet (default 1,000)")
     parser.add_argument("--skip-cli", action="store_true", help="leave out the import and passes timings")

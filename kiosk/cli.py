@@ -173,7 +173,13 @@ def explain_certificate(certificate) -> None:
     click.echo("")
 
 
-def gunicorn_command(host: str, port: int, workers: int, threads: int = 8) -> list[str]:
+# Threads per gunicorn worker. A request is mostly Python (CPU, one thread at a time per worker), so
+# more threads do not serve more; with 8, each request shared the interpreter with up to 7 others
+# and cost 10-30% more CPU than with 4 (bench/run.py --threads: the README's "Measured").
+GUNICORN_THREADS = 4
+
+
+def gunicorn_command(host: str, port: int, workers: int, threads: int = GUNICORN_THREADS) -> list[str]:
     """How the app is served: by `kiosk serve`, the benchmarks and the multi-process tests alike."""
     # --reuse-port: each worker listens on a socket of its own and the kernel spreads new connections
     # over them. On one shared socket the worker that wakes first takes them: under load one worker
