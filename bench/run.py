@@ -92,6 +92,29 @@ def load_average() -> str:
     return f"{one:.2f}, {five:.2f}, {fifteen:.2f}"
 
 
+def fsync_latency(folder: Path, seconds: float = 5.0) -> str:
+    """The disk under the database, alone: 4 KiB appended and fsync'd in a loop, as each SQLite commit
+    does (synchronous=FULL). A commit waits for its fsync while holding the writer queue, so one slow
+    fsync makes every writer behind it wait: this disk's outliers are the writes' tail."""
+    folder.mkdir(parents=True, exist_ok=True)
+    probe = folder / "fsync-probe"
+    times = []
+    descriptor = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            os.write(descriptor, b"x" * 4096)
+            started = time.perf_counter()
+            os.fsync(descriptor)
+            times.append((time.perf_counter() - started) * 1000)
+    finally:
+        os.close(descriptor)
+        probe.unlink(missing_ok=True)
+    slow = sum(1 for value in times if value > 100)
+    return (f"{len(times):,} fsyncs in {seconds:.0f} s: p50 {percentile(times, 0.5):.2f} ms, "
+            f"p99 {percentile(times, 0.99):.2f} ms, max {max(times):.0f} ms, {slow} over 100 ms")
+
+
 # ----- data ---------------------------------------------------------------------------------
 
 def make_app(instance: Path, database_url: str = ""):
@@ -332,8 +355,9 @@ def percentile(values: list[float], share: float) -> float:
 def sql_rows(stats_dir: Path, windows: dict[str, tuple[str, float, float]]) -> list[list[str]]:
     """Per scenario, from the app's one line per request (kiosk.database.end_unit_of_work):
     statements per request, write transactions per request, the writer queue's wait and
-    hold (p50/p99, ms) and the CPU time of the thread that ran the request (mean/p99, ms) over
-    the scenario's load only."""
+    hold (p50/p99, ms), the CPU time of the thread that ran the request (mean/p99, ms) and the
+    time from Flask's first before-request function to its teardown (p50/p99, ms: what wrk
+    measures beyond it waited in gunicorn, the kernel or wrk) over the scenario's load only."""
     lines = []
     for path in stats_dir.glob("*.jsonl"):
         for text in path.read_text().splitlines():
@@ -351,10 +375,13 @@ def sql_rows(stats_dir: Path, windows: dict[str, tuple[str, float, float]]) -> l
         statements = [line["statements"] for line in seen]
         queue = (lambda values: f"{fmt_ms(percentile(values, 0.5))} / {fmt_ms(percentile(values, 0.99))}"
                  if values else "—")
+        with_max = (lambda values: f"{queue(values)} / {fmt_ms(max(values))}" if values else "—")
         cpu = [line["cpu"] for line in seen if "cpu" in line]
+        took = [line["took"] for line in seen if "took" in line]
         rows.append([label, f"{len(seen):,}", f"{sum(statements) / len(seen):.1f}", str(max(statements)),
-                     f"{len(waits) / len(seen):.2f}", queue(waits), queue(holds),
-                     f"{fmt_ms(sum(cpu) / len(cpu))} / {fmt_ms(percentile(cpu, 0.99))}" if cpu else "—"])
+                     f"{len(waits) / len(seen):.2f}", queue(waits), with_max(holds),
+                     f"{fmt_ms(sum(cpu) / len(cpu))} / {fmt_ms(percentile(cpu, 0.99))}" if cpu else "—",
+                     queue(took) if took else "—"])
     return rows
 
 
@@ -568,6 +595,9 @@ def _run(options, started_at: dt.datetime, load_before: str, cli: dict, wrk, wor
     print("preparing the data ...", flush=True)
     subprocess.run([sys.executable, "-m", "kiosk.cli", "load-demo"], env=env, cwd=ROOT, check=True,
                    capture_output=True)
+    disk = "" if database else fsync_latency(instance)
+    if disk:
+        print(f"the disk under the database, alone: {disk}", flush=True)
     write_pool = max(1000, options.seconds * POOL_PER_SECOND)
     app = make_app(instance, database.url if database else "")
     pools = prepare_visits(app, {"scan_new": 2000, "scan_repeat": 500, "donation": write_pool,
@@ -700,8 +730,8 @@ def _run(options, started_at: dt.datetime, load_before: str, cli: dict, wrk, wor
                              f"< {CLI_LIMIT_S:.0f} s", "yes" if figures["wall"] < CLI_LIMIT_S else "**no**"])
     notes = shortfalls(results, paired, cli)
     sql_header = ["scenario", "requests", "SQL statements / request", "max", "write transactions / request",
-                  "writer queue wait p50 / p99 ms", "writer queue hold p50 / p99 ms",
-                  "the request thread's CPU mean / p99 ms"]
+                  "writer queue wait p50 / p99 ms", "writer queue hold p50 / p99 / max ms",
+                  "the request thread's CPU mean / p99 ms", "time in the app p50 / p99 ms"]
     sql_table = sql_rows(stats_dir, windows)
     cpu_header = ["scenario", "the app's CPU ms / request", "wrk's CPU ms / request",
                   f"CPU-bound ceiling on {os.cpu_count()} cores, req/s", "the ceiling / the bare app's req/s"]
@@ -738,6 +768,7 @@ def _run(options, started_at: dt.datetime, load_before: str, cli: dict, wrk, wor
         f"- machine: {os.cpu_count()} CPUs ({cpu_model()}), Python {platform.python_version()}, "
         f"{platform.system()} {platform.release()}",
         f"- load average (1, 5, 15 min) before the run: {load_before}; after: {load_after}",
+        *([f"- the disk under the database, alone, before the load (`fsync_latency`): {disk}"] if disk else []),
         f"- settings: {settings}",
         "",
         markdown_table(header, rows),

@@ -375,6 +375,7 @@ def count_statements(engine: sa.Engine) -> None:
 
 def start_unit_of_work() -> None:
     _counts.cpu_started = time.thread_time()
+    _counts.started = time.perf_counter()
     _counts.statements = 0
     _counts.waits = []
     _counts.holds = []
@@ -394,11 +395,13 @@ def note_hold(held: float) -> None:
 
 def end_unit_of_work(stats_file: Path, label: str) -> None:
     """Append this thread's counts since `start_unit_of_work` as one JSON line: when, what
-    (an endpoint's name), statements, the CPU time of this request's thread (ms: the request's own
-    work, not the server's loop around it), and each write's queue wait and hold in ms. No data."""
+    (an endpoint's name), statements, the CPU time of this request's thread and the time it took
+    (ms: the request's own work in Flask, not the server's loop around it), and each write's
+    queue wait and hold in ms. No data."""
     cpu = time.thread_time() - getattr(_counts, "cpu_started", time.thread_time())
+    took = time.perf_counter() - getattr(_counts, "started", time.perf_counter())
     line = {"t": round(time.time(), 3), "what": label, "statements": getattr(_counts, "statements", 0),
-            "cpu": round(cpu * 1000, 3),
+            "cpu": round(cpu * 1000, 3), "took": round(took * 1000, 3),
             "waits": [round(w * 1000, 3) for w in getattr(_counts, "waits", [])],
             "holds": [round(h * 1000, 3) for h in getattr(_counts, "holds", [])]}
     _counts.waits = _counts.holds = None
