@@ -355,7 +355,7 @@ def percentile(values: list[float], share: float) -> float:
 def sql_rows(stats_dir: Path, windows: dict[str, tuple[str, float, float]]) -> list[list[str]]:
     """Per scenario, from the app's one line per request (kiosk.database.end_unit_of_work):
     statements per request, write transactions per request, the writer queue's wait and
-    hold (p50/p99, ms), the CPU time of the thread that ran the request (mean/p99, ms) and the
+    hold (p50/p99/max, ms) and the COMMIT inside that hold (SQLite's fsync), the CPU time of the thread that ran the request (mean/p99, ms) and the
     time from Flask's first before-request function to its teardown (p50/p99, ms: what wrk
     measures beyond it waited in gunicorn, the kernel or wrk) over the scenario's load only."""
     lines = []
@@ -372,6 +372,7 @@ def sql_rows(stats_dir: Path, windows: dict[str, tuple[str, float, float]]) -> l
             continue
         waits = [w for line in seen for w in line["waits"]]
         holds = [h for line in seen for h in line["holds"]]
+        commits = [c for line in seen for c in line.get("commits", [])]
         statements = [line["statements"] for line in seen]
         queue = (lambda values: f"{fmt_ms(percentile(values, 0.5))} / {fmt_ms(percentile(values, 0.99))}"
                  if values else "—")
@@ -379,7 +380,7 @@ def sql_rows(stats_dir: Path, windows: dict[str, tuple[str, float, float]]) -> l
         cpu = [line["cpu"] for line in seen if "cpu" in line]
         took = [line["took"] for line in seen if "took" in line]
         rows.append([label, f"{len(seen):,}", f"{sum(statements) / len(seen):.1f}", str(max(statements)),
-                     f"{len(waits) / len(seen):.2f}", queue(waits), with_max(holds),
+                     f"{len(waits) / len(seen):.2f}", queue(waits), with_max(holds), with_max(commits),
                      f"{fmt_ms(sum(cpu) / len(cpu))} / {fmt_ms(percentile(cpu, 0.99))}" if cpu else "—",
                      queue(took) if took else "—"])
     return rows
@@ -731,6 +732,7 @@ def _run(options, started_at: dt.datetime, load_before: str, cli: dict, wrk, wor
     notes = shortfalls(results, paired, cli)
     sql_header = ["scenario", "requests", "SQL statements / request", "max", "write transactions / request",
                   "writer queue wait p50 / p99 ms", "writer queue hold p50 / p99 / max ms",
+                  "of which COMMIT (its fsync) p50 / p99 / max ms",
                   "the request thread's CPU mean / p99 ms", "time in the app p50 / p99 ms"]
     sql_table = sql_rows(stats_dir, windows)
     cpu_header = ["scenario", "the app's CPU ms / request", "wrk's CPU ms / request",

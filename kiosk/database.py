@@ -112,7 +112,10 @@ def configure_engine(engine: sa.Engine, instance_path: Optional[str] = None) -> 
     do_commit, do_rollback = dialect.do_commit, dialect.do_rollback
 
     def commit_then_release(proxied):
+        writing, started = queue.holds_for(proxied.dbapi_connection), time.perf_counter()
         do_commit(proxied)
+        if writing:  # a write's COMMIT (its fsync, mostly), inside its hold; not a read's
+            note_commit(time.perf_counter() - started)
         # A COMMIT that failed may leave the transaction open: the queue is let go by the
         # rollback that follows (or the pool's reset, or the connection's invalidation).
         queue.release(proxied.dbapi_connection)
@@ -337,6 +340,9 @@ class WriterQueue:
     def held(self) -> bool:
         return self._holder is not None
 
+    def holds_for(self, owner) -> bool:
+        return owner is not None and self._holder is owner
+
     def stats(self) -> dict:
         """Count and p50/p99 in milliseconds of this process's recent waits and holds."""
         return {"count": len(self.holds), "wait": _percentiles(self.waits), "hold": _percentiles(self.holds)}
@@ -379,12 +385,19 @@ def start_unit_of_work() -> None:
     _counts.statements = 0
     _counts.waits = []
     _counts.holds = []
+    _counts.commits = []
 
 
 def note_write(wait: float) -> None:
     waits = getattr(_counts, "waits", None)
     if waits is not None:
         waits.append(wait)
+
+
+def note_commit(took: float) -> None:
+    commits = getattr(_counts, "commits", None)
+    if commits is not None:
+        commits.append(took)
 
 
 def note_hold(held: float) -> None:
@@ -403,7 +416,8 @@ def end_unit_of_work(stats_file: Path, label: str) -> None:
     line = {"t": round(time.time(), 3), "what": label, "statements": getattr(_counts, "statements", 0),
             "cpu": round(cpu * 1000, 3), "took": round(took * 1000, 3),
             "waits": [round(w * 1000, 3) for w in getattr(_counts, "waits", [])],
-            "holds": [round(h * 1000, 3) for h in getattr(_counts, "holds", [])]}
-    _counts.waits = _counts.holds = None
+            "holds": [round(h * 1000, 3) for h in getattr(_counts, "holds", [])],
+            "commits": [round(c * 1000, 3) for c in getattr(_counts, "commits", None) or []]}
+    _counts.waits = _counts.holds = _counts.commits = None
     with open(stats_file, "a", encoding="utf-8") as out:
         out.write(json.dumps(line) + "\n")
