@@ -52,8 +52,10 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
     from kiosk import security
     from kiosk.display_poll import install_idle_poll_shortcut
 
-    security.init_app(app)
+    # The shortcut first, so that ProxyFix (security.init_app, behind a proxy) wraps it: it then sees
+    # the scheme the browser used, and answers over HTTPS with HSTS as Flask does.
     install_idle_poll_shortcut(app)
+    security.init_app(app)
 
     from kiosk.cli import register_commands
 

@@ -50,8 +50,9 @@ class IdlePollShortcut:
 
     def __init__(self, wsgi_app, engine: sa.Engine, headers: list[tuple[str, str]],
                  snapshots: Optional["SnapshotCache"] = None, public: Callable[[], bool] = lambda: False,
-                 json_mimetype: str = "application/json"):
+                 json_mimetype: str = "application/json", hsts: Callable[[], str] = lambda: ""):
         self.wsgi_app = wsgi_app
+        self.hsts = hsts
         self.engine = engine
         self.snapshots = snapshots
         self.public = public
@@ -69,14 +70,20 @@ class IdlePollShortcut:
             if current is not None:
                 drive_id, revision, site_id = current
                 if self._shown(environ.get("QUERY_STRING", "")) == (drive_id, revision):
-                    start_response("204 NO CONTENT", list(self.headers))
+                    start_response("204 NO CONTENT", self._over(environ, self.headers))
                     return []
                 body = (self.snapshots.get(drive_id, site_id, revision)
                         if self.snapshots is not None and self.public() else None)
                 if body is not None:
-                    start_response("200 OK", [*self.json_headers, ("Content-Length", str(len(body)))])
+                    start_response("200 OK", self._over(environ, [*self.json_headers,
+                                                                  ("Content-Length", str(len(body)))]))
                     return [body]
         return self.wsgi_app(environ, start_response)
+
+    def _over(self, environ, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """The headers, with HSTS over HTTPS as kiosk.security adds it to Flask's answers."""
+        hsts = self.hsts() if environ.get("wsgi.url_scheme") == "https" else ""
+        return [*headers, ("Strict-Transport-Security", hsts)] if hsts else list(headers)
 
     @staticmethod
     def _shown(query: str) -> Optional[tuple[int, int]]:
@@ -134,4 +141,5 @@ def install_idle_poll_shortcut(app) -> None:
     with app.app_context():
         engine = db.engine
     app.wsgi_app = IdlePollShortcut(app.wsgi_app, engine, static_security_headers(), app.extensions[SNAPSHOTS],
-                                    lambda: not pairing_required(app.config.get("DISPLAY_PAIRING")), app.json.mimetype)
+                                    lambda: not pairing_required(app.config.get("DISPLAY_PAIRING")), app.json.mimetype,
+                                    lambda: app.config.get("STRICT_TRANSPORT_SECURITY") or "")

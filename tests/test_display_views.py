@@ -173,17 +173,23 @@ def test_the_other_displays_get_a_changed_answer_before_flask_with_flasks_header
     from kiosk import tally
     from kiosk.database import begin_write
 
-    built = {path: client.get(path + "?drive=0&rev=0") for path in ("/display/data", "/display/XNC/data")}
+    https = "https://localhost"  # over HTTPS, Flask's answers carry HSTS: the shortcut's too
+    built = {(path, base): client.get(path + "?drive=0&rev=0", base_url=base)
+             for path in ("/display/data", "/display/XNC/data") for base in ("http://localhost", https)}
     flask_views = {name: app.view_functions[name] for name in ("display.hall_data", "display.site_data")}
     for name in flask_views:
         app.view_functions[name] = lambda **_: ("reached Flask", 500)
     ignored = {"Date", "Set-Cookie"}
-    for path, first in built.items():
+    for (path, base), first in built.items():
         assert first.status_code == 200 and "bags" in first.get_json()
-        cached = client.get(path + "?drive=0&rev=1")
+        cached = client.get(path + "?drive=0&rev=1", base_url=base)
         assert cached.status_code == 200 and cached.data == first.data
         assert ({k: v for k, v in cached.headers.items() if k not in ignored}
                 == {k: v for k, v in first.headers.items() if k not in ignored})
+        assert ("Strict-Transport-Security" in cached.headers) == (base == https)
+    revision = built[("/display/data", https)].get_json()["revision"]
+    idle = client.get(f"/display/data?drive={demo['drive_id']}&rev={revision}", base_url=https)
+    assert idle.status_code == 204 and idle.headers["Strict-Transport-Security"] == app.config["STRICT_TRANSPORT_SECURITY"]
     app.config["DISPLAY_PAIRING"] = "required"
     assert client.get("/display/data?drive=0&rev=0").status_code == 403  # Flask checks the pairing: none here
     app.config["DISPLAY_PAIRING"] = False
@@ -193,7 +199,7 @@ def test_the_other_displays_get_a_changed_answer_before_flask_with_flasks_header
         db.session.commit()
     assert client.get("/display/data?drive=0&rev=0").status_code == 500  # a new revision: Flask builds it
     app.view_functions.update(flask_views)
-    assert client.get("/display/data?drive=0&rev=0").get_json()["revision"] == built["/display/data"].get_json()["revision"] + 1
+    assert client.get("/display/data?drive=0&rev=0").get_json()["revision"] == revision + 1
 
 
 def test_a_changed_poll_is_built_once_per_revision_and_again_after_a_change(app, client, drive_id, monkeypatch):
