@@ -354,10 +354,11 @@ def percentile(values: list[float], share: float) -> float:
 
 def sql_rows(stats_dir: Path, windows: dict[str, tuple[str, float, float]]) -> list[list[str]]:
     """Per scenario, from the app's one line per request (kiosk.database.end_unit_of_work):
-    statements per request, write transactions per request, the writer queue's wait and
-    hold (p50/p99/max, ms) and the COMMIT inside that hold (SQLite's fsync), the CPU time of the thread that ran the request (mean/p99, ms) and the
-    time from Flask's first before-request function to its teardown (p50/p99, ms: what wrk
-    measures beyond it waited in gunicorn, the kernel or wrk) over the scenario's load only."""
+    statements per request, write transactions per request, the writer queue's wait and hold
+    (p50/p99/max, ms) and the COMMIT inside that hold (SQLite's fsync), the CPU time of the
+    thread that ran the request (mean/p99, ms) and the time from Flask's first before-request
+    function to its teardown (p50/p99, ms: what wrk measures beyond it waited in gunicorn, the
+    kernel or wrk), over the scenario's load only."""
     lines = []
     for path in stats_dir.glob("*.jsonl"):
         for text in path.read_text().splitlines():
@@ -372,17 +373,16 @@ def sql_rows(stats_dir: Path, windows: dict[str, tuple[str, float, float]]) -> l
             continue
         waits = [w for line in seen for w in line["waits"]]
         holds = [h for line in seen for h in line["holds"]]
-        commits = [c for line in seen for c in line.get("commits", [])]
+        commits = [c for line in seen for c in line["commits"]]
         statements = [line["statements"] for line in seen]
         queue = (lambda values: f"{fmt_ms(percentile(values, 0.5))} / {fmt_ms(percentile(values, 0.99))}"
                  if values else "—")
         with_max = (lambda values: f"{queue(values)} / {fmt_ms(max(values))}" if values else "—")
-        cpu = [line["cpu"] for line in seen if "cpu" in line]
-        took = [line["took"] for line in seen if "took" in line]
+        cpu = [line["cpu"] for line in seen]
+        took = [line["took"] for line in seen]
         rows.append([label, f"{len(seen):,}", f"{sum(statements) / len(seen):.1f}", str(max(statements)),
                      f"{len(waits) / len(seen):.2f}", queue(waits), with_max(holds), with_max(commits),
-                     f"{fmt_ms(sum(cpu) / len(cpu))} / {fmt_ms(percentile(cpu, 0.99))}" if cpu else "—",
-                     queue(took) if took else "—"])
+                     f"{fmt_ms(sum(cpu) / len(cpu))} / {fmt_ms(percentile(cpu, 0.99))}", queue(took)])
     return rows
 
 
@@ -498,11 +498,12 @@ def main() -> int:
                         help="sqlite (a file in a temporary instance folder, the default) or postgresql: a new "
                              "database on the durable cluster of `tools/postgres.sh durable` (fsync and "
                              "synchronous_commit on), which is started for the run and stopped after it")
-    parser.add_argument("--only", default="", metavar="KEY,...",
+    parser.add_argument("--only", default=frozenset(), metavar="KEY,...",
+                        type=lambda text: frozenset(filter(None, text.split(","))),
                         help="run these scenarios only (keys: " + ", ".join(SCENARIO_KEYS) + "), to try a change "
                              "quickly; the full table needs every one")
     options = parser.parse_args()
-    unknown = set(filter(None, options.only.split(","))) - set(SCENARIO_KEYS)
+    unknown = options.only - set(SCENARIO_KEYS)
     if unknown:
         parser.error(f"no such scenario: {', '.join(sorted(unknown))}")
     if options.database == "postgresql" and options.out == RESULTS_FILE:
@@ -627,10 +628,8 @@ def _run(options, started_at: dt.datetime, load_before: str, cli: dict, wrk, wor
     cpu["bare"] = ('bare Flask "ok"', (bare.cpu_seconds() - bare_cpu) * 1000 / bare_result.requests,
                    (children_cpu_seconds() - wrk_cpu) * 1000 / bare_result.requests)
 
-    only = set(filter(None, options.only.split(",")))
-
     def measure(key: str, label: str, url: str, scenario: Scenario) -> None:
-        if only and key not in only:
+        if options.only and key not in options.only:
             return
         preflight(url, scenario)
         print(f"  {label} ...", end=" ", flush=True)

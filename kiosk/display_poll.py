@@ -10,11 +10,14 @@ from __future__ import annotations
 import re
 import threading
 import time
-from typing import Callable, Optional
+from types import MappingProxyType
+from typing import Any, Mapping, Optional
 
 import sqlalchemy as sa
 
+from kiosk.devices import pairing_required
 from kiosk.models import Drive, DriveStatus, Site, drive_site
+from kiosk.security import static_security_headers, strict_transport_security
 
 # The idle poll's one query, built once: most polls end with it. It finds the open drive (at
 # a site) the way kiosk.drives does; anything less usual (no open drive, an unknown site)
@@ -43,23 +46,21 @@ class IdlePollShortcut:
     the revision moved, the first display's poll goes to Flask, which counts the figures and
     keeps the answer in `snapshots`; the hall's other displays get those bytes here. Any other
     request goes on to Flask unchanged. The 204 carries no data; the figures (aggregates only)
-    are given here only while the display is public (`public()`: with DISPLAY_PAIRING on, Flask
-    checks the display's pairing)."""
+    are given here only while the display is public (with DISPLAY_PAIRING on, Flask checks the
+    display's pairing)."""
 
     PREFIX = "/display/"
 
     def __init__(self, wsgi_app, engine: sa.Engine, headers: list[tuple[str, str]],
-                 snapshots: Optional["SnapshotCache"] = None, public: Callable[[], bool] = lambda: False,
-                 json_mimetype: str = "application/json", hsts: Callable[[], str] = lambda: ""):
+                 snapshots: Optional["SnapshotCache"] = None, config: Mapping[str, Any] = MappingProxyType({}),
+                 json_mimetype: str = "application/json"):
         self.wsgi_app = wsgi_app
-        self.hsts = hsts
         self.engine = engine
         self.snapshots = snapshots
-        self.public = public
-        self.headers = headers + [("Cache-Control", "no-store"), ("Vary", "HX-Request")]
+        self.config = config  # the app's, read at each poll: tests and the console change it
+        self.headers = [*headers, ("Cache-Control", "no-store"), ("Vary", "HX-Request")]
         # As Flask's answer: it read the session (the language, the access check), so it varies by cookie.
-        self.json_headers = [("Content-Type", json_mimetype), *headers, ("Cache-Control", "no-store"),
-                             ("Vary", "HX-Request, Cookie")]
+        self.json_headers = [("Content-Type", json_mimetype), *self.headers[:-1], ("Vary", "HX-Request, Cookie")]
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -72,8 +73,8 @@ class IdlePollShortcut:
                 if self._shown(environ.get("QUERY_STRING", "")) == (drive_id, revision):
                     start_response("204 NO CONTENT", self._over(environ, self.headers))
                     return []
-                body = (self.snapshots.get(drive_id, site_id, revision)
-                        if self.snapshots is not None and self.public() else None)
+                public = not pairing_required(self.config.get("DISPLAY_PAIRING"))
+                body = self.snapshots.get(drive_id, site_id, revision) if self.snapshots and public else None
                 if body is not None:
                     start_response("200 OK", self._over(environ, [*self.json_headers,
                                                                   ("Content-Length", str(len(body)))]))
@@ -82,7 +83,7 @@ class IdlePollShortcut:
 
     def _over(self, environ, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
         """The headers, with HSTS over HTTPS as kiosk.security adds it to Flask's answers."""
-        hsts = self.hsts() if environ.get("wsgi.url_scheme") == "https" else ""
+        hsts = strict_transport_security(self.config, environ.get("wsgi.url_scheme") == "https")
         return [*headers, ("Strict-Transport-Security", hsts)] if hsts else list(headers)
 
     @staticmethod
@@ -133,13 +134,10 @@ class SnapshotCache:
 
 
 def install_idle_poll_shortcut(app) -> None:
-    from kiosk.devices import pairing_required
     from kiosk.extensions import db
-    from kiosk.security import static_security_headers
     from kiosk.views.display import SNAPSHOTS
 
     with app.app_context():
         engine = db.engine
     app.wsgi_app = IdlePollShortcut(app.wsgi_app, engine, static_security_headers(), app.extensions[SNAPSHOTS],
-                                    lambda: not pairing_required(app.config.get("DISPLAY_PAIRING")), app.json.mimetype,
-                                    lambda: app.config.get("STRICT_TRANSPORT_SECURITY") or "")
+                                    app.config, app.json.mimetype)

@@ -1,6 +1,8 @@
 """Response headers, access control and error pages that every route shares."""
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 import sqlalchemy as sa
 from flask import Flask, Request, current_app, has_request_context, render_template, request
 from flask_babel import gettext as _
@@ -165,13 +167,20 @@ def static_security_headers() -> list[tuple[str, str]]:
     ]
 
 
+def strict_transport_security(config: Mapping[str, Any], secure: bool) -> str:
+    """The HSTS header's value for an answer ("" for none). Only over HTTPS (gunicorn's own, or a
+    trusted proxy's X-Forwarded-Proto with PROXY_FIX): a browser ignores it over HTTP, and a venue
+    on plain HTTP must not be locked out later. Flask's answers and the display poll's shortcut
+    (kiosk.display_poll) both ask here."""
+    return (config.get("STRICT_TRANSPORT_SECURITY") or "") if secure else ""
+
+
 def set_security_headers(response):
     for name, value in static_security_headers():
         response.headers[name] = value
-    if request.is_secure and current_app.config.get("STRICT_TRANSPORT_SECURITY"):
-        # Only over HTTPS (gunicorn's own, or a trusted proxy's X-Forwarded-Proto with PROXY_FIX):
-        # a browser ignores it over HTTP, and a venue on plain HTTP must not be locked out later.
-        response.headers["Strict-Transport-Security"] = current_app.config["STRICT_TRANSPORT_SECURITY"]
+    hsts = strict_transport_security(current_app.config, request.is_secure)
+    if hsts:
+        response.headers["Strict-Transport-Security"] = hsts
     if request.path.startswith(NO_STORE_PREFIXES):
         response.headers["Cache-Control"] = "no-store"
     response.vary.add("HX-Request")

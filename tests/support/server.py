@@ -41,16 +41,16 @@ class Server:
     200; `start(wait=False)` and `wait_until_ready()` start several servers at once."""
 
     def __init__(self, log_path: Path, *, env: Optional[Mapping[str, str]] = None, app: str = "kiosk.wsgi:app",
-                 workers: int = 3, threads: int = 4, port: Optional[int] = None, cwd: Path = ROOT,
+                 workers: int = 3, threads: Optional[int] = None, port: Optional[int] = None, cwd: Path = ROOT,
                  ready_path: str = "/healthz", command: Optional[list[str]] = None):
-        from kiosk.cli import gunicorn_command
+        from kiosk.cli import GUNICORN_THREADS, gunicorn_command
 
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self.env = dict(environment() if env is None else env)
         self.env.setdefault("KIOSK_BASE_URL", self.url)
-        self.command = command or [*gunicorn_command("127.0.0.1", self.port, workers, threads)[:-1], app]
+        self.command = command or [*gunicorn_command("127.0.0.1", self.port, workers, threads or GUNICORN_THREADS)[:-1], app]
         self.cwd = cwd
         self.ready_path = ready_path
         self.process: Optional[subprocess.Popen] = None
