@@ -147,6 +147,7 @@ def test_simultaneous_guesses_get_no_more_password_checks_than_the_limit(app, de
     finally:
         server.shutdown()
         serving.join(10)
+        server.server_close()  # its listening socket, else left to the garbage collector's ResourceWarning
     assert len(statuses) == 24 and not [s for s in statuses if s >= 500], statuses
     assert len(checks) <= ACCOUNT_FREE, len(checks)
     assert statuses.count(401) == len(checks) and statuses.count(429) == 24 - len(checks)

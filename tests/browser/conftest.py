@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
+from werkzeug.serving import ThreadedWSGIServer
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -52,9 +52,55 @@ def _answers_read_whole(app):
     return read_whole
 
 
+class _ServerThatFinishesItsRequests(ThreadedWSGIServer):
+    """Werkzeug's threaded server, whose server_close() also ends its connections and waits for their threads.
+
+    Werkzeug's own runs each connection in a daemon thread that nothing joins: a request still in
+    the app when a test ends (the display's poll, in flight as the browser closed) went on after the
+    test had closed the app's database pool, and gave its connection back to the closed pool. The
+    database was then dropped under it, and the connection, still open, was found by the garbage
+    collector in some later test: psycopg's ResourceWarning, an error here, failed that test (CI met
+    it once, in test_a_vaccine_kind_on_the_phone on PostgreSQL)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._connections_lock = threading.Lock()
+        self._connections: dict[threading.Thread, socket.socket] = {}
+
+    def process_request(self, request, client_address):
+        thread = threading.Thread(target=self._serve_connection, args=(request, client_address), daemon=True)
+        with self._connections_lock:
+            self._connections[thread] = request
+        thread.start()
+
+    def _serve_connection(self, request, client_address):
+        try:
+            self.process_request_thread(request, client_address)
+        finally:
+            with self._connections_lock:
+                self._connections.pop(threading.current_thread(), None)
+
+    def server_close(self):
+        super().server_close()
+        with self._connections_lock:
+            connections = dict(self._connections)
+        for connection in connections.values():
+            # A kept-alive connection waits for the browser's next request: end it. A request in the
+            # app still gets its answer, and then reads the end of the connection.
+            try:
+                connection.shutdown(socket.SHUT_RD)
+            except OSError:
+                pass
+        for thread in connections:
+            thread.join(timeout=30)
+            if thread.is_alive():
+                raise RuntimeError("a request to the test server was still running 30 s after it stopped")
+
+
 class LiveServer:
     """The app on 127.0.0.1 and a free port, in a thread of this process. It can be stopped and
-    started again on the same port, as a laptop on the venue's Wi-Fi can."""
+    started again on the same port, as a laptop on the venue's Wi-Fi can. Once stopped, no request
+    of it is still running in the app."""
 
     def __init__(self, app, request_handler=None):
         self.app = app
@@ -65,16 +111,16 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
 
     def start(self):
-        options = {"request_handler": self._request_handler} if self._request_handler else {}
-        self._server = make_server("127.0.0.1", self.port, _answers_read_whole(self.app), threaded=True, **options)
+        self._server = _ServerThatFinishesItsRequests("127.0.0.1", self.port, _answers_read_whole(self.app),
+                                                     handler=self._request_handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self
 
     def stop(self):
         self._server.shutdown()
-        self._server.server_close()
         self._thread.join(timeout=5)
+        self._server.server_close()
 
 
 @pytest.fixture
