@@ -48,7 +48,7 @@ def main() -> int:
         subprocess.run([sys.executable, "-m", "kiosk.cli", "load-demo"], env=env, check=True, capture_output=True)
         app = make_app(instance)
         pools = prepare_visits(app, {"scan_new": n, "scan_repeat": n, "donation": n, "questionnaire": n,
-                                     "decision": n})
+                                     "decision": n, "claim": n})
         run_paths(app, instance, pools, n, options)
     return 0
 
@@ -119,6 +119,7 @@ def run_paths(app, instance: Path, pools: dict, n: int, options) -> None:
         "donation_void": lambda i: nurse.post(
             f"/nurse/{SITE}/visit/{donations[i][0]}/donation/{donations[i][1]}/void", headers=nurse_headers,
             data={"nonce": nonce(), "expected_version": "2", "void_reason": "wrong donor"}),
+        "claim": lambda i: nurse.post(f"/nurse/{SITE}/visit/{pools['claim'][i]}/claim", headers=nurse_headers),
         "decision": lambda i: nurse.post(
             f"/nurse/{SITE}/visit/{pools['decision'][i][0]}/decision", headers=nurse_headers,
             data={"nonce": nonce(), "expected_version": pools["decision"][i][1], "hbsag": ""} | deferral),
@@ -131,7 +132,7 @@ def run_paths(app, instance: Path, pools: dict, n: int, options) -> None:
             data={"nonce": nonce(), "expected_version": "2", "void_reason": "wrong donor"}),
     }
     expected = {"scan_new": 200, "scan_repeat": 200, "questionnaire": 200, "donation": 303,
-                "donation_correct": 303, "donation_void": 303, "decision": 303, "decision_correct": 303,
+                "donation_correct": 303, "donation_void": 303, "claim": 303, "decision": 303, "decision_correct": 303,
                 "decision_void": 303}
     print(f"{'path':<18} {'CPU ms/req':>10} {'statements':>10} {'hold ms':>8}")
     for name, request in paths.items():

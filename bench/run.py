@@ -133,7 +133,7 @@ def prepare_visits(app, pools: dict[str, int]) -> dict[str, list]:
     """Registered visits at SITE for each pool, in the states the scenarios need. Returns
     {"scan_new": [token], "scan_repeat": [token], "donation": [(visit_id, version)],
     "questionnaire": [visit_id]}, and when asked for: "decision": [(visit_id, version)] (checked
-    in, waiting for screening); "decision_correct" and "decision_void": [(visit_id, screening_id,
+    in, waiting for screening); "claim": [visit_id] (checked in, not yet taken by a nurse); "decision_correct" and "decision_void": [(visit_id, screening_id,
     version)] (accepted, not yet donated); "donation_correct" and "donation_void": [(visit_id,
     donation_id, version)] (a 350 ml bag recorded)."""
     import sqlalchemy as sa
@@ -185,7 +185,7 @@ def prepare_visits(app, pools: dict[str, int]) -> dict[str, list]:
             counts = bumps.setdefault(department_of[visit.donor_id], {"checked_in": 0, "screened": 0})
             counts["checked_in"] += 1
 
-        for visit in taken["scan_repeat"] + taken.get("decision", []):
+        for visit in taken["scan_repeat"] + taken.get("decision", []) + taken.get("claim", []):
             check_in(visit)
         def accept(visit: Visit) -> Screening:
             # What kiosk.screenings.record_decision leaves for an accepted donor (the identity
@@ -233,7 +233,8 @@ def prepare_visits(app, pools: dict[str, int]) -> dict[str, list]:
                 "scan_repeat": [v.token for v in taken["scan_repeat"]],
                 "donation": [(v.id, v.version) for v in taken["donation"]],
                 "questionnaire": [v.id for v in taken["questionnaire"]]} | prepared | (
-            {"decision": [(v.id, v.version) for v in taken["decision"]]} if "decision" in taken else {})
+            {"decision": [(v.id, v.version) for v in taken["decision"]]} if "decision" in taken else {}) | (
+            {"claim": [v.id for v in taken["claim"]]} if "claim" in taken else {})
 
 
 def open_kiosk_sessions(app, visit_ids: list[int]) -> list[str]:

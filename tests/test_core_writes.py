@@ -15,7 +15,7 @@ from kiosk.database import begin_write, commit, expire_rows, note_written, write
 from kiosk.donations import DonationError
 from kiosk.extensions import db
 from kiosk.formatting import local_today
-from kiosk.models import AuditLog, Donation, Site, TallyCounter, Visit, VisitStatus
+from kiosk.models import AuditLog, Donation, Site, TallyCounter, Visit, VisitStatus, utcnow
 from kiosk.screening import decisions
 from kiosk.screening.decisions import ScreeningError
 from kiosk.screening.questionnaire import load_questionnaire
@@ -103,6 +103,32 @@ def test_a_donation_recorded_meanwhile_stops_a_correction_into_a_deferral(monkey
                                 expected_version=1, reason="wrong donor", nonce=new_nonce())
     assert refused.value.code == "already_donated"
     assert db.session.get(Visit, visit.id).status == VisitStatus.DONE
+
+
+def test_a_donor_claimed_by_another_nurse_meanwhile_stays_hers(monkeypatch, setup):  # noqa: F811
+    # The other nurse took the donor 20 minutes ago (her claim has lapsed, the donor is in screening),
+    # and opens the donor again between this nurse's read and her write.
+    lapsed = utcnow() - dt.timedelta(minutes=decisions.CLAIM_MINUTES * 2)
+    decisions.open_visit(db.session, visit_id=setup["visit_id"], nurse_id=setup["other_id"], now=lapsed)
+    real_read, others_claim = decisions._read_claim, [
+        lambda: decisions.open_visit(db.session, visit_id=setup["visit_id"], nurse_id=setup["other_id"])]
+
+    def read_then_the_other_nurse_claims(session, visit_id):
+        seen = real_read(session, visit_id)
+        if others_claim:
+            others_claim.pop()()
+        return seen
+
+    monkeypatch.setattr(decisions, "_read_claim", read_then_the_other_nurse_claims)
+    revision = tally.snapshot(db.session, setup["drive_id"])["revision"]
+    mine = decisions.open_visit(db.session, visit_id=setup["visit_id"], nurse_id=setup["nurse_id"])
+    assert mine.taken_by_other and mine.other_nurse_id == setup["other_id"]
+    db.session.expire_all()
+    visit = db.session.get(Visit, setup["visit_id"])
+    assert (visit.opened_by_id, visit.status) == (setup["other_id"], VisitStatus.IN_SCREENING)
+    assert visit.opened_at > lapsed
+    # Nothing the queue shows changed: the same nurse has the donor, in screening.
+    assert tally.snapshot(db.session, setup["drive_id"])["revision"] == revision
 
 
 def _site_and_visit():

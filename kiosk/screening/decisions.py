@@ -5,7 +5,7 @@ Every write runs once per client nonce (kiosk.idempotency), checks the version t
 moves the live tally in the same transaction, and leaves an audit entry with the old and new
 values. Nothing is deleted: a voided decision stays, marked voided.
 
-A decision, a correction and a void read and check everything before their write transaction
+A claim, a decision, a correction and a void read and check everything before their write transaction
 (the ORM and the rules engine are fine there) and, inside it, run only prebuilt Core statements:
 an UPDATE conditional on the versions and status they read (matching nothing when the visit or
 the decision changed meanwhile: they read and decide again), an INSERT ... RETURNING, the
@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from kiosk.errors import DomainError
 from kiosk import tally
 from kiosk.audit import insert_audit
-from kiosk.database import begin_write, expire_rows, note_written, read_again, write_checked
+from kiosk.database import begin_write, commit, expire_rows, note_written, read_again, write_checked
 from kiosk.idempotency import run_checked_once
 from kiosk.models import (Donation, Drive, DriveStatus, IdentityDocument, Screening, Staff, Visit,
                           VisitStatus, utcnow)
@@ -69,36 +69,80 @@ def open_visit(session: Session, *, visit_id: int, nurse_id: int, now: Optional[
     """A nurse claims a donor (a POST): unless another nurse has the donor open, the donor is hers,
     and a donor waiting in the queue moves to "in screening". Commits.
 
-    With claim=False, only what a claim would find (the donor's page, a GET): nothing is written."""
+    With claim=False, only what a claim would find (the donor's page, a GET): nothing is written.
+
+    Like a decision, the claim reads before its write transaction and, inside it, runs one UPDATE
+    conditional on the claim and status it read (and the drive's touch): a claim taken meanwhile
+    makes it match nothing, and it reads and decides again."""
     now = now or utcnow()
+    seen = _read_claim(session, visit_id)
     if claim:
-        begin_write(session)
-    visit = session.get(Visit, visit_id)
-    if visit is None:
+        begin_write(session, expire=False)
+        # Inside the write, a second read is by Core too, and sees the rows as they are now.
+        seen = write_checked(lambda: _read_claim(session, visit_id), seen,
+                             lambda claim_seen: _claim(session, claim_seen, nurse_id, now))
+        if seen is None:  # only where writers do not queue (PostgreSQL): taken and given back 5 times
+            session.rollback()
+            raise ScreeningError("version_conflict")
+        commit(session, expire=False)
+    other_id, other_at = (seen.opened_by_id, seen.opened_at) if seen.claimed_by_other(nurse_id, now) else (None, None)
+    status = seen.status
+    if claim:
+        status = seen.status_after_claim
+        if other_id is None:
+            note_written(session, Visit, visit_id, {"opened_by_id": nurse_id, "opened_at": now, "status": status})
+        else:
+            note_written(session, Visit, visit_id, {"status": status})
+    other_name = ""
+    if other_id is not None:
+        other = session.get(Staff, other_id)
+        other_name = other.display_name if other else ""
+    return OpenResult(visit_id=visit_id, status=status, version=seen.version,
+                      other_nurse_id=other_id, other_nurse_name=other_name, other_opened_at=other_at)
+
+
+@dataclass(frozen=True)
+class _ClaimSeen:
+    """A visit's claim and status as read (CLAIM_READ)."""
+    id: int
+    drive_id: int
+    status: VisitStatus
+    version: int
+    opened_by_id: Optional[int]
+    opened_at: Optional[dt.datetime]
+
+    def claimed_by_other(self, nurse_id: int, now: dt.datetime) -> bool:
+        return (self.opened_by_id is not None and self.opened_by_id != nurse_id and self.opened_at is not None
+                and now - self.opened_at < dt.timedelta(minutes=CLAIM_MINUTES))
+
+    @property
+    def status_after_claim(self) -> VisitStatus:
+        return VisitStatus.IN_SCREENING if self.status == VisitStatus.CHECKED_IN else self.status
+
+
+def _read_claim(session: Session, visit_id: int) -> _ClaimSeen:
+    row = session.execute(CLAIM_READ, {"v_id": visit_id}).first()
+    if row is None:
         session.rollback()
         raise ScreeningError("not_found")
-    other_id, other_name, other_at = None, "", None
-    claimed = (visit.opened_by_id is not None and visit.opened_by_id != nurse_id and visit.opened_at is not None
-               and now - visit.opened_at < dt.timedelta(minutes=CLAIM_MINUTES))
-    if claimed:
-        other = session.get(Staff, visit.opened_by_id)
-        other_id, other_name, other_at = visit.opened_by_id, other.display_name if other else "", visit.opened_at
-    if not claim:
-        return OpenResult(visit_id=visit.id, status=visit.status, version=visit.version,
-                          other_nurse_id=other_id, other_nurse_name=other_name, other_opened_at=other_at)
-    changed = False
-    if not claimed:
-        changed = visit.opened_by_id != nurse_id
-        visit.opened_by_id, visit.opened_at = nurse_id, now
-    if visit.status == VisitStatus.CHECKED_IN:
-        visit.status = VisitStatus.IN_SCREENING
-        changed = True
-    if changed:  # the queue shows the status and who has the donor
-        tally.touch_drive(session, visit.drive_id)
-    result = OpenResult(visit_id=visit.id, status=visit.status, version=visit.version,
-                        other_nurse_id=other_id, other_nurse_name=other_name, other_opened_at=other_at)
-    session.commit()
-    return result
+    return _ClaimSeen(*row)
+
+
+def _claim(session: Session, seen: _ClaimSeen, nurse_id: int, now: dt.datetime) -> bool:
+    """The claim's UPDATE, if it changes anything; False when the visit changed since `seen`."""
+    take = not seen.claimed_by_other(nurse_id, now)
+    if not take and seen.status_after_claim == seen.status:
+        return True  # another nurse has the donor, already in screening: nothing to write
+    opened_by_id, opened_at = (nurse_id, now) if take else (seen.opened_by_id, seen.opened_at)
+    matched = session.execute(CLAIM_VISIT, {
+        "v_id": seen.id, "old_status": seen.status, "old_opened_by_id": seen.opened_by_id,
+        "old_opened_at": seen.opened_at, "new_opened_by_id": opened_by_id, "new_opened_at": opened_at,
+        "new_status": seen.status_after_claim}).rowcount
+    if not matched:
+        return False
+    if (take and seen.opened_by_id != nurse_id) or seen.status_after_claim != seen.status:
+        tally.touch_drive(session, seen.drive_id)  # the queue shows the status and who has the donor
+    return True
 
 
 def current_screening(session: Session, visit_id: int) -> Optional[Screening]:
@@ -198,6 +242,17 @@ DECIDE_VISIT = (
     .where(VISITS.c.id == sa.bindparam("v_id"), VISITS.c.version == sa.bindparam("v_version"),
            VISITS.c.status.in_(UNDECIDED), _VISITS_DRIVE_OPEN)
     .values(status=sa.bindparam("new_status"), screened_at=sa.bindparam("now"), version=VISITS.c.version + 1)
+)
+CLAIM_READ = sa.select(VISITS.c.id, VISITS.c.drive_id, VISITS.c.status, VISITS.c.version, VISITS.c.opened_by_id,
+                       VISITS.c.opened_at).where(VISITS.c.id == sa.bindparam("v_id"))
+# A claim changes the visit only while its claim and status are as they were read.
+CLAIM_VISIT = (
+    sa.update(VISITS)
+    .where(VISITS.c.id == sa.bindparam("v_id"), VISITS.c.status == sa.bindparam("old_status"),
+           VISITS.c.opened_by_id.is_not_distinct_from(sa.bindparam("old_opened_by_id")),
+           VISITS.c.opened_at.is_not_distinct_from(sa.bindparam("old_opened_at")))
+    .values(opened_by_id=sa.bindparam("new_opened_by_id"), opened_at=sa.bindparam("new_opened_at"),
+            status=sa.bindparam("new_status"))
 )
 INSERT_SCREENING = sa.insert(SCREENINGS).returning(SCREENINGS.c.id)
 # A correction or a void changes the decision only while it and its visit are as they were read
