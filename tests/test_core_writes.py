@@ -44,7 +44,7 @@ def between_check_and_write(monkeypatch, module, other_write) -> None:
     monkeypatch.setattr(module, "run_checked_once", racing)
 
 
-def test_a_donation_recorded_between_the_check_and_the_write_is_not_recorded_twice(monkeypatch, drive_id):
+def test_a_donation_recorded_between_the_check_and_the_write_is_not_recorded_twice(monkeypatch, drive_id):  # noqa: F811
     [visit_id] = ready_visits(db.session)
     between_check_and_write(monkeypatch, donations, lambda: record(db.session, visit_id, "B-0001"))
     with pytest.raises(DonationError) as refused:
@@ -54,7 +54,7 @@ def test_a_donation_recorded_between_the_check_and_the_write_is_not_recorded_twi
     assert figures(db.session, drive_id)["bags"] == 1
 
 
-def test_a_donation_voided_between_the_check_and_a_correction_refuses_the_correction(monkeypatch, drive_id):
+def test_a_donation_voided_between_the_check_and_a_correction_refuses_the_correction(monkeypatch, drive_id):  # noqa: F811
     [visit_id] = ready_visits(db.session)
     recorded = record(db.session, visit_id, "B-0001")
     staff_id = nurse_id(db.session)
