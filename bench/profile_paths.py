@@ -120,6 +120,8 @@ def run_paths(app, instance: Path, pools: dict, n: int, options) -> None:
             f"/nurse/{SITE}/visit/{donations[i][0]}/donation/{donations[i][1]}/void", headers=nurse_headers,
             data={"nonce": nonce(), "expected_version": "2", "void_reason": "wrong donor"}),
         "claim": lambda i: nurse.post(f"/nurse/{SITE}/visit/{pools['claim'][i]}/claim", headers=nurse_headers),
+        # A read that writes: the donor's page leaves its audit entry (kiosk.audit.record_access).
+        "donor_page": lambda i: nurse.get(f"/nurse/{SITE}/visit/{pools['claim'][i]}"),
         "decision": lambda i: nurse.post(
             f"/nurse/{SITE}/visit/{pools['decision'][i][0]}/decision", headers=nurse_headers,
             data={"nonce": nonce(), "expected_version": pools["decision"][i][1], "hbsag": ""} | deferral),
@@ -132,7 +134,7 @@ def run_paths(app, instance: Path, pools: dict, n: int, options) -> None:
             data={"nonce": nonce(), "expected_version": "2", "void_reason": "wrong donor"}),
     }
     expected = {"scan_new": 200, "scan_repeat": 200, "questionnaire": 200, "donation": 303,
-                "donation_correct": 303, "donation_void": 303, "claim": 303, "decision": 303, "decision_correct": 303,
+                "donation_correct": 303, "donation_void": 303, "claim": 303, "donor_page": 200, "decision": 303, "decision_correct": 303,
                 "decision_void": 303}
     print(f"{'path':<18} {'CPU ms/req':>10} {'statements':>10} {'hold ms':>8}")
     for name, request in paths.items():

@@ -48,13 +48,16 @@ def record_access(session: Session, action: str, *, staff_id: Optional[int], ent
                   entity_id: Optional[int] = None, drive_id: Optional[int] = None,
                   details: Optional[dict[str, Any]] = None) -> None:
     """Someone looked at or took away personal data (a donor's page, an export, pass sheets): one
-    entry, committed on its own, so a read leaves its trace even when nothing else is written."""
-    from kiosk.database import begin_write
+    entry, committed on its own, so a read leaves its trace even when nothing else is written.
 
-    begin_write(session)
-    record_audit(session, action, staff_id=staff_id, entity=entity, entity_id=entity_id, drive_id=drive_id,
+    The entry is one prebuilt INSERT in a write of its own, which neither expires nor reloads what
+    the request read before it (the nurse's donor page, the most viewed, is drawn from those rows)."""
+    from kiosk.database import begin_write, commit
+
+    begin_write(session, expire=False)
+    insert_audit(session, action, staff_id=staff_id, entity=entity, entity_id=entity_id, drive_id=drive_id,
                  new=details)
-    session.commit()
+    commit(session, expire=False)
 
 
 def fingerprint(values: dict[str, Any]) -> str:
