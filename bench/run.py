@@ -1,6 +1,7 @@
 """Every benchmark in one command: the app under load next to a bare Flask app, and the CLI timings.
 
     python bench/run.py [--seconds 10] [--connections 20] [--workers 2] [--threads 4] [--database postgresql]
+                        [--synchronous normal] [--only KEY,...]
 
 What it does, all on 127.0.0.1 and bounded in time:
   1. times a 10,000-row roster import and the pass sheet for 1,000 donors (bench/import_and_passes.py);
@@ -20,7 +21,9 @@ What it does, all on 127.0.0.1 and bounded in time:
      to bench/results.md.
 With --database postgresql the app runs on a new database of the durable cluster that
 `tools/postgres.sh durable` starts (fsync, synchronous_commit and full_page_writes on), and the
-table goes to bench/results-postgresql.md.
+table goes to bench/results-postgresql.md. With --synchronous normal the app runs SQLite with
+KIOSK_SQLITE_SYNCHRONOUS=normal (no fsync at each commit), and the table goes to
+bench/results-sqlite-normal.md.
 The bare app is run for as long right before and right after each scenario, and each ratio is
 to those two runs together: on a machine shared with other work, a neighbour's load then weighs
 on both sides of a ratio alike (a steady change in load cancels out) instead of on whichever
@@ -499,6 +502,9 @@ def main() -> int:
                         help="sqlite (a file in a temporary instance folder, the default) or postgresql: a new "
                              "database on the durable cluster of `tools/postgres.sh durable` (fsync and "
                              "synchronous_commit on), which is started for the run and stopped after it")
+    parser.add_argument("--synchronous", choices=("full", "normal"), default="full",
+                        help="SQLite's synchronous pragma for the app (KIOSK_SQLITE_SYNCHRONOUS): full, the "
+                             "default, fsyncs at every commit; normal at checkpoints only (see the README)")
     parser.add_argument("--only", default=frozenset(), metavar="KEY,...",
                         type=lambda text: frozenset(filter(None, text.split(","))),
                         help="run these scenarios only (keys: " + ", ".join(SCENARIO_KEYS) + "), to try a change "
@@ -509,6 +515,8 @@ def main() -> int:
         parser.error(f"no such scenario: {', '.join(sorted(unknown))}")
     if options.database == "postgresql" and options.out == RESULTS_FILE:
         options.out = BENCH / "results-postgresql.md"
+    if options.synchronous != "full" and options.out == RESULTS_FILE:
+        options.out = BENCH / "results-sqlite-normal.md"
     if options.only and options.out.parent == BENCH:  # a partial run never stands in for the full table
         options.out = Path(tempfile.gettempdir()) / "kiosk-bench-partial.md"
 
@@ -595,6 +603,8 @@ def _run(options, started_at: dt.datetime, load_before: str, cli: dict, wrk, wor
     env |= {"KIOSK_INSTANCE_PATH": str(instance), "PYTHONPATH": str(ROOT)}
     if database:
         env["KIOSK_DATABASE_URL"] = database.url
+    else:
+        env["KIOSK_SQLITE_SYNCHRONOUS"] = options.synchronous
     print("preparing the data ...", flush=True)
     subprocess.run([sys.executable, "-m", "kiosk.cli", "load-demo"], env=env, cwd=ROOT, check=True,
                    capture_output=True)
@@ -741,7 +751,7 @@ def _run(options, started_at: dt.datetime, load_before: str, cli: dict, wrk, wor
 
     settings = (f"gunicorn {options.workers} workers × {options.threads} threads (gthread), the same command for "
                 f"both apps (`kiosk.cli.gunicorn_command`, access log on); "
-                f"{database.settings if database else 'SQLite (WAL, synchronous=FULL)'}; "
+                f"{database.settings if database else f'SQLite (WAL, synchronous={options.synchronous.upper()})'}; "
                 f"{load.name}, {options.connections} connections, {options.seconds} s per scenario; "
                 f"each ratio against the bare app run for as long right before and right after the scenario")
     print()

@@ -85,7 +85,7 @@ def _init_extensions(app: Flask) -> None:
 
     db.init_app(app)
     with app.app_context():
-        configure_engine(db.engine, app.instance_path)
+        configure_engine(db.engine, app.instance_path, app.config["SQLITE_SYNCHRONOUS"])
     if app.config.get("SQL_STATS_DIR"):
         _count_statements_per_request(app)
     migrate.init_app(app, db, directory=str(PACKAGE / "migrations"), render_as_batch=True)

@@ -17,8 +17,12 @@ from kiosk.extensions import db
 
 def _create_app(*_args) -> Flask:
     from kiosk import create_app
+    from kiosk.config import SettingError
 
-    return create_app()
+    try:
+        return create_app()
+    except SettingError as error:  # a wrong KIOSK_* value: its message, not a traceback
+        raise click.ClickException(str(error)) from None
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False, add_default_commands=True)
@@ -117,6 +121,9 @@ def serve_command(host: str, port: int, workers: int, demo: bool, certfile: str 
         click.echo(f"  [{site.code}] display: {base}/display/{site.code}")
     click.echo(f"  hall display: {base}/display")
     click.echo(f"  organiser:    {base}/admin")
+    if db.engine.dialect.name == "sqlite" and str(app.config["SQLITE_SYNCHRONOUS"]).lower() == "normal":
+        click.echo("  SQLite synchronous=NORMAL (KIOSK_SQLITE_SYNCHRONOUS): mất điện có thể làm mất vài ghi nhận cuối "
+                   "/ a power cut may lose the last few writes.")
     # The demo's passwords only when asked for the demo: a server's start-up output goes to its logs.
     for username, password in (demo_credentials(app.instance_path).items() if demo else ()):
         click.echo(f"  demo account: {username} / {password}")

@@ -6,6 +6,10 @@ import secrets
 from pathlib import Path
 
 
+class SettingError(ValueError):
+    """A setting with a value the app does not know; the message names the setting and what it takes."""
+
+
 class DefaultConfig:
     # SQLALCHEMY_DATABASE_URI is filled in by the factory: an SQLite file in the instance folder.
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
@@ -32,6 +36,9 @@ class DefaultConfig:
     DEVICE_PAIRING = "required"
     # The hall display shows aggregates only: public unless this is on (then a paired display only).
     DISPLAY_PAIRING = False
+    # SQLite only: "full" (an answered write survives a power cut) or "normal" (the last writes
+    # before a power cut may be lost; no fsync at each commit). See kiosk.database.
+    SQLITE_SYNCHRONOUS = "full"
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_NAME = "kiosk_session"

@@ -35,14 +35,29 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, scoped_session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from kiosk.config import SettingError
+
 WRITE_OPTION = "kiosk_write"
 T = TypeVar("T")
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA busy_timeout=15000",
     "PRAGMA foreign_keys=ON",
-    "PRAGMA synchronous=FULL",
 )
+# SQLITE_SYNCHRONOUS (KIOSK_SQLITE_SYNCHRONOUS): "full", the default, fsyncs the WAL at every commit,
+# so an answered write survives a power cut; "normal" fsyncs it at checkpoints only, so a power cut
+# (or the operating system crashing) may lose the last writes answered before it, and takes the
+# disk's slow fsyncs out of the writer queue (the README's "Measured"). A crash of the app loses
+# nothing either way. Anything else is refused at start.
+SQLITE_SYNCHRONOUS_MODES = ("full", "normal")
+
+
+def sqlite_synchronous(setting: object) -> str:
+    """The pragma's value for the SQLITE_SYNCHRONOUS setting; SettingError, naming it, for any other."""
+    mode = str(setting).strip().lower()
+    if mode not in SQLITE_SYNCHRONOUS_MODES:
+        raise SettingError(f"KIOSK_SQLITE_SYNCHRONOUS must be 'full' (the default) or 'normal', not {setting!r}")
+    return mode.upper()
 _ENGINE_QUEUES: "weakref.WeakKeyDictionary[sa.Engine, Optional[WriterQueue]]" = weakref.WeakKeyDictionary()
 # How many recent waits and holds a process keeps for its percentiles.
 SAMPLES_KEPT = 20_000
@@ -62,10 +77,11 @@ def private_file(path: Path) -> None:
 WRITER_SWITCH_INTERVAL = 0.001
 
 
-def configure_engine(engine: sa.Engine, instance_path: Optional[str] = None) -> None:
+def configure_engine(engine: sa.Engine, instance_path: Optional[str] = None, synchronous: object = "full") -> None:
     """Pragmas, BEGIN IMMEDIATE for writes, and (given the instance folder) the writer queue."""
     if engine.dialect.name != "sqlite":
         return
+    pragmas = (*SQLITE_PRAGMAS, f"PRAGMA synchronous={sqlite_synchronous(synchronous)}")
     database = engine.url.database
     queue = None
     if database and database != ":memory:" and not database.startswith("file:"):
@@ -83,7 +99,7 @@ def configure_engine(engine: sa.Engine, instance_path: Optional[str] = None) -> 
     def on_connect(dbapi_connection, _record):
         dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN, below
         cursor = dbapi_connection.cursor()
-        for pragma in SQLITE_PRAGMAS:
+        for pragma in pragmas:
             cursor.execute(pragma)
         cursor.close()
 

@@ -29,6 +29,38 @@ def test_pragmas_inside_a_request(app):
     assert seen == {"journal_mode": "wal", "busy_timeout": 15000, "foreign_keys": 1, "synchronous": 2}
 
 
+def test_synchronous_normal_is_a_setting_and_anything_else_is_refused(tmp_path, monkeypatch):
+    """FULL by default (the test above); NORMAL when the operator sets it; a value the app does not
+    know stops it at start with the setting's name, from the command line without a traceback."""
+    from click.testing import CliRunner
+
+    from kiosk.cli import main
+    from kiosk.config import SettingError
+    from tests.conftest import make_app
+
+    def synchronous_of(app) -> int:
+        with app.app_context():
+            value = db.session.execute(sa.text("PRAGMA synchronous")).scalar()
+            db.session.remove()
+            db.engine.dispose()
+        return value
+
+    (tmp_path / "a").mkdir()
+    assert synchronous_of(make_app(tmp_path / "a", SQLITE_SYNCHRONOUS="normal")) == 1
+    monkeypatch.setenv("KIOSK_SQLITE_SYNCHRONOUS", "NORMAL")
+    (tmp_path / "b").mkdir()
+    assert synchronous_of(make_app(tmp_path / "b")) == 1
+    monkeypatch.setenv("KIOSK_SQLITE_SYNCHRONOUS", "off")
+    (tmp_path / "c").mkdir()
+    with pytest.raises(SettingError, match="KIOSK_SQLITE_SYNCHRONOUS must be 'full'.*'off'"):
+        make_app(tmp_path / "c")
+    monkeypatch.setenv("KIOSK_INSTANCE_PATH", str(tmp_path / "c"))
+    result = CliRunner().invoke(main, ["serve", "--port", "1"])
+    assert result.exit_code == 1
+    assert "Error: KIOSK_SQLITE_SYNCHRONOUS must be 'full' (the default) or 'normal', not 'off'" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_write_transactions_begin_immediate(app, tmp_path):
     """While a write transaction is open, another writer cannot even start: the lock is taken
     at BEGIN, not at the first write. This fails if the listener does not fire."""
