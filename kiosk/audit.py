@@ -52,12 +52,11 @@ def record_access(session: Session, action: str, *, staff_id: Optional[int], ent
 
     The entry is one prebuilt INSERT in a write of its own, which neither expires nor reloads what
     the request read before it (the nurse's donor page, the most viewed, is drawn from those rows)."""
-    from kiosk.database import begin_write, commit
+    from kiosk.database import write_transaction
 
-    begin_write(session, expire=False)
-    insert_audit(session, action, staff_id=staff_id, entity=entity, entity_id=entity_id, drive_id=drive_id,
-                 new=details)
-    commit(session, expire=False)
+    with write_transaction(session, expire=False):
+        insert_audit(session, action, staff_id=staff_id, entity=entity, entity_id=entity_id, drive_id=drive_id,
+                     new=details)
 
 
 def fingerprint(values: dict[str, Any]) -> str:

@@ -333,7 +333,9 @@ def open_kiosk_session(session: Session, kiosk_session_id: str, site: Site,
 
 
 def close_kiosk_session(session: Session, kiosk_session_id: str) -> None:
+    """Close it with one Core UPDATE; the session's object for it, if loaded, is read again when next used."""
     session.execute(CLOSE_KIOSK_SESSION, {"ks_id": kiosk_session_id, "now": utcnow()})
+    expire_rows(session, KioskSession, [kiosk_session_id])
 
 
 def answered_today(session: Session, visit: Visit, today_start_utc: dt.datetime) -> bool:

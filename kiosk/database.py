@@ -185,16 +185,19 @@ def begin_write(session: Session | scoped_session, *, expire: bool = True) -> No
 
 
 @contextmanager
-def write_transaction(session: Session | scoped_session) -> Iterator[None]:
+def write_transaction(session: Session | scoped_session, *, expire: bool = True) -> Iterator[None]:
     """A unit of work that writes: one transaction, begun for writing, committed at the end or
-    rolled back if anything in it raises (the console's domain functions run in one)."""
-    begin_write(session)
+    rolled back if anything in it raises (the console's domain functions run in one).
+
+    expire=False for a write of Core statements only (see begin_write): the objects the request
+    loaded before are neither expired at its start nor at its commit."""
+    begin_write(session, expire=expire)
     try:
         yield
     except BaseException:
         session.rollback()
         raise
-    session.commit()
+    commit(session, expire=expire)
 
 
 def commit(session: Session | scoped_session, *, expire: bool = True) -> None:

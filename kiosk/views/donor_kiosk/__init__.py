@@ -13,7 +13,7 @@ from flask import Blueprint, g, request
 from kiosk import ratelimit
 from kiosk.access import Access, gate_for_blueprint, rule_for_blueprint
 from kiosk.checkin import ANY_TERMINAL, Terminal
-from kiosk.database import begin_write, commit
+from kiosk.database import write_transaction
 from kiosk.devices import audit_actor
 from kiosk.extensions import db
 from kiosk.formatting import local_today, local_zone
@@ -84,9 +84,8 @@ def count_hits(counters: list[tuple[str, int, int]]) -> bool:
     in over_limit turns a flood away cheaply, but a burst of parallel requests all pass it before
     any is counted: the count each gets back from the UPSERT is what decides."""
     # Core statements on the counters only: what the request read before stays loaded.
-    begin_write(db.session, expire=False)
-    counts = [ratelimit.hit(db.session, key, window) for key, _limit, window in counters]
-    commit(db.session, expire=False)
+    with write_transaction(db.session, expire=False):
+        counts = [ratelimit.hit(db.session, key, window) for key, _limit, window in counters]
     return all(count <= limit for count, (_key, limit, _window) in zip(counts, counters))
 
 
@@ -96,9 +95,8 @@ def walk_in_counters(id_number: str) -> list[tuple[str, int, int]]:
 
 
 def count_miss(kind: str) -> None:
-    begin_write(db.session, expire=False)
-    ratelimit.hit(db.session, f"{kind}:miss:{client_key()}", MISS_WINDOW)
-    commit(db.session, expire=False)
+    with write_transaction(db.session, expire=False):
+        ratelimit.hit(db.session, f"{kind}:miss:{client_key()}", MISS_WINDOW)
 
 
 def today_start_utc() -> dt.datetime:

@@ -12,7 +12,7 @@ from flask_babel import get_locale, gettext as _
 from kiosk.checkin import (CheckinOutcome, ScanOutcome, WalkIn, WalkInRefused, check_in, close_kiosk_session,
                            find_by_identity, open_kiosk_session, phone_answers_today, register_walk_in,
                            replayed_check_in, replayed_walk_in, scan_pass, todays_drive_at)
-from kiosk.database import begin_write, commit, expire_rows
+from kiosk.database import write_transaction
 from kiosk.extensions import db
 from kiosk.formatting import local_today
 from kiosk.idempotency import InvalidNonce, NonceUsedElsewhere
@@ -169,10 +169,8 @@ def walk_in(code: str):
         # On the donor's own phone: their pass page, with the questionnaire to answer now.
         if result.kiosk_session_id:
             token = db.session.get(KioskSession, result.kiosk_session_id).visit.token
-            begin_write(db.session, expire=False)
-            close_kiosk_session(db.session, result.kiosk_session_id)
-            commit(db.session, expire=False)
-            expire_rows(db.session, KioskSession, [result.kiosk_session_id])
+            with write_transaction(db.session, expire=False):
+                close_kiosk_session(db.session, result.kiosk_session_id)
             return redirect(url_for("kiosk.pass_page", token=token), code=303)
     if result.outcome == ScanOutcome.ACCEPTED:
         # The donor just typed their own details: no "is this you?", straight to the questions.
@@ -275,10 +273,8 @@ def reset(code: str):
     kiosk_session_id = request.form.get("ks", "")
     # Only the device that opened a kiosk session may close it.
     if kiosk_session_id and open_kiosk_session(db.session, kiosk_session_id, site, terminal()) is not None:
-        begin_write(db.session, expire=False)
-        close_kiosk_session(db.session, kiosk_session_id)
-        commit(db.session, expire=False)
-        expire_rows(db.session, KioskSession, [kiosk_session_id])
+        with write_transaction(db.session, expire=False):
+            close_kiosk_session(db.session, kiosk_session_id)
     if request.form.get("keep_language") or get_locale().language == current_app.config["BABEL_DEFAULT_LOCALE"]:
         return _start(site)
     # The next donor starts in Vietnamese: the toggle's cookie goes, and the whole page is loaded
