@@ -110,7 +110,7 @@ def test_a_donor_claimed_by_another_nurse_meanwhile_stays_hers(monkeypatch, setu
     # and opens the donor again between this nurse's read and her write.
     lapsed = utcnow() - dt.timedelta(minutes=decisions.CLAIM_MINUTES * 2)
     decisions.open_visit(db.session, visit_id=setup["visit_id"], nurse_id=setup["other_id"], now=lapsed)
-    real_read, others_claim = decisions._read_claim, [
+    real_read, others_claim = decisions._claim_before_the_write, [
         lambda: decisions.open_visit(db.session, visit_id=setup["visit_id"], nurse_id=setup["other_id"])]
 
     def read_then_the_other_nurse_claims(session, visit_id):
@@ -119,7 +119,7 @@ def test_a_donor_claimed_by_another_nurse_meanwhile_stays_hers(monkeypatch, setu
             others_claim.pop()()
         return seen
 
-    monkeypatch.setattr(decisions, "_read_claim", read_then_the_other_nurse_claims)
+    monkeypatch.setattr(decisions, "_claim_before_the_write", read_then_the_other_nurse_claims)
     revision = tally.snapshot(db.session, setup["drive_id"])["revision"]
     mine = decisions.open_visit(db.session, visit_id=setup["visit_id"], nurse_id=setup["nurse_id"])
     assert mine.taken_by_other and mine.other_nurse_id == setup["other_id"]

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from kiosk.errors import DomainError
 from kiosk import tally
 from kiosk.audit import insert_audit
-from kiosk.database import begin_write, commit, expire_rows, note_written, read_again, write_checked
+from kiosk.database import expire_rows, note_written, read_again, write_checked, write_transaction
 from kiosk.idempotency import run_checked_once
 from kiosk.models import (Donation, Drive, DriveStatus, IdentityDocument, Screening, Staff, Visit,
                           VisitStatus, utcnow)
@@ -75,30 +75,22 @@ def open_visit(session: Session, *, visit_id: int, nurse_id: int, now: Optional[
     conditional on the claim and status it read (and the drive's touch): a claim taken meanwhile
     makes it match nothing, and it reads and decides again."""
     now = now or utcnow()
-    seen = _read_claim(session, visit_id)
+    seen = _claim_before_the_write(session, visit_id)
     if claim:
-        begin_write(session, expire=False)
-        # Inside the write, a second read is by Core too, and sees the rows as they are now.
-        seen = write_checked(lambda: _read_claim(session, visit_id), seen,
-                             lambda claim_seen: _claim(session, claim_seen, nurse_id, now))
-        if seen is None:  # only where writers do not queue (PostgreSQL): taken and given back 5 times
-            session.rollback()
-            raise ScreeningError("version_conflict")
-        commit(session, expire=False)
+        with write_transaction(session, expire=False):
+            # Inside the write, a second read is by Core, and sees the row as it is now.
+            seen = write_checked(lambda: _read_claim(session, visit_id), seen,
+                                 lambda claim_seen: _claim(session, claim_seen, nurse_id, now))
+            if seen is None:  # only where writers do not queue (PostgreSQL): taken and given back 5 times
+                raise ScreeningError("version_conflict")
     other_id, other_at = (seen.opened_by_id, seen.opened_at) if seen.claimed_by_other(nurse_id, now) else (None, None)
-    status = seen.status
+    status = seen.status_after_claim if claim else seen.status
     if claim:
-        status = seen.status_after_claim
-        if other_id is None:
-            note_written(session, Visit, visit_id, {"opened_by_id": nurse_id, "opened_at": now, "status": status})
-        else:
-            note_written(session, Visit, visit_id, {"status": status})
-    other_name = ""
-    if other_id is not None:
-        other = session.get(Staff, other_id)
-        other_name = other.display_name if other else ""
-    return OpenResult(visit_id=visit_id, status=status, version=seen.version,
-                      other_nurse_id=other_id, other_nurse_name=other_name, other_opened_at=other_at)
+        note_written(session, Visit, visit_id, {"status": status} if other_id is not None else
+                     {"status": status, "opened_by_id": nurse_id, "opened_at": now})
+    other = session.get(Staff, other_id) if other_id is not None else None
+    return OpenResult(visit_id=visit_id, status=status, version=seen.version, other_nurse_id=other_id,
+                      other_nurse_name=other.display_name if other else "", other_opened_at=other_at)
 
 
 @dataclass(frozen=True)
@@ -120,10 +112,19 @@ class _ClaimSeen:
         return VisitStatus.IN_SCREENING if self.status == VisitStatus.CHECKED_IN else self.status
 
 
+def _claim_before_the_write(session: Session, visit_id: int) -> _ClaimSeen:
+    """The claim as the request's own object has it (the nurse's views load the visit first, so
+    no query): if it is stale, the conditional UPDATE matches nothing and the claim reads again."""
+    visit = session.get(Visit, visit_id)
+    if visit is None:
+        session.rollback()
+        raise ScreeningError("not_found")
+    return _ClaimSeen(visit.id, visit.drive_id, visit.status, visit.version, visit.opened_by_id, visit.opened_at)
+
+
 def _read_claim(session: Session, visit_id: int) -> _ClaimSeen:
     row = session.execute(CLAIM_READ, {"v_id": visit_id}).first()
     if row is None:
-        session.rollback()
         raise ScreeningError("not_found")
     return _ClaimSeen(*row)
 
