@@ -134,8 +134,8 @@ def run_paths(app, instance: Path, pools: dict, n: int, options) -> None:
             data={"nonce": nonce(), "expected_version": "2", "void_reason": "wrong donor"}),
     }
     expected = {"scan_new": 200, "scan_repeat": 200, "questionnaire": 200, "donation": 303,
-                "donation_correct": 303, "donation_void": 303, "claim": 303, "donor_page": 200, "decision": 303, "decision_correct": 303,
-                "decision_void": 303}
+                "donation_correct": 303, "donation_void": 303, "claim": 303, "donor_page": 200, "decision": 303,
+                "decision_correct": 303, "decision_void": 303}
     print(f"{'path':<18} {'CPU ms/req':>10} {'statements':>10} {'hold ms':>8}")
     for name, request in paths.items():
         if name == "donation_correct":

@@ -56,6 +56,7 @@ from harness import (BARE_APP, NONCE_MARK, ROOT, USER_AGENT, LoadGenerator, Resu
                      ensure_wrk)
 from tests.support.donors import GOOD_VITALS  # noqa: E402
 from kiosk.cli import GUNICORN_THREADS  # noqa: E402
+from kiosk.database import SQLITE_SYNCHRONOUS_MODES  # noqa: E402
 from tests.support.server import Server  # noqa: E402
 
 RESULTS_FILE = BENCH / "results.md"
@@ -502,7 +503,7 @@ def main() -> int:
                         help="sqlite (a file in a temporary instance folder, the default) or postgresql: a new "
                              "database on the durable cluster of `tools/postgres.sh durable` (fsync and "
                              "synchronous_commit on), which is started for the run and stopped after it")
-    parser.add_argument("--synchronous", choices=("full", "normal"), default="full",
+    parser.add_argument("--synchronous", choices=SQLITE_SYNCHRONOUS_MODES, default="full",
                         help="SQLite's synchronous pragma for the app (KIOSK_SQLITE_SYNCHRONOUS): full, the "
                              "default, fsyncs at every commit; normal at checkpoints only (see the README)")
     parser.add_argument("--only", default=frozenset(), metavar="KEY,...",

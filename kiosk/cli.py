@@ -73,7 +73,7 @@ def serve_command(host: str, port: int, workers: int, demo: bool, certfile: str 
     """Upgrade the database, optionally load the demo drive, and run gunicorn."""
     from kiosk import devices
     from kiosk.auth import give_nurses_every_site
-    from kiosk.database import begin_write
+    from kiosk.database import begin_write, sqlite_synchronous
     from kiosk.roster.demo import database_is_empty, demo_credentials, load_demo
     from kiosk.formatting import local_today
     from kiosk.models import Site
@@ -121,7 +121,7 @@ def serve_command(host: str, port: int, workers: int, demo: bool, certfile: str 
         click.echo(f"  [{site.code}] display: {base}/display/{site.code}")
     click.echo(f"  hall display: {base}/display")
     click.echo(f"  organiser:    {base}/admin")
-    if db.engine.dialect.name == "sqlite" and str(app.config["SQLITE_SYNCHRONOUS"]).lower() == "normal":
+    if db.engine.dialect.name == "sqlite" and sqlite_synchronous(app.config["SQLITE_SYNCHRONOUS"]) == "NORMAL":
         click.echo("  SQLite synchronous=NORMAL (KIOSK_SQLITE_SYNCHRONOUS): mất điện có thể làm mất vài ghi nhận cuối "
                    "/ a power cut may lose the last few writes.")
     # The demo's passwords only when asked for the demo: a server's start-up output goes to its logs.

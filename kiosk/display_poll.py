@@ -60,7 +60,8 @@ class IdlePollShortcut:
         self.config = config  # the app's, read at each poll: tests and the console change it
         self.headers = [*headers, ("Cache-Control", "no-store"), ("Vary", "HX-Request")]
         # As Flask's answer: it read the session (the language, the access check), so it varies by cookie.
-        self.json_headers = [("Content-Type", json_mimetype), *self.headers[:-1], ("Vary", "HX-Request, Cookie")]
+        self.json_headers = [("Content-Type", json_mimetype), *headers, ("Cache-Control", "no-store"),
+                             ("Vary", "HX-Request, Cookie")]
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
