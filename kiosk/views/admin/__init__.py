@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, redirect, request, url_for
 from flask_login import current_user
 
@@ -19,6 +18,8 @@ from kiosk import labels
 from kiosk.access import Access, rule_for_blueprint
 from kiosk.extensions import db
 from kiosk.models import Drive, DriveStatus
+from kiosk.queries.organisation import recent_drives
+from kiosk.queries.records import record
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 rule_for_blueprint("admin", Access.ORGANISER)
@@ -38,19 +39,21 @@ def current_staff_id() -> int:
     return current_user.staff.id
 
 
-def form_status(form) -> int:
+def form_page_status() -> int:
+    """The status of a page that shows a form: 422 when a POST comes back to it (the form was
+    refused: a POST that succeeds redirects), 200 when it is opened."""
     return 422 if request.method == "POST" else 200
 
 
 def get_or_404(model, ident: int):
-    found = db.session.get(model, ident)
+    found = record(db.session, model, ident)
     if found is None:
         abort(404)
     return found
 
 
 def _nav_drives() -> list[Drive]:
-    return list(db.session.scalars(sa.select(Drive).order_by(Drive.drive_date.desc(), Drive.id.desc()).limit(8)))
+    return recent_drives(db.session)
 
 
 @bp.app_context_processor
