@@ -1,12 +1,13 @@
 """The organiser's console at /admin: drives, sites, departments, staff, the roster, donors,
-exports, the end-of-drive report, certificates, corrections and the audit log.
+exports, the end-of-drive report, thank-you letters, corrections and the audit log.
 
 One blueprint, its routes in a module per area (as CTFd's admin and microblog's main):
 drives, setup (sites, departments, staff), roster (upload and passes), donors (donors,
-donations and corrections), reports (exports, report, certificates, audit); forms in forms.
+donations and corrections), reports (exports, report, thank-you letters, audit); forms in forms.
 Views stay thin: they validate a form, call a domain function (kiosk.drives,
 kiosk.organisation, kiosk.auth, kiosk.roster, kiosk.donations, kiosk.exports, ...), and turn
-its outcome code into words. No view commits: the domain functions do."""
+its outcome code into words. No view commits: the domain functions do. No view queries either:
+what a page shows comes from a read function of kiosk.queries."""
 from __future__ import annotations
 
 from typing import Any

@@ -10,10 +10,10 @@ from flask_babel import gettext as _
 
 from kiosk import audit_text, labels
 from kiosk.audit import record_access
-from kiosk.certificates import letters_for
 from kiosk.exports import COLUMNS, FORMATS, build_export, record_health_export, to_csv, to_xlsx
 from kiosk.extensions import db
 from kiosk.formatting import local_zone
+from kiosk.letters import letters_for
 from kiosk.models import AuditLog, Donation, Drive
 from kiosk.queries.activity import AuditFilter, audit_choices, day_start_utc, drive_log
 from kiosk.recognition import thresholds_from
