@@ -14,6 +14,7 @@ from kiosk.auth import may_open_site
 from kiosk.drives import drive_at_site, site_by_code
 from kiosk.extensions import db
 from kiosk.models import Drive, Site, Visit
+from kiosk.queries.visits import visit_by_id
 
 bp = Blueprint("nurse", __name__, url_prefix="/nurse")
 rule_for_blueprint("nurse", Access.NURSE)
@@ -34,7 +35,7 @@ def site_and_drive(code: str) -> tuple[Site, Drive]:
 
 def visit_here(site: Site, drive: Drive, visit_id: int) -> Visit:
     """The visit, if it belongs to this site's drive; otherwise 404."""
-    found = db.session.get(Visit, visit_id)
+    found = visit_by_id(db.session, visit_id)
     if found is None or found.drive_id != drive.id or found.site_id != site.id:
         abort(404)
     return found
