@@ -2,7 +2,6 @@
 corrections and voiding (kiosk.donations does the writing)."""
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
@@ -12,8 +11,10 @@ from kiosk.audit import record_access
 from kiosk.donor_search import donor_history, search_donors
 from kiosk.extensions import db
 from kiosk.formatting import local_today
-from kiosk.models import AuditLog, Department, Donation, Donor, Drive, Staff, Visit
+from kiosk.models import Donation, Drive
+from kiosk.queries.donations import donation_audit, drive_donations
 from kiosk.views.admin import bp, current_staff_id, forms, get_or_404
+from kiosk.views.refusals import refused
 
 
 @bp.route("/donors", methods=["GET", "POST"])
@@ -50,13 +51,7 @@ def donor(donor_id: int):
 @bp.get("/drives/<int:drive_id>/donations")
 def donations(drive_id: int):
     drive = get_or_404(Drive, drive_id)
-    rows = db.session.execute(
-        sa.select(Donation, Donor.full_name, Department.name, Staff.display_name)
-        .join(Visit, Donation.visit_id == Visit.id).join(Donor, Visit.donor_id == Donor.id)
-        .outerjoin(Department, Donor.department_id == Department.id)
-        .outerjoin(Staff, Donation.nurse_id == Staff.id)
-        .where(Donation.drive_id == drive.id).order_by(Donation.created_at.desc(), Donation.id.desc())).all()
-    return render_template("admin/donations.html", drive=drive, rows=rows)
+    return render_template("admin/donations.html", drive=drive, rows=drive_donations(db.session, drive.id))
 
 
 def _donation_forms(donation: Donation, correct=None, void=None):
@@ -73,11 +68,18 @@ def _render_donation(donation: Donation, correct=None, void=None, error=None, st
     serial = serial or forms.CertificateSerialForm(formdata=None, data={
         "certificate_serial": donation.certificate_serial, "expected_version": donation.version})
     visit = donation.visit
-    entries = db.session.scalars(sa.select(AuditLog).where(AuditLog.entity == "donation",
-                                                           AuditLog.entity_id == donation.id)
-                                 .order_by(AuditLog.at.desc(), AuditLog.id.desc())).all()
     return render_template("admin/donation.html", donation=donation, visit=visit, drive=visit.drive,
-                           correct=correct, void=void, serial=serial, error=error, entries=entries), status
+                           correct=correct, void=void, serial=serial, error=error,
+                           entries=donation_audit(db.session, donation.id)), status
+
+
+def _refused(error: donation_service.DonationError, donation: Donation, **forms):
+    """The donation's page again after a refused change (kiosk.views.refusals rolls back): a
+    conflict shows the donation as it is now, in fresh forms; any other refusal keeps the form."""
+    def render(status: int):
+        kept = forms if status == 422 else {}
+        return _render_donation(donation, error=labels.error_text(error.code), status=status, **kept)
+    return refused(error, render)
 
 
 @bp.route("/donations/<int:donation_id>", methods=["GET", "POST"])
@@ -96,11 +98,7 @@ def donation(donation_id: int):
             reaction_note=(form.reaction_note.data or "").strip(), reason=form.reason.data.strip(),
             nonce=form.nonce.data or "", allow_closed_drive=True)
     except donation_service.DonationError as error:
-        db.session.rollback()
-        record = get_or_404(Donation, donation_id)
-        if error.code == "version_conflict":
-            return _render_donation(record, error=labels.error_text(error.code), status=409)
-        return _render_donation(record, correct=form, error=labels.error_text(error.code), status=422)
+        return _refused(error, record, correct=form)
     except ValueError:  # a malformed nonce or version: the form was not ours
         db.session.rollback()
         abort(400)
@@ -120,11 +118,7 @@ def donation_void(donation_id: int):
             expected_version=int(form.expected_version.data or 0), reason=form.reason.data.strip(),
             nonce=form.nonce.data or "", allow_closed_drive=True)
     except donation_service.DonationError as error:
-        db.session.rollback()
-        record = get_or_404(Donation, donation_id)
-        status = 409 if error.code == "version_conflict" else 422
-        return _render_donation(record, void=None if status == 409 else form,
-                                error=labels.error_text(error.code), status=status)
+        return _refused(error, record, void=form)
     except ValueError:
         db.session.rollback()
         abort(400)
@@ -145,11 +139,7 @@ def donation_certificate_serial(donation_id: int):
             expected_version=int(form.expected_version.data or 0), certificate_serial=form.certificate_serial.data,
             nonce=form.nonce.data or "")
     except donation_service.DonationError as error:
-        db.session.rollback()
-        record = get_or_404(Donation, donation_id)
-        status = 409 if error.code == "version_conflict" else 422
-        return _render_donation(record, serial=None if status == 409 else form,
-                                error=labels.error_text(error.code), status=status)
+        return _refused(error, record, serial=form)
     except ValueError:
         db.session.rollback()
         abort(400)
