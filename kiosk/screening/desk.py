@@ -61,7 +61,7 @@ def suggestion_for(session: Session, visit: Visit, vitals: Optional[Vitals], rul
 
     The answers are read with the questionnaire they were given under, with their details
     (which vaccine, which illness, when)."""
-    last = last_donation_for(session, visit.donor_id, before=visit.drive.drive_date)
+    last = last_donation_for(session, visit.donor, before=visit.drive.drive_date)
     return suggestion_from(visit, latest_response(session, visit.id), last, vitals, rules, questionnaire)
 
 
@@ -187,5 +187,5 @@ def visit_record(session: Session, visit: Visit) -> VisitRecord:
         response=latest_response(session, visit.id), screenings=screenings,
         screening=next((s for s in reversed(screenings) if not s.voided), None), donations=donations,
         donation=next((d for d in reversed(donations) if not d.voided), None),
-        last_donation=last_donation_for(session, visit.donor_id, before=visit.drive.drive_date),
+        last_donation=last_donation_for(session, visit.donor, before=visit.drive.drive_date),
         history=history(session, visit, [s.id for s in screenings], [d.id for d in donations]))

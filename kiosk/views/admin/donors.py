@@ -2,6 +2,8 @@
 corrections and voiding (kiosk.donations does the writing)."""
 from __future__ import annotations
 
+from typing import Callable
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
@@ -82,6 +84,22 @@ def _refused(error: donation_service.DonationError, donation: Donation, **forms)
     return refused(error, render)
 
 
+def _changed(record: Donation, write: Callable[[], object], done: str, **form):
+    """Run the change's write (kiosk.donations); the page again if the domain refuses it, the
+    donation's page with `done` when it is saved. form: the form it came from, by its name
+    on the page (correct, void or serial)."""
+    donation_id = record.id  # the write's commit expires the record: its id is taken before
+    try:
+        write()
+    except donation_service.DonationError as error:
+        return _refused(error, record, **form)
+    except ValueError:  # a malformed nonce or version: the form was not ours
+        db.session.rollback()
+        abort(400)
+    flash(done, "ok")
+    return redirect(url_for("admin.donation", donation_id=donation_id), code=303)
+
+
 @bp.route("/donations/<int:donation_id>", methods=["GET", "POST"])
 def donation(donation_id: int):
     record = get_or_404(Donation, donation_id)
@@ -90,20 +108,13 @@ def donation(donation_id: int):
     form = forms.DonationCorrectionForm()
     if not form.validate_on_submit():
         return _render_donation(record, correct=form, status=422)
-    try:
-        donation_service.correct_donation(
-            db.session, donation_id=record.id, staff_id=current_staff_id(),
-            expected_version=int(form.expected_version.data or 0), volume_ml=form.volume_ml.data,
-            bag_number=form.bag_number.data.strip(), outcome=form.outcome.data, reaction=form.reaction.data,
-            reaction_note=(form.reaction_note.data or "").strip(), reason=form.reason.data.strip(),
-            nonce=form.nonce.data or "", allow_closed_drive=True)
-    except donation_service.DonationError as error:
-        return _refused(error, record, correct=form)
-    except ValueError:  # a malformed nonce or version: the form was not ours
-        db.session.rollback()
-        abort(400)
-    flash(_("Donation corrected. The change is in the audit log."), "ok")
-    return redirect(url_for("admin.donation", donation_id=donation_id), code=303)
+    return _changed(record, lambda: donation_service.correct_donation(
+        db.session, donation_id=record.id, staff_id=current_staff_id(),
+        expected_version=int(form.expected_version.data or 0), volume_ml=form.volume_ml.data,
+        bag_number=form.bag_number.data.strip(), outcome=form.outcome.data, reaction=form.reaction.data,
+        reaction_note=(form.reaction_note.data or "").strip(), reason=form.reason.data.strip(),
+        nonce=form.nonce.data or "", allow_closed_drive=True),
+        _("Donation corrected. The change is in the audit log."), correct=form)
 
 
 @bp.post("/donations/<int:donation_id>/void")
@@ -112,18 +123,11 @@ def donation_void(donation_id: int):
     form = forms.DonationVoidForm()
     if not form.validate_on_submit():
         return _render_donation(record, void=form, status=422)
-    try:
-        donation_service.void_donation(
-            db.session, donation_id=record.id, staff_id=current_staff_id(),
-            expected_version=int(form.expected_version.data or 0), reason=form.reason.data.strip(),
-            nonce=form.nonce.data or "", allow_closed_drive=True)
-    except donation_service.DonationError as error:
-        return _refused(error, record, void=form)
-    except ValueError:
-        db.session.rollback()
-        abort(400)
-    flash(_("Donation voided. The change is in the audit log."), "ok")
-    return redirect(url_for("admin.donation", donation_id=donation_id), code=303)
+    return _changed(record, lambda: donation_service.void_donation(
+        db.session, donation_id=record.id, staff_id=current_staff_id(),
+        expected_version=int(form.expected_version.data or 0), reason=form.reason.data.strip(),
+        nonce=form.nonce.data or "", allow_closed_drive=True),
+        _("Donation voided. The change is in the audit log."), void=form)
 
 
 @bp.post("/donations/<int:donation_id>/certificate-serial")
@@ -133,15 +137,8 @@ def donation_certificate_serial(donation_id: int):
     form = forms.CertificateSerialForm()
     if not form.validate_on_submit():
         return _render_donation(record, serial=form, status=422)
-    try:
-        donation_service.record_certificate_serial(
-            db.session, donation_id=record.id, staff_id=current_staff_id(),
-            expected_version=int(form.expected_version.data or 0), certificate_serial=form.certificate_serial.data,
-            nonce=form.nonce.data or "")
-    except donation_service.DonationError as error:
-        return _refused(error, record, serial=form)
-    except ValueError:
-        db.session.rollback()
-        abort(400)
-    flash(_("Certificate serial number recorded."), "ok")
-    return redirect(url_for("admin.donation", donation_id=donation_id), code=303)
+    return _changed(record, lambda: donation_service.record_certificate_serial(
+        db.session, donation_id=record.id, staff_id=current_staff_id(),
+        expected_version=int(form.expected_version.data or 0), certificate_serial=form.certificate_serial.data,
+        nonce=form.nonce.data or ""),
+        _("Certificate serial number recorded."), serial=form)

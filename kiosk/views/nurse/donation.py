@@ -2,16 +2,15 @@
 goes to kiosk.donations; the page itself is kiosk.views.nurse.visit's."""
 from __future__ import annotations
 
-from flask import abort, redirect, url_for
+from flask import redirect, url_for
 from flask_login import current_user
 
 from kiosk.donations import DonationError, correct_donation as correct_recorded_donation, record_donation
 from kiosk.donations import void_donation as void_recorded_donation
 from kiosk.extensions import db
 from kiosk.idempotency import receipt_of
-from kiosk.models import Donation, Visit
 from kiosk.queries.donations import donation_of_visit
-from kiosk.views.nurse import bp, site_and_drive, visit_here
+from kiosk.views.nurse import bp, found_or_404, site_and_drive, visit_here
 from kiosk.views.nurse.forms import CorrectDonationForm, DonationForm, VoidForm
 from kiosk.views.nurse.visit import error_response, int_or_none, not_saved, refusal_answer
 
@@ -38,18 +37,11 @@ def donate(code: str, visit_id: int):
     return redirect(url_for("nurse.visit", code=site.code, visit_id=visit.id), code=303)
 
 
-def _donation_here(visit: Visit, donation_id: int) -> Donation:
-    donation = donation_of_visit(db.session, visit.id, donation_id)
-    if donation is None:
-        abort(404)
-    return donation
-
-
 @bp.post("/<code>/visit/<int:visit_id>/donation/<int:donation_id>/correct")
 def correct_donation(code: str, visit_id: int, donation_id: int):
     site, drive = site_and_drive(code)
     visit = visit_here(site, drive, visit_id)
-    donation = _donation_here(visit, donation_id)
+    donation = found_or_404(donation_of_visit(db.session, visit.id, donation_id))
     form = CorrectDonationForm()
     if not form.validate_on_submit():
         return not_saved(site, drive, visit, correct_donation_form=form, open_correction="donation")
@@ -69,7 +61,7 @@ def correct_donation(code: str, visit_id: int, donation_id: int):
 def void_donation(code: str, visit_id: int, donation_id: int):
     site, drive = site_and_drive(code)
     visit = visit_here(site, drive, visit_id)
-    donation = _donation_here(visit, donation_id)
+    donation = found_or_404(donation_of_visit(db.session, visit.id, donation_id))
     form = VoidForm()
     if not form.validate_on_submit():
         return not_saved(site, drive, visit, void_donation_form=form, open_correction="donation")

@@ -26,7 +26,7 @@ from kiosk.screening.messages import describe_consequence, describe_reason, rule
 from kiosk.screening.questionnaire import Questionnaire, load_questionnaire
 from kiosk.screening.rules import Vitals
 from kiosk.views.lookups import screening_rules
-from kiosk.views.nurse import audit_donor_page, bp, site_and_drive, visit_here
+from kiosk.views.nurse import audit_donor_page, bp, found_or_404, site_and_drive, visit_here
 from kiosk.views.refusals import refused
 from kiosk.views.nurse.forms import (DECISION_LABELS, ClaimForm, OUTCOME_LABELS, REACTION_LABELS, STATUS_LABELS, VITAL_NAMES,
                                      CorrectDecisionForm, CorrectDonationForm, DonationForm, ScreeningForm, VoidForm,
@@ -296,18 +296,11 @@ def decide(code: str, visit_id: int):
     return redirect(url_for("nurse.visit", code=site.code, visit_id=visit.id), code=303)
 
 
-def _screening_here(visit: Visit, screening_id: int) -> Screening:
-    screening = screening_of_visit(db.session, visit.id, screening_id)
-    if screening is None:
-        abort(404)
-    return screening
-
-
 @bp.post("/<code>/visit/<int:visit_id>/decision/<int:screening_id>/correct")
 def correct_decision(code: str, visit_id: int, screening_id: int):
     site, drive = site_and_drive(code)
     visit = visit_here(site, drive, visit_id)
-    screening = _screening_here(visit, screening_id)
+    screening = found_or_404(screening_of_visit(db.session, visit.id, screening_id))
     form = CorrectDecisionForm()
     if not form.validate_on_submit():
         return not_saved(site, drive, visit, correct_form=form, open_correction="decision")
@@ -329,7 +322,7 @@ def correct_decision(code: str, visit_id: int, screening_id: int):
 def void_decision(code: str, visit_id: int, screening_id: int):
     site, drive = site_and_drive(code)
     visit = visit_here(site, drive, visit_id)
-    screening = _screening_here(visit, screening_id)
+    screening = found_or_404(screening_of_visit(db.session, visit.id, screening_id))
     form = VoidForm()
     if not form.validate_on_submit():
         return not_saved(site, drive, visit, void_decision_form=form, open_correction="decision")
