@@ -13,6 +13,7 @@ from kiosk.queries.donations import donation_of_visit
 from kiosk.views.nurse import bp, found_or_404, site_and_drive, visit_here
 from kiosk.views.nurse.forms import CorrectDonationForm, DonationForm, VoidForm
 from kiosk.views.nurse.visit import error_response, int_or_none, not_saved, refusal_answer
+from kiosk.views.refusals import DONATION_CONFLICT_CODES
 
 
 @bp.post("/<code>/visit/<int:visit_id>/donation")
@@ -33,7 +34,7 @@ def donate(code: str, visit_id: int):
                         reaction=form.reaction.data, reaction_note=form.reaction_note.data or "", nonce=form.nonce.data,
                         certificate_serial=form.certificate_serial.data or "")
     except DonationError as error:
-        return refusal_answer(site, drive, visit, error, donation_form=form)
+        return refusal_answer(site, drive, visit, error, donation_form=form, conflicts=DONATION_CONFLICT_CODES)
     return redirect(url_for("nurse.visit", code=site.code, visit_id=visit.id), code=303)
 
 

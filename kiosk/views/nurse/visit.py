@@ -27,7 +27,7 @@ from kiosk.screening.questionnaire import Questionnaire, load_questionnaire
 from kiosk.screening.rules import Vitals
 from kiosk.views.lookups import screening_rules
 from kiosk.views.nurse import audit_donor_page, bp, found_or_404, site_and_drive, visit_here
-from kiosk.views.refusals import refused
+from kiosk.views.refusals import CONFLICT_CODES, refused
 from kiosk.views.nurse.forms import (DECISION_LABELS, ClaimForm, OUTCOME_LABELS, REACTION_LABELS, STATUS_LABELS, VITAL_NAMES,
                                      CorrectDecisionForm, CorrectDonationForm, DonationForm, ScreeningForm, VoidForm,
                                      _number, vitals_from)
@@ -240,7 +240,8 @@ def error_response(site, drive, visit, code: str, status: int, error_details=Non
 
 
 def refusal_answer(site: Site, drive: Drive, visit: Visit, error: DomainError, *, open_correction=None,
-                   form: Optional[ScreeningForm] = None, vitals: Optional[Vitals] = None, **change_forms):
+                   form: Optional[ScreeningForm] = None, vitals: Optional[Vitals] = None,
+                   conflicts: frozenset[str] = CONFLICT_CODES, **change_forms):
     """The donor's page again after the domain refused a write (kiosk.views.refusals rolls back).
     A conflict shows the record as it is now with fresh change forms (the vitals typed stay, with
     the visit's new version, to be saved again); any other refusal keeps the nurse's forms open."""
@@ -251,7 +252,7 @@ def refusal_answer(site: Site, drive: Drive, visit: Visit, error: DomainError, *
             return error_response(site, drive, visit, error.code, 409, form=form, vitals=vitals)
         return error_response(site, drive, visit, error.code, 422, error_details=error.params,
                               open_correction=open_correction, form=form, vitals=vitals, **change_forms)
-    return refused(error, render)
+    return refused(error, render, conflicts)
 
 
 def not_saved(site: Site, drive: Drive, visit: Visit, **forms):
