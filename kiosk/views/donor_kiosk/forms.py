@@ -17,7 +17,7 @@ from kiosk.checkin import departments_for_walk_in
 from kiosk.extensions import db
 from kiosk.formatting import current_locale
 from kiosk.idempotency import InvalidNonce, check_nonce
-from kiosk.inputs import clean_name, parse_date
+from kiosk.inputs import clean_name, parse_date, phone_digits
 from kiosk.roster.parser import ID_NUMBER
 from kiosk.screening.engine import age_on
 from kiosk.screening.questionnaire import DATE_SUFFIX, MAX_DETAIL_LENGTH, IncompleteAnswers, clean_detail
@@ -106,9 +106,7 @@ class WalkInForm(CleanForm):
                                     min=rule.min_years, max=rule.max_years, age=max(age, 0)))
 
     def validate_phone(self, field):
-        phone = re.sub(r"[\s.\-]", "", field.data or "")
-        if phone.startswith("+84"):
-            phone = "0" + phone[3:]
+        phone = phone_digits(field.data)
         if not VIETNAMESE_MOBILE.match(phone):
             raise ValidationError(_("Enter a Vietnamese mobile number: 10 digits starting with 03, 05, 07, 08 or 09."))
         field.data = phone
