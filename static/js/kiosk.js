@@ -188,6 +188,15 @@
     if (!input.matches || !input.matches(".choice-pair > .choice-input")) return;
     var item = input.closest("[data-q-item]");
     if (item) item.classList.toggle("q-item-yes", input.value === "yes" && input.checked);
+    // "None of these" is off while any item of the screen is "yes" (the server never lets it
+    // overwrite a "yes" either): the donor answers the rest one by one.
+    var form = input.form;
+    var shortcut = form && form.querySelector("[data-q-none]");
+    if (!shortcut) return;
+    var anyYes = !!form.querySelector(".choice-pair > .choice-input[value=yes]:checked");
+    shortcut.disabled = anyYes;
+    var hint = form.querySelector("[data-q-none-hint]");
+    if (hint) hint.hidden = !anyYes;
   });
 
   ["pointerdown", "keydown", "touchstart", "input"].forEach(function (name) {
