@@ -148,6 +148,7 @@
     var values = ks ? { ks: ks.value } : {};
     // Wipe the page first, so nothing of the donor stays even if the request fails.
     stage.innerHTML = "";
+    showCancelBar();
     window.htmx.ajax("POST", stage.getAttribute("data-reset-url"),
       { target: "#kiosk-stage", swap: "innerHTML", values: values });
     if (window.history && window.history.replaceState) {
@@ -173,9 +174,11 @@
 
   // ----- wiring -----
   document.addEventListener("click", function (event) {
-    var target = event.target.closest("[data-camera-open], [data-camera-close], [data-print], [data-still-there]");
+    var target = event.target.closest("[data-camera-open], [data-camera-close], [data-print], [data-still-there], " +
+                                      "[data-restart]");
     if (!target) return;
     if (target.hasAttribute("data-still-there")) armIdleTimer();
+    if (target.hasAttribute("data-restart")) { clearTimeout(idleTimer); hideStillThere(); resetKiosk(); }
     if (target.hasAttribute("data-camera-open")) startCamera();
     if (target.hasAttribute("data-camera-close")) { stopCamera(); focusScanInput(); }
     if (target.hasAttribute("data-print")) window.print();
@@ -199,16 +202,31 @@
     if (hint) hint.hidden = !anyYes;
   });
 
+  // A touch inside the "still there?" question is its buttons' to answer: hiding the question on
+  // pointerdown would send the tap's click to whatever lies under it.
   ["pointerdown", "keydown", "touchstart", "input"].forEach(function (name) {
-    document.addEventListener(name, armIdleTimer, { passive: true });
+    document.addEventListener(name, function (event) {
+      var dialog = stillThereDialog();
+      if (dialog && !dialog.hidden && event.target && event.target.closest && event.target.closest("#still-there")) {
+        return;
+      }
+      armIdleTimer();
+    }, { passive: true });
   });
 
   document.addEventListener("htmx:beforeSwap", function (event) {
     if (event.detail.target === stage) stopCamera();
   });
 
+  // "Cancel — next person" on every step but the start screen.
+  function showCancelBar() {
+    var bar = document.querySelector("[data-cancel-bar]");
+    if (bar) bar.hidden = !stage || onStartScreen() || !stage.querySelector("[data-step]");
+  }
+
   document.addEventListener("htmx:afterSwap", function (event) {
     if (event.detail.target !== stage) return;
+    showCancelBar();
     focusStep();
     armIdleTimer();
     window.scrollTo(0, 0);
@@ -260,6 +278,7 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     hideCameraWhereUnavailable(document);
+    showCancelBar();
     focusStep();
     armIdleTimer();
     keepAwake();

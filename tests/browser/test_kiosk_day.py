@@ -157,3 +157,52 @@ def test_a_pass_for_this_site_says_nothing_of_sites(live_server, demo, new_conte
     scan_with_scanner(page, a_visit(app)["token"])
     page.wait_for_selector("[data-step=confirm]")
     assert page.locator("[data-registered-site]").count() == 0
+
+
+@pytest.mark.parametrize("viewport", SIZES)
+def test_the_next_person_cancels_a_questionnaire_left_half_done(live_server, demo, new_context, app, viewport):
+    """A donor walks away on the second screen of the questionnaire: the next in line taps "Hủy —
+    người tiếp theo" (on every step but the start) and scans at once; nothing of the first donor is
+    kept as answers or left on screen."""
+    import sqlalchemy as sa
+
+    from kiosk.extensions import db
+    from kiosk.models import QuestionnaireResponse
+
+    size = f"{viewport['width']}x{viewport['height']}"
+    page = new_context(viewport=viewport).new_page()
+    open_kiosk(page, live_server)
+    cancel = page.locator("[data-cancel-bar]")
+    assert cancel.is_hidden()  # the start screen has nothing to cancel
+    first, second = a_visit(app), a_visit(app)
+    scan_with_scanner(page, first["token"])
+    page.wait_for_selector("[data-step=confirm]")
+    assert cancel.is_visible() and "Hủy — người tiếp theo" in cancel.inner_text()
+    page.click("text=Đúng, là tôi")
+    page.wait_for_selector("[data-step=questionnaire-0]")
+    for radio in page.locator(".choice-pair input.choice-input[value=no]").all():
+        page.click(f"label[for='{radio.get_attribute('name')}-no']")
+    page.click("[data-q-next]")
+    page.wait_for_selector("[data-step=questionnaire-1]")
+    check_page(page, f"kiosk-questionnaire-cancel-{size}")
+    page.click("[data-cancel-bar] [data-restart]")
+    page.wait_for_selector("[data-step=start]", timeout=3_000)
+    assert cancel.is_hidden() and first["name"] not in page.content()
+    scan_with_scanner(page, second["token"])
+    page.wait_for_selector("[data-step=confirm]")
+    assert page.locator(".identity-name").inner_text() == second["name"]
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(QuestionnaireResponse)) == 0
+
+
+def test_still_there_can_start_again_at_once(live_server, demo, page, app):
+    """The idle question has "Bắt đầu lại ngay": the next in line need not wait out the countdown."""
+    app.config["KIOSK_IDLE_SECONDS"] = 1
+    app.config["KIOSK_STILL_THERE_SECONDS"] = 60
+    visit = arrive(page, live_server, app)
+    page.wait_for_selector("#still-there", state="visible", timeout=4_000)
+    check_page(page, "kiosk-still-there-restart-768")
+    page.click("#still-there [data-restart]")
+    page.wait_for_selector("[data-step=start]", timeout=3_000)
+    assert page.locator("#still-there").is_hidden()
+    assert visit["name"] not in page.content()
