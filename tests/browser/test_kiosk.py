@@ -581,3 +581,44 @@ def test_a_lost_answer_then_the_next_donors_scan_never_shows_the_previous_donor(
     scan_with_scanner(page, second["token"])
     page.wait_for_selector("[data-step=confirm]")
     assert page.locator(".identity-name").inner_text() == second["name"]
+
+
+@pytest.mark.parametrize("viewport", [TABLET, TABLET_LANDSCAPE, PHONE],
+                         ids=["kiosk-768x1024", "kiosk-1024x768", "phone-390x844"])
+def test_a_yes_then_none_of_these_keeps_the_yes(live_server, demo, new_context, app, viewport):
+    """Issue 19's worst finding: a donor taps "Có" on the vaccine, picks its kind, then taps "Không
+    có điều nào ở trên" out of habit. The shortcut is off while an item is "Có" and says why; a "Có"
+    is undone only by its own "Không"; the answer reaches the nurse."""
+    size = f"{viewport['width']}x{viewport['height']}"
+    page = new_context(viewport=viewport).new_page()
+    if viewport is PHONE:
+        visit = a_visit(app)
+        page.goto(pass_url(live_server.url, visit["token"]))
+        page.wait_for_selector("[data-step=questionnaire-0]")
+    else:
+        arrive_at_the_questions(page, live_server, app)
+    _questionnaire_screen(page, "4")
+    shortcut, hint = page.locator("[data-q-none]"), page.locator("[data-q-none-hint]")
+    assert shortcut.is_enabled() and not hint.is_visible()
+    page.click("label[for='q4.vaccine-yes']")
+    page.click("label[for='q4.vaccine-kind-live']")
+    assert shortcut.is_disabled() and hint.is_visible()
+    assert "Bạn đã chọn “Có” ở trên" in hint.inner_text()
+    check_page(page, f"q4-yes-shortcut-off-{size}")
+    shortcut.click(force=True)  # the tap out of habit: nothing happens
+    assert page.locator("[data-step=questionnaire-3]").count() == 1
+    assert page.locator("#q4\\.vaccine-yes").is_checked()
+    page.click("label[for='q4.vaccine-no']")  # only its own "Không" undoes a "Có"
+    assert shortcut.is_enabled() and not hint.is_visible()
+    page.click("label[for='q4.vaccine-yes']")
+    page.click("label[for='q4.vaccine-kind-live']")
+    for item in ("q4.recovered", "q4.transfusion"):
+        page.click(f"label[for='{item}-no']")
+    page.click("[data-q-next]")
+    wait_for_next_screen(page, "questionnaire-3")
+    answer_questionnaire(page)
+    page.wait_for_selector("[data-step=ticket], .outcome")
+    with app.app_context():
+        response = db.session.scalars(sa.select(QuestionnaireResponse)).one()
+        assert response.answers["q4.vaccine"] is True and response.details == {"q4.vaccine": "live"}
+        assert [flag["item"] for flag in response.flags] == ["q4.vaccine"]
