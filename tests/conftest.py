@@ -19,6 +19,9 @@ from kiosk.extensions import db
 # import it again as `tests.conftest`.
 from tests.support.postgres import ON_POSTGRES, POSTGRES
 
+# Fixtures that live beside the helpers they go with, in tests/support/, offered to every test.
+pytest_plugins = ["tests.support.decisions"]
+
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 SAMPLE_ROSTER = SHARED / "data" / "roster-sample.csv"
 NURSE_PASSWORD = "y-ta-mat-khau-1"
@@ -211,6 +214,12 @@ def demo(app):
             db.session.commit()
         drive_id = drive.id
     return {"drive_id": drive_id, "nurse": "yta", "organiser": "bantochuc", "sites": ("XNC", "CSCD")}
+
+
+@pytest.fixture
+def drive_id(app_ctx, demo) -> int:
+    """The demo drive's id, the test running inside an app context (for tests of domain functions)."""
+    return demo["drive_id"]
 
 
 class AuthActions:

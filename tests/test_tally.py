@@ -20,12 +20,7 @@ from kiosk.extensions import db
 from kiosk.idempotency import NonceUsedElsewhere
 from kiosk.models import Department, Donor, Drive, DriveStatus, Site, Staff, StaffRole, TallyCounter, Visit
 from tests.conftest import make_app_on_copy
-from tests.test_donations import check_in, ready_visits, record, screen
-
-
-@pytest.fixture
-def drive_id(app_ctx, demo):
-    return demo["drive_id"]
+from tests.support.donations import check_in, ready_visits, record, screen
 
 
 def test_snapshot_of_a_fresh_drive_lists_its_sites_with_zeros(drive_id):

@@ -15,7 +15,7 @@ from kiosk.extensions import db
 from kiosk.models import Department, Donation, Donor, Drive, DriveStatus, Staff, Visit
 from tests.browser.conftest import SCREENS, check_page
 from tests.conftest import SAMPLE_ROSTER
-from tests.test_admin_activity import simulate_day
+from tests.support.simulated_day import simulate_day
 
 
 def test_setup_sites_departments_drive_and_staff(live_server, demo, signed_in, app):

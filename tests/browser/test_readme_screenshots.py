@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from kiosk.tokens import pass_url
-from tests.browser.conftest import LAPTOP, PROJECTOR, TABLET, check_page
-from tests.browser.test_display import donate
-from tests.browser.test_kiosk import PHONE, a_visit, open_kiosk
-from tests.browser.test_nurse import open_donor, sign_in
+from tests.browser.conftest import LAPTOP, PHONE, PROJECTOR, TABLET, check_page
+from tests.support.browser.display import donate
+from tests.support.browser.kiosk import a_visit, open_kiosk
+from tests.support.browser.nurse import open_donor, sign_in
 from tests.support.donors import check_in, pick_donor
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
