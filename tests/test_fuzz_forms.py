@@ -285,6 +285,7 @@ def test_no_input_makes_a_500_or_an_answer_not_in_vietnamese(fuzz, endpoint, met
     send()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path,method", [("/kiosk/XNC/scan", "POST"), ("/kiosk/XNC/walk-in", "POST"),
                                          ("/auth/sign-in", "POST"), ("/nurse/XNC/find", "POST"),
                                          ("/admin/donors", "POST")])

@@ -51,6 +51,7 @@ def expected_passes(app, site_code: str) -> list[tuple[str, str]]:
     return [(name, token) for name, token in rows]
 
 
+@pytest.mark.slow
 def test_cli_writes_a_real_pdf_whose_names_read_and_codes_scan(app, runner, demo, tmp_path):
     out = tmp_path / "passes.pdf"
     result = runner.invoke(args=["passes", "--site", "CSCD", "--out", str(out)])
@@ -98,6 +99,7 @@ def _wait_until_done(client, url: str, seconds: float = 120) -> str:
     raise AssertionError("the PDF was not made in time")
 
 
+@pytest.mark.slow
 def test_console_builds_the_pdf_in_the_background_and_serves_it_whole(app, client, auth, demo, tmp_path):
     auth.as_organiser()
     drive_id = demo["drive_id"]

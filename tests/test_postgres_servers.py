@@ -26,6 +26,8 @@ from kiosk.screening.questionnaire import load_questionnaire
 from kiosk.tokens import new_nonce
 from tests.support.server import Server, environment
 
+pytestmark = pytest.mark.slow  # two gunicorn servers
+
 DONORS = 12
 
 

@@ -134,6 +134,7 @@ def test_an_unknown_encoding_is_refused_by_name(app):
 
 # ---------------------------------------------------------------- bounded uploads (issue 12.7)
 
+@pytest.mark.slow
 def test_20000_bad_rows_are_checked_in_linear_time():
     # Every bad row's errors, all collected (the time it takes is bench/roster_limits.py's: it was
     # quadratic, 10k bad rows 19 s and 20k 97 s on this machine).
@@ -141,6 +142,7 @@ def test_20000_bad_rows_are_checked_in_linear_time():
     assert len(parsed.errors) == 4 * MAX_ROWS
 
 
+@pytest.mark.slow
 def test_more_rows_than_the_cap_are_refused_with_a_message(app):
     lines = ["Họ và tên,Ngày sinh,Giới tính,Số CCCD"] + ["A B,01/01/1990,Nam,x"] * (MAX_ROWS + 1)
     with pytest.raises(RosterFormatError) as raised:
@@ -156,12 +158,14 @@ def test_a_million_blank_rows_end_the_list_quickly():
     assert parsed.rows == [] and parsed.errors == []
 
 
+@pytest.mark.slow
 def test_100000_bad_rows_in_a_small_xlsx_are_refused_at_the_cap():
     data = bad_rows_xlsx(100_000)
     with pytest.raises(RosterFormatError, match="too_many_rows"):
         parse_bytes("r.xlsx", data)
 
 
+@pytest.mark.slow
 def test_a_zip_bomb_is_refused_before_it_is_opened():
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:

@@ -270,6 +270,7 @@ class DonationSequences(RuleBasedStateMachine):
         assert unchanged.status_code == 204
 
 
+@pytest.mark.slow
 def test_display_figures_always_equal_a_count_from_the_rows(migrated_template):
     DonationSequences.template = migrated_template
     run_state_machine_as_test(DonationSequences, settings=settings(
