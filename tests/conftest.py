@@ -256,6 +256,32 @@ def today() -> dt.date:
 
 
 @pytest.fixture(autouse=True, scope="session")
+def _url_builders_compiled_once():
+    """Each test makes an app, and each app's 250-odd URL rules compiled their URL builders anew
+    (Python source through ast and compile()): most of an app's making, ~0.5 s a test under load.
+    A builder is a plain function of the rule (bound to each rule object afterwards), so the
+    tests compile each once. Werkzeug's own code, only remembered; skipped if Werkzeug changes."""
+    from werkzeug.routing.rules import Rule
+
+    compile_builder = getattr(Rule, "_compile_builder", None)
+    if compile_builder is None:
+        yield
+        return
+    builders: dict = {}
+
+    def compiled_once(rule, append_unknown=True):
+        key = (rule.rule, append_unknown, tuple(rule._trace),
+               tuple(sorted((name, repr(value)) for name, value in (rule.defaults or {}).items())))
+        if key not in builders:
+            builders[key] = compile_builder(rule, append_unknown)
+        return builders[key]
+
+    Rule._compile_builder = compiled_once
+    yield
+    Rule._compile_builder = compile_builder
+
+
+@pytest.fixture(autouse=True, scope="session")
 def _fast_password_hashes():
     """Argon2 with its production cost takes ~0.3 s a hash on this machine; the tests make hundreds.
     Still argon2, still verified for real, only cheaper (a hash carries its own parameters)."""
