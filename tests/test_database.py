@@ -182,6 +182,7 @@ def _start_writer(instance, mode, threads=1, writes=1):
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
 
+@pytest.mark.slow
 def test_two_processes_writing_at_once_take_turns_and_never_meet_a_locked_database(app, tmp_path):
     import json
     import os

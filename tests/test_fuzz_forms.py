@@ -38,6 +38,9 @@ from kiosk.extensions import db
 from tests.conftest import NURSE_PASSWORD, ORGANISER_PASSWORD, make_app, make_app_on_copy
 from tests.support.postgres import ON_POSTGRES, POSTGRES
 
+# Every field of every form and every page, with hostile input: minutes, so out of the quick loop.
+pytestmark = pytest.mark.slow
+
 VIETNAMESE_ONLY = set("ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ")
 VIETNAMESE_ONLY |= {letter.upper() for letter in VIETNAMESE_ONLY}
 ENGLISH_ERRORS = ("The request could not be understood.", "Please sign in to continue.",
@@ -285,7 +288,6 @@ def test_no_input_makes_a_500_or_an_answer_not_in_vietnamese(fuzz, endpoint, met
     send()
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("path,method", [("/kiosk/XNC/scan", "POST"), ("/kiosk/XNC/walk-in", "POST"),
                                          ("/auth/sign-in", "POST"), ("/nurse/XNC/find", "POST"),
                                          ("/admin/donors", "POST")])
