@@ -10,9 +10,9 @@ from PIL import Image
 
 from kiosk.tokens import pass_url
 from tests.browser.conftest import LAPTOP, TABLET, check_page, wait_until
-from tests.browser.test_camera import _y4m_of, page_whose_camera_shows
-from tests.browser.test_kiosk import (a_visit, answer_questionnaire, arrive, arrive_at_the_questions, open_kiosk,
-                                     scan_with_scanner)
+from tests.support.browser.camera import page_whose_camera_shows, y4m_of
+from tests.support.browser.kiosk import (a_visit, answer_questionnaire, arrive, arrive_at_the_questions, open_kiosk,
+                                        scan_with_scanner)
 
 LANDSCAPE = {"width": 1024, "height": 768}
 SIZES = [pytest.param(TABLET, id="768x1024"), pytest.param(LANDSCAPE, id="1024x768")]
@@ -33,7 +33,7 @@ def test_the_camera_fills_the_screen_with_a_frame_a_hint_and_a_close_button(live
     video = tmp_path / "nothing.y4m"
     blank = io.BytesIO()
     Image.new("L", (64, 64), 200).save(blank, format="PNG")
-    _y4m_of(blank.getvalue(), video)
+    y4m_of(blank.getvalue(), video)
     with page_whose_camera_shows(playwright_instance, page_problems, video, viewport) as page:
         open_kiosk(page, live_server)
         page.click("#camera-button")
