@@ -77,20 +77,20 @@ def _sample_url(rule) -> str:
 def test_an_unpaired_browser_is_refused_on_every_kiosk_route(app, client, demo):
     checked = []
     for rule in app.url_map.iter_rules():
-        if not rule.endpoint.startswith("kiosk.") or rule.endpoint in OPEN_TO_ANY_BROWSER:
+        if not rule.endpoint.startswith("donor_kiosk.") or rule.endpoint in OPEN_TO_ANY_BROWSER:
             continue
         assert rule_for_endpoint(app, rule.endpoint) is not None
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             for headers in (HX, {}):
-                if rule.endpoint == "kiosk.walk_in" and not headers:
+                if rule.endpoint == "donor_kiosk.walk_in" and not headers:
                     continue  # the phone's own walk-in page: below
                 response = client.open(_sample_url(rule), method=method, headers=headers,
                                        data={"nonce": new_nonce(), "ks": "x" * 32, "pass_code": "x" * 32})
                 assert response.status_code == 403, (rule.rule, method, headers, response.status_code)
                 assert NOT_SET_UP in response.get_data(as_text=True)
                 checked.append((rule.endpoint, method))
-    assert {"kiosk.start", "kiosk.scan", "kiosk.find", "kiosk.confirm", "kiosk.questionnaire",
-            "kiosk.reset"} <= {endpoint for endpoint, _method in checked}
+    assert {"donor_kiosk.start", "donor_kiosk.scan", "donor_kiosk.find", "donor_kiosk.confirm",
+            "donor_kiosk.questionnaire", "donor_kiosk.reset"} <= {endpoint for endpoint, _method in checked}
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(KioskSession)) == 0
 

@@ -46,7 +46,7 @@ def not_set_up():
 
 def _after_pairing(device: Device) -> str:
     if device.kind == DeviceKind.KIOSK:
-        return url_for("kiosk.start", code=device.site.code)
+        return url_for("donor_kiosk.start", code=device.site.code)
     if device.kind == DeviceKind.DISPLAY:
         return url_for("display.site_hall", code=device.site.code)
     return url_for("nurse.queue", code=device.site.code)

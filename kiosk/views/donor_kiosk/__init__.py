@@ -1,5 +1,5 @@
 """The donor kiosk at /kiosk/<site code> (steps.py), and the donor's own pass page at /p/<token>
-(phone.py), on one blueprint, "kiosk"; their forms are in forms.py.
+(phone.py), on one blueprint, "donor_kiosk"; their forms are in forms.py.
 
 The kiosk page loads once; each step is an htmx swap of #kiosk-stage, so the URL never
 changes and no personal data ever appears in it. Between steps the page carries only a
@@ -19,13 +19,13 @@ from kiosk.formatting import local_today, local_zone
 from kiosk.models import DeviceKind
 from kiosk.views.pairing import not_set_up, paired_device, pairing_on
 
-bp = Blueprint("kiosk", __name__)
-rule_for_blueprint("kiosk", Access.KIOSK)
+bp = Blueprint("donor_kiosk", __name__)
+rule_for_blueprint("donor_kiosk", Access.KIOSK)
 
 # Open to any browser with pairing required: the donor's own phone (the pass page, and walk-in
 # registration as a page of its own, from the hall display's code), and the web app manifest
 # (browsers fetch it without cookies; it holds the site's name only).
-OPEN_TO_ANY_BROWSER = frozenset({"kiosk.pass_page", "kiosk.pass_questionnaire", "kiosk.manifest"})
+OPEN_TO_ANY_BROWSER = frozenset({"donor_kiosk.pass_page", "donor_kiosk.pass_questionnaire", "donor_kiosk.manifest"})
 
 
 def _paired_tablets_only():
@@ -38,12 +38,12 @@ def _paired_tablets_only():
     g.terminal = Terminal(device.id, audit_actor(device)) if device is not None else ANY_TERMINAL
     if device is not None or not pairing_on("DEVICE_PAIRING"):
         return None
-    if request.endpoint == "kiosk.walk_in" and request.headers.get("HX-Request") != "true":
+    if request.endpoint == "donor_kiosk.walk_in" and request.headers.get("HX-Request") != "true":
         return None  # registration on the donor's own phone: limited per address and per ID number
     return not_set_up()
 
 
-gate_for_blueprint("kiosk", _paired_tablets_only)
+gate_for_blueprint("donor_kiosk", _paired_tablets_only)
 
 
 def terminal() -> Terminal:

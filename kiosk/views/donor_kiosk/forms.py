@@ -264,7 +264,7 @@ def move_through_questionnaire(groups, step: int, action: str, post: Questionnai
 
 
 def questionnaire_context(groups, step: int, post: Optional[QuestionnairePost], error: Optional[str] = None) -> dict:
-    """What templates/kiosk/_questions.html needs, on the kiosk and on the phone."""
+    """What templates/donor_kiosk/_questions.html needs, on the kiosk and on the phone."""
     post = post or QuestionnairePost({}, {})
     step = max(0, min(step, len(groups) - 1))
     group = groups[step]

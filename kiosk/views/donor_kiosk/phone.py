@@ -24,11 +24,11 @@ from kiosk.views.donor_kiosk.forms import (QuestionnairePost, first_screen_of, i
 @bp.route("/p/<token>", methods=["GET"])
 def pass_page(token: str):
     if misses_exceeded("pass"):
-        return render_template("kiosk/pass_unknown.html", too_many=True), 429
+        return render_template("donor_kiosk/pass_unknown.html", too_many=True), 429
     visit = checkins.visit_for_pass(db.session, token)
     if visit is None:
         count_miss("pass")
-        return render_template("kiosk/pass_unknown.html"), 404
+        return render_template("donor_kiosk/pass_unknown.html"), 404
     return _render_pass_page(visit, token)
 
 
@@ -37,10 +37,10 @@ def _render_pass_page(visit: Visit, token: str, step: int = 0, post: Optional[Qu
     page = checkins.pass_page(db.session, visit, local_today(), today_start_utc())
     groups = load_questionnaire().groups_for(visit.donor.sex)
     return render_template(
-        "kiosk/pass.html", visit=visit, drive=page.drive, site=page.site, donor=visit.donor, token=token,
+        "donor_kiosk/pass.html", visit=visit, drive=page.drive, site=page.site, donor=visit.donor, token=token,
         is_drive_day=page.is_drive_day, answered=page.answered, **questionnaire_context(groups, step, post, error),
         ks="", pass_qr=qr_svg(pass_url(current_app.config["BASE_URL"], token), label=_("Your pass")),
-        post_url=url_for("kiosk.pass_questionnaire", token=token),
+        post_url=url_for("donor_kiosk.pass_questionnaire", token=token),
         idle_seconds=0,
     ), status
 
@@ -49,7 +49,7 @@ def _render_pass_page(visit: Visit, token: str, step: int = 0, post: Optional[Qu
 def pass_questionnaire(token: str):
     visit = checkins.visit_for_pass(db.session, token)
     if visit is None:
-        return render_template("kiosk/pass_unknown.html"), 404
+        return render_template("donor_kiosk/pass_unknown.html"), 404
     if not checkins.is_drive_day(visit.drive, local_today()) or visit.checked_in_at:
         return _render_pass_page(visit, token)
     nonce = request.form.get("nonce", "")
@@ -74,7 +74,7 @@ def pass_questionnaire(token: str):
         return _render_pass_page(visit, token, 0, None, _("This page has expired. Please start again."), 422)
     if result.get("outcome") == PhoneAnswersOutcome.ALREADY_ANSWERED.value:
         return _already_answered(visit, token)
-    return redirect(url_for("kiosk.pass_page", token=token), code=303)
+    return redirect(url_for("donor_kiosk.pass_page", token=token), code=303)
 
 
 def _already_answered(visit: Visit, token: str):

@@ -45,11 +45,11 @@ def _stage(template: str, status: int = 200, **context):
     context.setdefault("idle_seconds", current_app.config["KIOSK_IDLE_SECONDS"])
     if _is_htmx():
         return render_template(template, **context), status
-    return render_template("kiosk/page.html", stage_template=template, **context), status
+    return render_template("donor_kiosk/page.html", stage_template=template, **context), status
 
 
 def _start(site: Site, status: int = 200, notice: Optional[str] = None):
-    return _stage("kiosk/_start.html", status, site=site, drive=_today_drive(site), form=ScanForm(formdata=None),
+    return _stage("donor_kiosk/_start.html", status, site=site, drive=_today_drive(site), form=ScanForm(formdata=None),
                   notice=notice)
 
 
@@ -57,15 +57,15 @@ def _questionnaire_step(site: Site, kiosk_session_id: str, visit: Visit, step: i
                         post: Optional[QuestionnairePost], status: int = 200, error: Optional[str] = None,
                         post_url: Optional[str] = None):
     groups = load_questionnaire().groups_for(visit.donor.sex)
-    return _stage("kiosk/_questionnaire.html", status, site=site, ks=kiosk_session_id,
-                  post_url=post_url or url_for("kiosk.questionnaire", code=site.code),
+    return _stage("donor_kiosk/_questionnaire.html", status, site=site, ks=kiosk_session_id,
+                  post_url=post_url or url_for("donor_kiosk.questionnaire", code=site.code),
                   **questionnaire_context(groups, step, post, error))
 
 
 def _ticket(site: Site, result: dict):
     ticket = checkins.ticket(db.session, result["visit_id"])
     visit = ticket.visit
-    return _stage("kiosk/_ticket.html", site=site, drive=ticket.drive, queue_number=result["queue_number"],
+    return _stage("donor_kiosk/_ticket.html", site=site, drive=ticket.drive, queue_number=result["queue_number"],
                   donor_name=visit.donor.given_name, sex=visit.donor.sex,
                   ticket_qr=qr_svg(pass_url(current_app.config["BASE_URL"], visit.token), label=_("Ticket")),
                   return_after=current_app.config["KIOSK_TICKET_SECONDS"])
@@ -75,13 +75,13 @@ def _scan_outcome(site: Site, result):
     if result.outcome == ScanOutcome.ACCEPTED:
         kiosk_session = checkins.kiosk_session(db.session, result.kiosk_session_id)
         visit = kiosk_session.visit
-        return _stage("kiosk/_confirm.html", site=site, ks=kiosk_session.id, donor=visit.donor,
+        return _stage("donor_kiosk/_confirm.html", site=site, ks=kiosk_session.id, donor=visit.donor,
                       registered_site=result.registered_site)
     if result.outcome == ScanOutcome.ALREADY_CHECKED_IN:
         checked_in_at = dt.datetime.fromisoformat(result.checked_in_at) if result.checked_in_at else None
-        return _stage("kiosk/_outcome.html", site=site, outcome="already", queue_number=result.queue_number,
+        return _stage("donor_kiosk/_outcome.html", site=site, outcome="already", queue_number=result.queue_number,
                       checked_in_at=checked_in_at)
-    return _stage("kiosk/_outcome.html", site=site, outcome=result.outcome.value)
+    return _stage("donor_kiosk/_outcome.html", site=site, outcome=result.outcome.value)
 
 
 # ----- the kiosk -----
@@ -96,7 +96,7 @@ def scan(code: str):
     site = site_or_404(code)
     form = ScanForm()
     if not form.validate():
-        return _stage("kiosk/_start.html", 422, site=site, drive=_today_drive(site), form=form)
+        return _stage("donor_kiosk/_start.html", 422, site=site, drive=_today_drive(site), form=form)
     if misses_exceeded("scan"):
         return _start(site, 429, notice=_("Too many attempts. Please wait a minute, or ask the staff at the desk."))
     try:
@@ -116,17 +116,17 @@ def find(code: str):
     site = site_or_404(code)
     form = FindForm()
     if request.method == "GET":
-        return _stage("kiosk/_find.html", site=site, form=FindForm(formdata=None))
+        return _stage("donor_kiosk/_find.html", site=site, form=FindForm(formdata=None))
     if not form.validate():
-        return _stage("kiosk/_find.html", 422, site=site, form=form)
+        return _stage("donor_kiosk/_find.html", 422, site=site, form=form)
     counters = [(f"kiosk:find:{client_key()}", FIND_LIMIT, FIND_WINDOW)]
     if over_limit(counters) or not count_hits(counters):
-        return _stage("kiosk/_find.html", 429, site=site, form=form,
+        return _stage("donor_kiosk/_find.html", 429, site=site, form=form,
                       error=_("Too many attempts. Please wait a minute, or ask the staff at the desk."))
     result = find_by_identity(db.session, id_number=form.id_number.data, date_of_birth=form.date_of_birth.data,
                               site=site, today=local_today(), nonce=form.nonce.data, terminal=terminal())
     if result.outcome == ScanOutcome.UNKNOWN:
-        return _stage("kiosk/_find.html", 422, site=site, form=form,
+        return _stage("donor_kiosk/_find.html", 422, site=site, form=form,
                       error=_("We could not find you on today's list. Check the numbers, register as a new donor, "
                               "or ask the staff at the desk."))
     return _scan_outcome(site, result)
@@ -137,7 +137,7 @@ def walk_in(code: str):
     """Walk-in registration: a step of the kiosk (htmx), or a page of its own on a phone."""
     site = site_or_404(code)
     drive = _today_drive(site)
-    template = "kiosk/_walk_in.html" if _is_htmx() else "kiosk/walk_in_page.html"
+    template = "donor_kiosk/_walk_in.html" if _is_htmx() else "donor_kiosk/walk_in_page.html"
 
     def render(status=200, **extra):
         context = dict(site=site, drive=drive, form=form, idle_seconds=current_app.config["KIOSK_IDLE_SECONDS"],
@@ -171,7 +171,7 @@ def walk_in(code: str):
         # On the donor's own phone: their pass page, with the questionnaire to answer now.
         if result.kiosk_session_id:
             token = hand_over_to_phone(db.session, result.kiosk_session_id)
-            return redirect(url_for("kiosk.pass_page", token=token), code=303)
+            return redirect(url_for("donor_kiosk.pass_page", token=token), code=303)
     if result.outcome == ScanOutcome.ACCEPTED:
         # The donor just typed their own details: no "is this you?", straight to the questions.
         return confirm_session(site, result.kiosk_session_id)
@@ -196,7 +196,7 @@ def confirm_session(site: Site, kiosk_session_id: str):
     if phone_answers is not None:
         # Answered on a phone this morning: the donor says whether those answers were theirs
         # (anyone holding the pass link could have given them) before the questions are skipped.
-        return _stage("kiosk/_phone_answers.html", site=site, ks=kiosk_session.id,
+        return _stage("donor_kiosk/_phone_answers.html", site=site, ks=kiosk_session.id,
                       answered_at=phone_answers.submitted_at)
     return _questionnaire_step(site, kiosk_session.id, visit, 0, None)
 
@@ -276,9 +276,9 @@ def reset(code: str):
     # again, since the toggle in the header sits outside the swapped stage.
     if _is_htmx():
         response = current_app.response_class(status=200)
-        response.headers["HX-Redirect"] = url_for("kiosk.start", code=site.code)
+        response.headers["HX-Redirect"] = url_for("donor_kiosk.start", code=site.code)
     else:
-        response = redirect(url_for("kiosk.start", code=site.code), code=303)
+        response = redirect(url_for("donor_kiosk.start", code=site.code), code=303)
     response.delete_cookie("lang", samesite="Lax", httponly=True, secure=request.is_secure)
     return response
 
@@ -294,8 +294,8 @@ def manifest(code: str):
     response = jsonify({
         "name": f"{_('Donor kiosk')} · {site.name}",
         "short_name": _("Donor kiosk"),
-        "start_url": url_for("kiosk.start", code=site.code),
-        "scope": url_for("kiosk.start", code=site.code),
+        "start_url": url_for("donor_kiosk.start", code=site.code),
+        "scope": url_for("donor_kiosk.start", code=site.code),
         "display": "fullscreen",
         "orientation": "any",
         "background_color": "#ffffff",
