@@ -429,7 +429,7 @@ def test_none_of_these_never_overwrites_a_yes(client, app, demo):
     body = client.post("/kiosk/XNC/questionnaire", data=back, headers=HX).get_data(as_text=True)
     assert f'data-step="questionnaire-{step}"' in body
     assert re.search(r"<button[^>]*data-q-none[^>]*disabled", body)
-    assert "Bạn đã chọn “Có” ở trên" in body
+    assert "Anh/chị đã chọn “Có” ở trên" in body
     # The confirmation cannot be answered that way.
     last = len(groups) - 1
     data = {"ks": kiosk_session, "step": str(last), "action": "none", **_all_answered(groups), "consent": "no"}

@@ -523,7 +523,7 @@ def test_a_yes_then_none_of_these_keeps_the_yes(live_server, demo, new_context, 
     page.click("label[for='q4.vaccine-yes']")
     page.click("label[for='q4.vaccine-kind-live']")
     assert shortcut.is_disabled() and hint.is_visible()
-    assert "Bạn đã chọn “Có” ở trên" in hint.inner_text()
+    assert "Anh/chị đã chọn “Có” ở trên" in hint.inner_text()
     check_page(page, f"q4-yes-shortcut-off-{size}")
     shortcut.click(force=True)  # the tap out of habit: nothing happens
     assert page.locator("[data-step=questionnaire-3]").count() == 1
