@@ -16,7 +16,7 @@ from kiosk.donations import DonationError
 from kiosk.extensions import db
 from kiosk.formatting import local_today
 from kiosk.models import AuditLog, Donation, Site, TallyCounter, Visit, VisitStatus, utcnow
-from kiosk.screening import decisions
+from kiosk.screening import claims, corrections, decisions
 from kiosk.screening.decisions import ScreeningError
 from kiosk.screening.questionnaire import load_questionnaire
 from kiosk.screening.rules import load_rules
@@ -104,7 +104,7 @@ def test_a_donation_recorded_meanwhile_stops_a_correction_into_a_deferral(monkey
         db.session, visit_id=visit.id, nurse_id=setup["nurse_id"], expected_version=visit.version, vitals=ELIGIBLE,
         decision="accepted", volume_ml=350, deferral_until=None, reason="", override_reason="", rules=load_rules(),
         questionnaire=QUESTIONNAIRE, nonce=new_nonce(), identity_document="cccd")
-    between_check_and_write(monkeypatch, decisions, lambda: donations.record_donation(
+    between_check_and_write(monkeypatch, corrections, lambda: donations.record_donation(
         db.session, visit_id=visit.id, nurse_id=setup["nurse_id"], volume_ml=350, bag_number="B-1",
         outcome="completed", nonce=new_nonce()))
     with pytest.raises(ScreeningError) as refused:
@@ -119,7 +119,7 @@ def test_a_donor_claimed_by_another_nurse_meanwhile_stays_hers(monkeypatch, setu
     # and opens the donor again between this nurse's read and her write.
     lapsed = utcnow() - dt.timedelta(minutes=decisions.CLAIM_MINUTES * 2)
     decisions.open_visit(db.session, visit_id=setup["visit_id"], nurse_id=setup["other_id"], now=lapsed)
-    real_read, others_claim = decisions._claim_before_the_write, [
+    real_read, others_claim = claims._claim_before_the_write, [
         lambda: decisions.open_visit(db.session, visit_id=setup["visit_id"], nurse_id=setup["other_id"])]
 
     def read_then_the_other_nurse_claims(session, visit_id):
@@ -128,7 +128,7 @@ def test_a_donor_claimed_by_another_nurse_meanwhile_stays_hers(monkeypatch, setu
             others_claim.pop()()
         return seen
 
-    monkeypatch.setattr(decisions, "_claim_before_the_write", read_then_the_other_nurse_claims)
+    monkeypatch.setattr(claims, "_claim_before_the_write", read_then_the_other_nurse_claims)
     revision = tally.snapshot(db.session, setup["drive_id"])["revision"]
     mine = decisions.open_visit(db.session, visit_id=setup["visit_id"], nurse_id=setup["nurse_id"])
     assert mine.taken_by_other and mine.other_nurse_id == setup["other_id"]
