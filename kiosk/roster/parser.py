@@ -265,8 +265,7 @@ def _number(value: object, length: int, pattern: re.Pattern, restored: list[int]
 
 @dataclass
 class _RowCheck:
-    """One row's cells as its fields are checked: each check appends this row's errors only
-    (validation stays linear) and gives the field's value."""
+    """A row being checked: each field's check appends this row's errors only, and gives its value."""
     line: int
     cell: Callable[[str], object]
     today: dt.date
@@ -306,7 +305,7 @@ def _date(row: _RowCheck, name: str) -> Optional[dt.date]:
 
 
 def _date_of_birth_given(row: _RowCheck) -> Optional[dt.date]:
-    """The date of birth is required (unless already refused), and not before 1900."""
+    """Required (unless refused already), not before 1900: after both dates' own errors."""
     date_of_birth = row.values["date_of_birth"]
     if date_of_birth is None and not any(e.field == "date_of_birth" for e in row.errors):
         row.error("required", "date_of_birth")
@@ -364,17 +363,14 @@ def _blood_group(row: _RowCheck) -> str:
 
 def _prior_donations(row: _RowCheck) -> Optional[int]:
     prior_text = row.text("prior_donations")
-    if not prior_text:
-        return None
-    digits = digits_only(prior_text)
-    if digits is None or int(digits) > MAX_PRIOR_DONATIONS:
+    digits = digits_only(prior_text) if prior_text else None
+    if prior_text and (digits is None or int(digits) > MAX_PRIOR_DONATIONS):
         row.error("invalid_count", "prior_donations", prior_text)
         return None
-    return int(digits)
+    return int(digits) if prior_text else None
 
 
-# Each field's check, in the order a row's errors are listed. The date of birth is checked for
-# being given after both dates have been read (its "required" comes after their own errors).
+# Each field's check, in the order a row's errors are listed.
 ROW_CHECKS: tuple[tuple[str, Callable[[_RowCheck], object]], ...] = (
     ("full_name", _full_name),
     ("date_of_birth", lambda row: _date(row, "date_of_birth")),
