@@ -26,8 +26,11 @@ write=...)`, three steps that are plain functions of the domain module, run in t
 So the writer's queue is held for a few Core statements, never for the ORM or the rules (issue
 14), and the objects the request loaded stay loaded (nothing is expired at the commit): after
 `write_once` the caller tells them what changed (kiosk.database.note_written, expire_rows).
-A write with nothing conditional (a walk-in's INSERTs) gives no `update`. Writes that need no
-nonce and no pre-check (the console's) run in `kiosk.database.write_transaction` instead.
+A write with nothing conditional (a walk-in's INSERTs) gives no `update`. The same machinery,
+older spellings: `run_checked_once` is write_once without `update` (kiosk.donations' `write` runs
+write_checked itself), and `run_once` reads inside its transaction (the phone's answers: rare, no
+queue of donors behind them). Writes that need no nonce and no pre-check (the console's) run in
+`kiosk.database.write_transaction` instead.
 """
 from __future__ import annotations
 
