@@ -7,7 +7,9 @@ Each path runs --requests times on a fresh demo instance (bench/run.py's data), 
 warm-up requests; it prints the mean process CPU per request, the statements per request and
 the writer queue's hold (mean, ms). --cprofile NAME prints cProfile's top functions for one
 path; --statements NAME prints the SQL of one path's last request. Issue 14's note quotes these
-before and after."""
+before and after. --reads measures the pages instead (GET, plus a nurse form refused with 422):
+each role's pages, statements and CPU per request, for issue 18's move of the reads out of the
+views."""
 from __future__ import annotations
 
 import argparse
@@ -39,6 +41,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--cprofile", default="")
     parser.add_argument("--statements", default="", help="print the SQL of this path's last request")
+    parser.add_argument("--reads", action="store_true", help="the pages (reads) instead of the writes")
     options = parser.parse_args()
     n = options.requests + WARM_UP
     with tempfile.TemporaryDirectory(prefix="kiosk-profile-") as work:
@@ -49,8 +52,90 @@ def main() -> int:
         app = make_app(instance)
         pools = prepare_visits(app, {"scan_new": n, "scan_repeat": n, "donation": n, "questionnaire": n,
                                      "decision": n, "claim": n})
-        run_paths(app, instance, pools, n, options)
+        (run_reads if options.reads else run_paths)(app, instance, pools, n, options)
     return 0
+
+
+def signed_in(app, instance: Path, username: str):
+    from kiosk.roster.demo import demo_credentials
+
+    client = app.test_client()
+    csrf = csrf_of(client.get("/auth/sign-in").text)
+    answer = client.post("/auth/sign-in", data={"csrf_token": csrf, "username": username,
+                                                "password": demo_credentials(str(instance))[username]})
+    assert answer.status_code == 303, answer.text[:400]
+    return client
+
+
+def run_reads(app, instance: Path, pools: dict, n: int, options) -> None:
+    """Each page a role opens, as it opens it: statements and CPU per request."""
+    import sqlalchemy as sa
+
+    from kiosk.extensions import db
+    from kiosk.models import Donor, Drive
+
+    with app.app_context():
+        engine = db.engine
+        drive_id = db.session.scalar(sa.select(Drive.id).order_by(Drive.id))
+        donor_id = db.session.scalar(sa.select(Donor.id).order_by(Donor.id))
+    statements = [0]
+    last_request: list[str] = []
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def count(_connection, _cursor, statement, *_args):
+        statements[0] += 1
+        last_request.append(" ".join(statement.split())[:160])
+
+    tablet, hall = app.test_client(), app.test_client()
+    nurse, organiser = signed_in(app, instance, "yta"), signed_in(app, instance, "bantochuc")
+    nurse_csrf = csrf_of(nurse.get(f"/nurse/{SITE}").text)
+    visit_id = pools["claim"][0]
+    pages = {
+        "kiosk_start": (tablet, f"/kiosk/{SITE}", 200),
+        "display": (hall, "/display", 200),
+        "display_data": (hall, "/display/data", 200),
+        "nurse_queue": (nurse, f"/nurse/{SITE}", 200),
+        "nurse_queue_rows": (nurse, f"/nurse/{SITE}/queue", 200),
+        "nurse_visit": (nurse, f"/nurse/{SITE}/visit/{visit_id}", 200),
+        "admin_index": (organiser, "/admin", 302),
+        "admin_drives": (organiser, "/admin/drives", 200),
+        "admin_drive": (organiser, f"/admin/drives/{drive_id}", 200),
+        "admin_sites": (organiser, "/admin/sites", 200),
+        "admin_departments": (organiser, "/admin/departments", 200),
+        "admin_staff": (organiser, "/admin/staff", 200),
+        "admin_devices": (organiser, "/admin/devices", 200),
+        "admin_roster": (organiser, f"/admin/drives/{drive_id}/roster", 200),
+        "admin_donations": (organiser, f"/admin/drives/{drive_id}/donations", 200),
+        "admin_passes": (organiser, f"/admin/drives/{drive_id}/passes", 200),
+        "admin_report": (organiser, f"/admin/drives/{drive_id}/report", 200),
+        "admin_exports": (organiser, f"/admin/drives/{drive_id}/exports", 200),
+        "admin_audit": (organiser, f"/admin/drives/{drive_id}/audit", 200),
+        "admin_repeat_donors": (organiser, f"/admin/drives/{drive_id}/repeat-donors", 200),
+        "admin_activity": (organiser, "/admin/activity", 200),
+        "admin_donor": (organiser, f"/admin/donors/{donor_id}", 200),
+    }
+    print(f"{'page':<22} {'CPU ms/req':>10} {'statements':>10}")
+    for name, (client, url, status) in pages.items():
+        rounds = max(3, n // 10)
+        for _ in range(WARM_UP):
+            answer = client.get(url)
+            assert answer.status_code == status, (name, answer.status_code, answer.text[:800])
+        statements[0] = 0
+        started = time.process_time()
+        for _ in range(rounds):
+            last_request.clear()
+            answer = client.get(url)
+            assert answer.status_code == status, (name, answer.status_code, answer.text[:800])
+        cpu = (time.process_time() - started) / rounds
+        print(f"{name:<22} {cpu * 1000:>10.2f} {statements[0] / rounds:>10.1f}", flush=True)
+        if options.statements == name:
+            print("\n".join("    " + text for text in last_request))
+    # A nurse's decision refused by the form (no decision chosen): the page comes back with 422.
+    statements[0] = 0
+    answer = nurse.post(f"/nurse/{SITE}/visit/{visit_id}/decision", headers={"X-CSRFToken": nurse_csrf},
+                        data={"nonce": secrets.token_urlsafe(18), "expected_version": "1"})
+    assert answer.status_code == 422, answer.status_code
+    print(f"{'decision_refused':<22} {'':>10} {statements[0]:>10.1f}", flush=True)
 
 
 def run_paths(app, instance: Path, pools: dict, n: int, options) -> None:

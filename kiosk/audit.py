@@ -1,18 +1,16 @@
 """The append-only audit log, and what the console's edits share: a record's fingerprint (the
-check that no one changed it meanwhile) and the fields an edit changed."""
+check that no one changed it meanwhile) and the fields an edit changed. The console reads the log
+through kiosk.queries.activity."""
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
-from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 import sqlalchemy as sa
-import sqlalchemy.orm as so
 from sqlalchemy.orm import Session
 
-from kiosk.models import AuditLog, Staff
+from kiosk.models import AuditLog
 
 
 def record_audit(session: Session, action: str, *, staff_id: Optional[int] = None, actor: str = "",
@@ -75,67 +73,3 @@ def record_changes(session: Session, action: str, *, staff_id: int, entity: str,
     record_audit(session, action, staff_id=staff_id, entity=entity, entity_id=entity_id,
                  old={k: old[k] for k in changed}, new={k: new[k] for k in changed}, **extra)
 
-
-# ---------------------------------------------------------------- reading a drive's log, a page at a time
-
-AUDIT_PAGE_SIZE = 50
-
-
-@dataclass(frozen=True)
-class AuditFilter:
-    """What the console's audit page narrows to: an action, a staff member or a device (never a
-    donor: the filters travel in URLs), and a window of time (a local day, as UTC)."""
-    action: str = ""
-    staff_id: Optional[int] = None
-    device: str = ""  # AuditLog.actor of an entry without staff, e.g. "kiosk:XNC"
-    since: Optional[dt.datetime] = None
-    until: Optional[dt.datetime] = None
-
-
-@dataclass(frozen=True)
-class AuditPage:
-    entries: list[AuditLog]
-    total: int  # entries matching the filter
-    page: int
-    pages: int
-
-
-def _filtered(query, drive_id: int, chosen: AuditFilter):
-    query = query.where(AuditLog.drive_id == drive_id)
-    if chosen.action:
-        query = query.where(AuditLog.action == chosen.action)
-    if chosen.staff_id is not None:
-        query = query.where(AuditLog.staff_id == chosen.staff_id)
-    if chosen.device:
-        query = query.where(AuditLog.staff_id.is_(None), AuditLog.actor == chosen.device)
-    if chosen.since is not None:
-        query = query.where(AuditLog.at >= chosen.since)
-    if chosen.until is not None:
-        query = query.where(AuditLog.at < chosen.until)
-    return query
-
-
-def audit_page(session: Session, drive_id: int, chosen: AuditFilter, page: int = 1,
-               size: int = AUDIT_PAGE_SIZE) -> AuditPage:
-    """The newest entries first; a page past the last shows the last."""
-    total = session.scalar(_filtered(sa.select(sa.func.count(AuditLog.id)), drive_id, chosen)) or 0
-    pages = max(1, -(-total // size))
-    page = min(max(1, page), pages)
-    entries = list(session.scalars(
-        _filtered(sa.select(AuditLog), drive_id, chosen)
-        .options(so.joinedload(AuditLog.staff))
-        .order_by(AuditLog.at.desc(), AuditLog.id.desc()).offset((page - 1) * size).limit(size)))
-    return AuditPage(entries, total, page, pages)
-
-
-def audit_choices(session: Session, drive_id: int) -> tuple[list[str], list[Staff], list[str]]:
-    """What the drive's log holds to filter by: its actions, its staff and its devices."""
-    actions = list(session.scalars(sa.select(AuditLog.action).where(AuditLog.drive_id == drive_id)
-                                   .distinct().order_by(AuditLog.action)))
-    staff = list(session.scalars(sa.select(Staff).where(Staff.id.in_(
-        sa.select(AuditLog.staff_id).where(AuditLog.drive_id == drive_id, AuditLog.staff_id.is_not(None))))
-        .order_by(Staff.display_name)))
-    devices = list(session.scalars(sa.select(AuditLog.actor).where(
-        AuditLog.drive_id == drive_id, AuditLog.staff_id.is_(None), AuditLog.actor != "")
-        .distinct().order_by(AuditLog.actor)))
-    return actions, staff, devices

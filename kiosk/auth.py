@@ -14,6 +14,7 @@ from flask import Flask, current_app, has_request_context, request
 import sqlalchemy.orm as so
 from sqlalchemy.orm import Session, scoped_session
 
+from kiosk import sign_in_throttle
 from kiosk.errors import DomainError
 from kiosk.audit import record_audit
 from kiosk.database import begin_write, write_transaction
@@ -69,6 +70,33 @@ def end_session(session_id: str) -> None:
         sa.update(StaffSession).where(StaffSession.id == session_id, StaffSession.ended_at.is_(None))
         .values(ended_at=utcnow())
     )
+
+
+def complete_sign_in(session: Session | scoped_session, *, staff_id: int, keys: list[sign_in_throttle.ThrottleKey],
+                     now: float) -> SignedInStaff:
+    """A right password (and code, with two-factor): the throttle's keys start again, a new
+    server-side session opens, and the sign-in is audited, in one write that commits."""
+    with write_transaction(session):
+        staff = session.get(Staff, staff_id)
+        sign_in_throttle.succeeded(session, keys, now)
+        signed_in = start_session(staff)
+        record_audit(session, "sign_in", staff_id=staff.id, entity="staff", entity_id=staff.id)
+    return signed_in
+
+
+def record_refused_sign_in(session: Session | scoped_session, action: str, *, staff_id: Optional[int],
+                           actor: str) -> None:
+    """A wrong password or code: its audit entry (`action`), committed. The attempt itself was
+    counted before anything was checked (kiosk.sign_in_throttle)."""
+    with write_transaction(session):
+        record_audit(session, action, entity="staff", entity_id=staff_id, actor=actor)
+
+
+def end_sign_in(session: Session | scoped_session, *, session_id: str, staff_id: int) -> None:
+    """Sign out: the server-side session ends, audited, in one write that commits."""
+    with write_transaction(session):
+        end_session(session_id)
+        record_audit(session, "sign_out", staff_id=staff_id, entity="staff", entity_id=staff_id)
 
 
 # The session, its staff member and her sites in one statement: every signed-in request starts

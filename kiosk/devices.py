@@ -144,9 +144,15 @@ def needs_touch(device: Device, now: Optional[dt.datetime] = None) -> bool:
     return device.last_used_at is None or now - device.last_used_at >= LAST_USED_EVERY
 
 
-def touch(session: Session, device_id: int, now: Optional[dt.datetime] = None) -> None:
-    """Record that the device was used now (in the caller's transaction)."""
-    session.execute(sa.update(Device).where(Device.id == device_id).values(last_used_at=now or utcnow()))
+def record_use(session: Session, device: Device, now: Optional[dt.datetime] = None) -> None:
+    """Record that the device was used now, at most once a minute (LAST_USED_EVERY), in a write of
+    its own that commits."""
+    now = now or utcnow()
+    if not needs_touch(device, now):
+        return
+    device_id = device.id  # read before the write begins, which expires what the request loaded
+    with write_transaction(session):
+        session.execute(sa.update(Device).where(Device.id == device_id).values(last_used_at=now))
 
 
 def rename(session: Session, *, staff_id: int, device_id: int, name: str) -> Device:

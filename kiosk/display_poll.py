@@ -16,6 +16,7 @@ from typing import Any, Mapping, Optional
 import sqlalchemy as sa
 
 from kiosk.devices import pairing_required
+from kiosk.extensions import db
 # The idle poll's one query (the open drive's revision, the hall's or a site's) is the look-up every
 # screen makes; anything less usual (no open drive, an unknown site) takes the longer path in
 # kiosk.views.display.
@@ -23,6 +24,8 @@ from kiosk.queries.drives import OPEN_DRIVE_REVISION, OPEN_DRIVE_REVISION_AT_SIT
 from kiosk.security import static_security_headers, strict_transport_security
 
 SITE_CODE = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
+# Where the app keeps its SnapshotCache (app.extensions): kiosk.views.display fills it, the shortcut reads it.
+SNAPSHOTS = "kiosk.display_snapshots"
 
 
 class IdlePollShortcut:
@@ -124,9 +127,7 @@ class SnapshotCache:
 
 
 def install_idle_poll_shortcut(app) -> None:
-    from kiosk.extensions import db
-    from kiosk.views.display import SNAPSHOTS
-
+    """After the display's blueprint, which gives the app its SnapshotCache."""
     with app.app_context():
         engine = db.engine
     app.wsgi_app = IdlePollShortcut(app.wsgi_app, engine, static_security_headers(), app.extensions[SNAPSHOTS],

@@ -92,8 +92,9 @@ class LastDonation:
     source: str  # "record": a donation recorded at a drive here; "roster": what the roster said
 
 
-def last_donation_for(session: Session, donor_id: int, before: dt.date) -> Optional[LastDonation]:
-    """The donor's latest donation before `before` (a drive's date), for the interval rule.
+def last_donation_for(session: Session, donor: Donor, before: dt.date) -> Optional[LastDonation]:
+    """The donor's latest donation before `before` (a drive's date), for the interval rule; the
+    one function that says what "last donation" means (the donor's history, the nurse's desk).
 
     A completed, not voided donation recorded at an earlier drive counts, as does the date
     the roster gave (Donor.last_donation_date); the later of the two wins. Donations at the
@@ -103,16 +104,15 @@ def last_donation_for(session: Session, donor_id: int, before: dt.date) -> Optio
         .select_from(Donation)
         .join(Visit, Donation.visit_id == Visit.id)
         .join(Drive, Donation.drive_id == Drive.id)
-        .where(Visit.donor_id == donor_id, Donation.outcome == DonationOutcome.COMPLETED.value, Donation.voided.is_(False),
+        .where(Visit.donor_id == donor.id, Donation.outcome == DonationOutcome.COMPLETED.value, Donation.voided.is_(False),
                Drive.drive_date < before)
         .order_by(Drive.drive_date.desc())
         .limit(1)
     ).scalar()
-    donor = session.get(Donor, donor_id)
     candidates = []
     if recorded is not None:
         candidates.append(LastDonation(recorded, RECORDED_DONATION_TYPE, "record"))
-    if donor is not None and donor.last_donation_date is not None and donor.last_donation_date < before:
+    if donor.last_donation_date is not None and donor.last_donation_date < before:
         candidates.append(LastDonation(donor.last_donation_date, donor.last_donation_type or "whole_blood", "roster"))
     if not candidates:
         return None
@@ -207,7 +207,7 @@ def donor_history(session: Session, donor_id: int, today: dt.date,
                 donation.id, donation.volume_ml, donation.bag_number, donation.outcome, donation.reaction,
                 donation.created_at, donation.voided, donation.certificate_serial or ""))
     # "Before tomorrow": today's donation, once recorded, is the last one for the next drive.
-    last = last_donation_for(session, donor_id, today + dt.timedelta(days=1))
+    last = last_donation_for(session, donor, today + dt.timedelta(days=1))
     completed = sum(1 for v in visits.values() for d in v.donations if d.outcome == DonationOutcome.COMPLETED and not d.voided)
     department = donor.department.name if donor.department else ""
     return DonorHistory(donor, department, list(visits.values()), last, next_eligible_date(last, interval), completed)

@@ -22,6 +22,12 @@ ASCII_DIGITS = frozenset("0123456789")
 # The years a typed date may have: a birth, a drive, a return date. 31/12/9999 is a real date to
 # Python, but a drive then has no "next donation" (date + 84 days overflows) and no use.
 DATE_YEARS = range(1900, 2101)
+# How every screen, file and letter writes a date and a time of day: dd/mm/yyyy, as Vietnamese
+# forms do. Typed dates are read more loosely (parse_date).
+DATE_FORMAT = "%d/%m/%Y"
+DATETIME_FORMAT = "%d/%m/%Y %H:%M"
+# A phone typed with the country code: "+84 912…" or "84912…" (11 digits) is "0912…".
+COUNTRY_CODE = "84"
 
 
 def clean_text(value: object) -> str:
@@ -56,6 +62,21 @@ def digits_only(value: object) -> Optional[str]:
     text = "".join(c for c in text if c not in " .-\u00a0" and c not in INVISIBLE)
     if not text or not set(text) <= ASCII_DIGITS:
         return None
+    return text
+
+
+def phone_digits(value: object) -> str:
+    """A Vietnamese phone number as stored, "0" and nine digits, from what people type or a file
+    holds: spaces, dots, dashes and brackets dropped, full-width digits made ASCII, and the country
+    code ("+84", or "84" before nine digits) made the leading 0. Returns what is left as it is when
+    it is no phone number at all, so the caller's check can say so; a caller that repairs a dropped
+    leading 0 (a spreadsheet's number cell) does that itself."""
+    text = unicodedata.normalize("NFKC", "" if value is None else str(value))
+    text = "".join(c for c in text if c not in " .-()\u00a0\t" and c not in INVISIBLE)
+    if text.startswith("+" + COUNTRY_CODE):
+        text = "0" + text[len(COUNTRY_CODE) + 1:]
+    elif text.startswith(COUNTRY_CODE) and len(text) == 11 and text.isdigit():
+        text = "0" + text[len(COUNTRY_CODE):]
     return text
 
 

@@ -1,4 +1,7 @@
-"""Fixed-window counters kept in the database, so every gunicorn worker shares them."""
+"""Fixed-window counters kept in the database, so every gunicorn worker shares them.
+
+`hit` and `count` run in the caller's transaction; `over_any`, `take_hits` and `hit_now` are what a
+request asks: a read that turns a flood away, and a write of its own that counts and commits."""
 from __future__ import annotations
 
 import time
@@ -6,7 +9,11 @@ import time
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from kiosk.database import write_transaction
 from kiosk.models import RateLimitHit
+
+# A limit: (key, limit, window in seconds).
+Counter = tuple[str, int, int]
 
 
 def hit(session: Session, key: str, window_seconds: int, now: float | None = None) -> int:
@@ -34,3 +41,25 @@ def count(session: Session, key: str, window_seconds: int, now: float | None = N
     return session.scalar(
         sa.select(RateLimitHit.count).where(RateLimitHit.key == key, RateLimitHit.window_start == window)
     ) or 0
+
+
+def over_any(session: Session, counters: list[Counter]) -> bool:
+    """Is any of these counters at its limit? Reads only: a refused request writes nothing (a flood
+    of refused requests must not queue for the database's write lock)."""
+    return any(count(session, key, window) >= limit for key, limit, window in counters)
+
+
+def take_hits(session: Session, counters: list[Counter]) -> bool:
+    """Count one hit on each counter, in one write, and commit; False when one went past its limit.
+    The read in over_any turns a flood away cheaply, but a burst of parallel requests all pass it
+    before any is counted: the count each gets back from the UPSERT is what decides."""
+    # Core statements on the counters only: what the request read before stays loaded.
+    with write_transaction(session, expire=False):
+        counts = [hit(session, key, window) for key, _limit, window in counters]
+    return all(counted <= limit for counted, (_key, limit, _window) in zip(counts, counters))
+
+
+def hit_now(session: Session, key: str, window_seconds: int) -> None:
+    """Count one hit, in a write of its own, and commit."""
+    with write_transaction(session, expire=False):
+        hit(session, key, window_seconds)

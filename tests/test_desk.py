@@ -77,7 +77,7 @@ def test_the_suggestion_counts_from_the_last_donation(arrive):
     visit.donor.last_donation_date = visit.drive.drive_date - dt.timedelta(days=30)
     visit.donor.last_donation_type = "whole_blood"
     db.session.commit()
-    last = desk.last_donation(db.session, visit)
+    last = desk.visit_record(db.session, visit).last_donation
     assert last.date == visit.drive.drive_date - dt.timedelta(days=30) and last.source == "roster"
     facts = desk.donor_facts(visit.donor, last)
     assert facts.last_donation_date == last.date and facts.sex == visit.donor.sex
@@ -145,6 +145,9 @@ def test_a_visits_records_and_history(arrive):
                   drive_id=visit.drive_id)
     db.session.commit()
     assert desk.history(db.session, visit, [s.id for s in screenings], []) == history
+    record = desk.visit_record(db.session, visit)  # the donor's page reads it all in one call
+    assert record.screenings == screenings and record.screening == screenings[0] and record.history == history
+    assert record.donations == [] and record.donation is None and record.response is not None
 
 
 def _answer_v2(visit: Visit, yes: dict[str, str | None], channel: str = "phone", version: str = "2026-12-vi-2"):

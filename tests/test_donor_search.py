@@ -82,20 +82,20 @@ def test_the_last_donation_comes_from_earlier_drives(app_ctx):
     _donation(spring, donor, nurse)
     _donation(autumn, donor, nurse, voided=True)  # voided: not a donation
     db.session.commit()
-    last = last_donation_for(db.session, donor.id, before=dt.date(2025, 12, 1))
+    last = last_donation_for(db.session, donor, before=dt.date(2025, 12, 1))
     assert (last.date, last.type, last.source) == (dt.date(2025, 3, 1), "whole_blood", "record")
     assert next_eligible_date(last) == dt.date(2025, 3, 1) + dt.timedelta(days=84)
     # A drive's own donations are not "last" for that drive; the roster's date is used instead.
-    last = last_donation_for(db.session, donor.id, before=dt.date(2025, 3, 1))
+    last = last_donation_for(db.session, donor, before=dt.date(2025, 3, 1))
     assert (last.date, last.source) == (dt.date(2024, 1, 10), "roster")
-    assert last_donation_for(db.session, _donor("Lê Lan", "001090000009", "").id, dt.date(2026, 1, 1)) is None
+    assert last_donation_for(db.session, _donor("Lê Lan", "001090000009", ""), dt.date(2026, 1, 1)) is None
 
 
 def test_the_roster_date_wins_when_it_is_later(app_ctx):
     nurse, donor = _nurse(), _donor(last_donation_date=dt.date(2025, 6, 1), last_donation_type="platelets")
     _donation(_drive("Xuân 2025", dt.date(2025, 3, 1)), donor, nurse)
     db.session.commit()
-    last = last_donation_for(db.session, donor.id, before=dt.date(2025, 7, 1))
+    last = last_donation_for(db.session, donor, before=dt.date(2025, 7, 1))
     assert (last.date, last.type, last.source) == (dt.date(2025, 6, 1), "platelets", "roster")
     assert next_eligible_date(last) == dt.date(2025, 6, 15)
 

@@ -378,3 +378,25 @@ def test_the_decision_summary_writes_the_weight_with_a_vietnamese_decimal_comma(
     assert response.status_code == 303, response.get_data(as_text=True)
     page = nurse.get(donor["url"]).get_data(as_text=True)
     assert "55,5 kg" in page and "55.5 kg" not in page
+
+
+def test_correcting_a_decision_after_the_donation_keeps_the_typed_correction(app, nurse, donor, today):
+    """A donation stands: changing "accepted" to a deferral is refused as the nurse's to fix (422,
+    her typed correction kept), not as a record someone else changed (409): she sees the donation."""
+    assert _decide(nurse, donor, decision="accepted", volume_ml="350").status_code == 303
+    page = nurse.get(donor["url"]).get_data(as_text=True)
+    assert nurse.post(donor["url"] + "/donation", data={
+        "csrf_token": csrf_from(page), "nonce": nonce(), "volume_ml": "350", "bag_number": "B-0002",
+        "expected_version": hidden_value(page, "donation-form", "expected_version"), "outcome": "completed",
+        "reaction": "none"}).status_code == 303
+    page = nurse.get(donor["url"]).get_data(as_text=True)
+    with app.app_context():
+        screening_id = db.session.scalars(sa.select(Screening.id)).one()
+    typed = "Người hiến báo lại sau khi hiến"
+    response = nurse.post(f"{donor['url']}/decision/{screening_id}/correct", data={
+        "csrf_token": csrf_from(page), "nonce": nonce(),
+        "expected_version": hidden_value(page, "correct-decision-form", "expected_version"),
+        "decision": "deferred_temporary", "deferral_until": (today + dt.timedelta(days=7)).isoformat(),
+        "reason": "Uống kháng sinh hôm qua", "override_reason": "Khai sai bảng hỏi", "correction_reason": typed})
+    assert response.status_code == 422
+    assert typed in response.get_data(as_text=True)

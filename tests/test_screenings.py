@@ -1,4 +1,4 @@
-"""kiosk.screenings: the nurse's decisions as domain functions, without the web layer."""
+"""kiosk.screening.decisions: the nurse's decisions as domain functions, without the web layer."""
 from __future__ import annotations
 
 import datetime as dt
@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from kiosk import tally
-from kiosk.screening import decisions as screenings
+from kiosk.screening import decisions
 from kiosk.auth import hash_password
 from kiosk.extensions import db
 from kiosk.models import AuditLog, Drive, DriveStatus, Screening, Staff, StaffRole, Visit, VisitStatus
@@ -46,7 +46,7 @@ def _decide(setup, **changes):
                      identity_document="cccd")
     arguments.update(changes)
     db.session.rollback()
-    return screenings.record_decision(db.session, **arguments)
+    return decisions.record_decision(db.session, **arguments)
 
 
 def _counts(setup):
@@ -58,14 +58,14 @@ def _snapshot(setup):
 
 
 def test_opening_claims_the_donor_and_reports_another_nurse(setup):
-    first = screenings.open_visit(db.session, visit_id=setup["visit_id"], nurse_id=setup["nurse_id"])
+    first = decisions.open_visit(db.session, visit_id=setup["visit_id"], nurse_id=setup["nurse_id"])
     assert first.status == VisitStatus.IN_SCREENING and not first.taken_by_other
-    second = screenings.open_visit(db.session, visit_id=setup["visit_id"], nurse_id=setup["other_id"])
+    second = decisions.open_visit(db.session, visit_id=setup["visit_id"], nurse_id=setup["other_id"])
     assert second.taken_by_other and second.other_nurse_name == "Y tá Nguyễn Thị Hạnh"
     # the first nurse keeps her claim; after CLAIM_MINUTES it lapses
     assert db.session.get(Visit, setup["visit_id"]).opened_by_id == setup["nurse_id"]
-    later = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) + dt.timedelta(minutes=screenings.CLAIM_MINUTES + 1)
-    third = screenings.open_visit(db.session, visit_id=setup["visit_id"], nurse_id=setup["other_id"], now=later)
+    later = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) + dt.timedelta(minutes=decisions.CLAIM_MINUTES + 1)
+    third = decisions.open_visit(db.session, visit_id=setup["visit_id"], nurse_id=setup["other_id"], now=later)
     assert not third.taken_by_other
 
 
@@ -164,7 +164,7 @@ def test_a_correction_moves_the_counts_and_keeps_the_old_values(setup):
     screening = db.session.scalars(sa.select(Screening)).one()
     until = db.session.get(Drive, setup["drive_id"]).drive_date + dt.timedelta(days=14)
     db.session.rollback()
-    result = screenings.correct_decision(
+    result = decisions.correct_decision(
         db.session, screening_id=screening.id, staff_id=setup["other_id"], expected_version=1,
         decision="deferred_temporary", volume_ml=None, deferral_until=until, reason="Cảm cúm",
         override_reason="Khai lại", correction_reason="Người hiến báo lại", nonce=nonce())
@@ -175,7 +175,7 @@ def test_a_correction_moves_the_counts_and_keeps_the_old_values(setup):
     assert entry.old_values["decision"] == "accepted" and entry.new_values["decision"] == "deferred_temporary"
     assert entry.staff_id == setup["other_id"] and entry.reason == "Người hiến báo lại"
     with pytest.raises(ScreeningError) as error:  # the same version again is stale now
-        screenings.correct_decision(
+        decisions.correct_decision(
             db.session, screening_id=screening.id, staff_id=setup["nurse_id"], expected_version=1, decision="accepted",
             volume_ml=350, deferral_until=None, reason="", override_reason="", correction_reason="x", nonce=nonce())
     assert error.value.code == "version_conflict"
@@ -186,10 +186,10 @@ def test_voiding_sends_the_donor_back_and_nothing_is_deleted(setup):
     screening = db.session.scalars(sa.select(Screening)).one()
     db.session.rollback()
     with pytest.raises(ScreeningError) as error:
-        screenings.void_decision(db.session, screening_id=screening.id, staff_id=setup["nurse_id"],
+        decisions.void_decision(db.session, screening_id=screening.id, staff_id=setup["nurse_id"],
                                  expected_version=1, reason="  ", nonce=nonce())
     assert error.value.code == "reason_required"
-    screenings.void_decision(db.session, screening_id=screening.id, staff_id=setup["nurse_id"], expected_version=1,
+    decisions.void_decision(db.session, screening_id=screening.id, staff_id=setup["nurse_id"], expected_version=1,
                              reason="Nhầm người", nonce=nonce())
     screening = db.session.scalars(sa.select(Screening)).one()
     assert screening.voided and screening.void_reason == "Nhầm người"
@@ -208,9 +208,9 @@ def test_a_donation_blocks_turning_the_decision_into_a_deferral(setup):
     record_donation(db.session, visit_id=setup["visit_id"], nurse_id=setup["nurse_id"], volume_ml=350,
                     bag_number="B-1", outcome="completed", nonce=nonce())
     for call in (
-        lambda: screenings.void_decision(db.session, screening_id=screening.id, staff_id=setup["nurse_id"],
+        lambda: decisions.void_decision(db.session, screening_id=screening.id, staff_id=setup["nurse_id"],
                                          expected_version=1, reason="x", nonce=nonce()),
-        lambda: screenings.correct_decision(db.session, screening_id=screening.id, staff_id=setup["nurse_id"],
+        lambda: decisions.correct_decision(db.session, screening_id=screening.id, staff_id=setup["nurse_id"],
                                             expected_version=1, decision="deferred_permanent", volume_ml=None,
                                             deferral_until=None, reason="x", override_reason="y",
                                             correction_reason="z", nonce=nonce())):
@@ -225,10 +225,10 @@ def test_a_closed_drive_refuses_changes_unless_the_organiser_allows(setup):
     db.session.get(Drive, setup["drive_id"]).status = DriveStatus.CLOSED
     db.session.commit()
     with pytest.raises(ScreeningError) as error:
-        screenings.void_decision(db.session, screening_id=screening_id, staff_id=setup["nurse_id"],
+        decisions.void_decision(db.session, screening_id=screening_id, staff_id=setup["nurse_id"],
                                  expected_version=1, reason="x", nonce=nonce())
     assert error.value.code == "drive_closed"
-    screenings.void_decision(db.session, screening_id=screening_id, staff_id=setup["nurse_id"], expected_version=1,
+    decisions.void_decision(db.session, screening_id=screening_id, staff_id=setup["nurse_id"], expected_version=1,
                              reason="x", nonce=nonce(), allow_closed_drive=True)
     assert db.session.get(Screening, screening_id).voided
 
@@ -286,9 +286,9 @@ def test_a_correction_to_accept_keeps_the_checks_or_asks_why(setup):
     arguments = dict(screening_id=screening.id, staff_id=setup["nurse_id"], expected_version=1, decision="accepted",
                      volume_ml=350, deferral_until=None, reason="", override_reason="", correction_reason="Khỏe lại")
     with pytest.raises(ScreeningError) as error:  # no document was recorded as seen
-        screenings.correct_decision(db.session, nonce=nonce(), **arguments)
+        decisions.correct_decision(db.session, nonce=nonce(), **arguments)
     assert error.value.code == "checks_reason_required"
-    result = screenings.correct_decision(db.session, nonce=nonce(), identity_document="cccd", **arguments)
+    result = decisions.correct_decision(db.session, nonce=nonce(), identity_document="cccd", **arguments)
     assert result["status"] == "cleared"
     screening = db.session.get(Screening, screening.id)
     assert screening.identity_document == "cccd" and screening.checks_reason == ""

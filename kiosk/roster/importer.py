@@ -6,9 +6,11 @@ raises RosterImportError with a machine-readable code.
 """
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Callable, Iterator, Optional
 
 import sqlalchemy as sa
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from kiosk.database import write_transaction
@@ -16,7 +18,7 @@ from kiosk.errors import DomainError
 from kiosk.audit import record_audit
 from kiosk.inputs import clean_text, fold_diacritics
 from kiosk.models import Department, Donor, Drive, DriveStatus, Visit, drive_site, utcnow
-from kiosk.roster.parser import ImportResult, ParsedRoster
+from kiosk.roster.parser import DonorRow, ImportResult, ParsedRoster
 from kiosk.tokens import new_pass_token
 
 ERROR_CODES = ("not_found", "drive_closed")
@@ -43,50 +45,60 @@ def import_roster(
     rows = parsed.rows
     if not rows:
         return result
-
     departments = _departments_by_name(session, {r.department for r in rows if r.department})
-    existing: dict[str, int] = {}
-    for chunk in _chunks([r.id_number for r in rows], 5000):
-        existing.update(session.execute(
-            sa.select(Donor.id_number, Donor.id).where(Donor.id_number.in_(chunk))).all())
+    result.created, result.updated = _write_donors(session, rows, departments, progress)
+    if drive is not None:
+        result.visits_created = _add_visits(session, drive, [r.id_number for r in rows])
+    return result
 
+
+def _donor_values(row: DonorRow, departments: dict[str, int], now: dt.datetime) -> dict[str, Any]:
+    """What a row sets on its donor, new or returning (a blank count or date leaves the stored one)."""
+    values = {
+        "full_name": row.full_name,
+        "name_search": fold_diacritics(row.full_name),
+        "date_of_birth": row.date_of_birth,
+        "sex": row.sex,
+        "phone": row.phone,
+        "department_id": departments.get(row.department),
+        "rank": row.rank,
+        "blood_group": row.blood_group,
+        "updated_at": now,
+    }
+    if row.prior_donations is not None:
+        values["prior_donations"] = row.prior_donations
+    if row.last_donation:
+        values["last_donation_date"] = row.last_donation
+        values["last_donation_type"] = "whole_blood"
+    return values
+
+
+def _write_donors(session: Session, rows: list[DonorRow], departments: dict[str, int],
+                  progress: Optional[Callable[[int], None]]) -> tuple[int, int]:
+    """Insert the new donors and update the returning ones (matched by ID number). Returns how
+    many of each."""
+    existing = dict(donors_with_id_numbers(session, [r.id_number for r in rows], Donor.id_number, Donor.id))
     now = utcnow()
     new_donors, updates = [], []
     for row in rows:
-        values = {
-            "full_name": row.full_name,
-            "name_search": fold_diacritics(row.full_name),
-            "date_of_birth": row.date_of_birth,
-            "sex": row.sex,
-            "phone": row.phone,
-            "department_id": departments.get(row.department),
-            "rank": row.rank,
-            "blood_group": row.blood_group,
-            "updated_at": now,
-        }
-        if row.prior_donations is not None:
-            values["prior_donations"] = row.prior_donations
-        if row.last_donation:
-            values["last_donation_date"] = row.last_donation
-            values["last_donation_type"] = "whole_blood"
+        values = _donor_values(row, departments, now)
         if row.id_number in existing:
             updates.append({"id": existing[row.id_number], **values})
         else:
             new_donors.append({"id_number": row.id_number, "created_at": now, "last_donation_date": None,
                                "last_donation_type": None, "prior_donations": 0, **values})
-    for chunk in _chunks(new_donors, 1000):
-        session.execute(sa.insert(Donor), chunk)
-        if progress:
-            progress(len(chunk))
-    for chunk in _chunks(updates, 1000):
-        session.execute(sa.update(Donor), chunk)
-        if progress:
-            progress(len(chunk))
-    result.created, result.updated = len(new_donors), len(updates)
+    _execute_in_chunks(session, sa.insert(Donor), new_donors, progress)
+    _execute_in_chunks(session, sa.update(Donor), updates, progress)
+    return len(new_donors), len(updates)
 
-    if drive is not None:
-        result.visits_created = _add_visits(session, drive, [r.id_number for r in rows], departments)
-    return result
+
+def _execute_in_chunks(session: Session, statement, values: list[dict[str, Any]],
+                       progress: Optional[Callable[[int], None]] = None) -> None:
+    """One bulk statement for every 1,000 rows of values."""
+    for chunk in _chunks(values, 1000):
+        session.execute(statement, chunk)
+        if progress:
+            progress(len(chunk))
 
 
 def import_for_drive(session: Session, parsed: ParsedRoster, *, drive_id: int, staff_id: int,
@@ -109,9 +121,7 @@ def preview_summary(session: Session, parsed: ParsedRoster) -> dict[str, Any]:
     """What importing would do, for the organiser to confirm: good and bad lines, new and
     returning donors, and the departments it would add."""
     ids = [row.id_number for row in parsed.rows]
-    known: set[str] = set()
-    for chunk in _chunks(ids, 5000):
-        known.update(session.scalars(sa.select(Donor.id_number).where(Donor.id_number.in_(chunk))))
+    known = {donor.id_number for donor in donors_with_id_numbers(session, ids, Donor.id_number)}
     known_departments = {department_key(name) for name in session.scalars(sa.select(Department.name))}
     new_departments: dict[str, str] = {}
     for row in parsed.rows:
@@ -143,11 +153,10 @@ def _departments_by_name(session: Session, names: set[str]) -> dict[str, int]:
     return found
 
 
-def _add_visits(session: Session, drive: Drive, id_numbers: list[str], departments: dict[str, int]) -> int:
-    donor_ids: dict[int, Optional[int]] = {}
-    for chunk in _chunks(id_numbers, 5000):
-        donor_ids.update(session.execute(
-            sa.select(Donor.id, Donor.department_id).where(Donor.id_number.in_(chunk))).all())
+def _add_visits(session: Session, drive: Drive, id_numbers: list[str]) -> int:
+    """A pass for each of these donors who has none at the drive yet, at their department's site
+    (or the drive's only site). Returns how many."""
+    donor_ids = dict(donors_with_id_numbers(session, id_numbers, Donor.id, Donor.department_id))
     has_visit = set(session.scalars(sa.select(Visit.donor_id).where(Visit.drive_id == drive.id)))
     drive_sites = list(session.scalars(sa.select(drive_site.c.site_id).where(drive_site.c.drive_id == drive.id)))
     default_sites = dict(session.execute(
@@ -160,9 +169,15 @@ def _add_visits(session: Session, drive: Drive, id_numbers: list[str], departmen
          "created_at": now, "version": 1}
         for donor_id, department_id in donor_ids.items() if donor_id not in has_visit
     ]
-    for chunk in _chunks(visits, 1000):
-        session.execute(sa.insert(Visit), chunk)
+    _execute_in_chunks(session, sa.insert(Visit), visits)
     return len(visits)
+
+
+def donors_with_id_numbers(session: Session, id_numbers: list[str], *columns) -> Iterator[Row]:
+    """`columns` of the donors with these ID numbers: how the roster finds its returning donors.
+    Asked 5,000 numbers at a time, under the databases' limits on bound parameters."""
+    for chunk in _chunks(id_numbers, 5000):
+        yield from session.execute(sa.select(*columns).where(Donor.id_number.in_(chunk)))
 
 
 def _chunks(items: list, size: int) -> Iterator[list]:

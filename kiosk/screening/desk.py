@@ -1,6 +1,7 @@
 """What the nurse's desk shows about a visit: the queue, the suggestion for the vitals typed so
 far, the latest questionnaire answers and the ones flagged for review, the last donation the
-interval rule counts from, the visit's decisions, donations and history.
+interval rule counts from, the visit's decisions, donations and history (visit_record: all the
+donor's page reads, once).
 
 Plain domain code (no Flask): the rules and the questionnaire are passed in, and so is the
 language a question's text is wanted in; the views put everything into words."""
@@ -48,11 +49,6 @@ def flag_counts(session: Session, visit_ids: list[int]) -> dict[int, int]:
     return counts
 
 
-def last_donation(session: Session, visit: Visit) -> Optional[LastDonation]:
-    """What the interval rule counts from: a donation recorded at an earlier drive, or the roster's date."""
-    return last_donation_for(session, visit.donor_id, before=visit.drive.drive_date)
-
-
 def donor_facts(donor: Donor, last: Optional[LastDonation]) -> DonorFacts:
     return DonorFacts(date_of_birth=donor.date_of_birth, sex=donor.sex,
                       last_donation_date=last.date if last else None, last_donation_type=last.type if last else None)
@@ -60,12 +56,19 @@ def donor_facts(donor: Donor, last: Optional[LastDonation]) -> DonorFacts:
 
 def suggestion_for(session: Session, visit: Visit, vitals: Optional[Vitals], rules: Rules,
                    questionnaire: Questionnaire) -> Suggestion:
-    """What the rules say about this visit's donor today, with these vitals (None: none measured).
+    """What the rules say about this visit's donor today, with these vitals (None: none measured);
+    the interval rule counts from the last donation before the drive's date.
 
     The answers are read with the questionnaire they were given under, with their details
     (which vaccine, which illness, when)."""
-    response = latest_response(session, visit.id)
-    facts = donor_facts(visit.donor, last_donation(session, visit))
+    last = last_donation_for(session, visit.donor, before=visit.drive.drive_date)
+    return suggestion_from(visit, latest_response(session, visit.id), last, vitals, rules, questionnaire)
+
+
+def suggestion_from(visit: Visit, response: Optional[QuestionnaireResponse], last: Optional[LastDonation],
+                    vitals: Optional[Vitals], rules: Rules, questionnaire: Questionnaire) -> Suggestion:
+    """suggestion_for with the answers and the last donation already read."""
+    facts = donor_facts(visit.donor, last)
     if response is None:
         return suggest(facts, visit.drive.drive_date, None, vitals, rules, questionnaire)
     return suggest(facts, visit.drive.drive_date, dict(response.answers), vitals, rules,
@@ -161,3 +164,28 @@ def history(session: Session, visit: Visit, screening_ids: list[int], donation_i
         conditions.append(sa.and_(AuditLog.entity == "donation", AuditLog.entity_id.in_(donation_ids)))
     return list(session.scalars(sa.select(AuditLog).where(sa.or_(*conditions), AuditLog.action.not_in(ACCESS_ENTRIES))
                                 .options(joinedload(AuditLog.staff)).order_by(AuditLog.id.desc())))
+
+
+@dataclass(frozen=True)
+class VisitRecord:
+    """Everything the donor's page shows from the database, read once per page."""
+    response: Optional[QuestionnaireResponse]  # the answers that count
+    screenings: list[Screening]  # every decision, voided ones included, oldest first
+    screening: Optional[Screening]  # the decision that counts: the latest not voided
+    donations: list[Donation]  # voided ones included, oldest first
+    donation: Optional[Donation]  # the latest not voided
+    last_donation: Optional[LastDonation]  # before this drive: what the interval rule counts from
+    history: list[AuditLog]
+
+
+def visit_record(session: Session, visit: Visit) -> VisitRecord:
+    """The donor's page's reads: the answers, the decisions, the donations, the last donation
+    before this drive, and the audit history."""
+    screenings = screenings_of(session, visit.id)
+    donations = donations_of(session, visit.id)
+    return VisitRecord(
+        response=latest_response(session, visit.id), screenings=screenings,
+        screening=next((s for s in reversed(screenings) if not s.voided), None), donations=donations,
+        donation=next((d for d in reversed(donations) if not d.voided), None),
+        last_donation=last_donation_for(session, visit.donor, before=visit.drive.drive_date),
+        history=history(session, visit, [s.id for s in screenings], [d.id for d in donations]))

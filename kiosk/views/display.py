@@ -15,18 +15,17 @@ from flask_babel import gettext as _
 
 from kiosk import tally
 from kiosk.access import Access, gate_for_blueprint, rule_for_blueprint
-from kiosk.drives import current_drive, drive_at_site
+from kiosk.display_poll import SNAPSHOTS, SnapshotCache
 from kiosk.extensions import db
 from kiosk.formatting import format_number, local_now
-from kiosk.display_poll import SnapshotCache
-from kiosk.models import DeviceKind, Drive, Site
+from kiosk.models import DeviceKind, Site
 from kiosk.qr import cached_qr_svg
+from kiosk.queries.display import drive_shown, hall_page
 from kiosk.views.lookups import id_arg, site_or_404
 from kiosk.views.pairing import not_set_up, paired_device, pairing_on
 
 bp = Blueprint("display", __name__, url_prefix="/display")
 rule_for_blueprint("display", Access.PUBLIC)
-SNAPSHOTS = "kiosk.display_snapshots"  # the app's SnapshotCache, in app.extensions
 
 
 @bp.record_once
@@ -58,23 +57,14 @@ def walk_in_url(site: Site) -> str:
     return f"{current_app.config['BASE_URL']}/kiosk/{site.code}/walk-in"
 
 
-def _drive_for(site: Optional[Site]) -> Optional[Drive]:
-    if site is None:
-        return current_drive()
-    return drive_at_site(site) or current_drive()
-
-
 def _page(site: Optional[Site]):
-    drive = _drive_for(site)
-    figures = tally.snapshot(db.session, drive.id, site.id if site else None) if drive else None
+    page = hall_page(db.session, site)
     walk_in_codes = {}
-    if drive is not None:
-        sites = [site] if site else list(drive.sites)
-        if len(sites) <= MAX_WALK_IN_CODES:
-            walk_in_codes = {s.code: {"url": walk_in_url(s), "svg": cached_qr_svg(walk_in_url(s), label=_("Walk-in registration: %(site)s", site=s.name))}
-                             for s in sites}
+    if len(page.sites) <= MAX_WALK_IN_CODES:
+        walk_in_codes = {s.code: {"url": walk_in_url(s), "svg": cached_qr_svg(
+            walk_in_url(s), label=_("Walk-in registration: %(site)s", site=s.name))} for s in page.sites}
     return render_template(
-        "display/hall.html", drive=drive, site=site, figures=figures, walk_in_codes=walk_in_codes,
+        "display/hall.html", drive=page.drive, site=site, figures=page.figures, walk_in_codes=walk_in_codes,
         number=format_number, poll_interval_ms=POLL_INTERVAL_MS, now=local_now(),
         department_rows=DEPARTMENT_ROWS["site" if site else "all"],
         theme=request.args.get("theme") if request.args.get("theme") in THEMES else THEMES[0],
@@ -89,7 +79,7 @@ def _no_store(response):
 def _data(code: Optional[str]):
     # An idle poll was answered by kiosk.display_poll.IdlePollShortcut before Flask; what reaches here changed, or is unusual.
     site = site_or_404(code) if code is not None else None
-    drive = _drive_for(site)
+    drive = drive_shown(site)
     shown = (id_arg(request.args, "drive"), request.args.get("rev", type=int))
     if drive is None or shown == (drive.id, drive.revision):  # a drive that is not open, unchanged
         return _no_store(current_app.response_class(status=204))

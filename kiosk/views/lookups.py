@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from flask import abort, current_app
+from flask import abort, current_app, g
 
 from kiosk.drives import site_by_code
 from kiosk.models import Site
@@ -19,10 +19,16 @@ def site_or_404(code: str) -> Site:
     return site
 
 
-
 def screening_rules() -> Rules:
-    """The default rules with this instance's overrides (app.config["SCREENING_RULES"])."""
-    return load_rules(current_app.config.get("SCREENING_RULES") or None)
+    """The default rules with this instance's overrides (app.config["SCREENING_RULES"]), loaded
+    once per request: a nurse's POST asks for them from its form, its checks and its write.
+    Kept with the overrides they were loaded from, so an app whose config is given new
+    overrides (a test) gets new rules."""
+    overrides = current_app.config.get("SCREENING_RULES") or None
+    loaded = g.get("screening_rules")
+    if loaded is None or loaded[0] is not overrides:
+        loaded = g.screening_rules = (overrides, load_rules(overrides))
+    return loaded[1]
 
 
 # The largest id a database column holds (a signed 64-bit integer): a bigger number in a URL

@@ -3,13 +3,11 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request
 
 from kiosk.access import Access, rule_for_blueprint
-from kiosk.drives import current_drive
 from kiosk.extensions import db
-from kiosk.models import Site
+from kiosk.queries.display import front_page
 
 bp = Blueprint("main", __name__)
 rule_for_blueprint("main", Access.PUBLIC)
@@ -17,9 +15,8 @@ rule_for_blueprint("main", Access.PUBLIC)
 
 @bp.get("/")
 def index():
-    drive = current_drive()
-    sites = drive.sites if drive else db.session.scalars(sa.select(Site).order_by(Site.code)).all()
-    return render_template("main/index.html", drive=drive, sites=sites)
+    page = front_page(db.session)
+    return render_template("main/index.html", drive=page.drive, sites=page.sites)
 
 
 @bp.post("/lang")
@@ -43,15 +40,11 @@ def _safe_next(target: str) -> str:
 
 @bp.get("/healthz")
 def healthz():
-    from kiosk.migrations_status import migration_status
+    from kiosk.migrations_status import database_health
 
-    try:
-        db.session.execute(sa.text("SELECT 1"))
-        current, head = migration_status(db.engine)
-        database_ok = True
-    except sa.exc.SQLAlchemyError:
-        database_ok, current, head = False, None, None
-    healthy = database_ok and current == head
-    body = {"status": "ok" if healthy else "error", "database": database_ok,
-            "migration": current, "migration_head": head, "migrations_current": current == head}
+    health = database_health(db.session, db.engine)
+    up_to_date = health.current == health.head
+    healthy = health.database_ok and up_to_date
+    body = {"status": "ok" if healthy else "error", "database": health.database_ok,
+            "migration": health.current, "migration_head": health.head, "migrations_current": up_to_date}
     return jsonify(body), 200 if healthy else 503

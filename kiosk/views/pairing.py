@@ -9,7 +9,6 @@ from flask import Blueprint, current_app, g, redirect, render_template, request,
 
 from kiosk import devices
 from kiosk.access import Access, rule_for_blueprint
-from kiosk.database import begin_write
 from kiosk.extensions import db
 from kiosk.models import Device, DeviceKind
 
@@ -30,10 +29,8 @@ def paired_device(site_code: Optional[str], kind: DeviceKind) -> Optional[Device
     device = devices.device_for_credential(db.session, request.cookies.get(DEVICE_COOKIE))
     if device is not None and (device.kind != kind or (site_code is not None and device.site.code != site_code)):
         device = None
-    if device is not None and devices.needs_touch(device):
-        begin_write(db.session)
-        devices.touch(db.session, device.id)
-        db.session.commit()
+    if device is not None:
+        devices.record_use(db.session, device)
     g.paired_devices[cache_key] = device
     return device
 

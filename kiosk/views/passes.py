@@ -5,11 +5,9 @@ import io
 from pathlib import Path
 from typing import Optional
 
-import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, redirect, render_template, request, send_file, url_for
 from flask_babel import force_locale, get_locale
 from flask_login import current_user
-from kiosk.views.fields import CleanForm
 from wtforms import HiddenField
 
 from kiosk.access import Access, rule_for_blueprint
@@ -20,28 +18,29 @@ from kiosk.models import Department, Donor, Drive, Site, Visit
 from kiosk.passes import pages, pass_cards, sheet_fingerprint, sheet_size
 from kiosk.pdf_builds import BuildState, PdfBuilds
 from kiosk.qr import qr_png
+from kiosk.queries.passes import pass_of_visit
+from kiosk.queries.records import record
 from kiosk.tokens import pass_url
-from kiosk.views.lookups import id_arg
+from kiosk.views.fields import CleanForm
+from kiosk.views.lookups import id_arg, site_or_404
 from kiosk.views.pdf import pass_sheet_parts, pass_sheet_pdf, pdf_response
 
 bp = Blueprint("passes", __name__, url_prefix="/passes")
 rule_for_blueprint("passes", Access.ORGANISER)
 
 
+def _or_404(found):
+    if found is None:
+        abort(404)
+    return found
+
+
 @bp.get("/sheet")
 def sheet():
-    drive = db.session.get(Drive, id_arg(request.args, "drive") or 0) or current_drive()
-    if drive is None:
-        abort(404)
-    site = department = None
-    if request.args.get("site"):
-        site = db.session.scalars(sa.select(Site).where(Site.code == request.args["site"])).first()
-        if site is None:
-            abort(404)
-    if id_arg(request.args, "department"):
-        department = db.session.get(Department, id_arg(request.args, "department"))
-        if department is None:
-            abort(404)
+    drive = _or_404(record(db.session, Drive, id_arg(request.args, "drive") or 0) or current_drive())
+    site = site_or_404(request.args["site"]) if request.args.get("site") else None
+    department_id = id_arg(request.args, "department")
+    department = _or_404(record(db.session, Department, department_id)) if department_id else None
     cards = pass_cards(db.session, drive, current_app.config["BASE_URL"], site=site, department=department)
     # Every pass on the sheet is a token that opens a donor's questionnaire: who printed them is logged.
     record_access(db.session, "pass_sheet_printed", staff_id=current_user.staff.id, entity="drive",
@@ -52,13 +51,8 @@ def sheet():
                            pages=pages(cards), count=len(cards), standalone=False)
 
 
-def _visit_pass(visit_id: int):
-    row = db.session.execute(
-        sa.select(Visit, Donor, Drive).join(Donor, Visit.donor_id == Donor.id).join(Drive, Visit.drive_id == Drive.id)
-        .where(Visit.id == visit_id)).first()
-    if row is None:
-        abort(404)
-    return row
+def _visit_pass(visit_id: int) -> tuple[Visit, Donor, Drive]:
+    return _or_404(pass_of_visit(db.session, visit_id))
 
 
 @bp.get("/visit/<int:visit_id>")
@@ -94,19 +88,12 @@ def _builds() -> PdfBuilds:
 
 
 def _selection(drive_id: int, values) -> tuple[Drive, Optional[Site], Optional[Department]]:
-    drive = db.session.get(Drive, drive_id)
-    if drive is None:
-        abort(404)
-    site = department = None
-    if values.get("site"):
-        site = db.session.scalars(sa.select(Site).where(Site.code == values["site"])).first()
-        if site is None:
-            abort(404)
+    drive = _or_404(record(db.session, Drive, drive_id))
+    site = site_or_404(values["site"]) if values.get("site") else None
+    department = None
     if values.get("department"):
-        department = db.session.get(Department, int(values["department"])) \
-            if values["department"].isdigit() else None
-        if department is None:
-            abort(404)
+        asked = values["department"]
+        department = _or_404(record(db.session, Department, int(asked)) if asked.isdigit() else None)
     return drive, site, department
 
 
@@ -160,9 +147,9 @@ def start_pdf(drive_id: int):
     def build(progress) -> bytes:
         # A thread of its own: its own app context and database session, the organiser's language.
         with app.app_context(), app.test_request_context(), force_locale(locale):
-            built_drive = db.session.get(Drive, ids[0])
-            built_site = db.session.get(Site, ids[1]) if ids[1] else None
-            built_department = db.session.get(Department, ids[2]) if ids[2] else None
+            built_drive = record(db.session, Drive, ids[0])
+            built_site = record(db.session, Site, ids[1]) if ids[1] else None
+            built_department = record(db.session, Department, ids[2]) if ids[2] else None
             cards = pass_cards(db.session, built_drive, base_url, site=built_site, department=built_department,
                                qr_image="png")
             return pass_sheet_pdf(built_drive, cards, built_site, built_department, progress)

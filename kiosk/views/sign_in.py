@@ -6,7 +6,6 @@ import math
 import time
 from typing import Optional
 
-import sqlalchemy as sa
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -19,13 +18,13 @@ from wtforms.validators import DataRequired, EqualTo, Length
 from kiosk import sign_in_throttle as throttle
 from kiosk import two_factor
 from kiosk.access import Access, rule_for_blueprint
-from kiosk.audit import record_audit
 from kiosk.auth import (DEVICE_COOKIE, DEVICE_COOKIE_DAYS, StaffError, change_own_password, check_credentials,
-                        device_cookie_value, end_session, start_session, trusted_device_for)
-from kiosk.database import begin_write
+                        complete_sign_in, device_cookie_value, end_sign_in, record_refused_sign_in,
+                        trusted_device_for)
 from kiosk.extensions import db
 from kiosk.models import Staff, StaffRole
 from kiosk.qr import qr_svg
+from kiosk.queries.staff_accounts import staff_by_username, staff_member
 from kiosk.views.fields import CleanForm
 from kiosk.views.main import _safe_next
 
@@ -81,11 +80,11 @@ def sign_in():
     error, status, headers = None, 200, {}
     if form.validate_on_submit():
         username = form.username.data.strip().lower()
-        staff = db.session.scalars(sa.select(Staff).where(Staff.username == username)).first()
+        staff = staff_by_username(db.session, username)
+        staff_id, actor = staff.id if staff else None, f"username:{username[:60]}"
         keys = _keys(username, staff)
         # Counted (and committed) before the password is looked at: see kiosk.sign_in_throttle.
-        wait = throttle.take_attempt(db.session, keys, _now(), actor=f"username:{username[:60]}",
-                                     staff_id=staff.id if staff else None)
+        wait = throttle.take_attempt(db.session, keys, _now(), actor=actor, staff_id=staff_id)
         if wait is not None:
             error, status, headers = _too_many(wait)
         elif check_credentials(staff, form.password.data):
@@ -93,12 +92,9 @@ def sign_in():
                 session.clear()
                 session["sign_in_code"] = {"staff_id": staff.id, "at": _now(), "next": request.args.get("next")}
                 return redirect(url_for("auth.sign_in_code"), code=303)
-            return _signed_in(staff, keys, request.args.get("next"))
+            return _signed_in(staff.id, keys, request.args.get("next"))
         else:
-            begin_write(db.session)
-            record_audit(db.session, "sign_in_failed", entity="staff",
-                         entity_id=staff.id if staff else None, actor=f"username:{username[:60]}")
-            db.session.commit()
+            record_refused_sign_in(db.session, "sign_in_failed", staff_id=staff_id, actor=actor)
             error, status = _("Wrong username or password."), 401
     elif request.method == "POST":
         status = 422
@@ -109,7 +105,7 @@ def _pending_code_step() -> Optional[tuple[Staff, Optional[str]]]:
     pending = session.get("sign_in_code")
     if not isinstance(pending, dict) or _now() - float(pending.get("at", 0)) > CODE_STEP_SECONDS:
         return None
-    staff = db.session.get(Staff, pending.get("staff_id"))
+    staff = staff_member(db.session, pending.get("staff_id"))
     if staff is None or not staff.active or not staff.totp_enabled:
         return None
     return staff, pending.get("next")
@@ -123,23 +119,22 @@ def sign_in_code():
         session.pop("sign_in_code", None)
         return redirect(url_for("auth.sign_in"), code=303)
     staff, next_url = pending
+    # Taken while the account is loaded: each write below ends the transaction it was read in.
+    staff_id, actor = staff.id, f"username:{staff.username}"
     form = CodeForm()
     error, status, headers = None, 200, {}
     if form.validate_on_submit():
         keys = _keys(staff.username, staff)
-        wait = throttle.take_attempt(db.session, keys, _now(), actor=f"username:{staff.username}", staff_id=staff.id)
-        staff = db.session.get(Staff, staff.id)
-        refused = None if wait is not None else two_factor.use_sign_in_code(db.session, member_id=staff.id,
+        wait = throttle.take_attempt(db.session, keys, _now(), actor=actor, staff_id=staff_id)
+        refused = None if wait is not None else two_factor.use_sign_in_code(db.session, member_id=staff_id,
                                                                              code=form.code.data)
         if wait is not None:
             error, status, headers = _too_many(wait)
         elif refused is None:
-            return _signed_in(staff, keys, next_url)
+            return _signed_in(staff_id, keys, next_url)
         else:
-            begin_write(db.session)
-            record_audit(db.session, "sign_in_code_reused" if refused == "used" else "sign_in_code_failed",
-                         entity="staff", entity_id=staff.id, actor=f"username:{staff.username}")
-            db.session.commit()
+            record_refused_sign_in(db.session, "sign_in_code_reused" if refused == "used" else "sign_in_code_failed",
+                                   staff_id=staff_id, actor=actor)
             if refused == "used":
                 error = _("This code has already been used. Wait for your app to show a new code, then enter it.")
             else:
@@ -151,13 +146,9 @@ def sign_in_code():
     return render_template("auth/sign_in_code.html", form=form, error=error), status, headers
 
 
-def _signed_in(staff: Staff, keys: list[throttle.ThrottleKey], next_url: Optional[str]):
-    begin_write(db.session)
-    staff = db.session.get(Staff, staff.id)
-    throttle.succeeded(db.session, keys, _now())
-    signed_in = start_session(staff)
-    record_audit(db.session, "sign_in", staff_id=staff.id, entity="staff", entity_id=staff.id)
-    db.session.commit()
+def _signed_in(staff_id: int, keys: list[throttle.ThrottleKey], next_url: Optional[str]):
+    signed_in = complete_sign_in(db.session, staff_id=staff_id, keys=keys, now=_now())
+    staff = signed_in.staff
     # A new session at sign-in: nothing from before carries over (session fixation),
     # and the signed-in session's id is new and random, kept on the server.
     session.clear()
@@ -185,11 +176,7 @@ def _home() -> str:
 @bp.post("/sign-out")
 def sign_out():
     if current_user.is_authenticated:
-        begin_write(db.session)
-        end_session(current_user.get_id())
-        record_audit(db.session, "sign_out", staff_id=current_user.staff.id, entity="staff",
-                     entity_id=current_user.staff.id)
-        db.session.commit()
+        end_sign_in(db.session, session_id=current_user.get_id(), staff_id=current_user.staff.id)
     logout_user()
     session.clear()
     return redirect(url_for("auth.sign_in"), code=303)
@@ -228,7 +215,7 @@ def two_factor_setup():
     refused = _signed_in_only()
     if refused:
         return refused
-    staff = db.session.get(Staff, current_user.staff.id)
+    staff = staff_member(db.session, current_user.staff.id)
     required = bool(current_app.config.get("REQUIRE_2FA")) and staff.role == StaffRole.ORGANISER
     if staff.totp_enabled:
         return render_template("auth/two_factor.html", enabled=True, required=required, home=_home())

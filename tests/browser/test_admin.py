@@ -44,6 +44,12 @@ def test_setup_sites_departments_drive_and_staff(live_server, demo, signed_in, a
     assert nested.count() == 1
     check_page(page, "admin-departments")
 
+    _create_a_drive(page)
+    _add_a_nurse_then_disable_her_account(page, app)
+
+
+def _create_a_drive(page):
+    """A new drive: refused while open at a site another drive has open, saved as planned."""
     with page.expect_navigation():
         page.click("nav.console-nav >> text=Tạo đợt mới")
     page.fill("#name", "Hiến máu mùa xuân 2027")
@@ -64,6 +70,8 @@ def test_setup_sites_departments_drive_and_staff(live_server, demo, signed_in, a
     # Both drives in the navigation, the new one current.
     assert page.locator(".nav-drive").count() == 2
 
+
+def _add_a_nurse_then_disable_her_account(page, app):
     with page.expect_navigation():
         page.click("nav.console-nav >> text=Tài khoản")
     page.fill("#username", "yta.lan")

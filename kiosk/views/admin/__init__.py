@@ -1,17 +1,17 @@
 """The organiser's console at /admin: drives, sites, departments, staff, the roster, donors,
-exports, the end-of-drive report, certificates, corrections and the audit log.
+exports, the end-of-drive report, thank-you letters, corrections and the audit log.
 
 One blueprint, its routes in a module per area (as CTFd's admin and microblog's main):
 drives, setup (sites, departments, staff), roster (upload and passes), donors (donors,
-donations and corrections), reports (exports, report, certificates, audit); forms in forms.
+donations and corrections), reports (exports, report, thank-you letters, audit); forms in forms.
 Views stay thin: they validate a form, call a domain function (kiosk.drives,
 kiosk.organisation, kiosk.auth, kiosk.roster, kiosk.donations, kiosk.exports, ...), and turn
-its outcome code into words. No view commits: the domain functions do."""
+its outcome code into words. No view commits: the domain functions do. No view queries either:
+what a page shows comes from a read function of kiosk.queries."""
 from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, redirect, request, url_for
 from flask_login import current_user
 
@@ -19,6 +19,8 @@ from kiosk import labels
 from kiosk.access import Access, rule_for_blueprint
 from kiosk.extensions import db
 from kiosk.models import Drive, DriveStatus
+from kiosk.queries.organisation import recent_drives
+from kiosk.queries.records import record
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 rule_for_blueprint("admin", Access.ORGANISER)
@@ -38,19 +40,21 @@ def current_staff_id() -> int:
     return current_user.staff.id
 
 
-def form_status(form) -> int:
+def form_page_status() -> int:
+    """The status of a page that shows a form: 422 when a POST comes back to it (the form was
+    refused: a POST that succeeds redirects), 200 when it is opened."""
     return 422 if request.method == "POST" else 200
 
 
 def get_or_404(model, ident: int):
-    found = db.session.get(model, ident)
+    found = record(db.session, model, ident)
     if found is None:
         abort(404)
     return found
 
 
 def _nav_drives() -> list[Drive]:
-    return list(db.session.scalars(sa.select(Drive).order_by(Drive.drive_date.desc(), Drive.id.desc()).limit(8)))
+    return recent_drives(db.session)
 
 
 @bp.app_context_processor

@@ -3,7 +3,6 @@
 for 10 minutes; devices can be renamed and revoked (refused at their next request)."""
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, session, url_for
 from flask_babel import gettext as _
 
@@ -11,18 +10,14 @@ from kiosk import devices, labels
 from kiosk.devices import DeviceError
 from kiosk.extensions import db
 from kiosk.formatting import local_now
-from kiosk.models import Device, Site, utcnow
+from kiosk.models import Device, utcnow
+from kiosk.queries.organisation import all_sites
 from kiosk.qr import qr_svg
-from kiosk.views.admin import bp, current_staff_id, form_status, forms, get_or_404
+from kiosk.views.admin import bp, current_staff_id, form_page_status, forms, get_or_404
 
 # The code is shown once, so it is kept in the organiser's own (signed) session until it expires,
 # for the pairing page to show it after the redirect.
 PAIRING_KEY = "device_pairing"
-
-
-def _site_choices() -> list:
-    return [forms.choice(site.id, f"{site.code} · {site.name}")
-            for site in db.session.scalars(sa.select(Site).order_by(Site.code))]
 
 
 def _remember_code(device_id: int, code: str) -> None:
@@ -36,7 +31,7 @@ def pairing_url(code: str) -> str:
 @bp.route("/devices", methods=["GET", "POST"])
 def devices_page():
     form = forms.DeviceForm()
-    form.site_id.choices = _site_choices()
+    form.site_id.choices = forms.site_choices(all_sites(db.session))
     if form.validate_on_submit():
         try:
             device, code = devices.add_device(db.session, staff_id=current_staff_id(), site_id=form.site_id.data,
@@ -50,7 +45,7 @@ def devices_page():
             return redirect(url_for("admin.device_pairing", device_id=device.id), code=303)
     return render_template("admin/devices.html", form=form, devices=devices.devices(db.session),
                            kind_label=lambda kind: labels.label(labels.DEVICE_KIND, kind),
-                           rename_form=forms.DeviceRenameForm(formdata=None), now=utcnow()), form_status(form)
+                           rename_form=forms.DeviceRenameForm(formdata=None), now=utcnow()), form_page_status()
 
 
 @bp.get("/devices/<int:device_id>/pairing")

@@ -2,7 +2,8 @@
 corrections and voiding (kiosk.donations does the writing)."""
 from __future__ import annotations
 
-import sqlalchemy as sa
+from typing import Callable
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
@@ -12,8 +13,10 @@ from kiosk.audit import record_access
 from kiosk.donor_search import donor_history, search_donors
 from kiosk.extensions import db
 from kiosk.formatting import local_today
-from kiosk.models import AuditLog, Department, Donation, Donor, Drive, Staff, Visit
+from kiosk.models import Donation, Drive
+from kiosk.queries.donations import donation_audit, drive_donations
 from kiosk.views.admin import bp, current_staff_id, forms, get_or_404
+from kiosk.views.refusals import refused
 
 
 @bp.route("/donors", methods=["GET", "POST"])
@@ -50,13 +53,7 @@ def donor(donor_id: int):
 @bp.get("/drives/<int:drive_id>/donations")
 def donations(drive_id: int):
     drive = get_or_404(Drive, drive_id)
-    rows = db.session.execute(
-        sa.select(Donation, Donor.full_name, Department.name, Staff.display_name)
-        .join(Visit, Donation.visit_id == Visit.id).join(Donor, Visit.donor_id == Donor.id)
-        .outerjoin(Department, Donor.department_id == Department.id)
-        .outerjoin(Staff, Donation.nurse_id == Staff.id)
-        .where(Donation.drive_id == drive.id).order_by(Donation.created_at.desc(), Donation.id.desc())).all()
-    return render_template("admin/donations.html", drive=drive, rows=rows)
+    return render_template("admin/donations.html", drive=drive, rows=drive_donations(db.session, drive.id))
 
 
 def _donation_forms(donation: Donation, correct=None, void=None):
@@ -73,11 +70,34 @@ def _render_donation(donation: Donation, correct=None, void=None, error=None, st
     serial = serial or forms.CertificateSerialForm(formdata=None, data={
         "certificate_serial": donation.certificate_serial, "expected_version": donation.version})
     visit = donation.visit
-    entries = db.session.scalars(sa.select(AuditLog).where(AuditLog.entity == "donation",
-                                                           AuditLog.entity_id == donation.id)
-                                 .order_by(AuditLog.at.desc(), AuditLog.id.desc())).all()
     return render_template("admin/donation.html", donation=donation, visit=visit, drive=visit.drive,
-                           correct=correct, void=void, serial=serial, error=error, entries=entries), status
+                           correct=correct, void=void, serial=serial, error=error,
+                           entries=donation_audit(db.session, donation.id)), status
+
+
+def _refused(error: donation_service.DonationError, donation: Donation, **forms):
+    """The donation's page again after a refused change (kiosk.views.refusals rolls back): a
+    conflict shows the donation as it is now, in fresh forms; any other refusal keeps the form."""
+    def render(status: int):
+        kept = forms if status == 422 else {}
+        return _render_donation(donation, error=labels.error_text(error.code), status=status, **kept)
+    return refused(error, render)
+
+
+def _changed(record: Donation, write: Callable[[], object], done: str, **form):
+    """Run the change's write (kiosk.donations); the page again if the domain refuses it, the
+    donation's page with `done` when it is saved. form: the form it came from, by its name
+    on the page (correct, void or serial)."""
+    donation_id = record.id  # the write's commit expires the record: its id is taken before
+    try:
+        write()
+    except donation_service.DonationError as error:
+        return _refused(error, record, **form)
+    except ValueError:  # a malformed nonce or version: the form was not ours
+        db.session.rollback()
+        abort(400)
+    flash(done, "ok")
+    return redirect(url_for("admin.donation", donation_id=donation_id), code=303)
 
 
 @bp.route("/donations/<int:donation_id>", methods=["GET", "POST"])
@@ -88,24 +108,13 @@ def donation(donation_id: int):
     form = forms.DonationCorrectionForm()
     if not form.validate_on_submit():
         return _render_donation(record, correct=form, status=422)
-    try:
-        donation_service.correct_donation(
-            db.session, donation_id=record.id, staff_id=current_staff_id(),
-            expected_version=int(form.expected_version.data or 0), volume_ml=form.volume_ml.data,
-            bag_number=form.bag_number.data.strip(), outcome=form.outcome.data, reaction=form.reaction.data,
-            reaction_note=(form.reaction_note.data or "").strip(), reason=form.reason.data.strip(),
-            nonce=form.nonce.data or "", allow_closed_drive=True)
-    except donation_service.DonationError as error:
-        db.session.rollback()
-        record = get_or_404(Donation, donation_id)
-        if error.code == "version_conflict":
-            return _render_donation(record, error=labels.error_text(error.code), status=409)
-        return _render_donation(record, correct=form, error=labels.error_text(error.code), status=422)
-    except ValueError:  # a malformed nonce or version: the form was not ours
-        db.session.rollback()
-        abort(400)
-    flash(_("Donation corrected. The change is in the audit log."), "ok")
-    return redirect(url_for("admin.donation", donation_id=donation_id), code=303)
+    return _changed(record, lambda: donation_service.correct_donation(
+        db.session, donation_id=record.id, staff_id=current_staff_id(),
+        expected_version=int(form.expected_version.data or 0), volume_ml=form.volume_ml.data,
+        bag_number=form.bag_number.data.strip(), outcome=form.outcome.data, reaction=form.reaction.data,
+        reaction_note=(form.reaction_note.data or "").strip(), reason=form.reason.data.strip(),
+        nonce=form.nonce.data or "", allow_closed_drive=True),
+        _("Donation corrected. The change is in the audit log."), correct=form)
 
 
 @bp.post("/donations/<int:donation_id>/void")
@@ -114,22 +123,11 @@ def donation_void(donation_id: int):
     form = forms.DonationVoidForm()
     if not form.validate_on_submit():
         return _render_donation(record, void=form, status=422)
-    try:
-        donation_service.void_donation(
-            db.session, donation_id=record.id, staff_id=current_staff_id(),
-            expected_version=int(form.expected_version.data or 0), reason=form.reason.data.strip(),
-            nonce=form.nonce.data or "", allow_closed_drive=True)
-    except donation_service.DonationError as error:
-        db.session.rollback()
-        record = get_or_404(Donation, donation_id)
-        status = 409 if error.code == "version_conflict" else 422
-        return _render_donation(record, void=None if status == 409 else form,
-                                error=labels.error_text(error.code), status=status)
-    except ValueError:
-        db.session.rollback()
-        abort(400)
-    flash(_("Donation voided. The change is in the audit log."), "ok")
-    return redirect(url_for("admin.donation", donation_id=donation_id), code=303)
+    return _changed(record, lambda: donation_service.void_donation(
+        db.session, donation_id=record.id, staff_id=current_staff_id(),
+        expected_version=int(form.expected_version.data or 0), reason=form.reason.data.strip(),
+        nonce=form.nonce.data or "", allow_closed_drive=True),
+        _("Donation voided. The change is in the audit log."), void=form)
 
 
 @bp.post("/donations/<int:donation_id>/certificate-serial")
@@ -139,19 +137,8 @@ def donation_certificate_serial(donation_id: int):
     form = forms.CertificateSerialForm()
     if not form.validate_on_submit():
         return _render_donation(record, serial=form, status=422)
-    try:
-        donation_service.record_certificate_serial(
-            db.session, donation_id=record.id, staff_id=current_staff_id(),
-            expected_version=int(form.expected_version.data or 0), certificate_serial=form.certificate_serial.data,
-            nonce=form.nonce.data or "")
-    except donation_service.DonationError as error:
-        db.session.rollback()
-        record = get_or_404(Donation, donation_id)
-        status = 409 if error.code == "version_conflict" else 422
-        return _render_donation(record, serial=None if status == 409 else form,
-                                error=labels.error_text(error.code), status=status)
-    except ValueError:
-        db.session.rollback()
-        abort(400)
-    flash(_("Certificate serial number recorded."), "ok")
-    return redirect(url_for("admin.donation", donation_id=donation_id), code=303)
+    return _changed(record, lambda: donation_service.record_certificate_serial(
+        db.session, donation_id=record.id, staff_id=current_staff_id(),
+        expected_version=int(form.expected_version.data or 0), certificate_serial=form.certificate_serial.data,
+        nonce=form.nonce.data or ""),
+        _("Certificate serial number recorded."), serial=form)

@@ -1,16 +1,16 @@
 """The console's drives: the list, one drive's page, creating and editing a drive."""
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from kiosk.drives import DriveError, create_drive, current_drive, drive_fingerprint, drive_values, update_drive
 from kiosk.extensions import db
 from kiosk.formatting import local_zone
-from kiosk.models import Drive, Site, Visit
+from kiosk.models import Drive
+from kiosk.queries.organisation import all_sites, drives_with_pass_counts
 from kiosk.report import drive_report
-from kiosk.views.admin import bp, current_staff_id, form_status, forms, get_or_404
+from kiosk.views.admin import bp, current_staff_id, form_page_status, forms, get_or_404
 
 
 @bp.get("")
@@ -23,15 +23,7 @@ def index():
 
 @bp.get("/drives")
 def drives():
-    rows = db.session.execute(
-        sa.select(Drive, sa.func.count(Visit.id)).outerjoin(Visit, Visit.drive_id == Drive.id)
-        .group_by(Drive.id).order_by(Drive.drive_date.desc(), Drive.id.desc())).all()
-    return render_template("admin/drives.html", rows=rows)
-
-
-def _site_choices() -> list:
-    return forms.choices_of((s.id, f"{s.code} · {s.name}")
-                            for s in db.session.scalars(sa.select(Site).order_by(Site.code)))
+    return render_template("admin/drives.html", rows=drives_with_pass_counts(db.session))
 
 
 def _drive_form(drive: Drive | None = None, **kwargs) -> forms.DriveForm:
@@ -40,7 +32,7 @@ def _drive_form(drive: Drive | None = None, **kwargs) -> forms.DriveForm:
         kwargs["data"] = {**drive_values(drive), "drive_date": drive.drive_date,
                           "sites": [s.id for s in drive.sites], "fingerprint": drive_fingerprint(drive)}
     form = forms.DriveForm(**kwargs)
-    form.sites.choices = _site_choices()
+    form.sites.choices = forms.site_choices(all_sites(db.session))
     return form
 
 
@@ -66,7 +58,7 @@ def drive_new():
         else:
             flash(_("Drive created."), "ok")
             return redirect(url_for("admin.drive", drive_id=new_id), code=303)
-    return render_template("admin/drive_form.html", form=form, drive=None), form_status(form)
+    return render_template("admin/drive_form.html", form=form, drive=None), form_page_status()
 
 
 @bp.get("/drives/<int:drive_id>")
@@ -97,7 +89,7 @@ def drive_edit(drive_id: int):
         else:
             flash(_("Drive saved.") if changed else _("Nothing was changed."), "ok")
             return redirect(url_for("admin.drive", drive_id=drive_id), code=303)
-    return render_template("admin/drive_form.html", form=form, drive=get_or_404(Drive, drive_id)), form_status(form)
+    return render_template("admin/drive_form.html", form=form, drive=get_or_404(Drive, drive_id)), form_page_status()
 
 
 def _drive_conflict(drive: Drive):

@@ -15,7 +15,7 @@ from wtforms.validators import Optional as OptionalValue
 
 from kiosk import labels
 from kiosk.drives import DRIVE_YEARS
-from kiosk.models import DeviceKind, DriveStatus, StaffRole
+from kiosk.models import DeviceKind, DriveStatus, Site, StaffRole
 from kiosk.roster.uploads import UPLOAD_ID
 from kiosk.views.fields import CleanForm, DateTextField
 from kiosk.views.lookups import screening_rules
@@ -218,9 +218,13 @@ def choices_with_none(items: Iterable[tuple[int, str]], none_label) -> list[Any]
     return [choice(0, none_label)] + [choice(value, label) for value, label in items]
 
 
-def choices_of(items: Iterable[tuple[Any, Any]]) -> list[Any]:
-    return [choice(value, label) for value, label in items]
+def site_label(site: Site) -> str:
+    """A site as the console's forms offer it: its code, then its name."""
+    return f"{site.code} · {site.name}"
 
+
+def site_choices(sites: Iterable[Site]) -> list[Any]:
+    return [choice(site.id, site_label(site)) for site in sites]
 
 
 class AuditFilterForm(CleanForm):

@@ -5,17 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import io
 
-import sqlalchemy as sa
 from flask import abort, current_app, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 
 from kiosk import audit_text, labels
-from kiosk.audit import AuditFilter, audit_choices, audit_page, record_access
-from kiosk.certificates import letters_for
+from kiosk.audit import record_access
 from kiosk.exports import COLUMNS, FORMATS, build_export, record_health_export, to_csv, to_xlsx
 from kiosk.extensions import db
 from kiosk.formatting import local_zone
+from kiosk.letters import letters_for
 from kiosk.models import AuditLog, Donation, Drive
+from kiosk.queries.activity import AuditFilter, audit_choices, day_start_utc, drive_log
 from kiosk.recognition import thresholds_from
 from kiosk.report import NURSE_JUDGEMENT, drive_report
 from kiosk.screening.messages import rule_label
@@ -148,14 +148,12 @@ def audit(drive_id: int):
         kind, _sep, value = (form.who.data or "").partition(":")
         since = until = None
         if form.day.data:
-            start = dt.datetime.combine(form.day.data, dt.time(), local_zone())
-            since = start.astimezone(dt.timezone.utc).replace(tzinfo=None)  # stored as UTC without a zone
+            since = day_start_utc(form.day.data, local_zone())
             until = since + dt.timedelta(days=1)
         chosen = AuditFilter(action=(form.action.data or "").replace("-", "_"), staff_id=int(value) if kind == "staff" else None,
                              device=value if kind == "device" else "", since=since, until=until)
-    found = audit_page(db.session, drive.id, chosen, request.args.get("page", 1, type=int))
+    log = drive_log(db.session, drive.id, chosen, request.args.get("page", 1, type=int))
     filters = {name: request.args[name] for name in ("action", "who", "day") if request.args.get(name)} \
         if not form.errors else {}
-    total = db.session.scalar(sa.select(sa.func.count(AuditLog.id)).where(AuditLog.drive_id == drive.id))
-    return render_template("admin/audit.html", drive=drive, entries=found.entries, found=found, total=total,
-                           form=form, filters=filters, filtered=chosen != AuditFilter())
+    return render_template("admin/audit.html", drive=drive, entries=log.found.entries, found=log.found,
+                           total=log.size, form=form, filters=filters, filtered=chosen != AuditFilter())

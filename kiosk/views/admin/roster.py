@@ -4,19 +4,19 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 
 from kiosk.extensions import db
 from kiosk.formatting import local_today
-from kiosk.models import Department, Donor, Drive, DriveStatus, Site, Visit
+from kiosk.models import Drive, DriveStatus
+from kiosk.queries.passes import pass_counts
 from kiosk.roster.importer import RosterImportError, import_for_drive, preview_summary
 from kiosk.roster.messages import describe_format_error, describe_notes, describe_row_error
 from kiosk.roster.parser import ParsedRoster, RosterFormatError
 from kiosk.roster.template import TEMPLATE_FILENAME, template_workbook
 from kiosk.roster.uploads import find_upload, forget_upload, parse_upload, store_upload, uploads_folder
-from kiosk.views.admin import bp, current_staff_id, forms, get_or_404
+from kiosk.views.admin import bp, current_staff_id, form_page_status, forms, get_or_404
 
 PREVIEW_SAMPLE = 8
 ERRORS_SHOWN = 500  # a file of 20,000 bad lines gets its first problems and a count, not a page of 80,000
@@ -56,8 +56,7 @@ def roster(drive_id: int):
             upload_id = store_upload(uploads_folder(current_app.instance_path), data=data, filename=filename,
                                      drive_id=drive.id, staff_id=current_staff_id(), parsed=parsed)
             return _roster_preview(drive, parsed, upload_id, filename)
-    status = 422 if request.method == "POST" else 200
-    return render_template("admin/roster.html", drive=drive, form=form, format_error=format_error), status
+    return render_template("admin/roster.html", drive=drive, form=form, format_error=format_error), form_page_status()
 
 
 @bp.post("/drives/<int:drive_id>/roster/confirm")
@@ -99,13 +98,6 @@ def roster_template():
 @bp.get("/drives/<int:drive_id>/passes")
 def passes(drive_id: int):
     drive = get_or_404(Drive, drive_id)
-    by_site = db.session.execute(
-        sa.select(Site, sa.func.count(Visit.id)).join(Visit, Visit.site_id == Site.id)
-        .where(Visit.drive_id == drive.id).group_by(Site.id).order_by(Site.code)).all()
-    by_department = db.session.execute(
-        sa.select(Department, sa.func.count(Visit.id)).join(Donor, Donor.department_id == Department.id)
-        .join(Visit, Visit.donor_id == Donor.id).where(Visit.drive_id == drive.id)
-        .group_by(Department.id).order_by(Department.name)).all()
-    total = db.session.scalar(sa.select(sa.func.count(Visit.id)).where(Visit.drive_id == drive.id))
-    return render_template("admin/passes.html", drive=drive, by_site=by_site, by_department=by_department,
-                           total=total)
+    counts = pass_counts(db.session, drive.id)
+    return render_template("admin/passes.html", drive=drive, by_site=counts.by_site,
+                           by_department=counts.by_department, total=counts.total)

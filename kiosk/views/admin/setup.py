@@ -4,7 +4,6 @@ from __future__ import annotations
 import time
 from typing import Optional
 
-import sqlalchemy as sa
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -12,11 +11,12 @@ from flask_babel import lazy_gettext as _l
 from kiosk import sign_in_throttle, two_factor
 from kiosk.auth import StaffError, assign_sites, create_staff, reset_password, set_active
 from kiosk.extensions import db
-from kiosk.models import Department, Donor, Site, Staff, StaffRole, drive_site
+from kiosk.models import Department, Site, Staff, StaffRole
 from kiosk.organisation import (OrganisationError, create_department, create_site, department_fingerprint,
                                 department_tree, department_values, descendants, site_fingerprint, site_values,
                                 update_department, update_site)
-from kiosk.views.admin import bp, current_staff_id, form_status, forms, get_or_404
+from kiosk.queries.organisation import all_sites, donors_by_department, sites_with_drive_counts, staff_members
+from kiosk.views.admin import bp, current_staff_id, form_page_status, forms, get_or_404
 
 SITE_CODE_TAKEN = _l("A site with this code exists already.")
 DEPARTMENT_NAME_TAKEN = _l("A department with this name exists already.")
@@ -36,10 +36,8 @@ def sites():
         else:
             flash(_("Site added."), "ok")
             return redirect(url_for("admin.sites"), code=303)
-    rows = db.session.execute(
-        sa.select(Site, sa.func.count(drive_site.c.drive_id)).outerjoin(drive_site, drive_site.c.site_id == Site.id)
-        .group_by(Site.id).order_by(Site.code)).all()
-    return render_template("admin/sites.html", form=form, rows=rows), form_status(form)
+    rows = sites_with_drive_counts(db.session)
+    return render_template("admin/sites.html", form=form, rows=rows), form_page_status()
 
 
 def _site_as_it_is(site: Site, **kwargs) -> forms.SiteForm:
@@ -68,7 +66,7 @@ def site_edit(site_id: int):
         else:
             flash(_("Site saved."), "ok")
             return redirect(url_for("admin.sites"), code=303)
-    return render_template("admin/site_form.html", form=form, site=site), form_status(form)
+    return render_template("admin/site_form.html", form=form, site=site), form_page_status()
 
 
 # ---------------------------------------------------------------- departments
@@ -84,8 +82,7 @@ def _department_form(department: Optional[Department] = None, as_it_is: bool = F
         [(d.id, "\u2003" * depth + d.name) for d, depth in department_tree(db.session) if d.id not in excluded],
         _l("— none (top level) —"))
     form.default_site_id.choices = forms.choices_with_none(
-        [(s.id, f"{s.code} · {s.name}") for s in db.session.scalars(sa.select(Site).order_by(Site.code))],
-        _l("— not set —"))
+        [(site.id, forms.site_label(site)) for site in all_sites(db.session)], _l("— not set —"))
     return form
 
 
@@ -101,10 +98,9 @@ def departments():
         else:
             flash(_("Department added."), "ok")
             return redirect(url_for("admin.departments"), code=303)
-    counts = dict(db.session.execute(sa.select(Donor.department_id, sa.func.count(Donor.id))
-                                     .group_by(Donor.department_id)).all())
+    counts = donors_by_department(db.session)
     return render_template("admin/departments.html", form=form, tree=department_tree(db.session),
-                           counts=counts), form_status(form)
+                           counts=counts), form_page_status()
 
 
 @bp.route("/departments/<int:department_id>/edit", methods=["GET", "POST"])
@@ -132,7 +128,7 @@ def department_edit(department_id: int):
         else:
             flash(_("Department saved."), "ok")
             return redirect(url_for("admin.departments"), code=303)
-    return render_template("admin/department_form.html", form=form, department=department), form_status(form)
+    return render_template("admin/department_form.html", form=form, department=department), form_page_status()
 
 
 # ---------------------------------------------------------------- staff
@@ -149,10 +145,10 @@ def staff():
         else:
             flash(_("Account created for %(name)s.", name=form.display_name.data.strip()), "ok")
             return redirect(url_for("admin.staff"), code=303)
-    members = db.session.scalars(sa.select(Staff).order_by(Staff.active.desc(), Staff.role, Staff.username)).all()
+    members = staff_members(db.session)
     waiting = sign_in_throttle.waits_for(db.session, [m.id for m in members], time.time())
     return render_template("admin/staff.html", form=form, members=members, toggle=forms.ConfirmForm(),
-                           waiting=waiting), form_status(form)
+                           waiting=waiting), form_page_status()
 
 
 @bp.route("/staff/<int:staff_id>/sites", methods=["GET", "POST"])
@@ -161,9 +157,9 @@ def staff_sites(staff_id: int):
     member = get_or_404(Staff, staff_id)
     if member.role != StaffRole.NURSE:
         abort(404)
-    sites = db.session.scalars(sa.select(Site).order_by(Site.code)).all()
+    choices = forms.site_choices(all_sites(db.session))
     form = forms.StaffSitesForm(data={"sites": [s.id for s in member.sites]} if request.method == "GET" else None)
-    form.sites.choices = [(s.id, f"{s.code} · {s.name}") for s in sites]
+    form.sites.choices = choices
     if form.validate_on_submit():
         try:
             assign_sites(db.session, member_id=staff_id, staff_id=current_staff_id(), site_ids=form.sites.data or [])
@@ -171,7 +167,7 @@ def staff_sites(staff_id: int):
             abort(404)
         flash(_("Sites saved for %(name)s.", name=member.display_name), "ok")
         return redirect(url_for("admin.staff"), code=303)
-    return render_template("admin/staff_sites.html", form=form, member=member), form_status(form)
+    return render_template("admin/staff_sites.html", form=form, member=member), form_page_status()
 
 
 @bp.post("/staff/<int:staff_id>/unlock")
@@ -211,7 +207,7 @@ def staff_password(staff_id: int):
             abort(404)
         flash(_("New password set for %(name)s.", name=member.display_name), "ok")
         return redirect(url_for("admin.staff"), code=303)
-    return render_template("admin/staff_password.html", form=form, member=member), form_status(form)
+    return render_template("admin/staff_password.html", form=form, member=member), form_page_status()
 
 
 @bp.post("/staff/<int:staff_id>/active")

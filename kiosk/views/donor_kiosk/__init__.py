@@ -13,7 +13,6 @@ from flask import Blueprint, g, request
 from kiosk import ratelimit
 from kiosk.access import Access, gate_for_blueprint, rule_for_blueprint
 from kiosk.checkin import ANY_TERMINAL, Terminal
-from kiosk.database import write_transaction
 from kiosk.devices import audit_actor
 from kiosk.extensions import db
 from kiosk.formatting import local_today, local_zone
@@ -73,30 +72,21 @@ def misses_exceeded(kind: str) -> bool:
 WALK_IN_LIMITS = (("walk_in:addr", 10, 60), ("walk_in:cccd", 5, 3600))
 
 
-def over_limit(counters: list[tuple[str, int, int]]) -> bool:
-    """Is any of these (key, limit, window) counters at its limit? Reads only: a refused request
-    writes nothing (a flood of refused requests must not queue for the database's write lock)."""
-    return any(ratelimit.count(db.session, key, window) >= limit for key, limit, window in counters)
+def over_limit(counters: list[ratelimit.Counter]) -> bool:
+    return ratelimit.over_any(db.session, counters)
 
 
-def count_hits(counters: list[tuple[str, int, int]]) -> bool:
-    """Count one hit on each counter, in one write; False when one went past its limit. The read
-    in over_limit turns a flood away cheaply, but a burst of parallel requests all pass it before
-    any is counted: the count each gets back from the UPSERT is what decides."""
-    # Core statements on the counters only: what the request read before stays loaded.
-    with write_transaction(db.session, expire=False):
-        counts = [ratelimit.hit(db.session, key, window) for key, _limit, window in counters]
-    return all(count <= limit for count, (_key, limit, _window) in zip(counts, counters))
+def count_hits(counters: list[ratelimit.Counter]) -> bool:
+    return ratelimit.take_hits(db.session, counters)
 
 
-def walk_in_counters(id_number: str) -> list[tuple[str, int, int]]:
+def walk_in_counters(id_number: str) -> list[ratelimit.Counter]:
     keys = {"walk_in:addr": client_key(), "walk_in:cccd": id_number}
     return [(f"{kind}:{keys[kind]}", limit, window) for kind, limit, window in WALK_IN_LIMITS]
 
 
 def count_miss(kind: str) -> None:
-    with write_transaction(db.session, expire=False):
-        ratelimit.hit(db.session, f"{kind}:miss:{client_key()}", MISS_WINDOW)
+    ratelimit.hit_now(db.session, f"{kind}:miss:{client_key()}", MISS_WINDOW)
 
 
 def today_start_utc() -> dt.datetime:

@@ -11,26 +11,21 @@ from kiosk.checkin import PhoneAnswersOutcome, answer_on_phone, answered_today, 
 from kiosk.extensions import db
 from kiosk.formatting import local_today
 from kiosk.idempotency import InvalidNonce
-from kiosk.models import DriveStatus, Visit
+from kiosk.models import Visit
 from kiosk.qr import qr_svg
+from kiosk.queries import checkins
 from kiosk.screening.questionnaire import IncompleteAnswers, load_questionnaire
-from kiosk.tokens import TOKEN_PATTERN, pass_url
+from kiosk.tokens import pass_url
 from kiosk.views.donor_kiosk import bp, count_miss, misses_exceeded, today_start_utc
 from kiosk.views.donor_kiosk.forms import (QuestionnairePost, first_screen_of, incomplete_answers_text,
                                            move_through_questionnaire, questionnaire_context, questionnaire_post)
-
-
-def _visit_for_token(token: str) -> Optional[Visit]:
-    if not TOKEN_PATTERN.match(token):
-        return None
-    return db.session.scalars(db.select(Visit).where(Visit.token == token)).first()
 
 
 @bp.route("/p/<token>", methods=["GET"])
 def pass_page(token: str):
     if misses_exceeded("pass"):
         return render_template("kiosk/pass_unknown.html", too_many=True), 429
-    visit = _visit_for_token(token)
+    visit = checkins.visit_for_pass(db.session, token)
     if visit is None:
         count_miss("pass")
         return render_template("kiosk/pass_unknown.html"), 404
@@ -39,18 +34,12 @@ def pass_page(token: str):
 
 def _render_pass_page(visit: Visit, token: str, step: int = 0, post: Optional[QuestionnairePost] = None, error=None,
                       status: int = 200):
-    drive = visit.drive
-    today = local_today()
-    site = visit.site or (drive.sites[0] if drive.sites else None)
-    questions = load_questionnaire()
-    groups = questions.groups_for(visit.donor.sex)
-    answered = answered_today(db.session, visit, today_start_utc())
-    is_drive_day = drive.drive_date == today and drive.status == DriveStatus.OPEN
+    page = checkins.pass_page(db.session, visit, local_today(), today_start_utc())
+    groups = load_questionnaire().groups_for(visit.donor.sex)
     return render_template(
-        "kiosk/pass.html", visit=visit, drive=drive, site=site, donor=visit.donor, token=token,
-        is_drive_day=is_drive_day, answered=answered, **questionnaire_context(groups, step, post, error),
-        ks="", pass_qr=qr_svg(pass_url(current_app.config["BASE_URL"], token),
-                                                                  label=_("Your pass")),
+        "kiosk/pass.html", visit=visit, drive=page.drive, site=page.site, donor=visit.donor, token=token,
+        is_drive_day=page.is_drive_day, answered=page.answered, **questionnaire_context(groups, step, post, error),
+        ks="", pass_qr=qr_svg(pass_url(current_app.config["BASE_URL"], token), label=_("Your pass")),
         post_url=url_for("kiosk.pass_questionnaire", token=token),
         idle_seconds=0,
     ), status
@@ -58,11 +47,10 @@ def _render_pass_page(visit: Visit, token: str, step: int = 0, post: Optional[Qu
 
 @bp.post("/p/<token>/questionnaire")
 def pass_questionnaire(token: str):
-    visit = _visit_for_token(token)
+    visit = checkins.visit_for_pass(db.session, token)
     if visit is None:
         return render_template("kiosk/pass_unknown.html"), 404
-    drive = visit.drive
-    if not (drive.drive_date == local_today() and drive.status == DriveStatus.OPEN) or visit.checked_in_at:
+    if not checkins.is_drive_day(visit.drive, local_today()) or visit.checked_in_at:
         return _render_pass_page(visit, token)
     nonce = request.form.get("nonce", "")
     if answered_today(db.session, visit, today_start_utc()) and not replayed_phone_answers(db.session, nonce):

@@ -9,14 +9,15 @@ from typing import Optional
 from flask import current_app, jsonify, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext as _
 
-from kiosk.checkin import (CheckinOutcome, ScanOutcome, WalkIn, WalkInRefused, check_in, close_kiosk_session,
-                           find_by_identity, open_kiosk_session, phone_answers_today, register_walk_in,
-                           replayed_check_in, replayed_walk_in, scan_pass, todays_drive_at)
-from kiosk.database import write_transaction
+from kiosk.checkin import (CheckinOutcome, ScanOutcome, WalkIn, WalkInRefused, check_in, find_by_identity,
+                           open_kiosk_session, phone_answers_today, register_walk_in, replayed_check_in,
+                           replayed_walk_in, scan_pass, todays_drive_at)
 from kiosk.extensions import db
 from kiosk.formatting import local_today
 from kiosk.idempotency import InvalidNonce, NonceUsedElsewhere
-from kiosk.models import Drive, KioskSession, Site, Visit
+from kiosk.kiosk_sessions import end_on_tablet, hand_over_to_phone
+from kiosk.models import Drive, Site, Visit
+from kiosk.queries import checkins
 from kiosk.qr import qr_svg
 from kiosk.screening.questionnaire import IncompleteAnswers, load_questionnaire
 from kiosk.tokens import pass_url
@@ -61,9 +62,10 @@ def _questionnaire_step(site: Site, kiosk_session_id: str, visit: Visit, step: i
                   **questionnaire_context(groups, step, post, error))
 
 
-def _ticket(site: Site, result: dict, visit: Visit):
-    drive = db.session.get(Drive, visit.drive_id)
-    return _stage("kiosk/_ticket.html", site=site, drive=drive, queue_number=result["queue_number"],
+def _ticket(site: Site, result: dict):
+    ticket = checkins.ticket(db.session, result["visit_id"])
+    visit = ticket.visit
+    return _stage("kiosk/_ticket.html", site=site, drive=ticket.drive, queue_number=result["queue_number"],
                   donor_name=visit.donor.given_name, sex=visit.donor.sex,
                   ticket_qr=qr_svg(pass_url(current_app.config["BASE_URL"], visit.token), label=_("Ticket")),
                   return_after=current_app.config["KIOSK_TICKET_SECONDS"])
@@ -71,7 +73,7 @@ def _ticket(site: Site, result: dict, visit: Visit):
 
 def _scan_outcome(site: Site, result):
     if result.outcome == ScanOutcome.ACCEPTED:
-        kiosk_session = db.session.get(KioskSession, result.kiosk_session_id)
+        kiosk_session = checkins.kiosk_session(db.session, result.kiosk_session_id)
         visit = kiosk_session.visit
         return _stage("kiosk/_confirm.html", site=site, ks=kiosk_session.id, donor=visit.donor,
                       registered_site=result.registered_site)
@@ -168,9 +170,7 @@ def walk_in(code: str):
     if not _is_htmx():
         # On the donor's own phone: their pass page, with the questionnaire to answer now.
         if result.kiosk_session_id:
-            token = db.session.get(KioskSession, result.kiosk_session_id).visit.token
-            with write_transaction(db.session, expire=False):
-                close_kiosk_session(db.session, result.kiosk_session_id)
+            token = hand_over_to_phone(db.session, result.kiosk_session_id)
             return redirect(url_for("kiosk.pass_page", token=token), code=303)
     if result.outcome == ScanOutcome.ACCEPTED:
         # The donor just typed their own details: no "is this you?", straight to the questions.
@@ -259,9 +259,8 @@ def _after_checkin(site: Site, result: dict):
     outcome = result["outcome"]
     if outcome == CheckinOutcome.SESSION_CLOSED.value:
         return _start(site, notice=_("That took too long, so we started again for your privacy. Please scan again."))
-    visit = db.session.get(Visit, result["visit_id"])
     if outcome in (CheckinOutcome.CHECKED_IN.value, CheckinOutcome.ALREADY_CHECKED_IN.value):
-        return _ticket(site, result, visit)
+        return _ticket(site, result)
     return _start(site)
 
 
@@ -270,11 +269,7 @@ def reset(code: str):
     """Back to the start screen: the idle timer, the ticket's "done", or "not me". The kiosk
     session is closed on the server, so nothing of the donor can be fetched again."""
     site = site_or_404(code)
-    kiosk_session_id = request.form.get("ks", "")
-    # Only the device that opened a kiosk session may close it.
-    if kiosk_session_id and open_kiosk_session(db.session, kiosk_session_id, site, terminal()) is not None:
-        with write_transaction(db.session, expire=False):
-            close_kiosk_session(db.session, kiosk_session_id)
+    end_on_tablet(db.session, request.form.get("ks", ""), site, terminal())
     if request.form.get("keep_language") or get_locale().language == current_app.config["BABEL_DEFAULT_LOCALE"]:
         return _start(site)
     # The next donor starts in Vietnamese: the toggle's cookie goes, and the whole page is loaded

@@ -5,6 +5,8 @@ One blueprint, cut by area: queue (choose a site, the queue, find a donor), visi
 page and everything done on it), forms. The lookups every route starts with are here."""
 from __future__ import annotations
 
+from typing import Optional, TypeVar
+
 from flask import Blueprint, abort
 from flask_login import current_user
 
@@ -14,6 +16,9 @@ from kiosk.auth import may_open_site
 from kiosk.drives import drive_at_site, site_by_code
 from kiosk.extensions import db
 from kiosk.models import Drive, Site, Visit
+from kiosk.queries.visits import visit_by_id
+
+Found = TypeVar("Found")
 
 bp = Blueprint("nurse", __name__, url_prefix="/nurse")
 rule_for_blueprint("nurse", Access.NURSE)
@@ -32,9 +37,16 @@ def site_and_drive(code: str) -> tuple[Site, Drive]:
     return site, drive
 
 
+def found_or_404(found: Optional[Found]) -> Found:
+    """What a look-up found; a record that is not there (or not this page's) is no page."""
+    if found is None:
+        abort(404)
+    return found
+
+
 def visit_here(site: Site, drive: Drive, visit_id: int) -> Visit:
     """The visit, if it belongs to this site's drive; otherwise 404."""
-    found = db.session.get(Visit, visit_id)
+    found = visit_by_id(db.session, visit_id)
     if found is None or found.drive_id != drive.id or found.site_id != site.id:
         abort(404)
     return found

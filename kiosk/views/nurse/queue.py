@@ -5,7 +5,6 @@ import datetime as dt
 import re
 from typing import Any
 
-import sqlalchemy as sa
 from flask import redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -16,6 +15,7 @@ from kiosk.auth import may_open_site
 from kiosk.drives import current_drive
 from kiosk.extensions import db
 from kiosk.models import Drive, Site, StaffRole, Visit, VisitStatus, utcnow
+from kiosk.queries.visits import visit_by_queue_number, visit_by_token
 from kiosk.screening import desk
 from kiosk.screening.decisions import CLAIM_MINUTES, UNDECIDED
 from kiosk.tokens import token_from_scan
@@ -90,13 +90,12 @@ def find(code: str):
         text = form.query.data.strip()
         visit = None
         if re.fullmatch(r"\d{1,5}", text):
-            visit = db.session.scalars(sa.select(Visit).where(
-                Visit.drive_id == drive.id, Visit.site_id == site.id, Visit.queue_number == int(text))).first()
+            visit = visit_by_queue_number(db.session, drive.id, site.id, int(text))
             if visit is None:
                 error = _("No donor has queue number %(number)s at this site today.", number=int(text))
         else:
             token = token_from_scan(text)
-            visit = db.session.scalars(sa.select(Visit).where(Visit.token == token)).first() if token else None
+            visit = visit_by_token(db.session, token) if token else None
             if visit is None or visit.drive_id != drive.id:
                 error, visit = _("This code is not a pass for today's drive."), None
             elif visit.checked_in_at is None:

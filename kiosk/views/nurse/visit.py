@@ -14,9 +14,11 @@ from flask_login import current_user
 
 from kiosk import labels
 from kiosk.extensions import db
+from kiosk.errors import DomainError
 from kiosk.formatting import current_locale, format_number, local_today
 from kiosk.models import Drive, Screening, Site, Visit, utcnow
-from kiosk.screening import decisions as screenings
+from kiosk.queries.visits import screening_of_visit
+from kiosk.screening import decisions
 from kiosk.screening import desk
 from kiosk.screening.decisions import ScreeningError
 from kiosk.screening.engine import Suggestion, age_on, implausible_vitals
@@ -24,7 +26,8 @@ from kiosk.screening.messages import describe_consequence, describe_reason, rule
 from kiosk.screening.questionnaire import Questionnaire, load_questionnaire
 from kiosk.screening.rules import Vitals
 from kiosk.views.lookups import screening_rules
-from kiosk.views.nurse import audit_donor_page, bp, site_and_drive, visit_here
+from kiosk.views.nurse import audit_donor_page, bp, found_or_404, site_and_drive, visit_here
+from kiosk.views.refusals import CONFLICT_CODES, refused
 from kiosk.views.nurse.forms import (DECISION_LABELS, ClaimForm, OUTCOME_LABELS, REACTION_LABELS, STATUS_LABELS, VITAL_NAMES,
                                      CorrectDecisionForm, CorrectDonationForm, DonationForm, ScreeningForm, VoidForm,
                                      _number, vitals_from)
@@ -104,53 +107,56 @@ def _flag_kind(flag: dict[str, Any]) -> str:
 
 
 def visit_context(site: Site, drive: Drive, visit: Visit, *, form: Optional[ScreeningForm] = None,
-                   vitals: Optional[Vitals] = None, open_result=None, **extra) -> dict[str, Any]:
-    response = desk.latest_response(db.session, visit.id)
-    screening = screenings.current_screening(db.session, visit.id)
-    all_screenings = desk.screenings_of(db.session, visit.id)
-    donations = desk.donations_of(db.session, visit.id)
-    donation = next((d for d in reversed(donations) if not d.voided), None)
+                  vitals: Optional[Vitals] = None, open_result=None, **extra) -> dict[str, Any]:
+    """The donor's page: what desk.visit_record read, in words, with the forms that apply."""
+    record = desk.visit_record(db.session, visit)
+    screening = record.screening
     if screening is not None and screening.suggestion:
         suggestion = Suggestion.from_dict(screening.suggestion)
     else:
         if form is None:
             form = ScreeningForm(formdata=None, expected_version=str(visit.version))
         vitals = vitals if vitals is not None else vitals_from(form)
-        suggestion = _suggestion_for(visit, vitals)
+        suggestion = desk.suggestion_from(visit, record.response, record.last_donation, vitals, screening_rules(),
+                                          _questionnaire())
     donor = visit.donor
-    last_donation = desk.last_donation(db.session, visit)
-    last = last_donation.date if last_donation else None
-    drive_date = drive.drive_date
+    last = record.last_donation.date if record.last_donation else None
     context = {
-        "site": site, "drive": drive, "visit": visit, "donor": donor, "response": response,
-        "age": age_on(donor.date_of_birth, drive_date), "last_donation": last,
-        "days_since_last": (drive_date - last).days if last else None,
-        "flags": _flag_rows(response, suggestion), "suggestion": suggestion,
-        "reasons": _reason_rows(suggestion), "screening": screening, "screenings": all_screenings,
-        "donation": donation, "donations": donations, "form": form,
+        "site": site, "drive": drive, "visit": visit, "donor": donor, "response": record.response,
+        "age": age_on(donor.date_of_birth, drive.drive_date), "last_donation": last,
+        "days_since_last": (drive.drive_date - last).days if last else None,
+        "flags": _flag_rows(record.response, suggestion), "suggestion": suggestion,
+        "reasons": _reason_rows(suggestion), "screening": screening, "screenings": record.screenings,
+        "donation": record.donation, "donations": record.donations, "form": form,
         "status_labels": STATUS_LABELS, "decision_labels": DECISION_LABELS, "outcome_labels": OUTCOME_LABELS,
         "reaction_labels": REACTION_LABELS, "open_result": open_result,
         "channel_labels": {"kiosk": _("at the kiosk"), "phone": _("on the phone")},
-        "identity_labels": labels.IDENTITY_DOCUMENT,
-        "history": desk.history(db.session, visit, [s.id for s in all_screenings], [d.id for d in donations]),
+        "identity_labels": labels.IDENTITY_DOCUMENT, "history": record.history,
         "field_errors": {}, "conflict": None, "error": None, "today": local_today(),
         "open_correction": None, "claim_form": ClaimForm(), "mine": _is_mine(visit),
+        **_change_forms(visit, screening, record.donation),
     }
-    if screening is not None:
-        context.setdefault("correct_form", _correct_decision_form(screening))
-        context.setdefault("void_decision_form", VoidForm(formdata=None, expected_version=str(screening.version)))
-    if screening is not None and screening.decision == "accepted" and donation is None:
-        context["donation_form"] = DonationForm(formdata=None, volume_ml=str(screening.volume_ml or ""),
-                                                expected_version=str(visit.version))
-    if donation is not None:
-        context["correct_donation_form"] = CorrectDonationForm(
-            formdata=None, expected_version=str(donation.version), volume_ml=str(donation.volume_ml),
-            bag_number=donation.bag_number, outcome=donation.outcome, reaction=donation.reaction,
-            reaction_note=donation.reaction_note, certificate_serial=donation.certificate_serial)
-        context["void_donation_form"] = VoidForm(formdata=None, expected_version=str(donation.version))
     context.update(extra)
     return context
 
+
+def _change_forms(visit: Visit, screening: Optional[Screening], donation) -> dict[str, Any]:
+    """The forms that change what is recorded: correct or void the decision, record the
+    donation once the donor is accepted, correct or void the donation."""
+    forms: dict[str, Any] = {}
+    if screening is not None:
+        forms["correct_form"] = _correct_decision_form(screening)
+        forms["void_decision_form"] = VoidForm(formdata=None, expected_version=str(screening.version))
+    if screening is not None and screening.decision == "accepted" and donation is None:
+        forms["donation_form"] = DonationForm(formdata=None, volume_ml=str(screening.volume_ml or ""),
+                                              expected_version=str(visit.version))
+    if donation is not None:
+        forms["correct_donation_form"] = CorrectDonationForm(
+            formdata=None, expected_version=str(donation.version), volume_ml=str(donation.volume_ml),
+            bag_number=donation.bag_number, outcome=donation.outcome, reaction=donation.reaction,
+            reaction_note=donation.reaction_note, certificate_serial=donation.certificate_serial)
+        forms["void_donation_form"] = VoidForm(formdata=None, expected_version=str(donation.version))
+    return forms
 
 
 def _correct_decision_form(screening: Screening) -> CorrectDecisionForm:
@@ -173,14 +179,14 @@ def visit(code: str, visit_id: int):
     visit = visit_here(site, drive, visit_id)
     audit_donor_page(visit)
     open_result = None
-    if visit.status in screenings.UNDECIDED:
-        open_result = screenings.open_visit(db.session, visit_id=visit.id, nurse_id=current_user.staff.id, claim=False)
+    if visit.status in decisions.UNDECIDED:
+        open_result = decisions.open_visit(db.session, visit_id=visit.id, nurse_id=current_user.staff.id, claim=False)
     return render_visit(visit_context(site, drive, visit, open_result=open_result))
 
 
 def _is_mine(visit: Visit) -> bool:
     return (visit.opened_by_id == current_user.staff.id and visit.opened_at is not None
-            and utcnow() - visit.opened_at < dt.timedelta(minutes=screenings.CLAIM_MINUTES))
+            and utcnow() - visit.opened_at < dt.timedelta(minutes=decisions.CLAIM_MINUTES))
 
 
 @bp.post("/<code>/visit/<int:visit_id>/claim")
@@ -190,8 +196,8 @@ def claim(code: str, visit_id: int):
     visit = visit_here(site, drive, visit_id)
     if not ClaimForm().validate_on_submit():
         abort(400)
-    if visit.status in screenings.UNDECIDED:
-        screenings.open_visit(db.session, visit_id=visit.id, nurse_id=current_user.staff.id)
+    if visit.status in decisions.UNDECIDED:
+        decisions.open_visit(db.session, visit_id=visit.id, nurse_id=current_user.staff.id)
     return redirect(url_for("nurse.visit", code=site.code, visit_id=visit.id), code=303)
 
 
@@ -218,6 +224,8 @@ def suggest(code: str, visit_id: int):
 
 
 def error_response(site, drive, visit, code: str, status: int, error_details=None, **extra):
+    """The donor's page with the outcome code in words: a conflict (409) in its banner, a
+    refusal beside the field it is about, or at the top."""
     message = labels.error_text(code, error_details)
     field = ERROR_FIELDS.get(code)
     context = visit_context(site, drive, visit, **extra)
@@ -229,6 +237,28 @@ def error_response(site, drive, visit, code: str, status: int, error_details=Non
     else:
         context["error"] = message
     return render_visit(context, status)
+
+
+def refusal_answer(site: Site, drive: Drive, visit: Visit, error: DomainError, *, open_correction=None,
+                   form: Optional[ScreeningForm] = None, vitals: Optional[Vitals] = None,
+                   conflicts: frozenset[str] = CONFLICT_CODES, **change_forms):
+    """The donor's page again after the domain refused a write (kiosk.views.refusals rolls back).
+    A conflict shows the record as it is now with fresh change forms (the vitals typed stay, with
+    the visit's new version, to be saved again); any other refusal keeps the nurse's forms open."""
+    def render(status: int):
+        if status == 409:
+            if form is not None:
+                form.expected_version.data = str(visit.version)
+            return error_response(site, drive, visit, error.code, 409, form=form, vitals=vitals)
+        return error_response(site, drive, visit, error.code, 422, error_details=error.params,
+                              open_correction=open_correction, form=form, vitals=vitals, **change_forms)
+    return refused(error, render, conflicts)
+
+
+def not_saved(site: Site, drive: Drive, visit: Visit, **forms):
+    """The donor's page again with a form that did not validate (nothing was written): 422."""
+    return render_visit(visit_context(site, drive, visit, error=_("Nothing was saved: correct the highlighted fields."),
+                                      **forms), 422)
 
 
 def int_or_none(text: Optional[str]) -> Optional[int]:
@@ -252,11 +282,9 @@ def decide(code: str, visit_id: int):
     if unit_mistake:  # instead of "enter a whole number" or "cannot be right"
         form.haemoglobin_g_l.errors = [unit_mistake]
     if not valid or impossible or unit_mistake:
-        context = visit_context(site, drive, visit, form=form, vitals=vitals)
-        context["error"] = _("Nothing was saved: correct the highlighted fields.")
-        return render_visit(context, 422)
+        return not_saved(site, drive, visit, form=form, vitals=vitals)
     try:
-        screenings.record_decision(
+        decisions.record_decision(
             db.session, visit_id=visit.id, nurse_id=current_user.staff.id,
             expected_version=int_or_none(form.expected_version.data) or -1, vitals=vitals,
             decision=form.decision.data, volume_ml=int_or_none(form.volume_ml.data),
@@ -265,12 +293,7 @@ def decide(code: str, visit_id: int):
             nonce=form.nonce.data, identity_document=form.identity_document.data or None,
             checks_reason=form.checks_reason.data or "")
     except ScreeningError as error:
-        db.session.expire_all()
-        visit = db.session.get(Visit, visit_id)
-        if error.code == "version_conflict" or error.code == "already_decided":
-            form.expected_version.data = str(visit.version)
-            return error_response(site, drive, visit, "version_conflict", 409, form=form, vitals=vitals)
-        return error_response(site, drive, visit, error.code, 422, form=form, vitals=vitals, error_details=error.params)
+        return refusal_answer(site, drive, visit, error, form=form, vitals=vitals)
     return redirect(url_for("nurse.visit", code=site.code, visit_id=visit.id), code=303)
 
 
@@ -278,15 +301,12 @@ def decide(code: str, visit_id: int):
 def correct_decision(code: str, visit_id: int, screening_id: int):
     site, drive = site_and_drive(code)
     visit = visit_here(site, drive, visit_id)
-    screening = db.session.get(Screening, screening_id)
-    if screening is None or screening.visit_id != visit.id:
-        abort(404)
+    screening = found_or_404(screening_of_visit(db.session, visit.id, screening_id))
     form = CorrectDecisionForm()
     if not form.validate_on_submit():
-        return render_visit(visit_context(site, drive, visit, correct_form=form, open_correction="decision",
-                                            error=_("Nothing was saved: correct the highlighted fields.")), 422)
+        return not_saved(site, drive, visit, correct_form=form, open_correction="decision")
     try:
-        screenings.correct_decision(
+        decisions.correct_decision(
             db.session, screening_id=screening.id, staff_id=current_user.staff.id,
             expected_version=int_or_none(form.expected_version.data) or -1, decision=form.decision.data,
             volume_ml=int_or_none(form.volume_ml.data), deferral_until=form.deferral_until.data,
@@ -295,36 +315,22 @@ def correct_decision(code: str, visit_id: int, screening_id: int):
             identity_document=form.identity_document.data or "", checks_reason=form.checks_reason.data or "",
             rules=screening_rules())
     except ScreeningError as error:
-        return change_refused(site, drive, visit_id, error.code, "decision", correct_form=form,
-                               error_details=error.params)
+        return refusal_answer(site, drive, visit, error, open_correction="decision", correct_form=form)
     return redirect(url_for("nurse.visit", code=site.code, visit_id=visit.id), code=303)
-
-
-def change_refused(site, drive, visit_id, code, which, error_details=None, **forms):
-    db.session.expire_all()
-    visit = db.session.get(Visit, visit_id)
-    if code == "version_conflict":
-        return error_response(site, drive, visit, code, 409)
-    context_forms = {k: v for k, v in forms.items()}
-    return error_response(site, drive, visit, code, 422, error_details=error_details, open_correction=which,
-                           **context_forms)
 
 
 @bp.post("/<code>/visit/<int:visit_id>/decision/<int:screening_id>/void")
 def void_decision(code: str, visit_id: int, screening_id: int):
     site, drive = site_and_drive(code)
     visit = visit_here(site, drive, visit_id)
-    screening = db.session.get(Screening, screening_id)
-    if screening is None or screening.visit_id != visit.id:
-        abort(404)
+    screening = found_or_404(screening_of_visit(db.session, visit.id, screening_id))
     form = VoidForm()
     if not form.validate_on_submit():
-        return render_visit(visit_context(site, drive, visit, void_decision_form=form, open_correction="decision",
-                                            error=_("Nothing was saved: correct the highlighted fields.")), 422)
+        return not_saved(site, drive, visit, void_decision_form=form, open_correction="decision")
     try:
-        screenings.void_decision(db.session, screening_id=screening.id, staff_id=current_user.staff.id,
-                                 expected_version=int_or_none(form.expected_version.data) or -1,
-                                 reason=form.void_reason.data, nonce=form.nonce.data)
+        decisions.void_decision(db.session, screening_id=screening.id, staff_id=current_user.staff.id,
+                                expected_version=int_or_none(form.expected_version.data) or -1,
+                                reason=form.void_reason.data, nonce=form.nonce.data)
     except ScreeningError as error:
-        return change_refused(site, drive, visit_id, error.code, "decision", void_decision_form=form)
+        return refusal_answer(site, drive, visit, error, open_correction="decision", void_decision_form=form)
     return redirect(url_for("nurse.visit", code=site.code, visit_id=visit.id), code=303)

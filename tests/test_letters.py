@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from kiosk.certificates import letters_for
+from kiosk.letters import letters_for
 from kiosk.donations import DonationError, correct_donation, record_certificate_serial, record_donation
 from kiosk.donor_search import search_donors
 from kiosk.exports import COLUMNS, build_export
