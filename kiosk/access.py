@@ -12,12 +12,15 @@ from typing import Callable
 from flask import Flask, abort, current_app, redirect, request, url_for
 from flask_login import current_user
 
+from kiosk.enums import StaffRole
+
 
 class Access(str, Enum):
     PUBLIC = "public"  # anyone: landing page, health check, static files, the donor's own pass
     KIOSK = "kiosk"  # the unattended tablet by the entrance: no sign-in, no health answers shown
-    NURSE = "nurse"
-    ORGANISER = "organiser"
+    # The signed-in roles: a staff member's own role (kiosk.enums.StaffRole) is the rule it meets.
+    NURSE = StaffRole.NURSE.value
+    ORGANISER = StaffRole.ORGANISER.value
 
 
 _BLUEPRINT_RULES: dict[str | None, Access] = {}

@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 
 from kiosk import labels
 from kiosk.formatting import format_number
+from kiosk.inputs import DATE_FORMAT
 
 ACTIONS = {
     "kiosk_scan": _l("Pass scanned at the kiosk"),
@@ -133,7 +134,7 @@ def value_text(key: str, value: Any) -> str:
     if isinstance(value, str):
         if key in ("deferral_until", "drive_date"):
             try:
-                return dt.date.fromisoformat(value).strftime("%d/%m/%Y")
+                return dt.date.fromisoformat(value).strftime(DATE_FORMAT)
             except ValueError:
                 return value
         return str(VALUES.get(value, value))

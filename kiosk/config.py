@@ -19,12 +19,14 @@ class DefaultConfig:
     LANGUAGES = ("vi", "en")
     # Kiosk: back to the start screen after this many seconds without a touch.
     KIOSK_IDLE_SECONDS = 60
-    # The questionnaire's screens take a slow reader longer (question 5 is ~80 words).
-    KIOSK_QUESTIONNAIRE_IDLE_SECONDS = 180
+    # The questionnaire's screens take a slow reader longer (question 5 is ~80 words); with the
+    # "still there?" countdown, a questionnaire left alone frees the kiosk within 90 s: the next
+    # donor is standing behind.
+    KIOSK_QUESTIONNAIRE_IDLE_SECONDS = 75
     # Before any wipe, "are you still there?" counts down this long; a touch keeps the screen.
     KIOSK_STILL_THERE_SECONDS = 15
-    # The ticket (number and QR) stays until "Done", or this long without a touch.
-    KIOSK_TICKET_SECONDS = 120
+    # The ticket (number and QR) stays until "Done", the next scan, or this long without a touch.
+    KIOSK_TICKET_SECONDS = 30
     # Nurse sessions end after this many minutes without a request.
     NURSE_IDLE_MINUTES = 15
     # A sign-in ends this many hours after it began, however busy it has been.

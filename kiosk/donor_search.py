@@ -5,7 +5,6 @@ page asks `last_donation_for` what the 12-week interval should count from."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Optional
@@ -14,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from kiosk.models import Department, Donation, DonationOutcome, Donor, Drive, Screening, Site, Visit
-from kiosk.inputs import fold_diacritics
+from kiosk.inputs import fold_diacritics, phone_digits
 from kiosk.screening.rules import IntervalRule, load_rules
 
 SEARCH_LIMIT = 50
@@ -39,15 +38,6 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def normalise_phone(text: str) -> str:
-    digits = re.sub(r"[\s.\-()]", "", text)
-    if digits.startswith("+84"):
-        digits = "0" + digits[3:]
-    elif digits.startswith("84") and len(digits) == 11:
-        digits = "0" + digits[2:]
-    return digits
-
-
 def search_donors(session: Session, query: str, limit: int = SEARCH_LIMIT) -> list[DonorHit]:
     """By name (with or without diacritics, every word must appear), ID number, phone, or the
     serial number of an official certificate recorded on one of the donor's donations.
@@ -68,7 +58,7 @@ def search_donors(session: Session, query: str, limit: int = SEARCH_LIMIT) -> li
     )
     by_serial = Donor.id.in_(sa.select(Visit.donor_id).join(Donation, Donation.visit_id == Visit.id)
                              .where(Donation.certificate_serial == query.upper()))
-    digits = normalise_phone(query)
+    digits = phone_digits(query)
     if digits.isascii() and digits.isdigit():
         if len(digits) < 3:
             return []

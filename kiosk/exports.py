@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, aliased
 from kiosk import labels, recognition
 from kiosk.audit import record_audit
 from kiosk.database import write_transaction
+from kiosk.inputs import DATE_FORMAT, DATETIME_FORMAT
 from kiosk.models import (Department, Donation, Donor, Drive, QuestionnaireResponse, Screening, Site, Staff,
                           Visit)
 from kiosk.screening.questionnaire import Questionnaire, load_questionnaire, questionnaire_for
@@ -28,6 +29,8 @@ KINDS = ("visits", "screenings", "donations", "health", "recognition", "on_call"
 FORMATS = ("csv", "xlsx")
 # Excel opens a CSV as UTF-8 only when it starts with a byte order mark.
 BOM = "\ufeff"
+# A true flag (voided, a "yes" answer) as a cell says it; false is an empty cell.
+YES = "Có"
 # A cell starting with one of these is a formula to Excel ("CSV injection"): in a CSV, prefix a
 # quote; in an .xlsx, the cell is typed as text (no visible quote to survive a re-import).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -136,7 +139,7 @@ def _screenings(session: Session, drive_id: int, zone: ZoneInfo) -> list[list[An
     decisions = labels.vietnamese(labels.DECISION)
     return [[s.id, visit.id, donor.full_name, donor.id_number, department or "", site or "",
              decisions.get(s.decision, s.decision), s.volume_ml, s.deferral_until, nurse_name or "",
-             _local(s.created_at, zone), "Có" if s.voided else ""]
+             _local(s.created_at, zone), yes_cell(s.voided)]
             for s, visit, donor, department, site, nurse_name in session.execute(query)]
 
 
@@ -152,7 +155,7 @@ def _donations(session: Session, drive_id: int, zone: ZoneInfo) -> list[list[Any
     outcomes, reactions = labels.vietnamese(labels.OUTCOME), labels.vietnamese(labels.REACTION)
     return [[d.id, visit.id, donor.full_name, donor.id_number, department or "", site or "", d.bag_number,
              d.volume_ml, outcomes.get(d.outcome, d.outcome), reactions.get(d.reaction, d.reaction),
-             nurse_name or "", _local(d.created_at, zone), "Có" if d.voided else "", d.void_reason,
+             nurse_name or "", _local(d.created_at, zone), yes_cell(d.voided), d.void_reason,
              d.certificate_serial]
             for d, visit, donor, department, site, nurse_name in session.execute(query)]
 
@@ -221,21 +224,25 @@ def _question(questionnaire: Questionnaire, item_id: str, details: dict[str, Any
     when = details.get(item_id + "#date")
     if when:
         try:
-            added.append(dt.date.fromisoformat(str(when)).strftime("%d/%m/%Y"))
+            added.append(dt.date.fromisoformat(str(when)).strftime(DATE_FORMAT))
         except ValueError:
             pass
     return f"{text} ({', '.join(added)})" if added else text
+
+
+def yes_cell(flag: bool) -> str:
+    return YES if flag else ""
 
 
 def csv_cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, dt.datetime):
-        return value.strftime("%d/%m/%Y %H:%M")
+        return value.strftime(DATETIME_FORMAT)
     if isinstance(value, dt.date):
-        return value.strftime("%d/%m/%Y")
+        return value.strftime(DATE_FORMAT)
     if isinstance(value, bool):
-        return "Có" if value else ""
+        return yes_cell(value)
     if isinstance(value, float):
         return f"{value:g}"
     if isinstance(value, int):

@@ -7,6 +7,8 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
 
+from kiosk.inputs import DATE_FORMAT, DATETIME_FORMAT
+
 
 def local_zone() -> ZoneInfo:
     return ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
@@ -30,7 +32,7 @@ def format_date(value: dt.date | dt.datetime | None) -> str:
         return ""
     if isinstance(value, dt.datetime):
         value = to_local(value)
-    return value.strftime("%d/%m/%Y")
+    return value.strftime(DATE_FORMAT)
 
 
 def format_time(value: dt.datetime | None) -> str:
@@ -38,7 +40,7 @@ def format_time(value: dt.datetime | None) -> str:
 
 
 def format_datetime(value: dt.datetime | None) -> str:
-    return "" if value is None else to_local(value).strftime("%d/%m/%Y %H:%M")
+    return "" if value is None else to_local(value).strftime(DATETIME_FORMAT)
 
 
 def current_locale() -> str:

@@ -12,6 +12,15 @@ from sqlalchemy.orm import Session
 
 from kiosk.models import DonationOutcome, Drive, TallyCounter
 
+# The unit blood is counted in ("đơn vị 250 ml"): a 350-ml bag is 1.4 units, a 450-ml bag 1.8.
+EQUIVALENT_UNIT_ML = 250
+
+
+def in_units(volume_ml: float) -> float:
+    """A volume in 250-ml units, to one decimal place."""
+    return round(volume_ml / EQUIVALENT_UNIT_ML, 1)
+
+
 COUNTERS = ("checked_in", "screened", "deferred", "bags", "volume_ml", "incomplete")
 
 
@@ -174,7 +183,7 @@ def _assemble(session: Session, drive: sa.Row, site_id: Optional[int], figures: 
     by_department.sort(key=lambda d: (-d["bags"], -d["volume_ml"], d["name"]))
 
     return totals | {
-        "equivalent_250": round(totals["volume_ml"] / 250, 1),
+        "equivalent_250": in_units(totals["volume_ml"]),
         "target_bags": drive.target_bags,
         "revision": drive.revision,
         "drive_bags": sum(value["bags"] for value in figures.values()),

@@ -19,6 +19,9 @@ from kiosk.extensions import db
 # import it again as `tests.conftest`.
 from tests.support.postgres import ON_POSTGRES, POSTGRES
 
+# Fixtures that live beside the helpers they go with, in tests/support/, offered to every test.
+pytest_plugins = ["tests.support.decisions"]
+
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 SAMPLE_ROSTER = SHARED / "data" / "roster-sample.csv"
 NURSE_PASSWORD = "y-ta-mat-khau-1"
@@ -213,6 +216,12 @@ def demo(app):
     return {"drive_id": drive_id, "nurse": "yta", "organiser": "bantochuc", "sites": ("XNC", "CSCD")}
 
 
+@pytest.fixture
+def drive_id(app_ctx, demo) -> int:
+    """The demo drive's id, the test running inside an app context (for tests of domain functions)."""
+    return demo["drive_id"]
+
+
 class AuthActions:
     def __init__(self, client):
         self._client = client
@@ -244,6 +253,32 @@ def today() -> dt.date:
     from zoneinfo import ZoneInfo
 
     return dt.datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _url_builders_compiled_once():
+    """Each test makes an app, and each app's 250-odd URL rules compiled their URL builders anew
+    (Python source through ast and compile()): most of an app's making, ~0.5 s a test under load.
+    A builder is a plain function of the rule (bound to each rule object afterwards), so the
+    tests compile each once. Werkzeug's own code, only remembered; skipped if Werkzeug changes."""
+    from werkzeug.routing.rules import Rule
+
+    compile_builder = getattr(Rule, "_compile_builder", None)
+    if compile_builder is None:
+        yield
+        return
+    builders: dict = {}
+
+    def compiled_once(rule, append_unknown=True):
+        key = (rule.rule, append_unknown, tuple(rule._trace),
+               tuple(sorted((name, repr(value)) for name, value in (rule.defaults or {}).items())))
+        if key not in builders:
+            builders[key] = compile_builder(rule, append_unknown)
+        return builders[key]
+
+    Rule._compile_builder = compiled_once
+    yield
+    Rule._compile_builder = compile_builder
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -15,6 +15,7 @@ def test_every_endpoint_has_a_rule(app):
     assert missing == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("who", ["anonymous", "nurse", "organiser"])
 def test_staff_routes_refuse_the_wrong_people(app, client, auth, demo, who):
     if who == "nurse":

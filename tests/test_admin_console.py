@@ -8,12 +8,8 @@ import sqlalchemy as sa
 from kiosk.extensions import db
 from kiosk.models import (AuditLog, Department, Donation, Donor, Drive, DriveStatus, Site, Staff, Visit)
 from tests.conftest import SAMPLE_ROSTER
-from tests.test_admin_activity import simulate_day
-
-
-def token(client) -> str:
-    page = client.get("/admin/drives").get_data(as_text=True)
-    return re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+from tests.support.pages import console_csrf
+from tests.support.simulated_day import simulate_day
 
 
 def fingerprint(client, url: str) -> str:
@@ -42,7 +38,7 @@ def test_every_console_page_opens(client, auth, demo, app):
 
 def test_creating_a_drive_and_one_open_drive_per_site(client, auth, demo, app):
     auth.as_organiser()
-    csrf = token(client)
+    csrf = console_csrf(client)
     with app.app_context():
         xnc = db.session.scalars(sa.select(Site.id).where(Site.code == "XNC")).one()
     form = {"csrf_token": csrf, "name": "Hành trình Đỏ – đợt 2", "drive_date": "2026-12-01", "target_bags": "150",
@@ -63,7 +59,7 @@ def test_creating_a_drive_and_one_open_drive_per_site(client, auth, demo, app):
 
 def test_closing_a_drive_then_changing_it_needs_a_reason(client, auth, demo, app):
     auth.as_organiser()
-    csrf, d = token(client), demo["drive_id"]
+    csrf, d = console_csrf(client), demo["drive_id"]
     with app.app_context():
         sites = [str(s) for s in db.session.scalars(sa.select(Site.id))]
     base = {"csrf_token": csrf, "name": "Hành trình Đỏ 2026", "drive_date": "2026-11-21", "target_bags": "200",
@@ -88,7 +84,7 @@ def test_closing_a_drive_then_changing_it_needs_a_reason(client, auth, demo, app
 
 def test_a_stale_form_does_not_overwrite_a_newer_change(client, auth, demo, app):
     auth.as_organiser()
-    csrf = token(client)
+    csrf = console_csrf(client)
     stale = fingerprint(client, "/admin/sites/1/edit")
     assert client.post("/admin/sites/1/edit", data={"csrf_token": csrf, "code": "XNC", "name": "Hội trường A",
                                                     "address": "", "fingerprint": stale}).status_code == 303
@@ -101,7 +97,7 @@ def test_a_stale_form_does_not_overwrite_a_newer_change(client, auth, demo, app)
 
 def test_sites_and_nested_departments(client, auth, demo, app):
     auth.as_organiser()
-    csrf = token(client)
+    csrf = console_csrf(client)
     assert client.post("/admin/sites", data={"csrf_token": csrf, "code": "pc08", "name": "Hội trường PC08"}).status_code == 303
     assert client.post("/admin/sites", data={"csrf_token": csrf, "code": "PC08", "name": "Trùng"}).status_code == 422
     assert client.post("/admin/sites", data={"csrf_token": csrf, "code": "a b", "name": "x"}).status_code == 422
@@ -127,7 +123,7 @@ def _name(app, department_id):
 
 def test_staff_accounts_create_reset_disable(client, auth, demo, app):
     auth.as_organiser()
-    csrf = token(client)
+    csrf = console_csrf(client)
     short = client.post("/admin/staff", data={"csrf_token": csrf, "username": "yta3", "display_name": "Y tá Lan",
                                               "role": "nurse", "password": "ngan", "confirm": "ngan"})
     assert short.status_code == 422
@@ -166,7 +162,7 @@ def test_staff_accounts_create_reset_disable(client, auth, demo, app):
 
 def test_roster_upload_shows_bad_lines_then_imports_in_one_go(client, auth, demo, app):
     auth.as_organiser()
-    csrf, d = token(client), demo["drive_id"]
+    csrf, d = console_csrf(client), demo["drive_id"]
     text = SAMPLE_ROSTER.read_text(encoding="utf-8").splitlines()
     bad = text[:6] + ["Trần Văn Tám,31/02/1990,Nam,123,0912345678,Phòng PC08,,,"] + text[6:12]
     body = ("\ufeff" + "\n".join(bad) + "\n").encode("utf-8")
@@ -202,7 +198,7 @@ def test_roster_upload_shows_bad_lines_then_imports_in_one_go(client, auth, demo
 
 def test_roster_upload_refuses_a_file_it_cannot_read(client, auth, demo):
     auth.as_organiser()
-    csrf, d = token(client), demo["drive_id"]
+    csrf, d = console_csrf(client), demo["drive_id"]
     for name, body in (("danh-sach.pdf", b"%PDF-1.4"), ("danh-sach.csv", "Tên,Tuổi\nA,3\n".encode()),
                        ("danh-sach.xlsx", b"not a zip"), ("danh-sach.csv", "Họ và tên\n".encode("cp1258", "replace") + b"\xff")):
         response = client.post(f"/admin/drives/{d}/roster", data={"csrf_token": csrf, "roster": (io.BytesIO(body), name)},
@@ -214,7 +210,7 @@ def test_a_closed_drives_donation_is_corrected_with_a_reason(client, auth, demo,
     from kiosk import tally
 
     auth.as_organiser()
-    csrf = token(client)
+    csrf = console_csrf(client)
     with app.app_context():
         activity = simulate_day(demo["drive_id"], arrivals=3)
         db.session.get(Drive, demo["drive_id"]).status = DriveStatus.CLOSED
@@ -245,7 +241,7 @@ def test_a_closed_drives_donation_is_corrected_with_a_reason(client, auth, demo,
 
 def test_donor_search_keeps_the_query_out_of_the_url(client, auth, demo, app):
     auth.as_organiser()
-    csrf = token(client)
+    csrf = console_csrf(client)
     with app.app_context():
         donor = db.session.scalars(sa.select(Donor).order_by(Donor.id)).first()
         folded = donor.name_search
@@ -262,7 +258,7 @@ def test_donor_search_keeps_the_query_out_of_the_url(client, auth, demo, app):
 def test_a_search_too_long_is_told_once(client, auth, demo):
     """Under the field on the full page; in the results when only they are swapped in (htmx)."""
     auth.as_organiser()
-    csrf = token(client)
+    csrf = console_csrf(client)
     full = client.post("/admin/donors", data={"csrf_token": csrf, "q": "a" * 101}).get_data(as_text=True)
     assert full.count("Tối đa 100 ký tự.") == 1
     swapped = client.post("/admin/donors", data={"csrf_token": csrf, "q": "a" * 101}, headers={"HX-Request": "true"})
@@ -344,7 +340,7 @@ def test_thank_you_letters_download_as_a_pdf(client, auth, demo, app, tmp_path):
 def test_a_password_far_too_long_is_told_so_not_asked_for_more(client, auth, demo):
     auth.as_organiser()
     long = "x" * 300
-    response = client.post("/admin/staff", data={"csrf_token": token(client), "username": "yta4", "display_name": "Y tá",
+    response = client.post("/admin/staff", data={"csrf_token": console_csrf(client), "username": "yta4", "display_name": "Y tá",
                                                   "role": "nurse", "password": long, "confirm": long})
     page = response.get_data(as_text=True)
     assert response.status_code == 422

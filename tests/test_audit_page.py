@@ -2,43 +2,14 @@
 and day, as GET parameters that carry no donor's data."""
 from __future__ import annotations
 
-import datetime as dt
 import re
 from urllib.parse import parse_qs, urlparse
 
 import sqlalchemy as sa
 
-from kiosk.audit import record_audit
 from kiosk.extensions import db
-from kiosk.formatting import local_zone
-from kiosk.models import AuditLog, Staff
-
-
-def _fill_log(app, drive_id: int) -> dict:
-    """300 entries over two local days: kiosk scans, the organiser's changes, a nurse's decisions."""
-    with app.app_context():
-        organiser = db.session.scalars(sa.select(Staff).where(Staff.username == "bantochuc")).one()
-        nurse = db.session.scalars(sa.select(Staff).where(Staff.username == "yta")).one()
-        today = dt.datetime.now(local_zone()).replace(hour=9, minute=0, second=0, microsecond=0)
-        yesterday = today - dt.timedelta(days=1)
-        for i in range(300):
-            day = yesterday if i < 120 else today
-            at = (day + dt.timedelta(minutes=i)).astimezone(dt.timezone.utc).replace(tzinfo=None)
-            if i % 3 == 0:
-                entry = record_audit(db.session, "kiosk_scan", actor="kiosk:XNC", entity="visit", entity_id=i,
-                                     drive_id=drive_id)
-            elif i % 3 == 1:
-                entry = record_audit(db.session, "screening_decision", staff_id=nurse.id, entity="screening",
-                                     entity_id=i, drive_id=drive_id, new={"decision": "accepted"})
-            else:
-                entry = record_audit(db.session, "drive_updated", staff_id=organiser.id, entity="drive",
-                                     entity_id=drive_id, drive_id=drive_id, old={"target_bags": i},
-                                     new={"target_bags": i + 1}, reason=f"lần {i}")
-            entry.at = at
-        db.session.commit()
-        before = db.session.scalar(sa.select(sa.func.count(AuditLog.id)).where(AuditLog.drive_id == drive_id))
-        return {"nurse": nurse.id, "organiser": organiser.id, "today": today.date(), "yesterday": yesterday.date(),
-                "total": before}
+from kiosk.models import AuditLog
+from tests.support.audit import fill_audit_log
 
 
 def rows(page: str) -> int:
@@ -49,7 +20,7 @@ def rows(page: str) -> int:
 def test_the_audit_log_pages_and_filters(app, client, auth, demo):
     auth.as_organiser()
     drive_id = demo["drive_id"]
-    log = _fill_log(app, drive_id)
+    log = fill_audit_log(app, drive_id)
     url = f"/admin/drives/{drive_id}/audit"
 
     first = client.get(url).get_data(as_text=True)
@@ -95,16 +66,15 @@ def test_the_audit_log_pages_and_filters(app, client, auth, demo):
 def test_the_console_audit_log_shows_no_vitals_or_screening_reasons(app, client, auth, demo):
     # README: health answers, vitals and screening reasons are only in the health export (a
     # separate, confirmed and audited download); the console's audit log listed them all.
-    from tests.support.donors import check_in, pick_donor
-    from tests.test_nurse_views import _decide
+    from tests.support.donors import check_in, decide, pick_donor
 
     visit_id = pick_donor(app, "XNC")
     check_in(app, visit_id, "XNC")
     assert auth.as_nurse().status_code == 303
     donor = {"visit_id": visit_id, "url": f"/nurse/XNC/visit/{visit_id}"}
-    response = _decide(client, donor, decision="deferred_temporary", deferral_until="01/06/2030",
-                       reason="Huyết áp cao bất thường", weight_kg="57,5", haemoglobin_g_l="131",
-                       override_reason="Người hiến kể chóng mặt sáng nay")
+    response = decide(client, donor, decision="deferred_temporary", deferral_until="01/06/2030",
+                      reason="Huyết áp cao bất thường", weight_kg="57,5", haemoglobin_g_l="131",
+                      override_reason="Người hiến kể chóng mặt sáng nay")
     assert response.status_code == 303, response.get_data(as_text=True)
     history = client.get(donor["url"]).get_data(as_text=True)
     assert "57,5" in history and "Huyết áp cao bất thường" in history  # the nurse still sees it all

@@ -121,6 +121,7 @@ def test_a_browser_the_nurse_signed_in_on_is_not_locked_out_by_others(app, demo,
     assert AuthActions(laptop).as_nurse().status_code == 303
 
 
+@pytest.mark.slow
 def test_one_address_is_throttled_across_accounts(app, client, auth, demo, clock):
     for number in range(20):
         auth.sign_in(f"guess{number}", "guess")

@@ -47,6 +47,7 @@ class Tablet:
             return response.read().decode()
 
 
+@pytest.mark.slow
 def test_twenty_simultaneous_check_ins_get_consecutive_numbers(app, served):
     questionnaire = load_questionnaire()
     with app.app_context():

@@ -21,8 +21,8 @@ from kiosk.screening.decisions import ScreeningError
 from kiosk.screening.questionnaire import load_questionnaire
 from kiosk.screening.rules import load_rules
 from kiosk.tokens import new_nonce
-from tests.test_donations import drive_id, figures, nurse_id, ready_visits, record  # noqa: F401  (fixtures)
-from tests.test_screenings import ELIGIBLE, setup  # noqa: F401  (fixtures)
+from tests.support.decisions import ELIGIBLE
+from tests.support.donations import figures, nurse_id, ready_visits, record
 
 QUESTIONNAIRE = load_questionnaire()
 DAY_START = dt.datetime(2000, 1, 1)

@@ -10,7 +10,8 @@ from tests.support.drive import build_drive
 from tests.support.invariants import integrity
 from tests.support.runners import crash_rounds
 
-pytestmark = pytest.mark.sqlite_only  # SQLite's journal and recovery; PostgreSQL recovers by its own WAL
+pytestmark = [pytest.mark.sqlite_only,  # SQLite's journal and recovery; PostgreSQL recovers by its own WAL
+              pytest.mark.slow]
 
 
 def test_five_kills_under_write_load_lose_nothing_answered(tmp_path, migrated_template):

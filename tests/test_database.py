@@ -78,14 +78,23 @@ def test_write_transactions_begin_immediate(app, tmp_path):
 
 
 def test_read_transactions_do_not_take_the_write_lock(app):
+    """While a read transaction is open (it has read the schema), another connection still takes
+    the write lock at once: reads BEGIN deferred. This fails if reads BEGIN IMMEDIATE."""
     with app.app_context():
-        db.session.execute(sa.text("SELECT 1"))
+        db.session.execute(sa.text("SELECT count(*) FROM sqlite_master"))
+        reader = db.session.connection().connection.dbapi_connection
+        assert reader.in_transaction  # else the test would prove nothing
         other = sqlite3.connect(app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///"), timeout=0.1,
                                 isolation_level=None)
-        other.execute("BEGIN IMMEDIATE")
-        other.execute("ROLLBACK")
-        other.close()
-        db.session.rollback()
+        try:
+            other.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as error:
+            pytest.fail(f"the read transaction holds the write lock: {error}")
+        finally:
+            locked_by_other = other.in_transaction
+            other.close()
+            db.session.rollback()
+        assert locked_by_other
 
 
 def test_begin_write_after_a_read_starts_a_new_immediate_transaction(app):
@@ -173,6 +182,7 @@ def _start_writer(instance, mode, threads=1, writes=1):
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
 
 
+@pytest.mark.slow
 def test_two_processes_writing_at_once_take_turns_and_never_meet_a_locked_database(app, tmp_path):
     import json
     import os

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from kiosk.extensions import db
 from kiosk.models import Donor, Drive, DriveStatus, Site, Visit
-from tests.test_donations import ready_visits, record
+from tests.support.donations import ready_visits, record
 
 
 @pytest.fixture

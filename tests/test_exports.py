@@ -12,7 +12,7 @@ from kiosk.exports import COLUMNS, build_export, csv_cell, to_csv, to_xlsx
 from kiosk.extensions import db
 from kiosk.models import AuditLog, Department, Donation, Donor, Drive, Site, Visit
 from kiosk.screening.questionnaire import load_questionnaire
-from tests.test_admin_activity import simulate_day
+from tests.support.simulated_day import simulate_day
 
 ZONE = __import__("zoneinfo").ZoneInfo("Asia/Ho_Chi_Minh")
 HEALTH_COLUMNS = {"Câu trả lời “có”", "Cân nặng (kg)", "Hemoglobin (g/L)", "Lý do", "Cần lưu ý"}

@@ -14,9 +14,8 @@ from kiosk.extensions import db
 from kiosk.models import Department, Donor, Drive, Screening, Staff
 from kiosk.tokens import new_nonce
 from kiosk.views.fields import CleanForm, DateTextField
-from tests.support.donors import check_in, nonce, pick_donor
+from tests.support.donors import GOOD_VITALS, check_in, nonce, pick_donor
 from tests.support.pages import csrf_from, hidden_value
-from tests.test_nurse_views import GOOD_VITALS
 
 HX = {"HX-Request": "true"}
 

@@ -38,6 +38,9 @@ from kiosk.extensions import db
 from tests.conftest import NURSE_PASSWORD, ORGANISER_PASSWORD, make_app, make_app_on_copy
 from tests.support.postgres import ON_POSTGRES, POSTGRES
 
+# Every field of every form and every page, with hostile input: minutes, so out of the quick loop.
+pytestmark = pytest.mark.slow
+
 VIETNAMESE_ONLY = set("ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ")
 VIETNAMESE_ONLY |= {letter.upper() for letter in VIETNAMESE_ONLY}
 ENGLISH_ERRORS = ("The request could not be understood.", "Please sign in to continue.",

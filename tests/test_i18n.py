@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PO = ROOT / "kiosk" / "translations" / "vi" / "LC_MESSAGES" / "messages.po"
 
 
+@pytest.mark.slow
 def test_every_string_has_a_vietnamese_translation(tmp_path):
     pot = tmp_path / "messages.pot"
     subprocess.run([sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg", "-k", "_l",

@@ -3,7 +3,7 @@ import datetime as dt
 
 import pytest
 
-from kiosk.inputs import clean_name, clean_text, digits_only, fold_diacritics, parse_date
+from kiosk.inputs import clean_name, clean_text, digits_only, fold_diacritics, parse_date, phone_digits
 
 
 pytestmark = pytest.mark.database_free  # the PostgreSQL pass leaves it out (tools/test.sh)
@@ -50,3 +50,13 @@ def test_names_are_title_cased_whatever_the_keyboard():
 ])
 def test_digits_are_ascii_after_nfkc(typed, expected):
     assert digits_only(typed) == expected
+
+
+@pytest.mark.parametrize("typed, stored", [
+    ("+84 912 345 678", "0912345678"), ("84912345678", "0912345678"), ("0912.345.678", "0912345678"),
+    ("(091) 234-5678", "0912345678"), ("０９１２３４５６７８", "0912345678"),
+    ("912345678", "912345678"),  # a dropped 0 is the roster's to repair, from a number cell
+    ("8491234567", "8491234567"),  # ten digits after 84: no country code
+    ("không có", "khôngcó"), ("", "")])
+def test_a_phone_number_is_read_one_way_everywhere(typed, stored):
+    assert phone_digits(typed) == stored

@@ -404,14 +404,32 @@ def test_the_last_screen_checks_every_screen_again(client, app, demo):
         assert db.session.scalar(sa.select(sa.func.count()).select_from(QuestionnaireResponse)) == 0
 
 
-def test_none_of_these_answers_the_whole_question_no_and_moves_on(client, app, demo):
+def test_none_of_these_answers_the_rest_of_the_question_no_and_moves_on(client, app, demo):
+    kiosk_session, groups = _at_the_questions(client, app)
+    step = _screen(groups, "5")
+    data = {"ks": kiosk_session, "step": str(step), "action": "none"}
+    body = client.post("/kiosk/XNC/questionnaire", data=data, headers=HX).get_data(as_text=True)
+    assert f'data-step="questionnaire-{step + 1}"' in body
+    carried = dict(re.findall(r'<input type="hidden" name="(q5\.[a-z_]+)" value="(yes|no)">', body))
+    assert carried == {item.id: "no" for item in groups[step].items}
+
+
+def test_none_of_these_never_overwrites_a_yes(client, app, demo):
+    """A donor taps "Có" on an item, then the shortcut out of habit: the "yes" stays, the rest is
+    "no", and the screen is left as with "Tiếp" (issue 19: a declared deferral reached no nurse)."""
     kiosk_session, groups = _at_the_questions(client, app)
     step = _screen(groups, "5")
     data = {"ks": kiosk_session, "step": str(step), "action": "none", "q5.tattoo": "yes"}
     body = client.post("/kiosk/XNC/questionnaire", data=data, headers=HX).get_data(as_text=True)
     assert f'data-step="questionnaire-{step + 1}"' in body
     carried = dict(re.findall(r'<input type="hidden" name="(q5\.[a-z_]+)" value="(yes|no)">', body))
-    assert carried == {item.id: "no" for item in groups[step].items}
+    assert carried == {item.id: "yes" if item.id == "q5.tattoo" else "no" for item in groups[step].items}
+    # Back on that screen the shortcut is off, and says why.
+    back = {"ks": kiosk_session, "step": str(step + 1), "action": "back", **{k: v for k, v in carried.items()}}
+    body = client.post("/kiosk/XNC/questionnaire", data=back, headers=HX).get_data(as_text=True)
+    assert f'data-step="questionnaire-{step}"' in body
+    assert re.search(r"<button[^>]*data-q-none[^>]*disabled", body)
+    assert "Bạn đã chọn “Có” ở trên" in body
     # The confirmation cannot be answered that way.
     last = len(groups) - 1
     data = {"ks": kiosk_session, "step": str(last), "action": "none", **_all_answered(groups), "consent": "no"}

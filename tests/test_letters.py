@@ -11,7 +11,7 @@ from kiosk.donor_search import search_donors
 from kiosk.exports import COLUMNS, build_export
 from kiosk.extensions import db
 from kiosk.models import AuditLog, Donation, Drive, Visit
-from tests.test_donations import nonce, nurse_id, ready_visits, record
+from tests.support.donations import nonce, nurse_id, ready_visits, record
 
 ZONE = __import__("zoneinfo").ZoneInfo("Asia/Ho_Chi_Minh")
 

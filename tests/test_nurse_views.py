@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from kiosk.extensions import db
 from kiosk.models import AuditLog, Donation, Drive, Screening, Site, Staff, StaffRole, Visit, VisitStatus
 from tests.conftest import NURSE_PASSWORD
-from tests.support.donors import GOOD_VITALS, check_in, nonce, pick_donor
+from tests.support.donors import GOOD_VITALS, check_in, decide, nonce, pick_donor
 from tests.support.pages import csrf_from, hidden_value
 
 
@@ -25,15 +25,6 @@ def donor(app, demo):
     visit_id = pick_donor(app, "XNC")
     number = check_in(app, visit_id, "XNC")
     return {"visit_id": visit_id, "queue_number": number, "url": f"/nurse/XNC/visit/{visit_id}"}
-
-
-def _decide(client, donor, **fields):
-    page = client.get(donor["url"]).get_data(as_text=True)
-    data = {"csrf_token": csrf_from(page), "nonce": nonce(),
-            "expected_version": hidden_value(page, "screening-form", "expected_version"), **GOOD_VITALS,
-            "identity_document": "cccd"}
-    data.update(fields)
-    return client.post(donor["url"] + "/decision", data=data)
 
 
 def test_the_queue_lists_todays_check_ins_by_number(nurse, donor):
@@ -92,7 +83,7 @@ def test_opening_a_donor_claims_it_and_shows_the_facts(app, nurse, donor):
 
 
 def test_acceptance_then_a_donation_counts_one_bag(app, nurse, donor):
-    response = _decide(nurse, donor, decision="accepted", volume_ml="350")
+    response = decide(nurse, donor, decision="accepted", volume_ml="350")
     assert response.status_code == 303, response.get_data(as_text=True)
     page = nurse.get(donor["url"]).get_data(as_text=True)
     data = {"csrf_token": csrf_from(page), "nonce": nonce(),
@@ -113,7 +104,7 @@ def test_acceptance_then_a_donation_counts_one_bag(app, nurse, donor):
 
 
 def test_an_impossible_value_is_refused_next_to_its_field(app, nurse, donor):
-    response = _decide(nurse, donor, decision="accepted", volume_ml="350", pulse_per_min="900")
+    response = decide(nurse, donor, decision="accepted", volume_ml="350", pulse_per_min="900")
     assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert 'id="pulse_per_min-error">' in page and "20" in page.split('id="pulse_per_min-error">')[1][:120]
@@ -135,11 +126,11 @@ def test_the_suggestion_follows_the_vitals(nurse, donor):
 
 
 def test_a_deferral_needs_a_reason_and_a_return_date(app, nurse, donor, today):
-    response = _decide(nurse, donor, decision="deferred_temporary", haemoglobin_g_l="110")
+    response = decide(nurse, donor, decision="deferred_temporary", haemoglobin_g_l="110")
     assert response.status_code == 422
     until = (today + dt.timedelta(days=30)).isoformat()
-    response = _decide(nurse, donor, decision="deferred_temporary", haemoglobin_g_l="110", deferral_until=until,
-                       reason="Hb thấp")
+    response = decide(nurse, donor, decision="deferred_temporary", haemoglobin_g_l="110", deferral_until=until,
+                      reason="Hb thấp")
     assert response.status_code == 303
     with app.app_context():
         screening = db.session.scalars(sa.select(Screening)).one()
@@ -148,11 +139,11 @@ def test_a_deferral_needs_a_reason_and_a_return_date(app, nurse, donor, today):
 
 
 def test_going_against_the_suggestion_needs_a_written_reason(app, nurse, donor):
-    response = _decide(nurse, donor, decision="accepted", volume_ml="350", haemoglobin_g_l="110")
+    response = decide(nurse, donor, decision="accepted", volume_ml="350", haemoglobin_g_l="110")
     assert response.status_code == 422
     assert 'id="override_reason-error">' in response.get_data(as_text=True)
-    response = _decide(nurse, donor, decision="accepted", volume_ml="250", haemoglobin_g_l="110",
-                       override_reason="Đo lại bằng máy khác: 125 g/L")
+    response = decide(nurse, donor, decision="accepted", volume_ml="250", haemoglobin_g_l="110",
+                      override_reason="Đo lại bằng máy khác: 125 g/L")
     assert response.status_code == 303
     with app.app_context():
         assert db.session.scalars(sa.select(Screening)).one().override_reason.startswith("Đo lại")
@@ -163,8 +154,8 @@ def test_a_stale_save_is_refused_with_409(app, nurse, donor):
     stale = {"csrf_token": csrf_from(page), "nonce": nonce(),
              "expected_version": hidden_value(page, "screening-form", "expected_version"), **GOOD_VITALS,
              "decision": "accepted", "volume_ml": "350"}
-    assert _decide(nurse, donor, decision="deferred_permanent", reason="HBsAg dương tính",
-                   hbsag="positive").status_code == 303
+    assert decide(nurse, donor, decision="deferred_permanent", reason="HBsAg dương tính",
+                  hbsag="positive").status_code == 303
     response = nurse.post(donor["url"] + "/decision", data=stale)
     assert response.status_code == 409
     assert 'id="conflict"' in response.get_data(as_text=True)
@@ -173,7 +164,7 @@ def test_a_stale_save_is_refused_with_409(app, nurse, donor):
 
 
 def test_a_correction_keeps_the_old_values_in_the_audit_log(app, nurse, donor, today):
-    assert _decide(nurse, donor, decision="accepted", volume_ml="350").status_code == 303
+    assert decide(nurse, donor, decision="accepted", volume_ml="350").status_code == 303
     page = nurse.get(donor["url"]).get_data(as_text=True)
     with app.app_context():
         screening_id = db.session.scalars(sa.select(Screening.id)).one()
@@ -374,7 +365,7 @@ def test_a_drive_dated_31_12_9999_does_not_break_the_nurse_pages(app, nurse, don
 
 def test_the_decision_summary_writes_the_weight_with_a_vietnamese_decimal_comma(nurse, donor):
     # The form asks "ví dụ 58,5" and the history says "55,5": the summary under the decision too.
-    response = _decide(nurse, donor, decision="accepted", volume_ml="350", weight_kg="55,5")
+    response = decide(nurse, donor, decision="accepted", volume_ml="350", weight_kg="55,5")
     assert response.status_code == 303, response.get_data(as_text=True)
     page = nurse.get(donor["url"]).get_data(as_text=True)
     assert "55,5 kg" in page and "55.5 kg" not in page
@@ -383,7 +374,7 @@ def test_the_decision_summary_writes_the_weight_with_a_vietnamese_decimal_comma(
 def test_correcting_a_decision_after_the_donation_keeps_the_typed_correction(app, nurse, donor, today):
     """A donation stands: changing "accepted" to a deferral is refused as the nurse's to fix (422,
     her typed correction kept), not as a record someone else changed (409): she sees the donation."""
-    assert _decide(nurse, donor, decision="accepted", volume_ml="350").status_code == 303
+    assert decide(nurse, donor, decision="accepted", volume_ml="350").status_code == 303
     page = nurse.get(donor["url"]).get_data(as_text=True)
     assert nurse.post(donor["url"] + "/donation", data={
         "csrf_token": csrf_from(page), "nonce": nonce(), "volume_ml": "350", "bag_number": "B-0002",

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from kiosk.extensions import db
 from kiosk.models import Department, Donor, Site, Visit
 from kiosk.pdf_builds import PdfBuilds
-from tests.test_admin_console import token
+from tests.support.pages import console_csrf
 
 DPI = 200  # a print shop prints at 300 or more
 
@@ -51,6 +51,7 @@ def expected_passes(app, site_code: str) -> list[tuple[str, str]]:
     return [(name, token) for name, token in rows]
 
 
+@pytest.mark.slow
 def test_cli_writes_a_real_pdf_whose_names_read_and_codes_scan(app, runner, demo, tmp_path):
     out = tmp_path / "passes.pdf"
     result = runner.invoke(args=["passes", "--site", "CSCD", "--out", str(out)])
@@ -98,6 +99,7 @@ def _wait_until_done(client, url: str, seconds: float = 120) -> str:
     raise AssertionError("the PDF was not made in time")
 
 
+@pytest.mark.slow
 def test_console_builds_the_pdf_in_the_background_and_serves_it_whole(app, client, auth, demo, tmp_path):
     auth.as_organiser()
     drive_id = demo["drive_id"]
@@ -107,13 +109,13 @@ def test_console_builds_the_pdf_in_the_background_and_serves_it_whole(app, clien
     download = f"/passes/drives/{drive_id}/passes.pdf?department={department_id}"
     assert client.get(download).status_code == 404  # not made yet
 
-    started = client.post(f"/passes/drives/{drive_id}/pdf", data={"department": str(department_id), "csrf_token": token(client)},
+    started = client.post(f"/passes/drives/{drive_id}/pdf", data={"department": str(department_id), "csrf_token": console_csrf(client)},
                           headers={"HX-Request": "true"})
     assert started.status_code == 200
     page = started.get_data(as_text=True)
     if 'hx-trigger="every 1s"' in page:  # still running: the bar, polled
         assert "<progress" in page
-        again = client.post(f"/passes/drives/{drive_id}/pdf", data={"csrf_token": token(client)},
+        again = client.post(f"/passes/drives/{drive_id}/pdf", data={"csrf_token": console_csrf(client)},
                             headers={"HX-Request": "true"})
         assert again.status_code in (200, 409)  # one build per drive: the second waits, or the first had ended
     done = _wait_until_done(client, f"/passes/drives/{drive_id}/pdf?department={department_id}")
@@ -146,12 +148,12 @@ def test_without_htmx_the_post_returns_to_the_passes_page(app, client, auth, dem
     drive_id = demo["drive_id"]
     department_id, _count = _department(app, "Bộ Tư lệnh Cảnh sát cơ động")
     response = client.post(f"/passes/drives/{drive_id}/pdf", data={"department": str(department_id),
-                                                                   "csrf_token": token(client)})
+                                                                   "csrf_token": console_csrf(client)})
     assert response.status_code == 303
     assert response.headers["Location"].endswith(f"/admin/drives/{drive_id}/passes#pdf-passes-{drive_id}"
                                                   f"-department-{department_id}")
     assert client.get(f"/passes/drives/{drive_id}/passes.pdf?department={department_id}").status_code == 200
-    assert client.post(f"/passes/drives/{drive_id}/pdf", data={"site": "NOPE", "csrf_token": token(client)}).status_code == 404
+    assert client.post(f"/passes/drives/{drive_id}/pdf", data={"site": "NOPE", "csrf_token": console_csrf(client)}).status_code == 404
 
 
 def test_a_build_cut_short_shows_as_interrupted_and_one_build_a_drive_at_a_time(tmp_path):

@@ -26,6 +26,8 @@ from kiosk.screening.questionnaire import load_questionnaire
 from kiosk.tokens import new_nonce
 from tests.support.server import Server, environment
 
+pytestmark = pytest.mark.slow  # two gunicorn servers
+
 DONORS = 12
 
 
@@ -78,16 +80,15 @@ def display_data(server: Server, path: str = "/display/data", **query) -> tuple[
         return response.status, json.loads(body) if body else None
 
 
-def test_two_servers_on_one_database_give_one_queue_and_one_display(app, servers):
-    server_a, server_b = servers
+def scanned_at_one_server(app, server_a: Server, server_b: Server) -> list[tuple[Tablet, Server, dict]]:
+    """Each of DONORS donors scans at one server, alternately; returns their tablet, the other
+    server (where they will finish the questionnaire) and the questionnaire's last form."""
     questionnaire = load_questionnaire()
     with app.app_context():
         visits = db.session.scalars(sa.select(Visit).join(Site).where(Site.code == "XNC")
                                     .order_by(Visit.id).limit(DONORS)).all()
         donors = [(visit.token, visit.donor.sex) for visit in visits]
     assert len(donors) == DONORS
-
-    # Each donor scans at one server and finishes the questionnaire at the other.
     prepared = []
     for index, (token, sex) in enumerate(donors):
         scan_at, finish_at = (server_a, server_b) if index % 2 == 0 else (server_b, server_a)
@@ -99,9 +100,12 @@ def test_two_servers_on_one_database_give_one_queue_and_one_display(app, servers
         form = {"ks": found.group(1), "step": str(len(questionnaire.groups_for(sex)) - 1), "action": "next",
                 "nonce": new_nonce(), **answers}
         prepared.append((tablet, finish_at, form))
+    return prepared
 
-    # All check in at the same instant, half through each server.
-    start = threading.Barrier(DONORS)
+
+def checked_in_at_once(prepared: list[tuple[Tablet, Server, dict]]) -> dict[int, int]:
+    """Every prepared donor sends the last form at the same instant; returns index -> queue number."""
+    start = threading.Barrier(len(prepared))
     numbers: dict[int, int] = {}
     errors: list[BaseException] = []
 
@@ -114,12 +118,21 @@ def test_two_servers_on_one_database_give_one_queue_and_one_display(app, servers
         except BaseException as error:  # reported below, with the others
             errors.append(error)
 
-    threads = [threading.Thread(target=check_in, args=(index,)) for index in range(DONORS)]
+    threads = [threading.Thread(target=check_in, args=(index,)) for index in range(len(prepared))]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=90)
     assert errors == []
+    return numbers
+
+
+def test_two_servers_on_one_database_give_one_queue_and_one_display(app, servers):
+    server_a, server_b = servers
+    # Each donor scans at one server and finishes the questionnaire at the other.
+    prepared = scanned_at_one_server(app, server_a, server_b)
+    # All check in at the same instant, half through each server.
+    numbers = checked_in_at_once(prepared)
     assert sorted(numbers.values()) == list(range(1, DONORS + 1))
     by_server = {server.port: sorted(numbers[i] for i, (_t, s, _f) in enumerate(prepared) if s is server)
                  for server in servers}

@@ -9,7 +9,7 @@ from kiosk.extensions import db
 from kiosk.models import Drive, Visit
 from kiosk.recognition import (DEFAULT_THRESHOLDS, blood_group_order, donation_count, on_call, reached_at_drive,
                                thresholds_from)
-from tests.test_donations import ready_visits, record
+from tests.support.donations import ready_visits, record
 
 ZONE = __import__("zoneinfo").ZoneInfo("Asia/Ho_Chi_Minh")
 

@@ -7,7 +7,7 @@ from kiosk import tally
 from kiosk.extensions import db
 from kiosk.models import Donation, Donor
 from kiosk.report import NURSE_JUDGEMENT, deferral_rules, drive_report, hour_chart
-from tests.test_admin_activity import simulate_day
+from tests.support.simulated_day import simulate_day
 
 ZONE = __import__("zoneinfo").ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -86,7 +86,7 @@ def test_the_report_page_names_no_donor(app, client, auth, demo):
 
 
 def test_the_report_counts_bags_by_size_and_in_250_ml_units(app, demo):
-    from tests.test_donations import ready_visits, record
+    from tests.support.donations import ready_visits, record
 
     with app.app_context():
         visits = ready_visits(db.session, 4)
@@ -103,7 +103,7 @@ def test_the_report_counts_bags_by_size_and_in_250_ml_units(app, demo):
 
 def test_the_report_page_shows_the_sizes_and_the_campaign(app, demo, client, auth):
     from kiosk.models import Drive
-    from tests.test_donations import ready_visits, record
+    from tests.support.donations import ready_visits, record
 
     with app.app_context():
         db.session.get(Drive, demo["drive_id"]).campaign = "Hành trình Đỏ"

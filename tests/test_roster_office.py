@@ -14,7 +14,6 @@ import zipfile
 import openpyxl
 import pytest
 import sqlalchemy as sa
-from openpyxl.styles import Alignment, Font
 
 from kiosk.extensions import db
 from kiosk.models import Department, Donor, Drive, Visit
@@ -22,73 +21,10 @@ from kiosk.roster.importer import import_roster, preview_summary
 from kiosk.roster.messages import describe_format_error, describe_notes, describe_row_error
 from kiosk.roster.parser import MAX_ROWS, RosterFormatError, parse_roster, read_table
 from kiosk.roster.uploads import parse_upload
-from tests.support.rosters import bad_rows_csv, bad_rows_xlsx, blank_rows_xlsx
+from tests.support.rosters import OFFICE_DONORS_IMPORTED, bad_rows_csv, bad_rows_xlsx, blank_rows_xlsx, office_workbook
 
 TODAY = dt.date(2026, 11, 21)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-# (STT, name, date of birth, sex, CCCD, phone, unit, rank, position, blood group, donations, note)
-# CCCDs and phones as Excel keeps a number: the leading zeros gone.
-OFFICE_DONORS = [
-    (1, "Lê Hồng Hương", dt.datetime(1986, 9, 3), "Nữ", 77631706690, 743915000, "Phòng Tham mưu", "Đại úy",
-     "Phó trưởng phòng", "B+", 3, ""),
-    (2, "NGUYỄN CÔNG HÙNG", "22/08/1974", "Nam", 1085023456, 924158683, "Cục Quản lý xuất nhập cảnh",
-     "Trung tá", "Đội trưởng", "A+", None, "Đã hiến 03/2025"),
-    (3, unicodedata.normalize("NFD", "Trần Thị Ngọc Ánh"), dt.datetime(1995, 1, 30), "nữ", "079195000123",
-     "0388360759", unicodedata.normalize("NFD", "Cục Quản lý xuất nhập cảnh"), "Thiếu úy", "", "O+", 0, ""),
-    (4, "Phạm Văn Đức", "1990-12-01", "NAM", 1190001234, 388360760, "Phòng Tham mưu", "Thượng úy", "", "AB+",
-     12, "Cộng tác viên"),
-    (5, "Đỗ Minh Quân", dt.datetime(2000, 2, 29), "Nam", 36200004567, 961234567, "Phòng Tham mưu", "Hạ sĩ",
-     "", "", None, ""),
-]
-EXPECTED = {  # id_number -> (name, date of birth, sex, phone, department, prior donations)
-    "077631706690": ("Lê Hồng Hương", dt.date(1986, 9, 3), "F", "0743915000", "Phòng Tham mưu", 3),
-    "001085023456": ("Nguyễn Công Hùng", dt.date(1974, 8, 22), "M", "0924158683", "Cục Quản lý xuất nhập cảnh", 0),
-    "079195000123": ("Trần Thị Ngọc Ánh", dt.date(1995, 1, 30), "F", "0388360759", "Cục Quản lý xuất nhập cảnh", 0),
-    "001190001234": ("Phạm Văn Đức", dt.date(1990, 12, 1), "M", "0388360760", "Phòng Tham mưu", 12),
-    "036200004567": ("Đỗ Minh Quân", dt.date(2000, 2, 29), "M", "0961234567", "Phòng Tham mưu", 0),
-}
-HEADER = ["STT", "Họ và tên", "Ngày, tháng, năm sinh", "Giới tính", "Số CCCD/CMND", "SĐT", "Đơn vị",
-          "Cấp bậc", "Chức vụ", "Nhóm máu", "Số lần hiến", "Ghi chú"]
-
-
-def office_workbook() -> bytes:
-    """A unit's list as it arrives: unit and motto in merged cells, a title, a note, the header
-    on row 7, the donors, a total, a place and date, the signature block."""
-    workbook = openpyxl.Workbook()
-    sheet = workbook.active
-    sheet.title = "DS hiến máu"
-    sheet["A1"], sheet["G1"] = "BỘ CÔNG AN", "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"
-    sheet["A2"], sheet["G2"] = "CỤC QUẢN LÝ XUẤT NHẬP CẢNH", "Độc lập - Tự do - Hạnh phúc"
-    sheet.merge_cells("A1:E1"), sheet.merge_cells("G1:L1"), sheet.merge_cells("A2:E2"), sheet.merge_cells("G2:L2")
-    sheet["A4"] = "DANH SÁCH CÁN BỘ, CHIẾN SĨ ĐĂNG KÝ HIẾN MÁU TÌNH NGUYỆN NĂM 2026"
-    sheet.merge_cells("A4:L4")
-    sheet["A5"] = "(Kèm theo Công văn số 123/CV-XNC ngày 01/11/2026)"
-    sheet.merge_cells("A5:L5")
-    sheet["A6"] = "Lưu ý: mỗi đồng chí mang theo CCCD khi đến điểm hiến máu."
-    for cell in ("A1", "G1", "A4"):
-        sheet[cell].font = Font(bold=True)
-        sheet[cell].alignment = Alignment(horizontal="center")
-    for column, title in enumerate(HEADER, start=1):
-        sheet.cell(row=7, column=column, value=title).font = Font(bold=True)
-    for offset, donor in enumerate(OFFICE_DONORS):
-        for column, value in enumerate(donor, start=1):
-            if value is not None:
-                sheet.cell(row=8 + offset, column=column, value=value)
-    end = 8 + len(OFFICE_DONORS)
-    sheet.cell(row=end, column=1, value="Tổng cộng: 5 đồng chí")
-    sheet.merge_cells(start_row=end, start_column=1, end_row=end, end_column=4)
-    sheet.cell(row=end + 2, column=8, value="Hà Nội, ngày 10 tháng 11 năm 2026")
-    sheet.cell(row=end + 3, column=2, value="NGƯỜI LẬP BIỂU")
-    sheet.cell(row=end + 3, column=8, value="THỦ TRƯỞNG ĐƠN VỊ")
-    sheet.cell(row=end + 4, column=2, value="(Ký, ghi rõ họ tên)")
-    sheet.cell(row=end + 4, column=8, value="(Ký tên, đóng dấu)")
-    sheet.cell(row=end + 8, column=2, value="Nguyễn Văn Lập")
-    sheet.cell(row=end + 8, column=8, value="Trần Văn Trưởng")
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
-
 
 def parse_bytes(name: str, data: bytes, **kwargs):
     return parse_roster(read_table(name, io.BytesIO(data)), TODAY, **kwargs)
@@ -111,8 +47,8 @@ def test_an_office_list_imports_with_every_donor_right(app_ctx):
     db.session.commit()
     assert (result.created, result.visits_created) == (5, 5)
     donors = {d.id_number: d for d in db.session.scalars(sa.select(Donor))}
-    assert set(donors) == set(EXPECTED)
-    for id_number, (name, born, sex, phone, department, prior) in EXPECTED.items():
+    assert set(donors) == set(OFFICE_DONORS_IMPORTED)
+    for id_number, (name, born, sex, phone, department, prior) in OFFICE_DONORS_IMPORTED.items():
         donor = donors[id_number]
         assert (donor.full_name, donor.date_of_birth, donor.sex, donor.phone, donor.department.name,
                 donor.prior_donations) == (name, born, sex, phone, department, prior), id_number
@@ -198,6 +134,7 @@ def test_an_unknown_encoding_is_refused_by_name(app):
 
 # ---------------------------------------------------------------- bounded uploads (issue 12.7)
 
+@pytest.mark.slow
 def test_20000_bad_rows_are_checked_in_linear_time():
     # Every bad row's errors, all collected (the time it takes is bench/roster_limits.py's: it was
     # quadratic, 10k bad rows 19 s and 20k 97 s on this machine).
@@ -205,6 +142,7 @@ def test_20000_bad_rows_are_checked_in_linear_time():
     assert len(parsed.errors) == 4 * MAX_ROWS
 
 
+@pytest.mark.slow
 def test_more_rows_than_the_cap_are_refused_with_a_message(app):
     lines = ["Họ và tên,Ngày sinh,Giới tính,Số CCCD"] + ["A B,01/01/1990,Nam,x"] * (MAX_ROWS + 1)
     with pytest.raises(RosterFormatError) as raised:
@@ -220,12 +158,14 @@ def test_a_million_blank_rows_end_the_list_quickly():
     assert parsed.rows == [] and parsed.errors == []
 
 
+@pytest.mark.slow
 def test_100000_bad_rows_in_a_small_xlsx_are_refused_at_the_cap():
     data = bad_rows_xlsx(100_000)
     with pytest.raises(RosterFormatError, match="too_many_rows"):
         parse_bytes("r.xlsx", data)
 
 
+@pytest.mark.slow
 def test_a_zip_bomb_is_refused_before_it_is_opened():
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -273,8 +213,8 @@ def test_the_confirm_step_imports_what_was_checked_without_reading_the_file_agai
     done = client.post(f"/admin/drives/{d}/roster/confirm", data={"csrf_token": csrf, "upload_id": upload_id})
     assert done.status_code == 303
     with app.app_context():
-        names = set(db.session.scalars(sa.select(Donor.full_name).where(Donor.id_number.in_(EXPECTED))))
-    assert names == {value[0] for value in EXPECTED.values()}
+        names = set(db.session.scalars(sa.select(Donor.full_name).where(Donor.id_number.in_(OFFICE_DONORS_IMPORTED))))
+    assert names == {value[0] for value in OFFICE_DONORS_IMPORTED.values()}
 
 
 def test_the_template_downloads_and_imports_as_it_is(client, auth, demo):

@@ -61,6 +61,7 @@ def test_every_state_change_needs_a_csrf_token(app, client, auth, sample, role):
     assert checked, "no POST route was checked"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("role", [Access.PUBLIC, Access.NURSE, Access.ORGANISER])
 def test_every_page_has_a_strict_csp_and_safe_headers(app, client, auth, sample, role):
     if role in SIGN_IN:
@@ -126,6 +127,7 @@ def test_referrer_policy_keeps_the_referer_on_the_site(client, demo):
         assert client.get(url).headers["Referrer-Policy"] == "same-origin", url
 
 
+@pytest.mark.slow
 def test_no_page_links_to_another_origin(app, client, auth, sample):
     """With a Referer on same-origin requests, a link away from a pass page would hand its token
     to another site; there is none, on any page any role sees."""

@@ -46,6 +46,7 @@ def test_each_attempt_past_the_free_ones_waits_twice_as_long(app, client, auth, 
     assert auth.as_nurse().status_code == 303  # no hard block: the right password gets in after the wait
 
 
+@pytest.mark.slow
 def test_refused_attempts_are_one_audit_entry_with_a_count(app, client, auth, demo, clock):
     # Issue 12: every throttled sign-in added its own undeletable row (300 in 5.7 s).
     for _ in range(ACCOUNT_FREE):
@@ -156,6 +157,7 @@ def test_simultaneous_guesses_get_no_more_password_checks_than_the_limit(app, de
         assert row.attempts == len(checks) and row.refused == 24 - len(checks)
 
 
+@pytest.mark.slow
 def test_a_venues_nurses_signing_in_all_day_from_one_address_are_never_delayed(app, demo, clock):
     """Behind a venue's NAT every nurse has the same address: right passwords give their attempt
     back, so only failures add up on the address (the worst-minute run was refused 429 after 20)."""

@@ -14,6 +14,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -325,6 +326,7 @@ class DonorsThroughTheDay(RuleBasedStateMachine):
         assert tally.snapshot(db.session, self.drive_id) == tally.count_from_rows(db.session, self.drive_id)
 
 
+@pytest.mark.slow
 def test_donors_through_the_day_keep_every_invariant(migrated_template):
     DonorsThroughTheDay.template = migrated_template
     run_state_machine_as_test(DonorsThroughTheDay, settings=settings(

@@ -20,12 +20,7 @@ from kiosk.extensions import db
 from kiosk.idempotency import NonceUsedElsewhere
 from kiosk.models import Department, Donor, Drive, DriveStatus, Site, Staff, StaffRole, TallyCounter, Visit
 from tests.conftest import make_app_on_copy
-from tests.test_donations import check_in, ready_visits, record, screen
-
-
-@pytest.fixture
-def drive_id(app_ctx, demo):
-    return demo["drive_id"]
+from tests.support.donations import check_in, ready_visits, record, screen
 
 
 def test_snapshot_of_a_fresh_drive_lists_its_sites_with_zeros(drive_id):
@@ -275,6 +270,7 @@ class DonationSequences(RuleBasedStateMachine):
         assert unchanged.status_code == 204
 
 
+@pytest.mark.slow
 def test_display_figures_always_equal_a_count_from_the_rows(migrated_template):
     DonationSequences.template = migrated_template
     run_state_machine_as_test(DonationSequences, settings=settings(

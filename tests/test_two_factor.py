@@ -5,6 +5,7 @@ import datetime as dt
 import re
 
 import pyotp
+import pytest
 import sqlalchemy as sa
 
 from kiosk.extensions import db
@@ -54,6 +55,7 @@ def _next_code(secret: str) -> str:
     return pyotp.TOTP(secret).at(dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=30))
 
 
+@pytest.mark.slow
 def test_a_sign_in_code_works_once(app, client, auth, demo):
     """A code seen over a shoulder or on the network cannot sign in a second browser within its minute,
     nor can an older one once a newer one signed in."""

@@ -22,7 +22,8 @@ from tests.support.flows import sign_in
 from tests.support.server import ROOT, Server, environment, free_port
 
 
-pytestmark = pytest.mark.database_free  # the PostgreSQL pass leaves it out (tools/test.sh)
+pytestmark = [pytest.mark.database_free,  # the PostgreSQL pass leaves it out (tools/test.sh)
+              pytest.mark.slow]
 
 # What the build reads (pyproject.toml, setup.py, the readme) and what it packs.
 BUILD_INPUTS = ("pyproject.toml", "setup.py", "README.md", "kiosk", "templates", "static")

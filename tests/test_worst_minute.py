@@ -14,7 +14,8 @@ from tests.support.donors import check_in, nonce, pick_donor
 from tests.support.pages import csrf_from, hidden_value
 from tests.support.runners import worst_minute
 
-pytestmark = pytest.mark.sqlite_only  # SQLite's locking under several workers; PostgreSQL has its own test
+pytestmark = [pytest.mark.sqlite_only,  # SQLite's locking under several workers; PostgreSQL has its own test
+              pytest.mark.slow]
 
 
 def test_ten_seconds_of_the_worst_minute(tmp_path, migrated_template):

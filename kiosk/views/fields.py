@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField, TextAreaField, widgets
 
-from kiosk.inputs import DATE_YEARS, clean_lines, clean_text, digits_only, parse_date
+from kiosk.inputs import DATE_FORMAT, DATE_YEARS, clean_lines, clean_text, digits_only, parse_date
 
 
 def text_filter(value):
@@ -112,7 +112,7 @@ class DateTextField(StringField):
     def _value(self):
         if self.raw_data:
             return clean_text(self.raw_data[0])
-        return self.data.strftime("%d/%m/%Y") if isinstance(self.data, dt.date) else ""
+        return self.data.strftime(DATE_FORMAT) if isinstance(self.data, dt.date) else ""
 
     def validate(self, form, extra_validators=()):
         # A date that could not be read says so, once: not also "enter a date" from DataRequired.

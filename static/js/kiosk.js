@@ -148,6 +148,7 @@
     var values = ks ? { ks: ks.value } : {};
     // Wipe the page first, so nothing of the donor stays even if the request fails.
     stage.innerHTML = "";
+    showCancelBar();
     window.htmx.ajax("POST", stage.getAttribute("data-reset-url"),
       { target: "#kiosk-stage", swap: "innerHTML", values: values });
     if (window.history && window.history.replaceState) {
@@ -164,6 +165,74 @@
     idleTimer = setTimeout(askStillThere, seconds * 1000);
   }
 
+  // ----- a scanner's scan on any step -----
+  // A USB or Bluetooth scanner types fast (a few ms a character) and ends with Enter, into
+  // whatever has focus: off the start screen that is "Done", a radio or a text box. Such a burst
+  // that reads as a pass is caught here: its Enter never presses what has focus, what it typed
+  // into a text box is taken out again, and the scan goes to a fresh start screen (the current
+  // session closes, as with "Cancel"). The next donor's scan is never lost. People type slower.
+  var SCAN_GAP_MS = 60;
+  var PASS_IN_TEXT = /(?:^|\/p\/)[A-Za-z0-9_-]{32}\/?$/;
+  var PENDING_SCAN = "kiosk-pending-scan";
+  var burst = "";
+  var burstAt = 0;
+  var burstField = null;
+  var burstFieldValue = "";
+  var pendingScan = "";
+
+  function typingField(element) {
+    return element && element.matches && element.matches("input[type=text], input:not([type]), textarea") ? element : null;
+  }
+
+  function scanOnAFreshStart(text) {
+    pendingScan = text;
+    // The reset may load the whole page again (a donor who chose English): the scan waits there.
+    try { window.sessionStorage.setItem(PENDING_SCAN, text); } catch (ignored) { /* private mode */ }
+    clearTimeout(idleTimer);
+    hideStillThere();
+    resetKiosk();
+  }
+
+  // Only on the start screen: the reset's own answer may be a redirect that loads it again.
+  function sendPendingScan() {
+    var input = scanInput();
+    if (!onStartScreen() || !input) return;
+    if (!pendingScan) {
+      try {
+        pendingScan = window.sessionStorage.getItem(PENDING_SCAN) || "";
+      } catch (ignored) { pendingScan = ""; }
+    }
+    try { window.sessionStorage.removeItem(PENDING_SCAN); } catch (ignored) { /* private mode */ }
+    if (!pendingScan) return;
+    input.value = pendingScan;
+    pendingScan = "";
+    input.form.requestSubmit();
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (!stage || onStartScreen()) return;  // the start screen's scan input takes it as it is
+    var now = Date.now();
+    if (event.key === "Enter") {
+      var scanned = burst.length >= 32 && now - burstAt < 4 * SCAN_GAP_MS && PASS_IN_TEXT.test(burst);
+      if (scanned) {
+        event.preventDefault();
+        event.stopPropagation();
+        if (burstField) burstField.value = burstFieldValue;
+        scanOnAFreshStart(burst);
+      }
+      burst = "";
+      return;
+    }
+    if (!event.key || event.key.length !== 1) return;  // Shift between a scanner's capitals
+    if (now - burstAt > SCAN_GAP_MS) {
+      burst = "";
+      burstField = typingField(document.activeElement);
+      burstFieldValue = burstField ? burstField.value : "";
+    }
+    burst += event.key;
+    burstAt = now;
+  }, true);
+
   // ----- keep the screen on -----
   var wakeLock = null;
   function keepAwake() {
@@ -173,9 +242,11 @@
 
   // ----- wiring -----
   document.addEventListener("click", function (event) {
-    var target = event.target.closest("[data-camera-open], [data-camera-close], [data-print], [data-still-there]");
+    var target = event.target.closest("[data-camera-open], [data-camera-close], [data-print], [data-still-there], " +
+                                      "[data-restart]");
     if (!target) return;
     if (target.hasAttribute("data-still-there")) armIdleTimer();
+    if (target.hasAttribute("data-restart")) { clearTimeout(idleTimer); hideStillThere(); resetKiosk(); }
     if (target.hasAttribute("data-camera-open")) startCamera();
     if (target.hasAttribute("data-camera-close")) { stopCamera(); focusScanInput(); }
     if (target.hasAttribute("data-print")) window.print();
@@ -188,18 +259,42 @@
     if (!input.matches || !input.matches(".choice-pair > .choice-input")) return;
     var item = input.closest("[data-q-item]");
     if (item) item.classList.toggle("q-item-yes", input.value === "yes" && input.checked);
+    // "None of these" is off while any item of the screen is "yes" (the server never lets it
+    // overwrite a "yes" either): the donor answers the rest one by one.
+    var form = input.form;
+    var shortcut = form && form.querySelector("[data-q-none]");
+    if (!shortcut) return;
+    var anyYes = !!form.querySelector(".choice-pair > .choice-input[value=yes]:checked");
+    shortcut.disabled = anyYes;
+    var hint = form.querySelector("[data-q-none-hint]");
+    if (hint) hint.hidden = !anyYes;
   });
 
+  // A touch inside the "still there?" question is its buttons' to answer: hiding the question on
+  // pointerdown would send the tap's click to whatever lies under it.
   ["pointerdown", "keydown", "touchstart", "input"].forEach(function (name) {
-    document.addEventListener(name, armIdleTimer, { passive: true });
+    document.addEventListener(name, function (event) {
+      var dialog = stillThereDialog();
+      if (dialog && !dialog.hidden && event.target && event.target.closest && event.target.closest("#still-there")) {
+        return;
+      }
+      armIdleTimer();
+    }, { passive: true });
   });
 
   document.addEventListener("htmx:beforeSwap", function (event) {
     if (event.detail.target === stage) stopCamera();
   });
 
+  // "Cancel — next person" on every step but the start screen.
+  function showCancelBar() {
+    var bar = document.querySelector("[data-cancel-bar]");
+    if (bar) bar.hidden = !stage || onStartScreen() || !stage.querySelector("[data-step]");
+  }
+
   document.addEventListener("htmx:afterSwap", function (event) {
     if (event.detail.target !== stage) return;
+    showCancelBar();
     focusStep();
     armIdleTimer();
     window.scrollTo(0, 0);
@@ -229,6 +324,12 @@
       focusScanInput();
     }
   });
+  // htmx wires the new start screen's form only once it settles: a scan sent before would be the
+  // browser's own submit.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    if (event.detail.target === stage) sendPendingScan();
+  });
+
   document.addEventListener("htmx:afterRequest", function (event) {
     if (event.detail.xhr && event.detail.xhr.status > 0) setOffline(false);
   });
@@ -251,8 +352,10 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     hideCameraWhereUnavailable(document);
+    showCancelBar();
     focusStep();
     armIdleTimer();
     keepAwake();
+    sendPendingScan();  // a scan that reset a donor's English screen, which loads the page again
   });
 })();

@@ -15,14 +15,22 @@ from kiosk.extensions import db
 from kiosk.models import Department, Donation, Donor, Drive, DriveStatus, Staff, Visit
 from tests.browser.conftest import SCREENS, check_page
 from tests.conftest import SAMPLE_ROSTER
-from tests.test_admin_activity import simulate_day
+from tests.support.simulated_day import simulate_day
 
 
 def test_setup_sites_departments_drive_and_staff(live_server, demo, signed_in, app):
     page = signed_in("organiser")
     assert page.url.endswith(f"/admin/drives/{demo['drive_id']}")
     check_page(page, "admin-drive-overview")
+    _add_a_site(page)
+    _add_a_department_under_another(page)
+    _create_a_drive_refused_then_planned(page)
+    _add_a_nurse_then_lock_her(page)
+    with app.app_context():
+        assert not db.session.scalars(sa.select(Staff).where(Staff.username == "yta.lan")).one().active
 
+
+def _add_a_site(page) -> None:
     with page.expect_navigation():
         page.click("nav.console-nav >> text=Điểm hiến máu")
     page.fill("#code", "PC08")
@@ -33,6 +41,8 @@ def test_setup_sites_departments_drive_and_staff(live_server, demo, signed_in, a
     assert page.locator("td", has_text="Hội trường Phòng PC08").count() == 1
     check_page(page, "admin-sites")
 
+
+def _add_a_department_under_another(page) -> None:
     with page.expect_navigation():
         page.click("nav.console-nav >> text=Đơn vị")
     page.fill("#name", "Đội Cảnh sát cơ động số 1")
@@ -44,12 +54,9 @@ def test_setup_sites_departments_drive_and_staff(live_server, demo, signed_in, a
     assert nested.count() == 1
     check_page(page, "admin-departments")
 
-    _create_a_drive(page)
-    _add_a_nurse_then_disable_her_account(page, app)
 
-
-def _create_a_drive(page):
-    """A new drive: refused while open at a site another drive has open, saved as planned."""
+def _create_a_drive_refused_then_planned(page) -> None:
+    """A new drive open at XNC is refused (the demo drive is open there); planned, it is saved."""
     with page.expect_navigation():
         page.click("nav.console-nav >> text=Tạo đợt mới")
     page.fill("#name", "Hiến máu mùa xuân 2027")
@@ -71,7 +78,7 @@ def _create_a_drive(page):
     assert page.locator(".nav-drive").count() == 2
 
 
-def _add_a_nurse_then_disable_her_account(page, app):
+def _add_a_nurse_then_lock_her(page) -> None:
     with page.expect_navigation():
         page.click("nav.console-nav >> text=Tài khoản")
     page.fill("#username", "yta.lan")
@@ -87,8 +94,6 @@ def _add_a_nurse_then_disable_her_account(page, app):
         row.locator("button", has_text="Khóa").click()
     assert "Đã khóa" in page.locator("#staff-yta\\.lan").inner_text()
     check_page(page, "admin-staff")
-    with app.app_context():
-        assert not db.session.scalars(sa.select(Staff).where(Staff.username == "yta.lan")).one().active
 
 
 @pytest.mark.both_databases

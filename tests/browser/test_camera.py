@@ -3,57 +3,23 @@ code held to the kiosk's camera checks the donor in, a ticket's held to the nurs
 opens the donor. Chromium's fake camera plays a still image of the code."""
 from __future__ import annotations
 
-from contextlib import contextmanager
-from pathlib import Path
-
 import sqlalchemy as sa
-from PIL import Image
 
 from kiosk.extensions import db
 from kiosk.models import Visit
 from kiosk.qr import qr_png
 from kiosk.tokens import pass_url
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, LAPTOP, TABLET
-from tests.browser.test_kiosk import a_visit, open_kiosk
+from tests.browser.conftest import LAPTOP, TABLET
+from tests.support.browser.camera import page_whose_camera_shows, y4m_of
+from tests.support.browser.kiosk import a_visit, open_kiosk
 from tests.conftest import NURSE_PASSWORD
 from tests.support.donors import check_in, pick_donor
-
-
-def _y4m_of(png: bytes, path: Path, size=(640, 480)) -> None:
-    """A still image as a Y4M video, which Chromium's fake camera plays in a loop."""
-    import io
-
-    qr = Image.open(io.BytesIO(png)).convert("L")
-    frame = Image.new("L", size, 255)
-    side = min(size) - 60
-    frame.paste(qr.resize((side, side), Image.NEAREST), ((size[0] - side) // 2, (size[1] - side) // 2))
-    ycbcr = Image.merge("RGB", [frame] * 3).convert("YCbCr")
-    y, cb, cr = ycbcr.split()
-    half = (size[0] // 2, size[1] // 2)
-    with path.open("wb") as fh:
-        fh.write(f"YUV4MPEG2 W{size[0]} H{size[1]} F10:1 Ip A1:1 C420jpeg\n".encode())
-        for _ in range(2):
-            fh.write(b"FRAME\n" + y.tobytes() + cb.resize(half).tobytes() + cr.resize(half).tobytes())
-
-
-@contextmanager
-def page_whose_camera_shows(playwright_instance, page_problems, video: Path, viewport: dict):
-    """A page in a Chromium of its own whose camera plays `video` (allowed to use it), closed after."""
-    browser = playwright_instance.chromium.launch(
-        executable_path=CHROMIUM, headless=True,
-        args=CHROMIUM_ARGS + ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                              f"--use-file-for-fake-video-capture={video}"])
-    try:
-        context = browser.new_context(viewport=viewport, locale="vi-VN", permissions=["camera"])
-        yield page_problems.watch(context.new_page())
-    finally:
-        browser.close()
 
 
 def test_camera_scanned_pass(live_server, demo, playwright_instance, app, tmp_path, page_problems):
     visit = a_visit(app)
     video = tmp_path / "pass.y4m"
-    _y4m_of(qr_png(pass_url(live_server.url, visit["token"]), box_size=6), video)
+    y4m_of(qr_png(pass_url(live_server.url, visit["token"]), box_size=6), video)
     with page_whose_camera_shows(playwright_instance, page_problems, video, TABLET) as page:
         open_kiosk(page, live_server)
         page.click("#camera-button")
@@ -68,7 +34,7 @@ def test_camera_scanned_ticket_opens_the_donor_at_the_nurse_station(live_server,
     with app.app_context():
         token = db.session.scalars(sa.select(Visit.token).where(Visit.id == visit_id)).one()
     video = tmp_path / "ticket.y4m"
-    _y4m_of(qr_png(pass_url(live_server.url, token), box_size=6), video)
+    y4m_of(qr_png(pass_url(live_server.url, token), box_size=6), video)
     with page_whose_camera_shows(playwright_instance, page_problems, video, LAPTOP) as page:
         page.goto(f"{live_server.url}/auth/sign-in?next=/nurse/XNC")
         page.fill("#username", "yta")

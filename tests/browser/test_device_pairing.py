@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from kiosk.extensions import db
 from kiosk.models import AuditLog, Device
 from tests.browser.conftest import TABLET, check_page
-from tests.browser.test_kiosk import a_visit, answer_questionnaire, scan_with_scanner
+from tests.support.browser.kiosk import a_visit, answer_questionnaire, scan_with_scanner
 
 
 @pytest.mark.both_databases

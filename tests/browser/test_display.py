@@ -9,44 +9,17 @@ from werkzeug.serving import WSGIRequestHandler
 
 from kiosk.donations import void_donation
 from kiosk.extensions import db
-from tests.browser.conftest import PROJECTOR, SCREENS, LiveServer, check_page
-from tests.test_donations import nonce, nurse_id, ready_visits, record
+from tests.browser.conftest import PROJECTOR, SCREENS, SMALL_PROJECTOR, LiveServer, check_page
+from tests.support.browser.display import donate, hero, layout
+from tests.support.donations import nonce, nurse_id
 
-SMALL_PROJECTOR = {"width": 1280, "height": 720}
 UHD_TV = {"width": 3840, "height": 2160}
 LIVE_WITHIN_MS = 1500
-
-
-def hero(page) -> str:
-    return page.locator(".hero-number").inner_text()
 
 
 def wait_for_hero(page, text: str, timeout: float = LIVE_WITHIN_MS) -> None:
     page.wait_for_function("text => document.querySelector('.hero-number').textContent === text", arg=text,
                            polling="raf", timeout=timeout)
-
-
-def layout(page) -> dict:
-    """The page's scroll size against the window, and the hero digits' drawn height."""
-    return page.evaluate("""() => {
-        const hero = document.querySelector('.hero-number');
-        const style = getComputedStyle(hero);
-        const context = document.createElement('canvas').getContext('2d');
-        context.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
-        const digits = context.measureText('0123456789');
-        return {scrollHeight: document.documentElement.scrollHeight, scrollWidth: document.documentElement.scrollWidth,
-                innerHeight: innerHeight, innerWidth: innerWidth,
-                digitHeight: digits.actualBoundingBoxAscent + digits.actualBoundingBoxDescent};
-    }""")
-
-
-def donate(app, count: int = 1, site_code: str | None = None, start: int = 0, volume: int = 350) -> list[int]:
-    with app.app_context():
-        visits = ready_visits(db.session, count, site_code=site_code)
-        donations = [record(db.session, visit_id, f"B-{start + n:04d}", volume=volume)["donation_id"]
-                     for n, visit_id in enumerate(visits)]
-        db.session.remove()
-    return donations
 
 
 @pytest.mark.parametrize("viewport, name", [(PROJECTOR, "1920"), (SMALL_PROJECTOR, "1280"), (UHD_TV, "3840")])
@@ -156,7 +129,7 @@ def test_the_walk_in_code_opens_the_sites_self_registration(live_server, demo, n
 @pytest.mark.both_databases
 def test_a_donation_recorded_at_the_nurse_station_shows_on_the_hall_display(app, live_server, demo, new_context):
     """Two browser contexts: the hall's projector, and a nurse recording the donation in the nurse UI."""
-    from tests.browser.test_nurse import fill_vitals, open_donor, sign_in, wait_for_suggestion
+    from tests.support.browser.nurse import fill_vitals, open_donor, sign_in, wait_for_suggestion
     from tests.support.donors import check_in, pick_donor
 
     visit_id = pick_donor(app, "XNC")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from kiosk.extensions import db
-from tests.browser.conftest import PROJECTOR, check_page
-from tests.browser.test_display import SMALL_PROJECTOR, donate, hero, layout
+from tests.browser.conftest import PROJECTOR, SMALL_PROJECTOR, check_page
+from tests.support.browser.display import donate, hero, layout
 
 LONG_NAME = "Phòng Cảnh sát quản lý hành chính về trật tự xã hội - Công an thành phố Hà Nội (Đội 3)"
 

@@ -27,9 +27,9 @@ from kiosk.extensions import db
 from kiosk.models import Screening, Site, Visit
 from kiosk.tls import ensure_certificate, machine_names
 from tests.browser.conftest import LAPTOP, TABLET
-from tests.browser.test_kiosk import a_visit, answer_questionnaire
-from tests.browser.test_nurse import fill_vitals, wait_for_suggestion
 from tests.conftest import NURSE_PASSWORD, ORGANISER_PASSWORD
+from tests.support.browser.kiosk import a_visit, answer_questionnaire
+from tests.support.browser.nurse import fill_vitals, wait_for_suggestion
 from tests.support.donors import check_in, pick_donor
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"

@@ -7,93 +7,13 @@ import pytest
 import sqlalchemy as sa
 
 from kiosk.extensions import db
-from kiosk.models import QuestionnaireResponse, Site, Visit
+from kiosk.models import QuestionnaireResponse, Visit
 from kiosk.tokens import pass_url
-from tests.browser.conftest import LAPTOP, SCREENS, TABLET, check_page, wait_for_next_screen, wait_until
+from tests.browser.conftest import LAPTOP, PHONE, SCREENS, TABLET, check_page, wait_for_next_screen
+from tests.support.browser.kiosk import (a_visit, answer_questionnaire, arrive_at_the_questions, open_kiosk,
+                                        scan_with_scanner)
 
-PHONE = {"width": 390, "height": 844}
 TABLET_LANDSCAPE = {"width": 1024, "height": 768}
-
-
-def a_visit(app, site_code="XNC", sex=None) -> dict:
-    with app.app_context():
-        query = sa.select(Visit).join(Site).where(Site.code == site_code, Visit.checked_in_at.is_(None))
-        if sex:
-            query = query.where(Visit.donor.has(sex=sex))
-        visit = db.session.scalars(query.order_by(Visit.id.desc()).limit(1)).one()
-        return {"id": visit.id, "token": visit.token, "name": visit.donor.full_name, "sex": visit.donor.sex,
-                "given_name": visit.donor.given_name, "department": visit.donor.department.name}
-
-
-def open_kiosk(page, live_server, code="XNC"):
-    page.goto(f"{live_server.url}/kiosk/{code}")
-    page.wait_for_selector("[data-step=start]")
-
-
-def scan_with_scanner(page, text: str):
-    """A USB scanner types the pass URL into whatever has focus, then Enter: no touch at all.
-    The start screen gives its input the focus once its scripts have run (DOMContentLoaded, after the
-    deferred scripts): on a busy machine that comes a moment after the page shows, so wait for it."""
-    wait_until(page, "document.activeElement !== null && document.activeElement.id === 'scan-code'")
-    page.keyboard.type(text, delay=2)
-    page.keyboard.press("Enter")
-
-
-def arrive(page, live_server, app, **which) -> dict:
-    """A donor's pass scanned at the XNC kiosk (a_visit's `which`): the visit, "is this you?" on screen."""
-    visit = a_visit(app, **which)
-    open_kiosk(page, live_server)
-    scan_with_scanner(page, visit["token"])
-    page.wait_for_selector("[data-step=confirm]")
-    return visit
-
-
-def arrive_at_the_questions(page, live_server, app, **which) -> dict:
-    """arrive(), then "Đúng, là tôi": the questionnaire's first screen on screen."""
-    visit = arrive(page, live_server, app, **which)
-    page.click("text=Đúng, là tôi")
-    page.wait_for_selector("[data-step=questionnaire-0]")
-    return visit
-
-
-def answer_questionnaire(page, yes=(), screens=None, details=None, none_of_these=()):
-    """Answer every screen: "Không" except the items in `yes` (with their `details`: a kind's id or a
-    text); "Không có điều nào ở trên" on the screens in `none_of_these`; the confirmation "Tôi đồng ý"."""
-    seen = 0
-    details = details or {}
-    page.wait_for_selector("[data-step^=questionnaire]")
-    while page.locator("[data-step^=questionnaire]").count():
-        # Eleven screens at most: more means the questionnaire started again (and says why).
-        assert seen <= 11, page.locator(".notice-error").all_inner_texts()
-        step_name = page.locator("[data-step^=questionnaire]").get_attribute("data-step")
-        items = [radio.get_attribute("name") for radio in page.locator(".choice-pair input.choice-input[value=no]").all()]
-        if any(item.split(".")[0] in none_of_these for item in items):
-            page.click("[data-q-none]")
-            wait_for_next_screen(page, step_name)
-            seen += 1
-            continue
-        for item in items:
-            choice = "yes" if item in yes or item == "consent" else "no"
-            page.click(f"label[for='{item}-{choice}']")
-            if choice == "yes" and item in details:
-                answer_detail(page, item, details[item])
-        if screens is not None:
-            check_page(page, f"{screens}-{step_name}")
-        page.click("[data-q-next]")
-        wait_for_next_screen(page, step_name)
-        seen += 1
-    return seen
-
-
-def answer_detail(page, item: str, value: str):
-    """What a "yes" asks next: a kind (big radio choices), a date, or a short text."""
-    kind = page.locator(f"label[for='{item}-kind-{value}']")
-    if kind.count():
-        kind.click()
-    elif page.locator(f"[id='{item}-date']").count():
-        page.fill(f"[id='{item}-date']", value)
-    else:
-        page.fill(f"[id='{item}-detail']", value)
 
 
 @pytest.mark.both_databases
@@ -581,3 +501,44 @@ def test_a_lost_answer_then_the_next_donors_scan_never_shows_the_previous_donor(
     scan_with_scanner(page, second["token"])
     page.wait_for_selector("[data-step=confirm]")
     assert page.locator(".identity-name").inner_text() == second["name"]
+
+
+@pytest.mark.parametrize("viewport", [TABLET, TABLET_LANDSCAPE, PHONE],
+                         ids=["kiosk-768x1024", "kiosk-1024x768", "phone-390x844"])
+def test_a_yes_then_none_of_these_keeps_the_yes(live_server, demo, new_context, app, viewport):
+    """Issue 19's worst finding: a donor taps "Có" on the vaccine, picks its kind, then taps "Không
+    có điều nào ở trên" out of habit. The shortcut is off while an item is "Có" and says why; a "Có"
+    is undone only by its own "Không"; the answer reaches the nurse."""
+    size = f"{viewport['width']}x{viewport['height']}"
+    page = new_context(viewport=viewport).new_page()
+    if viewport is PHONE:
+        visit = a_visit(app)
+        page.goto(pass_url(live_server.url, visit["token"]))
+        page.wait_for_selector("[data-step=questionnaire-0]")
+    else:
+        arrive_at_the_questions(page, live_server, app)
+    _questionnaire_screen(page, "4")
+    shortcut, hint = page.locator("[data-q-none]"), page.locator("[data-q-none-hint]")
+    assert shortcut.is_enabled() and not hint.is_visible()
+    page.click("label[for='q4.vaccine-yes']")
+    page.click("label[for='q4.vaccine-kind-live']")
+    assert shortcut.is_disabled() and hint.is_visible()
+    assert "Bạn đã chọn “Có” ở trên" in hint.inner_text()
+    check_page(page, f"q4-yes-shortcut-off-{size}")
+    shortcut.click(force=True)  # the tap out of habit: nothing happens
+    assert page.locator("[data-step=questionnaire-3]").count() == 1
+    assert page.locator("#q4\\.vaccine-yes").is_checked()
+    page.click("label[for='q4.vaccine-no']")  # only its own "Không" undoes a "Có"
+    assert shortcut.is_enabled() and not hint.is_visible()
+    page.click("label[for='q4.vaccine-yes']")
+    page.click("label[for='q4.vaccine-kind-live']")
+    for item in ("q4.recovered", "q4.transfusion"):
+        page.click(f"label[for='{item}-no']")
+    page.click("[data-q-next]")
+    wait_for_next_screen(page, "questionnaire-3")
+    answer_questionnaire(page)
+    page.wait_for_selector("[data-step=ticket], .outcome")
+    with app.app_context():
+        response = db.session.scalars(sa.select(QuestionnaireResponse)).one()
+        assert response.answers["q4.vaccine"] is True and response.details == {"q4.vaccine": "live"}
+        assert [flag["item"] for flag in response.flags] == ["q4.vaccine"]

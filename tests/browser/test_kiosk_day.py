@@ -10,9 +10,9 @@ from PIL import Image
 
 from kiosk.tokens import pass_url
 from tests.browser.conftest import LAPTOP, TABLET, check_page, wait_until
-from tests.browser.test_camera import _y4m_of, page_whose_camera_shows
-from tests.browser.test_kiosk import (a_visit, answer_questionnaire, arrive, arrive_at_the_questions, open_kiosk,
-                                     scan_with_scanner)
+from tests.support.browser.camera import page_whose_camera_shows, y4m_of
+from tests.support.browser.kiosk import (a_visit, answer_questionnaire, arrive, arrive_at_the_questions, open_kiosk,
+                                        scan_with_scanner)
 
 LANDSCAPE = {"width": 1024, "height": 768}
 SIZES = [pytest.param(TABLET, id="768x1024"), pytest.param(LANDSCAPE, id="1024x768")]
@@ -33,7 +33,7 @@ def test_the_camera_fills_the_screen_with_a_frame_a_hint_and_a_close_button(live
     video = tmp_path / "nothing.y4m"
     blank = io.BytesIO()
     Image.new("L", (64, 64), 200).save(blank, format="PNG")
-    _y4m_of(blank.getvalue(), video)
+    y4m_of(blank.getvalue(), video)
     with page_whose_camera_shows(playwright_instance, page_problems, video, viewport) as page:
         open_kiosk(page, live_server)
         page.click("#camera-button")
@@ -157,3 +157,100 @@ def test_a_pass_for_this_site_says_nothing_of_sites(live_server, demo, new_conte
     scan_with_scanner(page, a_visit(app)["token"])
     page.wait_for_selector("[data-step=confirm]")
     assert page.locator("[data-registered-site]").count() == 0
+
+
+@pytest.mark.parametrize("viewport", SIZES)
+def test_the_next_person_cancels_a_questionnaire_left_half_done(live_server, demo, new_context, app, viewport):
+    """A donor walks away on the second screen of the questionnaire: the next in line taps "Hủy —
+    người tiếp theo" (on every step but the start) and scans at once; nothing of the first donor is
+    kept as answers or left on screen."""
+    import sqlalchemy as sa
+
+    from kiosk.extensions import db
+    from kiosk.models import QuestionnaireResponse
+
+    size = f"{viewport['width']}x{viewport['height']}"
+    page = new_context(viewport=viewport).new_page()
+    open_kiosk(page, live_server)
+    cancel = page.locator("[data-cancel-bar]")
+    assert cancel.is_hidden()  # the start screen has nothing to cancel
+    first, second = a_visit(app, sex="M"), a_visit(app, sex="F")
+    scan_with_scanner(page, first["token"])
+    page.wait_for_selector("[data-step=confirm]")
+    assert cancel.is_visible() and "Hủy — người tiếp theo" in cancel.inner_text()
+    page.click("text=Đúng, là tôi")
+    page.wait_for_selector("[data-step=questionnaire-0]")
+    for radio in page.locator(".choice-pair input.choice-input[value=no]").all():
+        page.click(f"label[for='{radio.get_attribute('name')}-no']")
+    page.click("[data-q-next]")
+    page.wait_for_selector("[data-step=questionnaire-1]")
+    check_page(page, f"kiosk-questionnaire-cancel-{size}")
+    page.click("[data-cancel-bar] [data-restart]")
+    page.wait_for_selector("[data-step=start]", timeout=3_000)
+    assert cancel.is_hidden() and first["name"] not in page.content()
+    scan_with_scanner(page, second["token"])
+    page.wait_for_selector("[data-step=confirm]")
+    assert page.locator(".identity-name").inner_text() == second["name"]
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(QuestionnaireResponse)) == 0
+
+
+def test_still_there_can_start_again_at_once(live_server, demo, page, app):
+    """The idle question has "Bắt đầu lại ngay": the next in line need not wait out the countdown."""
+    app.config["KIOSK_IDLE_SECONDS"] = 1
+    app.config["KIOSK_STILL_THERE_SECONDS"] = 60
+    visit = arrive(page, live_server, app)
+    page.wait_for_selector("#still-there", state="visible", timeout=4_000)
+    check_page(page, "kiosk-still-there-restart-768")
+    page.click("#still-there [data-restart]")
+    page.wait_for_selector("[data-step=start]", timeout=3_000)
+    assert page.locator("#still-there").is_hidden()
+    assert visit["name"] not in page.content()
+
+
+def _scanner_types(page, text: str):
+    """A USB scanner types into whatever has focus, then Enter: no wait for the scan input."""
+    page.keyboard.type(text, delay=2)
+    page.keyboard.press("Enter")
+
+
+@pytest.mark.parametrize("language", ["vi", "en"])
+def test_a_scan_on_the_ticket_is_done_plus_that_scan(live_server, demo, page, app, language):
+    """The last donor's ticket has "Xong" focused: the next donor's scanner Enter must not press it
+    and lose the scan. The scan ends the ticket and starts the next donor (in Vietnamese)."""
+    first, second = a_visit(app, sex="M"), a_visit(app, sex="F")
+    open_kiosk(page, live_server)
+    if language == "en":
+        page.click("button.lang-button[value=en]")
+        page.wait_for_selector("html[lang=en] [data-step=start]")
+    scan_with_scanner(page, first["token"])
+    page.wait_for_selector("[data-step=confirm]")
+    page.click("[data-step=confirm] button[data-autofocus]")
+    answer_questionnaire(page)
+    page.wait_for_selector("[data-step=ticket]")
+    assert page.evaluate("document.activeElement.matches('[data-step=ticket] button[type=submit]')")
+    _scanner_types(page, pass_url(live_server.url, second["token"]))
+    page.wait_for_selector("[data-step=confirm]")
+    assert page.locator(".identity-name").inner_text() == second["name"]
+    assert first["name"] not in page.content()
+    assert page.locator("html").get_attribute("lang") == "vi"
+
+
+def test_a_scan_during_another_donors_questionnaire_starts_the_new_donor(live_server, demo, page, app):
+    """Donor A left mid-questionnaire with a radio focused; donor B scans: A's session ends (no
+    answers kept), B is asked "is this you?", and A's half-typed text box is not where B's scan went."""
+    import sqlalchemy as sa
+
+    from kiosk.extensions import db
+    from kiosk.models import QuestionnaireResponse, Visit
+
+    arrive_at_the_questions(page, live_server, app, sex="M")
+    second = a_visit(app, sex="F")
+    page.locator(".choice-pair label.choice-no").first.click()
+    assert page.evaluate("document.activeElement.matches('input[type=radio]')")
+    _scanner_types(page, pass_url(live_server.url, second["token"]))
+    page.wait_for_selector("[data-step=confirm]")
+    assert page.locator(".identity-name").inner_text() == second["name"]
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(QuestionnaireResponse)) == 0
+        assert db.session.get(Visit, second["id"]).checked_in_at is None  # B still confirms first

@@ -6,7 +6,7 @@ from __future__ import annotations
 from kiosk.extensions import db
 from kiosk.models import Visit, VisitStatus
 from tests.browser.conftest import LAPTOP, check_page
-from tests.browser.test_nurse import open_donor, sign_in
+from tests.support.browser.nurse import open_donor, sign_in
 from tests.support.donors import check_in, pick_donor
 
 # The statuses of the donors checked in, in queue-number order.

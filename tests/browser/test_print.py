@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from kiosk.extensions import db
 from kiosk.models import Department, Donor, Visit
 from tests.browser.conftest import check_page
-from tests.test_audit_page import _fill_log
+from tests.support.audit import fill_audit_log
 
 CONSOLE = {"width": 1366, "height": 768}
 
@@ -50,7 +50,7 @@ def test_the_passes_page_makes_a_pdf_and_downloads_it(live_server, demo, signed_
 def test_the_audit_log_pages_and_filters_in_the_browser(live_server, demo, signed_in, app):
     page = signed_in("organiser", viewport=CONSOLE)
     drive_id = demo["drive_id"]
-    log = _fill_log(app, drive_id)
+    log = fill_audit_log(app, drive_id)
     page.goto(f"{live_server.url}/admin/drives/{drive_id}/audit")
     assert page.locator("#audit-table tbody tr").count() == 50
     check_page(page, "admin-audit-paged")

@@ -1,25 +1,33 @@
-"""The README's pictures: each role's main screen at the size it is used, written to
-docs/screenshots/ by this test (so they follow the screens), each checked by axe first."""
+"""The README's pictures: each role's main screen at the size it is used, each checked by axe.
+
+A plain run keeps them in test-artifacts/readme-screenshots/; with KIOSK_README_SCREENSHOTS=1 this
+test writes them over the README's own, in docs/screenshots/ (tracked files), so they follow the
+screens when someone asks, and a plain test run changes no tracked file:
+
+    KIOSK_README_SCREENSHOTS=1 .venv/bin/python -m pytest tests/browser/test_readme_screenshots.py"""
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 from kiosk.tokens import pass_url
-from tests.browser.conftest import LAPTOP, PROJECTOR, TABLET, check_page
-from tests.browser.test_display import donate
-from tests.browser.test_kiosk import PHONE, a_visit, open_kiosk
-from tests.browser.test_nurse import open_donor, sign_in
+from tests.browser.conftest import LAPTOP, PHONE, PROJECTOR, ROOT, SCREENS, TABLET, check_page
+from tests.support.browser.display import donate
+from tests.support.browser.kiosk import a_visit, open_kiosk
+from tests.support.browser.nurse import open_donor, sign_in
 from tests.support.donors import check_in, pick_donor
 
-DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+DOCS = ROOT / "docs" / "screenshots"
+# Read at import: conftest's autouse fixture _no_kiosk_environment removes every KIOSK_* variable before a test runs.
+WRITE_README_SCREENSHOTS = os.environ.get("KIOSK_README_SCREENSHOTS", "") == "1"
+SHOTS_FOLDER = DOCS if WRITE_README_SCREENSHOTS else SCREENS.parent / "readme-screenshots"
 CONSOLE = {"width": 1366, "height": 768}
 SHOTS = ("kiosk", "phone-pass", "nurse-queue", "nurse-visit", "display", "console")
 
 
 def _keep(page, name: str, full_page: bool = False) -> None:
     check_page(page, f"readme-{name}")
-    DOCS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(DOCS / f"{name}.png"), full_page=full_page)
+    SHOTS_FOLDER.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS_FOLDER / f"{name}.png"), full_page=full_page)
 
 
 def test_each_roles_main_screen_for_the_readme(app, live_server, demo, new_context, signed_in):
@@ -55,7 +63,8 @@ def test_each_roles_main_screen_for_the_readme(app, live_server, demo, new_conte
     console.goto(f"{live_server.url}/admin/drives/{demo['drive_id']}")
     _keep(console, "console")
 
-    readme = (DOCS.parents[1] / "README.md").read_text(encoding="utf-8")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for name in SHOTS:
-        assert (DOCS / f"{name}.png").stat().st_size > 10_000, name
+        assert (SHOTS_FOLDER / f"{name}.png").stat().st_size > 10_000, name
+        assert (DOCS / f"{name}.png").exists(), name
         assert f"docs/screenshots/{name}.png" in readme, name

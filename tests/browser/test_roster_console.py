@@ -5,7 +5,7 @@ import sqlalchemy as sa
 from kiosk.extensions import db
 from kiosk.models import Donor
 from tests.browser.conftest import check_page
-from tests.test_roster_office import EXPECTED, office_workbook
+from tests.support.rosters import OFFICE_DONORS_IMPORTED, office_workbook
 
 CONSOLE = {"width": 1366, "height": 768}
 
@@ -34,5 +34,5 @@ def test_an_office_list_uploads_previews_and_imports(live_server, demo, signed_i
         page.click("#roster-import")
     assert "/passes" in page.url and "5" in page.locator(".notice-ok").inner_text()
     with app.app_context():
-        names = set(db.session.scalars(sa.select(Donor.full_name).where(Donor.id_number.in_(EXPECTED))))
-    assert names == {value[0] for value in EXPECTED.values()}
+        names = set(db.session.scalars(sa.select(Donor.full_name).where(Donor.id_number.in_(OFFICE_DONORS_IMPORTED))))
+    assert names == {value[0] for value in OFFICE_DONORS_IMPORTED.values()}

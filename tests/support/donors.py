@@ -1,5 +1,6 @@
 """Donors for the tests that run in-process: one who could donate today, checked in through the
-kiosk's own domain functions (kiosk.checkin.scan_pass + check_in); and vitals that pass screening."""
+kiosk's own domain functions (kiosk.checkin.scan_pass + check_in); vitals that pass screening; and
+the nurse's decision posted through Flask's test client."""
 from __future__ import annotations
 
 import datetime as dt
@@ -67,3 +68,16 @@ def check_in(app, visit_id: int, site_code: str = "XNC", yes: tuple[str, ...] = 
         assert outcome["outcome"] == "checked_in", outcome
         return outcome["queue_number"]
 
+
+
+def decide(client, donor: dict, **fields):
+    """Post the nurse's decision for `donor` (its "url": the nurse's page of the visit) as her
+    browser does, from the page's own form: good vitals, a CCCD seen, and `fields` over them."""
+    from tests.support.pages import csrf_from, hidden_value
+
+    page = client.get(donor["url"]).get_data(as_text=True)
+    data = {"csrf_token": csrf_from(page), "nonce": nonce(),
+            "expected_version": hidden_value(page, "screening-form", "expected_version"), **GOOD_VITALS,
+            "identity_document": "cccd"}
+    data.update(fields)
+    return client.post(donor["url"] + "/decision", data=data)

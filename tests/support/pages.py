@@ -1,4 +1,5 @@
-"""Reading what a page's forms carry: its CSRF token and a form's hidden values."""
+"""Reading what a page's forms carry: its CSRF token and a form's hidden values; and the CSRF token
+the console's pages carry for htmx, through Flask's test client."""
 from __future__ import annotations
 
 import re
@@ -23,3 +24,9 @@ def hidden_value(page: str, form_id: str, name: str) -> str:
     if not found:
         raise Unexpected(f"no {name} in form #{form_id}")
     return found.group(1)
+
+
+def console_csrf(client) -> str:
+    """The CSRF token in the <meta> of the console's pages (htmx sends it), read from /admin/drives."""
+    page = client.get("/admin/drives").get_data(as_text=True)
+    return re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)

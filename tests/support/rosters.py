@@ -1,11 +1,15 @@
-"""Roster files as attackers and unlucky offices send them, for the tests and bench/roster_limits.py."""
+"""Roster files as attackers and unlucky offices send them, for the tests and bench/roster_limits.py;
+and an office's list as offices really send it (issue 13), with the donors it holds."""
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
+import unicodedata
 import zipfile
 
 import openpyxl
+from openpyxl.styles import Alignment, Font
 
 HEADER = ("Họ và tên", "Ngày sinh", "Giới tính", "Số CCCD")
 
@@ -39,3 +43,66 @@ def bad_rows_xlsx(count: int) -> bytes:
 
 def bad_rows_csv(count: int) -> bytes:
     return "\n".join([",".join(HEADER)] + [f"Người {i},31/02/1990,X,123" for i in range(count)]).encode()
+
+
+# (STT, name, date of birth, sex, CCCD, phone, unit, rank, position, blood group, donations, note)
+# CCCDs and phones as Excel keeps a number: the leading zeros gone.
+OFFICE_DONORS = [
+    (1, "Lê Hồng Hương", dt.datetime(1986, 9, 3), "Nữ", 77631706690, 743915000, "Phòng Tham mưu", "Đại úy",
+     "Phó trưởng phòng", "B+", 3, ""),
+    (2, "NGUYỄN CÔNG HÙNG", "22/08/1974", "Nam", 1085023456, 924158683, "Cục Quản lý xuất nhập cảnh",
+     "Trung tá", "Đội trưởng", "A+", None, "Đã hiến 03/2025"),
+    (3, unicodedata.normalize("NFD", "Trần Thị Ngọc Ánh"), dt.datetime(1995, 1, 30), "nữ", "079195000123",
+     "0388360759", unicodedata.normalize("NFD", "Cục Quản lý xuất nhập cảnh"), "Thiếu úy", "", "O+", 0, ""),
+    (4, "Phạm Văn Đức", "1990-12-01", "NAM", 1190001234, 388360760, "Phòng Tham mưu", "Thượng úy", "", "AB+",
+     12, "Cộng tác viên"),
+    (5, "Đỗ Minh Quân", dt.datetime(2000, 2, 29), "Nam", 36200004567, 961234567, "Phòng Tham mưu", "Hạ sĩ",
+     "", "", None, ""),
+]
+OFFICE_DONORS_IMPORTED = {  # id_number -> (name, date of birth, sex, phone, department, prior donations)
+    "077631706690": ("Lê Hồng Hương", dt.date(1986, 9, 3), "F", "0743915000", "Phòng Tham mưu", 3),
+    "001085023456": ("Nguyễn Công Hùng", dt.date(1974, 8, 22), "M", "0924158683", "Cục Quản lý xuất nhập cảnh", 0),
+    "079195000123": ("Trần Thị Ngọc Ánh", dt.date(1995, 1, 30), "F", "0388360759", "Cục Quản lý xuất nhập cảnh", 0),
+    "001190001234": ("Phạm Văn Đức", dt.date(1990, 12, 1), "M", "0388360760", "Phòng Tham mưu", 12),
+    "036200004567": ("Đỗ Minh Quân", dt.date(2000, 2, 29), "M", "0961234567", "Phòng Tham mưu", 0),
+}
+OFFICE_HEADER = ["STT", "Họ và tên", "Ngày, tháng, năm sinh", "Giới tính", "Số CCCD/CMND", "SĐT", "Đơn vị",
+          "Cấp bậc", "Chức vụ", "Nhóm máu", "Số lần hiến", "Ghi chú"]
+
+
+def office_workbook() -> bytes:
+    """A unit's list as it arrives: unit and motto in merged cells, a title, a note, the header
+    on row 7, the donors, a total, a place and date, the signature block."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "DS hiến máu"
+    sheet["A1"], sheet["G1"] = "BỘ CÔNG AN", "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"
+    sheet["A2"], sheet["G2"] = "CỤC QUẢN LÝ XUẤT NHẬP CẢNH", "Độc lập - Tự do - Hạnh phúc"
+    sheet.merge_cells("A1:E1"), sheet.merge_cells("G1:L1"), sheet.merge_cells("A2:E2"), sheet.merge_cells("G2:L2")
+    sheet["A4"] = "DANH SÁCH CÁN BỘ, CHIẾN SĨ ĐĂNG KÝ HIẾN MÁU TÌNH NGUYỆN NĂM 2026"
+    sheet.merge_cells("A4:L4")
+    sheet["A5"] = "(Kèm theo Công văn số 123/CV-XNC ngày 01/11/2026)"
+    sheet.merge_cells("A5:L5")
+    sheet["A6"] = "Lưu ý: mỗi đồng chí mang theo CCCD khi đến điểm hiến máu."
+    for cell in ("A1", "G1", "A4"):
+        sheet[cell].font = Font(bold=True)
+        sheet[cell].alignment = Alignment(horizontal="center")
+    for column, title in enumerate(OFFICE_HEADER, start=1):
+        sheet.cell(row=7, column=column, value=title).font = Font(bold=True)
+    for offset, donor in enumerate(OFFICE_DONORS):
+        for column, value in enumerate(donor, start=1):
+            if value is not None:
+                sheet.cell(row=8 + offset, column=column, value=value)
+    end = 8 + len(OFFICE_DONORS)
+    sheet.cell(row=end, column=1, value="Tổng cộng: 5 đồng chí")
+    sheet.merge_cells(start_row=end, start_column=1, end_row=end, end_column=4)
+    sheet.cell(row=end + 2, column=8, value="Hà Nội, ngày 10 tháng 11 năm 2026")
+    sheet.cell(row=end + 3, column=2, value="NGƯỜI LẬP BIỂU")
+    sheet.cell(row=end + 3, column=8, value="THỦ TRƯỞNG ĐƠN VỊ")
+    sheet.cell(row=end + 4, column=2, value="(Ký, ghi rõ họ tên)")
+    sheet.cell(row=end + 4, column=8, value="(Ký tên, đóng dấu)")
+    sheet.cell(row=end + 8, column=2, value="Nguyễn Văn Lập")
+    sheet.cell(row=end + 8, column=8, value="Trần Văn Trưởng")
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()

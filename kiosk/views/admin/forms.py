@@ -71,10 +71,6 @@ class CheckboxesField(SelectMultipleField):
             raise ValueError(_l("Choose one of the options.")) from None
 
 
-STATUS_CHOICES = [(DriveStatus.PLANNED.value, _l("Planned")), (DriveStatus.OPEN.value, _l("Open")),
-                  (DriveStatus.CLOSED.value, _l("Closed"))]
-
-
 class DriveForm(CleanForm):
     name = StringField(_l("Name"), validators=[DataRequired(_l("Enter the drive's name.")),
                                                Length(max=200, message=_l("At most %(max)d characters."))])
@@ -83,7 +79,8 @@ class DriveForm(CleanForm):
     target_bags = WholeNumberField(_l("Target (bags)"), default=0, validators=[
         InputRequired(_l("Enter a target, or 0.")),
         NumberRange(min=0, max=100000, message=_l("Between %(min)s and %(max)s."))])
-    status = ChoiceField(_l("Status"), choices=[choice(*c) for c in STATUS_CHOICES], default=DriveStatus.PLANNED.value)
+    status = ChoiceField(_l("Status"), choices=[choice(code, word) for code, word in labels.DRIVE_STATUS.items()],
+                         default=DriveStatus.PLANNED.value)
     hospital = StringField(_l("Collecting hospital"), validators=[
         Length(max=200, message=_l("At most %(max)d characters."))])
     organiser = StringField(_l("Organising department"), validators=[
@@ -124,8 +121,7 @@ class StaffForm(CleanForm):
         filters=[lambda v: v.strip().lower() if isinstance(v, str) else v])
     display_name = StringField(_l("Full name"), validators=[
         DataRequired(_l("Enter the person's name.")), Length(max=120, message=_l("At most %(max)d characters."))])
-    role = ChoiceField(_l("Role"), choices=[choice(StaffRole.NURSE.value, _l("Nurse")),
-                                            choice(StaffRole.ORGANISER.value, _l("Organiser"))],
+    role = ChoiceField(_l("Role"), choices=[choice(code, word) for code, word in labels.STAFF_ROLE.items()],
                        default=StaffRole.NURSE.value)
     password = PasswordField(_l("Password"), validators=[
         DataRequired(_l("Enter a password.")),

@@ -14,7 +14,7 @@ from kiosk.exports import COLUMNS, FORMATS, build_export, record_health_export, 
 from kiosk.extensions import db
 from kiosk.formatting import local_zone
 from kiosk.letters import letters_for
-from kiosk.models import AuditLog, Donation, Drive
+from kiosk.models import AuditLog, Donation, Drive, utcnow
 from kiosk.queries.activity import AuditFilter, audit_choices, day_start_utc, drive_log
 from kiosk.recognition import thresholds_from
 from kiosk.report import NURSE_JUDGEMENT, drive_report
@@ -86,7 +86,7 @@ def report(drive_id: int):
     if result is None:
         abort(404)
     return render_template("admin/report.html", drive=result.drive, report=result, reason_label=reason_label,
-                           reaction_label=reaction_label, printed_at=dt.datetime.now(local_zone()))
+                           reaction_label=reaction_label, printed_at=utcnow())
 
 
 @bp.get("/drives/<int:drive_id>/thank-you-letters")

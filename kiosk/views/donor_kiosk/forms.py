@@ -17,7 +17,7 @@ from kiosk.checkin import departments_for_walk_in
 from kiosk.extensions import db
 from kiosk.formatting import current_locale
 from kiosk.idempotency import InvalidNonce, check_nonce
-from kiosk.inputs import clean_name, parse_date
+from kiosk.inputs import clean_name, parse_date, phone_digits
 from kiosk.roster.parser import ID_NUMBER
 from kiosk.screening.engine import age_on
 from kiosk.screening.questionnaire import DATE_SUFFIX, MAX_DETAIL_LENGTH, IncompleteAnswers, clean_detail
@@ -106,9 +106,7 @@ class WalkInForm(CleanForm):
                                     min=rule.min_years, max=rule.max_years, age=max(age, 0)))
 
     def validate_phone(self, field):
-        phone = re.sub(r"[\s.\-]", "", field.data or "")
-        if phone.startswith("+84"):
-            phone = "0" + phone[3:]
+        phone = phone_digits(field.data)
         if not VIETNAMESE_MOBILE.match(phone):
             raise ValidationError(_("Enter a Vietnamese mobile number: 10 digits starting with 03, 05, 07, 08 or 09."))
         field.data = phone
@@ -136,12 +134,11 @@ class QuestionnairePost:
     details: dict[str, str]  # as typed, by form name: "q4.vaccine#detail", "q9.pregnancy_ended#date"
     unknown: list[str] = field(default_factory=list)  # names that answer nothing asked of this donor
 
-    def answer_no(self, group) -> None:
-        """"None of these": every item of the screen answered "no", its details dropped."""
+    def answer_unanswered_no(self, group) -> None:
+        """"None of these": the items of the screen not answered yet become "no". A "yes" already
+        given stays, with its details: a tap out of habit must never erase a declared deferral."""
         for item in group.items:
-            self.answers[item.id] = False
-            self.details.pop(item.id + DETAIL_SUFFIX, None)
-            self.details.pop(item.id + DATE_SUFFIX, None)
+            self.answers.setdefault(item.id, False)
 
     def for_domain(self, items) -> dict[str, str]:
         """The details of the "yes" answers, as kiosk.screening.questionnaire takes them."""
@@ -246,13 +243,14 @@ class ScreenMove:
 
 def move_through_questionnaire(groups, step: int, action: str, post: QuestionnairePost,
                                today: dt.date) -> ScreenMove:
-    """Where a post of screen `step` leads: back, on (after "None of these" too), the same screen
-    with what is wrong, or, from the last screen, the first screen still wrong or the end."""
+    """Where a post of screen `step` leads: back, on (after "None of these" too, which answers only
+    what is still unanswered), the same screen with what is wrong, or, from the last screen, the
+    first screen still wrong or the end."""
     step = max(0, min(step, len(groups) - 1))
     if action == "back":
         return ScreenMove(max(step - 1, 0))
     if action == "none" and not any(item.must_be_yes for item in groups[step].items):
-        post.answer_no(groups[step])
+        post.answer_unanswered_no(groups[step])
     problem = screen_problem(groups[step], post, today)
     if problem:
         return ScreenMove(step, problem)
@@ -272,7 +270,8 @@ def questionnaire_context(groups, step: int, post: Optional[QuestionnairePost], 
     group = groups[step]
     return dict(groups=groups, step=step, group=group, answers=post.answers, details=post.details, error=error,
                 max_detail=MAX_DETAIL_LENGTH, detail_suffix=DETAIL_SUFFIX, date_suffix=DATE_SUFFIX,
-                none_of_these=len(group.items) > 1 and not any(item.must_be_yes for item in group.items))
+                none_of_these=len(group.items) > 1 and not any(item.must_be_yes for item in group.items),
+                yes_on_screen=any(post.answers.get(item.id) is True for item in group.items))
 
 
 def incomplete_answers_text(error: IncompleteAnswers) -> str:

@@ -16,7 +16,7 @@ from kiosk import labels
 from kiosk.extensions import db
 from kiosk.errors import DomainError
 from kiosk.formatting import current_locale, format_number, local_today
-from kiosk.models import Drive, Screening, Site, Visit, utcnow
+from kiosk.models import Decision, Drive, Screening, Site, Visit, utcnow
 from kiosk.queries.visits import screening_of_visit
 from kiosk.screening import decisions
 from kiosk.screening import desk
@@ -147,7 +147,7 @@ def _change_forms(visit: Visit, screening: Optional[Screening], donation) -> dic
     if screening is not None:
         forms["correct_form"] = _correct_decision_form(screening)
         forms["void_decision_form"] = VoidForm(formdata=None, expected_version=str(screening.version))
-    if screening is not None and screening.decision == "accepted" and donation is None:
+    if screening is not None and screening.decision == Decision.ACCEPTED and donation is None:
         forms["donation_form"] = DonationForm(formdata=None, volume_ml=str(screening.volume_ml or ""),
                                               expected_version=str(visit.version))
     if donation is not None:

@@ -9,33 +9,17 @@ import sqlalchemy as sa
 
 from kiosk import tally
 from kiosk.screening import decisions
-from kiosk.auth import hash_password
 from kiosk.extensions import db
-from kiosk.models import AuditLog, Drive, DriveStatus, Screening, Staff, StaffRole, Visit, VisitStatus
+from kiosk.models import AuditLog, Drive, DriveStatus, Screening, Visit, VisitStatus
 from kiosk.screening.decisions import ScreeningError
 from kiosk.screening.questionnaire import load_questionnaire
-from kiosk.screening.rules import Vitals, load_rules
+from kiosk.screening.rules import load_rules
+from tests.support.decisions import ELIGIBLE
 from tests.support.donors import check_in, nonce, pick_donor
 
-# What the nurse measures; record_decision works out the suggestion from them itself.
-ELIGIBLE = Vitals(weight_kg=60.0, systolic_mmhg=120, diastolic_mmhg=80, pulse_per_min=72, haemoglobin_g_l=140,
-                  temperature_c=36.8, hbsag="negative")
 LOW_HB = replace(ELIGIBLE, haemoglobin_g_l=110)  # the rules defer: Hb below 120 g/L
 LIGHT = replace(ELIGIBLE, weight_kg=48.0)  # 9 ml/kg: at most 432 ml, so 250 or 350 ml
 PERMANENT = replace(ELIGIBLE, hbsag="positive")  # the rules defer permanently
-
-
-@pytest.fixture
-def setup(app, demo):
-    visit_id = pick_donor(app, "XNC")
-    check_in(app, visit_id, "XNC")
-    with app.app_context():
-        nurse_id = db.session.scalars(sa.select(Staff.id).where(Staff.username == "yta")).one()
-        other = Staff(username="yta2", display_name="Y tá Lê Thu Hà", role=StaffRole.NURSE,
-                      password_hash=hash_password("x" * 12))
-        db.session.add(other)
-        db.session.commit()
-        yield {"visit_id": visit_id, "nurse_id": nurse_id, "other_id": other.id, "drive_id": demo["drive_id"]}
 
 
 def _decide(setup, **changes):
