@@ -71,29 +71,11 @@ def _drive_or_fail(drive_id):
 def serve_command(host: str, port: int, workers: int, demo: bool, certfile: str | None, keyfile: str | None,
                   self_signed: bool) -> None:
     """Upgrade the database, optionally load the demo drive, and run gunicorn."""
-    from kiosk import devices
-    from kiosk.auth import give_nurses_every_site
-    from kiosk.database import begin_write, sqlite_synchronous
-    from kiosk.roster.demo import database_is_empty, demo_credentials, load_demo
-    from kiosk.formatting import local_today
-    from kiosk.models import Site
-
-    if bool(certfile) != bool(keyfile):
-        raise click.UsageError("--certfile và --keyfile đi cùng nhau / --certfile and --keyfile go together.")
-    if self_signed and certfile:
-        raise click.UsageError("--https hoặc --certfile, không cả hai / --https or --certfile, not both.")
-    if port_taken(host, port):
-        raise click.ClickException(f"Cổng {port} đang được dùng: có thể kiosk serve đang chạy rồi / port {port} is in "
-                                   "use: is the app already running? Stop it, or choose another --port.")
+    _refuse_serve_options(host, port, certfile, keyfile, self_signed)
     app = current_app._get_current_object()
     upgrade_database()
     if demo:
-        begin_write(db.session)
-        if database_is_empty(db.session):
-            load_demo(db.session, app.instance_path, local_today())
-            give_nurses_every_site(db.session)
-            click.echo("Đã tạo đợt hiến máu mẫu / demo drive loaded.")
-        db.session.commit()  # the write's turn ends before the workers start
+        _load_demo_if_empty(app)
 
     lan = lan_addresses()
     if self_signed:
@@ -105,9 +87,55 @@ def serve_command(host: str, port: int, workers: int, demo: bool, certfile: str 
     if not os.environ.get("KIOSK_BASE_URL"):
         env["KIOSK_BASE_URL"] = f"{scheme}://{shown_host}:{port}"
     env["KIOSK_INSTANCE_PATH"] = app.instance_path
-    base = env["KIOSK_BASE_URL"]
+    _print_addresses(app, f"{scheme}://localhost:{port}/", env["KIOSK_BASE_URL"], demo)
+    if self_signed:
+        explain_certificate(certificate)
+    db.session.remove()
+
+    gunicorn = gunicorn_command(host, port, workers)
+    if certfile and keyfile:
+        gunicorn[-1:-1] = ["--certfile", certfile, "--keyfile", keyfile]
+        env.setdefault("KIOSK_SESSION_COOKIE_SECURE", "true")
+    # exec replaces this process without flushing its buffers: printed into a pipe or a log, the
+    # addresses and the certificate's fingerprint above would be lost.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execvpe(gunicorn[0], gunicorn, env)
+
+
+def _refuse_serve_options(host: str, port: int, certfile: str | None, keyfile: str | None, self_signed: bool) -> None:
+    if bool(certfile) != bool(keyfile):
+        raise click.UsageError("--certfile và --keyfile đi cùng nhau / --certfile and --keyfile go together.")
+    if self_signed and certfile:
+        raise click.UsageError("--https hoặc --certfile, không cả hai / --https or --certfile, not both.")
+    if port_taken(host, port):
+        raise click.ClickException(f"Cổng {port} đang được dùng: có thể kiosk serve đang chạy rồi / port {port} is in "
+                                   "use: is the app already running? Stop it, or choose another --port.")
+
+
+def _load_demo_if_empty(app: Flask) -> None:
+    from kiosk.auth import give_nurses_every_site
+    from kiosk.database import begin_write
+    from kiosk.formatting import local_today
+    from kiosk.roster.demo import database_is_empty, load_demo
+
+    begin_write(db.session)
+    if database_is_empty(db.session):
+        load_demo(db.session, app.instance_path, local_today())
+        give_nurses_every_site(db.session)
+        click.echo("Đã tạo đợt hiến máu mẫu / demo drive loaded.")
+    db.session.commit()  # the write's turn ends before the workers start
+
+
+def _print_addresses(app: Flask, local: str, base: str, demo: bool) -> None:
+    """Where to open each screen, for the organiser setting up the hall."""
+    from kiosk import devices
+    from kiosk.database import sqlite_synchronous
+    from kiosk.models import Site
+    from kiosk.roster.demo import demo_credentials
+
     sites = db.session.scalars(sa.select(Site).order_by(Site.code)).all()
-    click.echo(f"\nMở trên máy này / on this machine: {scheme}://localhost:{port}/")
+    click.echo(f"\nMở trên máy này / on this machine: {local}")
     click.echo(f"Máy tính bảng / tablets (QR passes point here): {base}/")
     # Only a paired tablet opens a kiosk (kiosk.devices): with --demo, a pairing link per site.
     pairing_codes = devices.demo_pairing_codes(db.session) if demo and devices.pairing_required(
@@ -128,19 +156,6 @@ def serve_command(host: str, port: int, workers: int, demo: bool, certfile: str 
     for username, password in (demo_credentials(app.instance_path).items() if demo else ()):
         click.echo(f"  demo account: {username} / {password}")
     click.echo("")
-    if self_signed:
-        explain_certificate(certificate)
-    db.session.remove()
-
-    gunicorn = gunicorn_command(host, port, workers)
-    if certfile and keyfile:
-        gunicorn[-1:-1] = ["--certfile", certfile, "--keyfile", keyfile]
-        env.setdefault("KIOSK_SESSION_COOKIE_SECURE", "true")
-    # exec replaces this process without flushing its buffers: printed into a pipe or a log, the
-    # addresses and the certificate's fingerprint above would be lost.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execvpe(gunicorn[0], gunicorn, env)
 
 
 def port_taken(host: str, port: int) -> bool:

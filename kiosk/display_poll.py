@@ -17,22 +17,11 @@ import sqlalchemy as sa
 
 from kiosk.devices import pairing_required
 from kiosk.extensions import db
-from kiosk.models import Drive, DriveStatus, Site, drive_site
+# The idle poll's one query (the open drive's revision, the hall's or a site's) is the look-up every
+# screen makes; anything less usual (no open drive, an unknown site) takes the longer path in
+# kiosk.views.display.
+from kiosk.queries.drives import OPEN_DRIVE_REVISION, OPEN_DRIVE_REVISION_AT_SITE
 from kiosk.security import static_security_headers, strict_transport_security
-
-# The idle poll's one query, built once: most polls end with it. It finds the open drive (at
-# a site) the way kiosk.drives does; anything less usual (no open drive, an unknown site)
-# takes the longer path in kiosk.views.display.
-OPEN_DRIVE_REVISION = (
-    sa.select(Drive.id, Drive.revision, sa.null().label("site_id")).where(Drive.status == DriveStatus.OPEN)
-    .order_by(Drive.drive_date.desc(), Drive.id.desc()).limit(1)
-)
-OPEN_DRIVE_REVISION_AT_SITE = (
-    sa.select(Drive.id, Drive.revision, Site.id.label("site_id")).join(drive_site, drive_site.c.drive_id == Drive.id)
-    .join(Site, Site.id == drive_site.c.site_id)
-    .where(Site.code == sa.bindparam("code"), Drive.status == DriveStatus.OPEN)
-    .order_by(Drive.drive_date.desc(), Drive.id.desc()).limit(1)
-)
 
 SITE_CODE = re.compile(r"^[A-Za-z0-9_-]{1,20}$")
 # Where the app keeps its SnapshotCache (app.extensions): kiosk.views.display fills it, the shortcut reads it.

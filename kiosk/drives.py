@@ -15,6 +15,7 @@ from kiosk import tally
 from kiosk.audit import changed_fields, fingerprint, record_audit, record_changes
 from kiosk.extensions import db
 from kiosk.models import Drive, DriveStatus, Site, drive_site
+from kiosk.queries import drives as drives_query
 
 ERROR_CODES = ("not_found", "changed_meanwhile", "open_elsewhere", "reason_required", "date_out_of_range")
 # The years a drive may be dated: 31/12/9999 is a date to Python, but a drive then has no "next
@@ -26,30 +27,18 @@ class DriveError(DomainError):
     CODES = ERROR_CODES
 
 
-def current_drive() -> Optional[Drive]:
-    """The open drive; else the next planned one; else the most recent."""
-    for condition, order in (
-        (Drive.status == DriveStatus.OPEN, Drive.drive_date.desc()),
-        (Drive.status == DriveStatus.PLANNED, Drive.drive_date.asc()),
-        (sa.true(), Drive.drive_date.desc()),
-    ):
-        drive = db.session.scalars(sa.select(Drive).where(condition).order_by(order, Drive.id.desc()).limit(1)).first()
-        if drive is not None:
-            return drive
-    return None
+def current_drive(session: Optional[Session | scoped_session] = None) -> Optional[Drive]:
+    """The open drive; else the next planned one; else the most recent (kiosk.queries.drives)."""
+    return drives_query.current_drive(db.session if session is None else session)
 
 
 def site_by_code(code: str) -> Optional[Site]:
     return db.session.scalars(sa.select(Site).where(Site.code == code)).first()
 
 
-def drive_at_site(site: Site) -> Optional[Drive]:
-    """The open drive at a site, else its next planned one."""
-    base = sa.select(Drive).join(drive_site).where(drive_site.c.site_id == site.id)
-    drive = db.session.scalars(base.where(Drive.status == DriveStatus.OPEN).order_by(Drive.drive_date.desc())).first()
-    if drive is None:
-        drive = db.session.scalars(base.where(Drive.status == DriveStatus.PLANNED).order_by(Drive.drive_date)).first()
-    return drive
+def drive_at_site(site: Site, session: Optional[Session | scoped_session] = None) -> Optional[Drive]:
+    """The open drive at a site, else its next planned one (kiosk.queries.drives)."""
+    return drives_query.drive_at_site(db.session if session is None else session, site)
 
 
 def drive_values(drive: Drive) -> dict[str, Any]:

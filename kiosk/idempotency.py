@@ -1,19 +1,48 @@
-"""Client nonces: every write a tablet or a nurse makes runs once per nonce.
+"""How the tablet's and the nurse's writes run: once per client nonce, in a short turn at the writer.
 
-A double tap, a network retry or a second worker with the same request finds the receipt
-of the first and answers the same, without recording anything again. The receipt is written
-in the write's own transaction, so a crash leaves either both or neither."""
+Read this first; the domain modules (kiosk.checkin, kiosk.screening.decisions and corrections,
+kiosk.donations) follow it. A write is `write_once(session, nonce, action, check=..., update=...,
+write=...)`, three steps that are plain functions of the domain module, run in this order:
+
+1. `check()` reads and decides, BEFORE the write transaction: it may use the ORM and the rules
+   engine, and raises the domain error that refuses the request (ScreeningError, ...). It returns
+   what it read and decided (a small frozen dataclass: the row's id, version and status, ...).
+2. The write transaction begins (on SQLite, BEGIN IMMEDIATE after its turn in the writer queue,
+   kiosk.sqlite_engine). If the nonce has a receipt, an earlier request did this write: its
+   answer is given again (replayed) and nothing else runs. A double tap, a retried request
+   and a second worker all get the first answer.
+3. `update(checked)` runs ONE conditional UPDATE, on what `check` read (WHERE version = :read
+   AND status = :read ...), and says whether it matched. When it matched nothing, the row
+   changed between the check and the write: `check` runs again, now inside the write (after
+   expiring the session's objects, so it reads the rows as they are now, and raises the error
+   of today's state), and the UPDATE is tried again (`kiosk.database.write_checked`). Where
+   writers do not queue (PostgreSQL) that may keep missing: `hold` (lock the row) gets one last
+   try, then `conflict(checked)` is raised.
+4. `write(checked)` runs the rest, prebuilt Core statements only (INSERT ... RETURNING, the
+   tally's, the audit's) and returns the answer, a JSON-able dict.
+5. The answer is kept as the nonce's receipt in the same transaction, and it commits: a crash
+   leaves both or neither.
+
+So the writer's queue is held for a few Core statements, never for the ORM or the rules (issue
+14), and the objects the request loaded stay loaded (nothing is expired at the commit): after
+`write_once` the caller tells them what changed (kiosk.database.note_written, expire_rows).
+A write with nothing conditional (a walk-in's INSERTs) gives no `update`. The same machinery,
+older spellings: `run_checked_once` is write_once without `update` (kiosk.donations' `write` runs
+write_checked itself), and `run_once` reads inside its transaction (the phone's answers: rare, no
+queue of donors behind them). Writes that need no nonce and no pre-check (the console's) run in
+`kiosk.database.write_transaction` instead.
+"""
 from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Callable, NamedTuple, Optional, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, scoped_session
 
-from kiosk.database import begin_write, commit
+from kiosk.database import begin_write, commit, read_again, write_checked
 from kiosk.models import WriteReceipt
 
 NONCE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -113,23 +142,65 @@ def _replayed(receipt: sa.Row, nonce: str, action: str) -> dict[str, Any]:
     return dict(receipt.result)
 
 
-def run_checked_once(session: Session | scoped_session, nonce: str, action: str, check: Callable[[], T],
-                     write: Callable[[T], dict[str, Any]], owner: Optional[str] = None,
-                     asked: str = "") -> tuple[dict[str, Any], bool]:
-    """`run_once` for a write that reads and checks before its transaction and runs only Core
-    statements inside it (issue 14: SQLite's writer queue is then held for those few statements).
+class Done(NamedTuple):
+    """What `write_once` did: its answer, whether an earlier request with the nonce had given it
+    (replayed: nothing was written now), and what `check` decided that the write went ahead with
+    (None when replayed)."""
+    result: dict[str, Any]
+    replayed: bool
+    checked: Any = None
 
-    `check()` reads (the ORM is fine there) and raises the write's refusal; its answer is handed
-    to `write`, which re-checks only by a conditional UPDATE (`kiosk.database.write_checked`).
+
+def write_once(session: Session | scoped_session, nonce: str, action: str, *, check: Callable[[], T],
+               write: Callable[[T], dict[str, Any]], update: Optional[Callable[[T], bool]] = None,
+               check_again: Optional[Callable[[], T]] = None, hold: Optional[Callable[[T], Any]] = None,
+               conflict: Optional[Callable[[T], Exception]] = None, owner: Optional[str] = None,
+               asked: str = "") -> Done:
+    """Check, then in the writer's turn: the receipt, `update` (checking again until it matches),
+    `write`, the receipt, the commit. See the module's docstring; `owner`, `asked`: bound_action.
+
+    check_again: `check` as run inside the write (default: the same, after expiring the session's
+    objects; a check that reads by Core only gives itself). hold: what to do before the last try
+    where writers do not queue. conflict: the error when even that missed.
     When `check` refuses but the nonce has a receipt, the refusal is that earlier request's own
-    doing (a retry of a recorded donation finds the donor done): run_once answers the receipt."""
+    doing (a retry of a recorded donation finds the donor done): the receipt answers."""
     check_nonce(nonce)
     try:
         checked: Optional[T] = check()
     except Exception:
         if receipt_of(session, nonce) is None:
             raise
-        checked = None
-    # `checked` is None only when a receipt answers; should that receipt have gone meanwhile, check inside.
-    return run_once(session, nonce, action, lambda: write(check() if checked is None else checked), owner,
-                    core_only=True, asked=asked)
+        checked = None  # the receipt answers; should it have gone meanwhile, `check` runs inside
+    went_ahead: list[T] = []
+
+    def in_the_write() -> dict[str, Any]:
+        decided = check() if checked is None else checked
+        if update is not None:
+            decided = _until_it_matches(decided, update, check_again or read_again(session, check), hold, conflict)
+        went_ahead.append(decided)
+        return write(decided)
+
+    result, replayed = run_once(session, nonce, action, in_the_write, owner, core_only=True, asked=asked)
+    return Done(result, replayed, None if replayed else went_ahead[-1])
+
+
+def _until_it_matches(checked: T, update: Callable[[T], bool], check_again: Callable[[], T],
+                      hold: Optional[Callable[[T], Any]], conflict: Optional[Callable[[T], Exception]]) -> T:
+    matched = write_checked(check_again, checked, update)
+    if matched is None and hold is not None:
+        # Only where writers do not queue (PostgreSQL): the row changed under every try. Hold it
+        # and decide under the lock, where no other write can change it.
+        hold(checked)
+        matched = write_checked(check_again, check_again(), update)
+    if matched is None:
+        raise conflict(checked) if conflict is not None else RuntimeError(f"{checked!r} kept changing")
+    return matched
+
+
+def run_checked_once(session: Session | scoped_session, nonce: str, action: str, check: Callable[[], T],
+                     write: Callable[[T], dict[str, Any]], owner: Optional[str] = None,
+                     asked: str = "") -> tuple[dict[str, Any], bool]:
+    """`write_once` without its `update` step, for a `write` that runs its conditional UPDATE
+    itself (kiosk.donations): returns (result, replayed)."""
+    done = write_once(session, nonce, action, check=check, write=write, owner=owner, asked=asked)
+    return done.result, done.replayed

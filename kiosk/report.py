@@ -110,10 +110,7 @@ def drive_report(session: Session, drive_id: int, zone: ZoneInfo,
     visits = session.execute(
         sa.select(Visit.id, Visit.site_id, Donor.department_id, Visit.checked_in_at, Visit.registered_via)
         .join(Donor, Visit.donor_id == Donor.id).where(Visit.drive_id == drive_id)).all()
-    visit_keys = {v.id: (v.site_id, v.department_id) for v in visits}
-
-    # Per visit, its screenings not voided: screened once it has one, deferred if one of them
-    # defers (the tally's definitions, kiosk.tally.count_from_rows), the latest deferral's reasons.
+    # Per visit, its screenings not voided, in the order they were made.
     screenings: dict[int, list[Screening]] = defaultdict(list)
     for screening in session.scalars(
             sa.select(Screening).join(Visit, Screening.visit_id == Visit.id)
@@ -122,101 +119,119 @@ def drive_report(session: Session, drive_id: int, zone: ZoneInfo,
     donations = session.execute(
         sa.select(Donation.visit_id, Donation.volume_ml, Donation.outcome, Donation.reaction, Donation.created_at)
         .where(Donation.drive_id == drive_id, Donation.voided.is_(False))).all()
-
-    sites = {s.id: s for s in session.scalars(sa.select(Site))}
-    departments = dict(session.execute(sa.select(Department.id, Department.name)).all())
-    by_site: dict[Optional[int], Row] = {}
-    by_department: dict[Optional[int], Row] = {}
-    by_hour: dict[int, Row] = defaultdict(lambda: Row(None, ""))
-
-    def rows_for(visit_id: int) -> tuple[Row, Row]:
-        site_id, department_id = visit_keys[visit_id]
-        if site_id not in by_site:
-            site = sites.get(site_id) if site_id is not None else None
-            by_site[site_id] = Row(site.code if site else "", site.name if site else "")
-        if department_id not in by_department:
-            by_department[department_id] = Row(department_id, departments.get(department_id, ""))
-        return by_site[site_id], by_department[department_id]
-
-    totals = Counter()
-    for visit in visits:
-        site_row, department_row = rows_for(visit.id)
-        totals["registered"] += 1
-        site_row.registered += 1
-        department_row.registered += 1
-        if visit.registered_via == "walk_in":
-            totals["walk_ins"] += 1
-        if visit.checked_in_at is not None:
-            totals["checked_in"] += 1
-            site_row.checked_in += 1
-            department_row.checked_in += 1
-            by_hour[_local_hour(visit.checked_in_at, zone)].checked_in += 1
-
-    reasons = Counter()
-    temporary = permanent = 0
-    for visit_id, visit_screenings in screenings.items():
-        site_row, department_row = rows_for(visit_id)
-        totals["screened"] += 1
-        site_row.screened += 1
-        department_row.screened += 1
-        deferrals = [s for s in visit_screenings if s.decision.startswith("deferred")]
-        if deferrals:
-            latest = deferrals[-1]
-            totals["deferred"] += 1
-            site_row.deferred += 1
-            department_row.deferred += 1
-            if latest.decision == "deferred_permanent":
-                permanent += 1
-            else:
-                temporary += 1
-            for rule in deferral_rules(latest.suggestion or {}):
-                reasons[rule] += 1
-        else:
-            totals["accepted"] += 1
-
-    reactions = Counter()
-    sizes = Counter({size: 0 for size in bag_sizes})
-    for donation in donations:
-        site_row, department_row = rows_for(donation.visit_id)
-        if donation.outcome == DonationOutcome.COMPLETED:
-            sizes[donation.volume_ml] += 1
-            totals["bags"] += 1
-            totals["volume_ml"] += donation.volume_ml
-            for row in (site_row, department_row):
-                row.bags += 1
-                row.volume_ml += donation.volume_ml
-            hour_row = by_hour[_local_hour(donation.created_at, zone)]
-            hour_row.bags += 1
-            hour_row.volume_ml += donation.volume_ml
-        else:
-            totals["incomplete"] += 1
-            site_row.incomplete += 1
-            department_row.incomplete += 1
-        if donation.reaction and donation.reaction != "none":
-            reactions[donation.reaction] += 1
-
-    summary = {name: totals[name] for name in ("registered", "walk_ins", "checked_in", "screened", "accepted",
-                                               "deferred", "bags", "volume_ml", "incomplete")}
-    summary["equivalent_250"] = round(summary["volume_ml"] / 250, 1)
-    summary["target_bags"] = drive.target_bags
-    summary["target_percent"] = round(100 * summary["bags"] / drive.target_bags) if drive.target_bags else None
-    summary["reactions"] = sum(reactions.values())
-
-    hours = _hour_rows(by_hour)
+    counts = _Counts(zone, {v.id: (v.site_id, v.department_id) for v in visits},
+                     sites={s.id: s for s in session.scalars(sa.select(Site))},
+                     departments=dict(session.execute(sa.select(Department.id, Department.name)).all()),
+                     sizes=Counter({size: 0 for size in bag_sizes}))
+    counts.count_visits(visits)
+    counts.count_screenings(screenings)
+    counts.count_donations(donations)
+    hours = _hour_rows(counts.by_hour)
     return DriveReport(
         drive=drive,
-        totals=summary,
-        by_site=sorted(by_site.values(), key=lambda r: (r.key == "", str(r.key))),
-        by_department=sorted(by_department.values(), key=lambda r: (-r.bags, r.label == "", r.label)),
+        totals=counts.summary(drive),
+        by_site=sorted(counts.by_site.values(), key=lambda r: (r.key == "", str(r.key))),
+        by_department=sorted(counts.by_department.values(), key=lambda r: (-r.bags, r.label == "", r.label)),
         by_hour=hours,
         chart=hour_chart(hours),
-        deferrals_by_reason=sorted(reasons.items(), key=lambda item: (-item[1], item[0])),
-        deferrals_temporary=temporary,
-        deferrals_permanent=permanent,
-        reactions=[(name, reactions[name]) for name in REACTIONS] + sorted(
-            (name, count) for name, count in reactions.items() if name not in REACTIONS),
-        by_bag_size=[BagSize(size, sizes[size]) for size in sorted(sizes)],
+        deferrals_by_reason=sorted(counts.reasons.items(), key=lambda item: (-item[1], item[0])),
+        deferrals_temporary=counts.temporary,
+        deferrals_permanent=counts.permanent,
+        reactions=[(name, counts.reactions[name]) for name in REACTIONS] + sorted(
+            (name, count) for name, count in counts.reactions.items() if name not in REACTIONS),
+        by_bag_size=[BagSize(size, counts.sizes[size]) for size in sorted(counts.sizes)],
     )
+
+
+@dataclass
+class _Counts:
+    """The report's figures, counted from the rows: visits, then screenings, then donations. A
+    visit's figures go to its site's and its department's rows, and the hour's."""
+    zone: ZoneInfo
+    visit_keys: dict[int, tuple[Optional[int], Optional[int]]]  # visit id -> (site id, department id)
+    sites: dict[int, Site]
+    departments: dict[int, str]
+    sizes: Counter  # completed bags by size
+    totals: Counter = field(default_factory=Counter)
+    by_site: dict[Optional[int], Row] = field(default_factory=dict)
+    by_department: dict[Optional[int], Row] = field(default_factory=dict)
+    by_hour: dict[int, Row] = field(default_factory=lambda: defaultdict(lambda: Row(None, "")))
+    reasons: Counter = field(default_factory=Counter)  # a deferral's rules
+    temporary: int = 0
+    permanent: int = 0
+    reactions: Counter = field(default_factory=Counter)
+
+    def rows_for(self, visit_id: int) -> tuple[Row, Row]:
+        """The visit's site's and department's rows (made on first use)."""
+        site_id, department_id = self.visit_keys[visit_id]
+        if site_id not in self.by_site:
+            site = self.sites.get(site_id) if site_id is not None else None
+            self.by_site[site_id] = Row(site.code if site else "", site.name if site else "")
+        if department_id not in self.by_department:
+            self.by_department[department_id] = Row(department_id, self.departments.get(department_id, ""))
+        return self.by_site[site_id], self.by_department[department_id]
+
+    def count_visits(self, visits) -> None:
+        for visit in visits:
+            rows = self.rows_for(visit.id)
+            self.totals["registered"] += 1
+            if visit.registered_via == "walk_in":
+                self.totals["walk_ins"] += 1
+            for row in rows:
+                row.registered += 1
+            if visit.checked_in_at is not None:
+                self.totals["checked_in"] += 1
+                for row in (*rows, self.by_hour[_local_hour(visit.checked_in_at, self.zone)]):
+                    row.checked_in += 1
+
+    def count_screenings(self, screenings: dict[int, list[Screening]]) -> None:
+        """Screened once a visit has a decision not voided, deferred if one of them defers (the
+        tally's definitions, kiosk.tally.count_from_rows); the latest deferral's rules."""
+        for visit_id, visit_screenings in screenings.items():
+            rows = self.rows_for(visit_id)
+            self.totals["screened"] += 1
+            for row in rows:
+                row.screened += 1
+            deferrals = [s for s in visit_screenings if s.decision.startswith("deferred")]
+            if not deferrals:
+                self.totals["accepted"] += 1
+                continue
+            latest = deferrals[-1]
+            self.totals["deferred"] += 1
+            for row in rows:
+                row.deferred += 1
+            if latest.decision == "deferred_permanent":
+                self.permanent += 1
+            else:
+                self.temporary += 1
+            for rule in deferral_rules(latest.suggestion or {}):
+                self.reasons[rule] += 1
+
+    def count_donations(self, donations) -> None:
+        for donation in donations:
+            rows = self.rows_for(donation.visit_id)
+            if donation.outcome == DonationOutcome.COMPLETED:
+                self.sizes[donation.volume_ml] += 1
+                self.totals["bags"] += 1
+                self.totals["volume_ml"] += donation.volume_ml
+                for row in (*rows, self.by_hour[_local_hour(donation.created_at, self.zone)]):
+                    row.bags += 1
+                    row.volume_ml += donation.volume_ml
+            else:
+                self.totals["incomplete"] += 1
+                for row in rows:
+                    row.incomplete += 1
+            if donation.reaction and donation.reaction != "none":
+                self.reactions[donation.reaction] += 1
+
+    def summary(self, drive: Drive) -> dict[str, Any]:
+        summary = {name: self.totals[name] for name in ("registered", "walk_ins", "checked_in", "screened",
+                                                        "accepted", "deferred", "bags", "volume_ml", "incomplete")}
+        summary["equivalent_250"] = round(summary["volume_ml"] / EQUIVALENT_UNIT_ML, 1)
+        summary["target_bags"] = drive.target_bags
+        summary["target_percent"] = round(100 * summary["bags"] / drive.target_bags) if drive.target_bags else None
+        summary["reactions"] = sum(self.reactions.values())
+        return summary
 
 
 def deferral_rules(suggestion: dict[str, Any]) -> list[str]:

@@ -9,14 +9,14 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from kiosk import checkin, donations, tally
-from kiosk.checkin import CheckinOutcome, ScanOutcome, check_in, scan_pass
-from kiosk.database import begin_write, commit, expire_rows, note_written, write_checked
+from kiosk import donations, idempotency, tally
+from kiosk.checkin import CheckinOutcome, ScanOutcome, check_in, confirm, scan, scan_pass
+from kiosk.database import begin_write, commit, expire_rows, note_written, read_again, write_checked
 from kiosk.donations import DonationError
 from kiosk.extensions import db
 from kiosk.formatting import local_today
 from kiosk.models import AuditLog, Donation, Site, TallyCounter, Visit, VisitStatus, utcnow
-from kiosk.screening import decisions
+from kiosk.screening import claims, corrections, decisions
 from kiosk.screening.decisions import ScreeningError
 from kiosk.screening.questionnaire import load_questionnaire
 from kiosk.screening.rules import load_rules
@@ -29,19 +29,28 @@ DAY_START = dt.datetime(2000, 1, 1)
 
 
 def between_check_and_write(monkeypatch, module, other_write) -> None:
-    """The next write through `module.run_checked_once` is checked, then `other_write()` commits,
-    then the write runs (with what its check read before)."""
-    real = module.run_checked_once
+    """The next write through the module's write helper (kiosk.idempotency's `write_once`, or
+    `run_checked_once` in kiosk.donations) is checked, then `other_write()` commits, then the write
+    runs with what its check read before."""
     pending = [other_write]
 
-    def racing(session, nonce, action, check, write, owner=None, asked=""):
+    def other_write_after(check):
         if not pending:
-            return real(session, nonce, action, check, write, owner, asked)
+            return check
         checked = check()
         pending.pop()()
-        return real(session, nonce, action, lambda: checked, write, owner, asked)
+        return lambda: checked
 
-    monkeypatch.setattr(module, "run_checked_once", racing)
+    if hasattr(module, "write_once"):
+        real = module.write_once
+        # Inside the write, a check that missed runs again for real (as write_once's default does).
+        monkeypatch.setattr(module, "write_once", lambda session, nonce, action, *, check, **steps: real(
+            session, nonce, action, check=other_write_after(check),
+            **{"check_again": read_again(session, check), **steps}))
+    else:
+        real = module.run_checked_once
+        monkeypatch.setattr(module, "run_checked_once", lambda session, nonce, action, check, *rest: real(
+            session, nonce, action, other_write_after(check), *rest))
 
 
 def test_a_donation_recorded_between_the_check_and_the_write_is_not_recorded_twice(monkeypatch, drive_id):  # noqa: F811
@@ -95,7 +104,7 @@ def test_a_donation_recorded_meanwhile_stops_a_correction_into_a_deferral(monkey
         db.session, visit_id=visit.id, nurse_id=setup["nurse_id"], expected_version=visit.version, vitals=ELIGIBLE,
         decision="accepted", volume_ml=350, deferral_until=None, reason="", override_reason="", rules=load_rules(),
         questionnaire=QUESTIONNAIRE, nonce=new_nonce(), identity_document="cccd")
-    between_check_and_write(monkeypatch, decisions, lambda: donations.record_donation(
+    between_check_and_write(monkeypatch, corrections, lambda: donations.record_donation(
         db.session, visit_id=visit.id, nurse_id=setup["nurse_id"], volume_ml=350, bag_number="B-1",
         outcome="completed", nonce=new_nonce()))
     with pytest.raises(ScreeningError) as refused:
@@ -110,7 +119,7 @@ def test_a_donor_claimed_by_another_nurse_meanwhile_stays_hers(monkeypatch, setu
     # and opens the donor again between this nurse's read and her write.
     lapsed = utcnow() - dt.timedelta(minutes=decisions.CLAIM_MINUTES * 2)
     decisions.open_visit(db.session, visit_id=setup["visit_id"], nurse_id=setup["other_id"], now=lapsed)
-    real_read, others_claim = decisions._claim_before_the_write, [
+    real_read, others_claim = claims._claim_before_the_write, [
         lambda: decisions.open_visit(db.session, visit_id=setup["visit_id"], nurse_id=setup["other_id"])]
 
     def read_then_the_other_nurse_claims(session, visit_id):
@@ -119,7 +128,7 @@ def test_a_donor_claimed_by_another_nurse_meanwhile_stays_hers(monkeypatch, setu
             others_claim.pop()()
         return seen
 
-    monkeypatch.setattr(decisions, "_claim_before_the_write", read_then_the_other_nurse_claims)
+    monkeypatch.setattr(claims, "_claim_before_the_write", read_then_the_other_nurse_claims)
     revision = tally.snapshot(db.session, setup["drive_id"])["revision"]
     mine = decisions.open_visit(db.session, visit_id=setup["visit_id"], nurse_id=setup["nurse_id"])
     assert mine.taken_by_other and mine.other_nurse_id == setup["other_id"]
@@ -151,7 +160,7 @@ def test_a_check_in_at_another_tablet_meanwhile_answers_already_checked_in(monke
         sex = visit.donor.sex
         first, second = (scan_pass(db.session, scanned_text=visit.token, site=site, today=local_today(),
                                    nonce=new_nonce()).kiosk_session_id for _tablet in range(2))
-        between_check_and_write(monkeypatch, checkin, lambda: _arrive(site, first, sex))
+        between_check_and_write(monkeypatch, confirm, lambda: _arrive(site, first, sex))
         answer = _arrive(site, second, sex)
         assert answer["outcome"] == CheckinOutcome.ALREADY_CHECKED_IN.value and answer["queue_number"] == 1
         assert db.session.scalar(sa.select(sa.func.sum(TallyCounter.checked_in))) == 1
@@ -165,8 +174,8 @@ def test_a_check_in_that_keeps_losing_its_race_is_made_under_the_visits_lock(mon
         site, visit = _site_and_visit()
         sex = visit.donor.sex
         opened = scan_pass(db.session, scanned_text=visit.token, site=site, today=local_today(), nonce=new_nonce())
-        real, calls = checkin.write_checked, []
-        monkeypatch.setattr(checkin, "write_checked",
+        real, calls = idempotency.write_checked, []
+        monkeypatch.setattr(idempotency, "write_checked",
                             lambda check, checked, update: calls.append(1) or (
                                 None if len(calls) == 1 else real(check, checked, update)))
         answer = _arrive(site, opened.kiosk_session_id, sex)
@@ -180,7 +189,7 @@ def test_a_scan_checked_in_meanwhile_opens_no_kiosk_session(monkeypatch, app, de
         site, visit = _site_and_visit()
         token, sex = visit.token, visit.donor.sex
         first = scan_pass(db.session, scanned_text=token, site=site, today=local_today(), nonce=new_nonce())
-        between_check_and_write(monkeypatch, checkin, lambda: _arrive(site, first.kiosk_session_id, sex))
+        between_check_and_write(monkeypatch, scan, lambda: _arrive(site, first.kiosk_session_id, sex))
         again = scan_pass(db.session, scanned_text=token, site=site, today=local_today(), nonce=new_nonce())
         assert (again.outcome, again.queue_number, again.kiosk_session_id) == (
             ScanOutcome.ALREADY_CHECKED_IN, 1, None)

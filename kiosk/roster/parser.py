@@ -263,86 +263,137 @@ def _number(value: object, length: int, pattern: re.Pattern, restored: list[int]
     return digits
 
 
-def _validate_row(line: int, cell: Callable[[str], object], today: dt.date,
-                  errors: list[RowError], restored_zeros: dict[str, list[int]]) -> Optional[DonorRow]:
-    """One row's donor, or None with its errors appended (this row's errors only: linear)."""
-    def error(code: str, name: str, value: object = "") -> None:
-        errors.append(RowError(line, code, name, _text(value)[:60]))
+@dataclass
+class _RowCheck:
+    """A row being checked: each field's check appends this row's errors only, and gives its value."""
+    line: int
+    cell: Callable[[str], object]
+    today: dt.date
+    errors: list[RowError]
+    values: dict[str, object] = field(default_factory=dict)  # the fields checked so far
+    restored: dict[str, list[int]] = field(default_factory=dict)  # field -> [line], where a 0 was put back
 
-    full_name = clean_name(_text(cell("full_name")))
+    def text(self, name: str) -> str:
+        return _text(self.cell(name))
+
+    def error(self, code: str, name: str, value: object = "") -> None:
+        self.errors.append(RowError(self.line, code, name, _text(value)[:60]))
+
+
+def _full_name(row: _RowCheck) -> str:
+    full_name = clean_name(row.text("full_name"))
     if not full_name:
-        error("required", "full_name")
+        row.error("required", "full_name")
     elif len(full_name) > MAX_NAME or any(ch.isdigit() for ch in full_name):
-        error("invalid_name", "full_name", full_name)
+        row.error("invalid_name", "full_name", full_name)
+    return full_name
 
-    dates: dict[str, Optional[dt.date]] = {}
-    for name in ("date_of_birth", "last_donation"):
-        raw = cell(name)
-        dates[name] = None
-        if isinstance(raw, (int, float)) and not isinstance(raw, bool) and 1900 <= raw <= 2100 \
-                and float(raw).is_integer():
-            error("year_only", name, raw)  # "Năm sinh: 1990": a year is not a date of birth
-            continue
-        try:
-            value = parse_date(raw if isinstance(raw, (dt.date, dt.datetime)) else _text(raw))
-        except (ValueError, OverflowError):
-            error("year_only" if re.fullmatch(r"\d{4}", _text(raw), flags=re.ASCII) else "invalid_date", name, raw)
-            continue
-        dates[name] = value
-        if value and value > today:
-            error("date_in_future", name, raw)
-    date_of_birth = dates["date_of_birth"]
-    if date_of_birth is None and not any(e.field == "date_of_birth" for e in errors):
-        error("required", "date_of_birth")
+
+def _date(row: _RowCheck, name: str) -> Optional[dt.date]:
+    raw = row.cell(name)
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool) and 1900 <= raw <= 2100 and float(raw).is_integer():
+        row.error("year_only", name, raw)  # "Năm sinh: 1990": a year is not a date of birth
+        return None
+    try:
+        value = parse_date(raw if isinstance(raw, (dt.date, dt.datetime)) else _text(raw))
+    except (ValueError, OverflowError):
+        row.error("year_only" if re.fullmatch(r"\d{4}", _text(raw), flags=re.ASCII) else "invalid_date", name, raw)
+        return None
+    if value and value > row.today:
+        row.error("date_in_future", name, raw)
+    return value
+
+
+def _date_of_birth_given(row: _RowCheck) -> Optional[dt.date]:
+    """Required (unless refused already), not before 1900: after both dates' own errors."""
+    date_of_birth = row.values["date_of_birth"]
+    if date_of_birth is None and not any(e.field == "date_of_birth" for e in row.errors):
+        row.error("required", "date_of_birth")
     elif date_of_birth and date_of_birth.year < 1900:
-        error("invalid_date", "date_of_birth", cell("date_of_birth"))
+        row.error("invalid_date", "date_of_birth", row.cell("date_of_birth"))
+    return date_of_birth
 
-    sex = SEX_VALUES.get(fold_diacritics(_text(cell("sex"))))
+
+def _sex(row: _RowCheck) -> Optional[str]:
+    sex = SEX_VALUES.get(fold_diacritics(row.text("sex")))
     if sex is None:
-        error("invalid_sex", "sex", cell("sex"))
+        row.error("invalid_sex", "sex", row.cell("sex"))
+    return sex
 
-    id_restored: list[int] = []
-    id_number = _number(cell("id_number"), 12, CCCD_WITHOUT_ZEROS, id_restored, line)
+
+def _id_number(row: _RowCheck) -> str:
+    restored: list[int] = []
+    id_number = _number(row.cell("id_number"), 12, CCCD_WITHOUT_ZEROS, restored, row.line)
     if not ID_NUMBER.match(id_number):
-        error("invalid_id_number", "id_number", id_number)
-        id_restored = []
+        row.error("invalid_id_number", "id_number", id_number)
+    elif restored:
+        row.restored["id_number"] = restored
+    return id_number
 
-    phone_restored: list[int] = []
-    phone = _text(cell("phone"))
+
+def _phone(row: _RowCheck) -> str:
+    restored: list[int] = []
+    phone = row.text("phone")
     if phone.startswith("+84"):
         phone = phone[3:]
         digits = digits_only(phone)
         phone = "0" + digits if digits else phone
     else:
-        phone = _number(cell("phone"), 10, MOBILE_WITHOUT_ZERO, phone_restored, line) if phone else ""
+        phone = _number(row.cell("phone"), 10, MOBILE_WITHOUT_ZERO, restored, row.line) if phone else ""
     if phone and not PHONE.match(phone):
-        error("invalid_phone", "phone", phone)
-        phone_restored = []
+        row.error("invalid_phone", "phone", phone)
+    elif restored:
+        row.restored["phone"] = restored
+    return phone
 
-    department = _text(cell("department"))
-    rank = _text(cell("rank"))
-    if len(department) > 200:
-        error("too_long", "department")
-    if len(rank) > 60:
-        error("too_long", "rank")
-    blood_group = _text(cell("blood_group")).upper().replace(" ", "").replace("RH", "")
+
+def _at_most(row: _RowCheck, name: str, length: int) -> str:
+    text = row.text(name)
+    if len(text) > length:
+        row.error("too_long", name)
+    return text
+
+
+def _blood_group(row: _RowCheck) -> str:
+    blood_group = row.text("blood_group").upper().replace(" ", "").replace("RH", "")
     if blood_group and blood_group not in BLOOD_GROUPS:
-        error("invalid_blood_group", "blood_group", blood_group)
+        row.error("invalid_blood_group", "blood_group", blood_group)
+    return blood_group
 
-    prior: Optional[int] = None
-    prior_text = _text(cell("prior_donations"))
-    if prior_text:
-        digits = digits_only(prior_text)
-        if digits is None or int(digits) > MAX_PRIOR_DONATIONS:
-            error("invalid_count", "prior_donations", prior_text)
-        else:
-            prior = int(digits)
 
+def _prior_donations(row: _RowCheck) -> Optional[int]:
+    prior_text = row.text("prior_donations")
+    digits = digits_only(prior_text) if prior_text else None
+    if prior_text and (digits is None or int(digits) > MAX_PRIOR_DONATIONS):
+        row.error("invalid_count", "prior_donations", prior_text)
+        return None
+    return int(digits) if prior_text else None
+
+
+# Each field's check, in the order a row's errors are listed.
+ROW_CHECKS: tuple[tuple[str, Callable[[_RowCheck], object]], ...] = (
+    ("full_name", _full_name),
+    ("date_of_birth", lambda row: _date(row, "date_of_birth")),
+    ("last_donation", lambda row: _date(row, "last_donation")),
+    ("date_of_birth", _date_of_birth_given),
+    ("sex", _sex),
+    ("id_number", _id_number),
+    ("phone", _phone),
+    ("department", lambda row: _at_most(row, "department", 200)),
+    ("rank", lambda row: _at_most(row, "rank", 60)),
+    ("blood_group", _blood_group),
+    ("prior_donations", _prior_donations),
+)
+
+
+def _validate_row(line: int, cell: Callable[[str], object], today: dt.date,
+                  errors: list[RowError], restored_zeros: dict[str, list[int]]) -> Optional[DonorRow]:
+    """One row's donor, or None with its errors appended (this row's errors only: linear)."""
+    row = _RowCheck(line, cell, today, errors)
+    for name, check in ROW_CHECKS:
+        row.values[name] = check(row)
     if errors:
         return None
-    assert date_of_birth is not None and sex is not None
-    for name, lines in (("id_number", id_restored), ("phone", phone_restored)):
-        if lines:
-            restored_zeros.setdefault(name, []).extend(lines)
-    return DonorRow(line, full_name, date_of_birth, sex, id_number, phone, department, rank,
-                    blood_group, dates["last_donation"], prior)
+    for name, lines in row.restored.items():
+        restored_zeros.setdefault(name, []).extend(lines)
+    return DonorRow(line=line, **row.values)

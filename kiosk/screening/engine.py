@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Mapping, Optional
 
-from kiosk.screening.questionnaire import Questionnaire, event_date
+from kiosk.screening.questionnaire import Item, Questionnaire, event_date
 from kiosk.screening.rules import VITAL_FIELDS, DonorFacts, Rules, Vitals, is_number
 
 # --- the output ---------------------------------------------------------------------------------
@@ -223,69 +223,84 @@ def _questionnaire_reasons(donor: DonorFacts, drive_date: dt.date, answers: Opti
                               False, source))
         review = True
     for item in items:
-        rule_name = f"questionnaire:{item.id}"
         if item.must_be_yes:
             if answers.get(item.id) is not True:
                 # Consent can be given at once: the donor may continue today once confirmed.
-                reasons.append(Reason(rule_name, "not_confirmed", {"item": item.id}, drive_date, False,
-                                      rules.questionnaire.confirmation_source))
-            continue
-        if answers.get(item.id) is not True:
-            continue
-        detail = (details or {}).get(item.id)
-        rule = item.rule_for(detail)
-        kind = rule.get("kind", "none")
-        params: dict[str, Any] = {"item": item.id}
-        if rule.get("row"):
-            params["row"] = rule["row"]
-        if item.detail == "choice" and item.choice(detail) is not None:
-            params["choice"] = detail
-        elif item.detail == "text" and detail:
-            params["detail"] = detail
-        if item.if_yes.get("note"):
-            params["note"] = dict(item.if_yes["note"])
-            review = True
-        if rule.get("review") or (item.detail == "choice" and item.choice(detail) is None):
-            # A wait the donor could not pin down (which vaccine?): suggested, and the nurse looks.
-            params["review"] = True
-            review = True
-        if item.id == rules.pregnancy.item:
-            reasons.append(Reason("pregnancy", "pregnancy", {**params, "months": rules.pregnancy.months},
-                                  add_months(drive_date, rules.pregnancy.months), False, rules.pregnancy.source))
-        elif kind == "permanent":
-            reasons.append(Reason(rule_name, "questionnaire_permanent", params, None, True, source))
-        elif kind in ("wait", "months", "days"):
-            # Counted from the event when the donor gave its date (never after the drive), else from the drive.
-            start = event_date(details, item.id) if item.asks_date else None
-            if start is not None and start <= drive_date:
-                params["since"] = start.isoformat()
-            else:
-                start = drive_date
-            wait, until = _wait(rule, start)
-            if until <= drive_date:
-                # The date given ends the wait already, though the donor said "yes": the nurse looks.
-                reasons.append(Reason(rule_name, "questionnaire_review", params, None, False, source,
-                                      blocking=False))
-                review = True
-                continue
-            reasons.append(Reason(rule_name, "questionnaire_deferral", {**params, **wait}, until, False, source))
-        elif kind == "nurse_sets_date":
-            # No date the rules can compute (a pregnancy, nursing a baby): not today, the nurse sets it.
-            reasons.append(Reason(rule_name, "questionnaire_nurse_sets_date", params, None, False, source))
-            review = True
-        elif kind == "advice":
-            # Work that needs 12 hours after donating: advice for the donor and the nurse, not a deferral.
-            reasons.append(Reason(rule_name, "questionnaire_advice", params, None, False, source, blocking=False))
-        elif kind == "none":
-            if item.id == rules.interval.asked_by_item and donor.last_donation_date is None:
-                reasons.append(Reason("interval", "last_donation_unknown", params, None, False,
-                                      rules.interval.source, blocking=False))
-                review = True
-        else:
-            # "nurse_review", or a kind this version does not know: never silently ignored.
-            reasons.append(Reason(rule_name, "questionnaire_review", params, None, False, source, blocking=False))
-            review = True
+                reasons.append(Reason(f"questionnaire:{item.id}", "not_confirmed", {"item": item.id}, drive_date,
+                                      False, rules.questionnaire.confirmation_source))
+        elif answers.get(item.id) is True:
+            reason, looks = _yes_reason(item, details, donor, drive_date, rules)
+            reasons += [reason] if reason is not None else []
+            review = review or looks
     return reasons, review
+
+
+def _yes_reason(item: Item, details: Optional[Mapping[str, str]], donor: DonorFacts, drive_date: dt.date,
+                rules: Rules) -> tuple[Optional[Reason], bool]:
+    """The reason a "yes" to this item gives (None: none), and whether the nurse must look."""
+    detail = (details or {}).get(item.id)
+    rule = item.rule_for(detail)
+    kind = rule.get("kind", "none")
+    params, review = _yes_params(item, rule, detail)
+    rule_name, source = f"questionnaire:{item.id}", rules.questionnaire.source
+    if item.id == rules.pregnancy.item:
+        return Reason("pregnancy", "pregnancy", {**params, "months": rules.pregnancy.months},
+                      add_months(drive_date, rules.pregnancy.months), False, rules.pregnancy.source), review
+    if kind == "permanent":
+        return Reason(rule_name, "questionnaire_permanent", params, None, True, source), review
+    if kind in ("wait", "months", "days"):
+        reason, looks = _wait_reason(item, rule, params, details, drive_date, source)
+        return reason, review or looks
+    if kind == "nurse_sets_date":
+        # No date the rules can compute (a pregnancy, nursing a baby): not today, the nurse sets it.
+        return Reason(rule_name, "questionnaire_nurse_sets_date", params, None, False, source), True
+    if kind == "advice":
+        # Work that needs 12 hours after donating: advice for the donor and the nurse, not a deferral.
+        return Reason(rule_name, "questionnaire_advice", params, None, False, source, blocking=False), review
+    if kind == "none":
+        if item.id == rules.interval.asked_by_item and donor.last_donation_date is None:
+            return Reason("interval", "last_donation_unknown", params, None, False, rules.interval.source,
+                          blocking=False), True
+        return None, review
+    # "nurse_review", or a kind this version does not know: never silently ignored.
+    return Reason(rule_name, "questionnaire_review", params, None, False, source, blocking=False), True
+
+
+def _yes_params(item: Item, rule: Mapping[str, Any], detail: Optional[str]) -> tuple[dict[str, Any], bool]:
+    """A "yes" reason's numbers for its message, and whether the nurse must look."""
+    params: dict[str, Any] = {"item": item.id}
+    review = False
+    if rule.get("row"):
+        params["row"] = rule["row"]
+    if item.detail == "choice" and item.choice(detail) is not None:
+        params["choice"] = detail
+    elif item.detail == "text" and detail:
+        params["detail"] = detail
+    if item.if_yes.get("note"):
+        params["note"] = dict(item.if_yes["note"])
+        review = True
+    if rule.get("review") or (item.detail == "choice" and item.choice(detail) is None):
+        # A wait the donor could not pin down (which vaccine?): suggested, and the nurse looks.
+        params["review"] = True
+        review = True
+    return params, review
+
+
+def _wait_reason(item: Item, rule: Mapping[str, Any], params: dict[str, Any], details: Optional[Mapping[str, str]],
+                 drive_date: dt.date, source: str) -> tuple[Reason, bool]:
+    """A wait after a "yes", and whether the nurse must look."""
+    # Counted from the event when the donor gave its date (never after the drive), else from the drive.
+    start = event_date(details, item.id) if item.asks_date else None
+    if start is not None and start <= drive_date:
+        params["since"] = start.isoformat()
+    else:
+        start = drive_date
+    wait, until = _wait(rule, start)
+    if until <= drive_date:
+        # The date given ends the wait already, though the donor said "yes": the nurse looks.
+        return Reason(f"questionnaire:{item.id}", "questionnaire_review", params, None, False, source,
+                      blocking=False), True
+    return Reason(f"questionnaire:{item.id}", "questionnaire_deferral", {**params, **wait}, until, False, source), False
 
 
 def _wait(rule: Mapping[str, Any], drive_date: dt.date) -> tuple[dict[str, int], dt.date]:
@@ -304,50 +319,62 @@ def _wait(rule: Mapping[str, Any], drive_date: dt.date) -> tuple[dict[str, int],
 def _vital_reasons(donor: DonorFacts, drive_date: dt.date, measured: dict[str, Any], hbsag: Optional[str],
                    rules: Rules) -> tuple[list[int], list[Reason]]:
     reasons: list[Reason] = []
-    volume = rules.volume
-    volumes = [v for v in volume.bag_sizes_ml if v <= volume.max_ml]
-
-    weight = measured["weight_kg"]
-    if weight is not None:
-        # The strictest minimum when the sex is not one the rules know.
-        min_kg = rules.weight.min_kg.get(donor.sex, max(rules.weight.min_kg.values()))
-        if weight < min_kg:
-            reasons.append(Reason("weight", "underweight", {"weight_kg": weight, "min_kg": min_kg},
-                                  _add_days(drive_date, rules.weight.defer_days), False, rules.weight.source))
-            volumes = []
-        else:
-            if weight < volume.full_band_from_kg:
-                by_weight = [v for v in volumes if v <= volume.small_band_max_ml]
-            else:
-                # Decimal: 9 x 50.0 must be exactly 450, not 449.99999.
-                limit = Decimal(str(volume.ml_per_kg)) * Decimal(str(weight))
-                by_weight = [v for v in volumes if v <= limit]
-            if by_weight and by_weight != volumes:
-                reasons.append(Reason("weight", "volume_limited_by_weight",
-                                      {"weight_kg": weight, "max_ml": max(by_weight)}, None, False,
-                                      volume.source, blocking=False))
-            volumes = by_weight
-
-    hb_rule = rules.haemoglobin
-    hb = measured["haemoglobin_g_l"]
-    if hb is not None:
-        if hb < hb_rule.min_g_l:
-            reasons.append(Reason("haemoglobin", "hb_low", {"haemoglobin_g_l": hb, "min_g_l": hb_rule.min_g_l},
-                                  _add_days(drive_date, hb_rule.defer_days), False, hb_rule.source))
-        elif hb < hb_rule.min_g_l_from_volume:
-            smaller = [v for v in volumes if v < hb_rule.large_volume_from_ml]
-            if smaller != volumes:
-                reasons.append(Reason("haemoglobin", "hb_low_for_volume",
-                                      {"haemoglobin_g_l": hb, "min_g_l": hb_rule.min_g_l_from_volume,
-                                       "from_ml": hb_rule.large_volume_from_ml}, None, False, hb_rule.source,
-                                      blocking=False))
-            volumes = smaller
-
+    volumes = [v for v in rules.volume.bag_sizes_ml if v <= rules.volume.max_ml]
+    volumes = _by_weight(donor, drive_date, measured["weight_kg"], rules, volumes, reasons)
+    volumes = _by_haemoglobin(drive_date, measured["haemoglobin_g_l"], rules, volumes, reasons)
     if hbsag == "positive":
         reasons.append(Reason("hbsag", "hbsag_positive", {}, None, True, rules.hbsag.source))
+    return volumes, reasons + _retest_reasons(drive_date, measured, rules)
 
-    # Blood pressure, pulse or temperature out of range: not today, measured again from
-    # drive date + retest_days (1 by default: a nervous donor is often fine the next day).
+
+def _by_weight(donor: DonorFacts, drive_date: dt.date, weight: Optional[float], rules: Rules, volumes: list[int],
+               reasons: list[Reason]) -> list[int]:
+    """The volumes the weight allows (none under the minimum), its reasons appended."""
+    if weight is None:
+        return volumes
+    volume = rules.volume
+    # The strictest minimum when the sex is not one the rules know.
+    min_kg = rules.weight.min_kg.get(donor.sex, max(rules.weight.min_kg.values()))
+    if weight < min_kg:
+        reasons.append(Reason("weight", "underweight", {"weight_kg": weight, "min_kg": min_kg},
+                              _add_days(drive_date, rules.weight.defer_days), False, rules.weight.source))
+        return []
+    if weight < volume.full_band_from_kg:
+        by_weight = [v for v in volumes if v <= volume.small_band_max_ml]
+    else:
+        # Decimal: 9 x 50.0 must be exactly 450, not 449.99999.
+        limit = Decimal(str(volume.ml_per_kg)) * Decimal(str(weight))
+        by_weight = [v for v in volumes if v <= limit]
+    if by_weight and by_weight != volumes:
+        reasons.append(Reason("weight", "volume_limited_by_weight", {"weight_kg": weight, "max_ml": max(by_weight)},
+                              None, False, volume.source, blocking=False))
+    return by_weight
+
+
+def _by_haemoglobin(drive_date: dt.date, hb: Optional[float], rules: Rules, volumes: list[int],
+                    reasons: list[Reason]) -> list[int]:
+    """The volumes the haemoglobin allows, its reasons appended."""
+    hb_rule = rules.haemoglobin
+    if hb is None:
+        return volumes
+    if hb < hb_rule.min_g_l:
+        reasons.append(Reason("haemoglobin", "hb_low", {"haemoglobin_g_l": hb, "min_g_l": hb_rule.min_g_l},
+                              _add_days(drive_date, hb_rule.defer_days), False, hb_rule.source))
+        return volumes
+    if hb >= hb_rule.min_g_l_from_volume:
+        return volumes
+    smaller = [v for v in volumes if v < hb_rule.large_volume_from_ml]
+    if smaller != volumes:
+        reasons.append(Reason("haemoglobin", "hb_low_for_volume",
+                              {"haemoglobin_g_l": hb, "min_g_l": hb_rule.min_g_l_from_volume,
+                               "from_ml": hb_rule.large_volume_from_ml}, None, False, hb_rule.source, blocking=False))
+    return smaller
+
+
+def _retest_reasons(drive_date: dt.date, measured: dict[str, Any], rules: Rules) -> list[Reason]:
+    """Blood pressure, pulse or temperature out of range: not today, measured again from
+    drive date + retest_days (1 by default: a nervous donor is often fine the next day)."""
+    reasons: list[Reason] = []
     bp = rules.blood_pressure
     systolic, diastolic = measured["systolic_mmhg"], measured["diastolic_mmhg"]
     if ((systolic is not None and not bp.systolic_min <= systolic <= bp.systolic_max)
@@ -357,18 +384,16 @@ def _vital_reasons(donor: DonorFacts, drive_date: dt.date, measured: dict[str, A
                                "systolic_max": bp.systolic_max, "diastolic_min": bp.diastolic_min,
                                "diastolic_max": bp.diastolic_max},
                               later(drive_date, dt.timedelta(days=bp.retest_days)), False, bp.source))
-
     pulse_rule = rules.pulse
     pulse = measured["pulse_per_min"]
     if pulse is not None and not pulse_rule.min <= pulse <= pulse_rule.max:
         reasons.append(Reason("pulse", "pulse_out_of_range",
                               {"pulse_per_min": pulse, "min": pulse_rule.min, "max": pulse_rule.max},
                               later(drive_date, dt.timedelta(days=pulse_rule.retest_days)), False, pulse_rule.source))
-
     temperature_rule = rules.temperature
     temperature = measured["temperature_c"]
     if temperature is not None and temperature > temperature_rule.max_c:
         reasons.append(Reason("temperature", "fever", {"temperature_c": temperature, "max_c": temperature_rule.max_c},
                               later(drive_date, dt.timedelta(days=temperature_rule.retest_days)), False,
                               temperature_rule.source))
-    return volumes, reasons
+    return reasons

@@ -17,6 +17,20 @@ depends_on = None
 
 
 def upgrade():
+    # The tables in the order their references need; each group below is what autogenerate wrote.
+    _create_unreferencing_tables()
+    _create_audit_log()
+    _create_organisation()
+    _create_donors_and_tally()
+    _create_visit()
+    _create_donation()
+    _create_kiosk_session_and_answers()
+    _create_screening()
+    _create_audit_log_guards()
+
+
+def _create_unreferencing_tables():
+    """The tables that reference no other: drives, sites, staff, the rate limiter's hits, the write receipts."""
     op.create_table('drive',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
@@ -62,6 +76,10 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('nonce', name=op.f('pk_write_receipt'))
     )
+
+
+def _create_audit_log():
+    """The audit log and its index (its append-only guards come last, in upgrade)."""
     op.create_table('audit_log',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('at', sa.DateTime(), nullable=False),
@@ -81,6 +99,9 @@ def upgrade():
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_audit_log_at'), ['at'], unique=False)
 
+
+def _create_organisation():
+    """Departments, the drives' sites, the staff's sessions."""
     op.create_table('department',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
@@ -111,6 +132,9 @@ def upgrade():
     with op.batch_alter_table('staff_session', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_staff_session_staff_id'), ['staff_id'], unique=False)
 
+
+def _create_donors_and_tally():
+    """Donors, and the live tally's counters."""
     op.create_table('donor',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('full_name', sa.String(length=120), nullable=False),
@@ -152,6 +176,10 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_tally_counter')),
     sa.UniqueConstraint('drive_id', 'site_id', 'department_id', name=op.f('uq_tally_counter_drive_id_site_id_department_id'))
     )
+
+
+def _create_visit():
+    """A donor's visit to a drive."""
     op.create_table('visit',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('drive_id', sa.Integer(), nullable=False),
@@ -184,6 +212,9 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_visit_site_id'), ['site_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_visit_status'), ['status'], unique=False)
 
+
+def _create_donation():
+    """Donations, one completed per visit."""
     op.create_table('donation',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('visit_id', sa.Integer(), nullable=False),
@@ -214,6 +245,9 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_donation_visit_id'), ['visit_id'], unique=False)
         batch_op.create_index('uq_donation_one_completed_per_visit', ['visit_id'], unique=True, sqlite_where=sa.text("outcome = 'completed' AND voided = 0"), postgresql_where=sa.text("outcome = 'completed' AND NOT voided"))
 
+
+def _create_kiosk_session_and_answers():
+    """The kiosk's sessions and the questionnaire's answers."""
     op.create_table('kiosk_session',
     sa.Column('id', sa.String(length=64), nullable=False),
     sa.Column('visit_id', sa.Integer(), nullable=False),
@@ -243,6 +277,9 @@ def upgrade():
     with op.batch_alter_table('questionnaire_response', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_questionnaire_response_visit_id'), ['visit_id'], unique=False)
 
+
+def _create_screening():
+    """The nurse's decisions."""
     op.create_table('screening',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('visit_id', sa.Integer(), nullable=False),
@@ -275,7 +312,6 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_screening_visit_id'), ['visit_id'], unique=False)
 
 
-    _create_audit_log_guards()
 
 
 AUDIT_GUARD_SQLITE = (
