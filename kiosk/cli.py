@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app, render_template
 from flask.cli import FlaskGroup, with_appcontext
 
+from kiosk.enums import StaffRole
 from kiosk.extensions import db
 
 
@@ -305,14 +306,14 @@ def passes_command(drive_id: int | None, site_code: str | None, out: Path) -> No
 
 @click.command("create-staff")
 @click.argument("username")
-@click.option("--role", type=click.Choice(["nurse", "organiser"]), required=True)
+@click.option("--role", type=click.Choice([role.value for role in StaffRole]), required=True)
 @click.option("--name", "display_name", default="", help="Display name (default: the username).")
 @with_appcontext
 def create_staff_command(username: str, role: str, display_name: str) -> None:
     """Create a staff account; the password is asked for, or read from stdin when not a terminal."""
     from kiosk.auth import hash_password
     from kiosk.database import begin_write
-    from kiosk.models import Staff, StaffRole
+    from kiosk.models import Staff
 
     username = username.strip().lower()
     if sys.stdin.isatty():

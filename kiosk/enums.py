@@ -28,6 +28,11 @@ class Decision(str, enum.Enum):
     DEFERRED_PERMANENT = "deferred_permanent"
 
 
+def is_deferral(decision: str) -> bool:
+    """A temporary or a permanent deferral: what the tallies count as "deferred"."""
+    return decision in (Decision.DEFERRED_TEMPORARY, Decision.DEFERRED_PERMANENT)
+
+
 class DonationOutcome(str, enum.Enum):
     """How a donation ended (Donation.outcome): a full bag, or a bag that could not be filled."""
     COMPLETED = "completed"

@@ -15,14 +15,14 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from kiosk.enums import Decision, is_deferral
 from kiosk.models import Department, Donation, DonationOutcome, Donor, Drive, Reaction, Screening, Site, Visit
+from kiosk.tally import EQUIVALENT_UNIT_ML, in_units
 
 # The report counts every reaction but 'none', in the enum's order.
 REACTIONS = tuple(r.value for r in Reaction if r is not Reaction.NONE)
 # A deferral that the rules engine did not suggest: the nurse's own judgement.
 NURSE_JUDGEMENT = "nurse_judgement"
-# A bag's size in 250-ml units ("đơn vị 250 ml"): 250 -> 1, 350 -> 1.4, 450 -> 1.8.
-EQUIVALENT_UNIT_ML = 250
 
 
 @dataclass(frozen=True)
@@ -192,7 +192,7 @@ class _Counts:
             self.totals["screened"] += 1
             for row in rows:
                 row.screened += 1
-            deferrals = [s for s in visit_screenings if s.decision.startswith("deferred")]
+            deferrals = [s for s in visit_screenings if is_deferral(s.decision)]
             if not deferrals:
                 self.totals["accepted"] += 1
                 continue
@@ -200,7 +200,7 @@ class _Counts:
             self.totals["deferred"] += 1
             for row in rows:
                 row.deferred += 1
-            if latest.decision == "deferred_permanent":
+            if latest.decision == Decision.DEFERRED_PERMANENT:
                 self.permanent += 1
             else:
                 self.temporary += 1
@@ -227,7 +227,7 @@ class _Counts:
     def summary(self, drive: Drive) -> dict[str, Any]:
         summary = {name: self.totals[name] for name in ("registered", "walk_ins", "checked_in", "screened",
                                                         "accepted", "deferred", "bags", "volume_ml", "incomplete")}
-        summary["equivalent_250"] = round(summary["volume_ml"] / EQUIVALENT_UNIT_ML, 1)
+        summary["equivalent_250"] = in_units(summary["volume_ml"])
         summary["target_bags"] = drive.target_bags
         summary["target_percent"] = round(100 * summary["bags"] / drive.target_bags) if drive.target_bags else None
         summary["reactions"] = sum(self.reactions.values())

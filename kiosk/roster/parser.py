@@ -21,7 +21,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Optional
 
-from kiosk.inputs import clean_name, clean_text, digits_only, fold_diacritics, parse_date
+from kiosk.inputs import (COUNTRY_CODE, clean_name, clean_text, digits_only, fold_diacritics, parse_date,
+                          phone_digits)
 from kiosk.roster.reader import MAX_COLUMNS, RosterFormatError, Table, read_table  # noqa: F401 (the parser's API)
 
 FIELDS = ("full_name", "date_of_birth", "sex", "id_number", "phone", "department", "rank",
@@ -334,10 +335,8 @@ def _id_number(row: _RowCheck) -> str:
 def _phone(row: _RowCheck) -> str:
     restored: list[int] = []
     phone = row.text("phone")
-    if phone.startswith("+84"):
-        phone = phone[3:]
-        digits = digits_only(phone)
-        phone = "0" + digits if digits else phone
+    if phone.startswith("+" + COUNTRY_CODE):
+        phone = phone_digits(phone)
     else:
         phone = _number(row.cell("phone"), 10, MOBILE_WITHOUT_ZERO, restored, row.line) if phone else ""
     if phone and not PHONE.match(phone):

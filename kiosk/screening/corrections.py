@@ -18,6 +18,7 @@ from kiosk import tally
 from kiosk.audit import insert_audit
 from kiosk.database import expire_rows, note_written
 from kiosk.idempotency import Done, write_once
+from kiosk.enums import Decision
 from kiosk.models import DriveStatus, Screening, Visit, VisitStatus
 from kiosk.screening.decision_checks import (DONATIONS, SCREENINGS, VISITS, VISITS_DRIVE_OPEN, CheckedVisit,
                                              ScreeningError, check_decision, decision_columns, decision_values,
@@ -157,7 +158,7 @@ def _check_correction(session: Session, asked: _Correction) -> _Decision:
     checks = checked.values["checks_reason"] if asked.checks_reason is None else asked.checks_reason.strip()
     check_decision(asked.decision, asked.volume_ml, asked.deferral_until, asked.reason, asked.override_reason,
                    checked.suggestion, checked.drive_date, asked.bag_sizes, identity, checked.haemoglobin_g_l, checks)
-    if checked.donated and asked.decision != "accepted":
+    if checked.donated and asked.decision != Decision.ACCEPTED:
         raise ScreeningError("already_donated")
     return replace(checked, new=decision_columns(asked.decision, asked.volume_ml, asked.deferral_until, asked.reason,
                                                  asked.override_reason, checked.suggestion, identity,

@@ -9,10 +9,11 @@ from typing import Any, Optional
 import sqlalchemy as sa
 
 from kiosk.errors import DomainError
+from kiosk.enums import Decision, is_deferral
 from kiosk.models import Donation, Drive, DriveStatus, IdentityDocument, Screening, Visit, VisitStatus
 from kiosk.screening.rules import VITAL_FIELDS, Vitals
 
-DECISIONS = ("accepted", "deferred_temporary", "deferred_permanent")
+DECISIONS = tuple(member.value for member in Decision)
 # A visit in these states is waiting for (or in) screening: a decision can be recorded.
 UNDECIDED = (VisitStatus.CHECKED_IN, VisitStatus.IN_SCREENING)
 IDENTITY_DOCUMENTS = tuple(d.value for d in IdentityDocument)
@@ -51,12 +52,12 @@ def is_override(decision: str, volume_ml: Optional[int], suggestion: dict[str, A
     """Does this decision go against the rules engine's suggestion?"""
     eligible = bool(suggestion.get("eligible"))
     allowed = tuple(suggestion.get("allowed_volumes") or ())
-    if decision == "accepted":
+    if decision == Decision.ACCEPTED:
         return not eligible or volume_ml not in allowed
     if eligible:
         return True
     # Softening a suggested permanent deferral into a temporary one goes against it too.
-    return decision == "deferred_temporary" and bool(suggestion.get("permanent"))
+    return decision == Decision.DEFERRED_TEMPORARY and bool(suggestion.get("permanent"))
 
 
 def missing_checks(identity_document: Optional[str], haemoglobin_g_l: Optional[float]) -> list[str]:
@@ -78,17 +79,17 @@ def check_decision(decision: str, volume_ml: Optional[int], deferral_until: Opti
         raise ScreeningError("invalid_identity_document")
     if decision not in DECISIONS:
         raise ScreeningError("invalid_decision")
-    if decision == "accepted":
+    if decision == Decision.ACCEPTED:
         if volume_ml not in bag_sizes:
             raise ScreeningError("invalid_volume")
     else:
         if not reason.strip():
             raise ScreeningError("reason_required")
-        if decision == "deferred_temporary" and (deferral_until is None or deferral_until <= drive_date):
+        if decision == Decision.DEFERRED_TEMPORARY and (deferral_until is None or deferral_until <= drive_date):
             raise ScreeningError("invalid_return_date")
     if is_override(decision, volume_ml, suggestion) and not override_reason.strip():
         raise ScreeningError("override_reason_required")
-    if decision == "accepted":
+    if decision == Decision.ACCEPTED:
         missing = missing_checks(identity_document, haemoglobin_g_l)
         if missing and not checks_reason.strip():
             raise ScreeningError("checks_reason_required", missing=missing)
@@ -100,11 +101,11 @@ def decision_columns(decision: str, volume_ml: Optional[int], deferral_until: Op
     """A checked decision's columns as recorded: a volume only with "accepted", a return date only
     with a temporary deferral, an override's reason only where it overrides, and the checks'
     reason only where it explains something (an acceptance without a check)."""
-    return dict(decision=decision, volume_ml=volume_ml if decision == "accepted" else None,
-                deferral_until=deferral_until if decision == "deferred_temporary" else None, reason=reason,
+    return dict(decision=decision, volume_ml=volume_ml if decision == Decision.ACCEPTED else None,
+                deferral_until=deferral_until if decision == Decision.DEFERRED_TEMPORARY else None, reason=reason,
                 override_reason=override_reason if is_override(decision, volume_ml, suggestion) else "",
                 identity_document=identity_document,
-                checks_reason=checks_reason if decision == "accepted" and missing_checks(
+                checks_reason=checks_reason if decision == Decision.ACCEPTED and missing_checks(
                     identity_document, haemoglobin_g_l) else "")
 
 
@@ -120,11 +121,11 @@ def decision_values(screening: Any) -> dict[str, Any]:
 
 
 def tally_deltas(decision: str, sign: int) -> dict[str, int]:
-    return {"screened": sign, "deferred": sign if decision.startswith("deferred") else 0}
+    return {"screened": sign, "deferred": sign if is_deferral(decision) else 0}
 
 
 def status_after(decision: str) -> VisitStatus:
-    return VisitStatus.CLEARED if decision == "accepted" else VisitStatus.DEFERRED
+    return VisitStatus.CLEARED if decision == Decision.ACCEPTED else VisitStatus.DEFERRED
 
 
 def vitals_values(vitals: Optional[Vitals]) -> dict[str, Any]:
