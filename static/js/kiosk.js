@@ -170,8 +170,11 @@
   // whatever has focus: off the start screen that is "Done", a radio or a text box. Such a burst
   // that reads as a pass is caught here: its Enter never presses what has focus, what it typed
   // into a text box is taken out again, and the scan goes to a fresh start screen (the current
-  // session closes, as with "Cancel"). The next donor's scan is never lost. People type slower.
-  var SCAN_GAP_MS = 60;
+  // session closes, as with "Cancel"). The next donor's scan is never lost.
+  // A scanner's keys come a few ms apart, but a tablet busy with a swap may hand them over in a
+  // lump or late: the burst is what reads as a pass (32 characters of a token, never typed by
+  // hand at a kiosk), and the gap only drops what was typed long before it.
+  var SCAN_GAP_MS = 500;
   var PASS_IN_TEXT = /(?:^|\/p\/)[A-Za-z0-9_-]{32}\/?$/;
   var PENDING_SCAN = "kiosk-pending-scan";
   var burst = "";
@@ -211,9 +214,9 @@
 
   document.addEventListener("keydown", function (event) {
     if (!stage || onStartScreen()) return;  // the start screen's scan input takes it as it is
-    var now = Date.now();
+    var now = event.timeStamp || Date.now();  // when the key came, not when this ran
     if (event.key === "Enter") {
-      var scanned = burst.length >= 32 && now - burstAt < 4 * SCAN_GAP_MS && PASS_IN_TEXT.test(burst);
+      var scanned = burst.length >= 32 && now - burstAt < SCAN_GAP_MS && PASS_IN_TEXT.test(burst);
       if (scanned) {
         event.preventDefault();
         event.stopPropagation();
