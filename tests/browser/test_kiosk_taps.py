@@ -10,8 +10,8 @@ from kiosk.extensions import db
 from kiosk.models import QuestionnaireResponse
 from kiosk.tokens import pass_url
 from tests.browser.conftest import PHONE, TABLET, check_page
-from tests.support.browser.kiosk import (a_visit, answer_with_fewest_taps, arrive_at_the_questions, open_kiosk,
-                                        scan_with_scanner, screen_metrics)
+from tests.support.browser.kiosk import (a_visit, answer_with_fewest_taps, arrive_at_the_questions, scan_and_confirm,
+                                        screen_metrics)
 
 TABLET_LANDSCAPE = {"width": 1024, "height": 768}
 SIZES = [pytest.param(TABLET, id="768x1024"), pytest.param(TABLET_LANDSCAPE, id="1024x768")]
@@ -19,9 +19,7 @@ SIZES = [pytest.param(TABLET, id="768x1024"), pytest.param(TABLET_LANDSCAPE, id=
 
 def _to_the_ticket(page, live_server, visit, yes=(), details=None, measure=None) -> int:
     """Taps from the scan (the scanner's: no touch) to the ticket on screen."""
-    open_kiosk(page, live_server)
-    scan_with_scanner(page, pass_url(live_server.url, visit["token"]))
-    page.click("[data-step=confirm] button[data-autofocus]")
+    scan_and_confirm(page, live_server, visit["token"])
     taps = 1 + answer_with_fewest_taps(page, yes=yes, details=details, measure=measure)
     page.wait_for_selector("[data-step=ticket]")
     return taps
@@ -62,9 +60,7 @@ def test_a_donor_who_answered_on_the_phone(live_server, demo, new_context, app):
     phone_taps = answer_with_fewest_taps(phone)
     assert phone.locator(".outcome .outcome-kicker").text_content() == "Đã trả lời câu hỏi sức khỏe"
     kiosk = new_context(viewport=TABLET).new_page()
-    open_kiosk(kiosk, live_server)
-    scan_with_scanner(kiosk, pass_url(live_server.url, visit["token"]))
-    kiosk.click("[data-step=confirm] button[data-autofocus]")
+    scan_and_confirm(kiosk, live_server, visit["token"])
     kiosk.click("text=Đúng, tôi đã trả lời")
     kiosk.wait_for_selector("[data-step=ticket]")
     print(f"\nphone: {phone_taps} taps on the phone, 2 at the kiosk")

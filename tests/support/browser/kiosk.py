@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from kiosk.extensions import db
 from kiosk.models import Site, Visit
+from kiosk.tokens import pass_url
 from tests.browser.conftest import check_page, wait_for_next_screen, wait_until
 
 
@@ -31,6 +32,13 @@ def scan_with_scanner(page, text: str):
     wait_until(page, "document.activeElement !== null && document.activeElement.id === 'scan-code'")
     page.keyboard.type(text, delay=2)
     page.keyboard.press("Enter")
+
+
+def scan_and_confirm(page, live_server, token: str):
+    """The kiosk opened, the pass URL scanned, "Đúng, là tôi" tapped (one tap)."""
+    open_kiosk(page, live_server)
+    scan_with_scanner(page, pass_url(live_server.url, token))
+    page.click("[data-step=confirm] button[data-autofocus]")
 
 
 def arrive(page, live_server, app, **which) -> dict:
