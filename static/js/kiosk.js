@@ -362,3 +362,71 @@
     sendPendingScan();  // a scan that reset a donor's English screen, which loads the page again
   });
 })();
+
+// ----- the questionnaire in a line (issue 19, item 5): one tap a screen of "no", the bar on screen -----
+// On a screen of one item, the answer that asks nothing more ("Không", a "Có" with nothing to add,
+// "Tôi đồng ý") sends the screen: the template marks it data-q-advance. The server checks every
+// post as before; without script (a slow phone) "Tiếp" does it. On the tablet, the shortcut of a
+// screen taller than the tablet first shows the items still below the bar: it never answers a
+// question the donor has not seen. A tap meant for the screen just left never answers the next.
+(function () {
+  "use strict";
+
+  var SETTLE_MS = 400;
+
+  function lastItemSeen(form, bar) {
+    var items = form.querySelectorAll("[data-q-item]");
+    if (!items.length) return true;
+    return items[items.length - 1].getBoundingClientRect().bottom <= bar.getBoundingClientRect().top + 2;
+  }
+
+  function holdShortcutUntilSeen(form) {
+    var shortcut = form.querySelector("[data-q-none]");
+    var bar = form.querySelector(".q-bar");
+    var hint = form.querySelector("[data-q-more-hint]");
+    if (!shortcut || !bar || !form.closest(".kiosk-step") || lastItemSeen(form, bar)) return;
+    shortcut.setAttribute("data-q-held", "");
+    if (hint) hint.hidden = false;
+    function check() {
+      if (!form.isConnected || lastItemSeen(form, bar)) {
+        window.removeEventListener("scroll", check);
+        window.removeEventListener("resize", check);
+      }
+      if (form.isConnected && lastItemSeen(form, bar)) {
+        shortcut.removeAttribute("data-q-held");
+        if (hint) hint.hidden = true;
+      }
+    }
+    window.addEventListener("scroll", check, { passive: true });
+    window.addEventListener("resize", check, { passive: true });
+  }
+
+  function enhanceQuestions(root) {
+    root.querySelectorAll("form.q-form:not([data-q-auto])").forEach(function (form) {
+      form.setAttribute("data-q-auto", "");
+      form.setAttribute("data-q-settling", "");
+      setTimeout(function () { form.removeAttribute("data-q-settling"); }, SETTLE_MS);
+      holdShortcutUntilSeen(form);
+    });
+  }
+
+  document.addEventListener("click", function (event) {
+    var target = event.target;
+    if (!target.closest) return;
+    var held = target.closest("[data-q-none][data-q-held]");
+    if (held) {
+      event.preventDefault();
+      window.scrollTo({ top: document.documentElement.scrollHeight, behavior: "smooth" });
+      return;
+    }
+    if (!target.matches("input[data-q-advance]") || !target.checked) return;
+    var form = target.form;
+    if (!form || !form.hasAttribute("data-q-auto") || form.hasAttribute("data-q-sent")) return;
+    form.setAttribute("data-q-sent", "");
+    form.requestSubmit(form.querySelector("[data-q-next]"));
+  }, true);
+
+  // After the kiosk's own handler (it scrolls the new step to the top), so the bar is measured there.
+  document.addEventListener("htmx:afterSwap", function (event) { enhanceQuestions(event.detail.target); });
+  document.addEventListener("DOMContentLoaded", function () { enhanceQuestions(document); });
+})();

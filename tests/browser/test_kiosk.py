@@ -10,8 +10,8 @@ from kiosk.extensions import db
 from kiosk.models import QuestionnaireResponse, Visit
 from kiosk.tokens import pass_url
 from tests.browser.conftest import LAPTOP, PHONE, SCREENS, TABLET, check_page, wait_for_next_screen
-from tests.support.browser.kiosk import (a_visit, answer_questionnaire, arrive_at_the_questions, open_kiosk,
-                                        scan_with_scanner)
+from tests.support.browser.kiosk import (a_visit, answer_no_until, answer_questionnaire, arrive_at_the_questions,
+                                        open_kiosk, scan_with_scanner, tap_none_of_these)
 
 TABLET_LANDSCAPE = {"width": 1024, "height": 768}
 
@@ -372,22 +372,12 @@ def test_english_and_landscape(live_server, demo, new_context, app):
     check_page(page, "kiosk-questionnaire-1280-en")
 
 
-def _questionnaire_screen(page, number: str):
-    """Answer "Không" on every screen before question `number`'s (which must then be on screen)."""
-    while page.locator(".q-number").inner_text() != number:
-        step_name = page.locator("[data-step^=questionnaire]").get_attribute("data-step")
-        for radio in page.locator(".choice-pair input.choice-input[value=no]").all():
-            page.click(f"label[for='{radio.get_attribute('name')}-no']")
-        page.click("[data-q-next]")
-        wait_for_next_screen(page, step_name)
-
-
 @pytest.mark.parametrize("viewport", [TABLET, TABLET_LANDSCAPE], ids=["768x1024", "1024x768"])
 def test_a_vaccine_and_its_kind_at_the_kiosk_and_none_of_these(live_server, demo, new_context, app, viewport):
     size = f"{viewport['width']}x{viewport['height']}"
     page = new_context(viewport=viewport).new_page()
     arrive_at_the_questions(page, live_server, app)
-    _questionnaire_screen(page, "4")
+    answer_no_until(page, "4")
     live = page.locator("label[for='q4.vaccine-kind-live']")
     assert not live.is_visible()  # nothing asked before a "yes"
     page.click("label[for='q4.vaccine-yes']")
@@ -403,7 +393,7 @@ def test_a_vaccine_and_its_kind_at_the_kiosk_and_none_of_these(live_server, demo
     # Question 5: ten sub-items, "Không có điều nào ở trên" answers them all and moves on.
     assert page.locator(".q-number").inner_text() == "5"
     check_page(page, f"kiosk-q5-{size}")
-    page.click("[data-q-none]")
+    tap_none_of_these(page)
     wait_for_next_screen(page, "questionnaire-4")
     assert page.locator(".q-number").inner_text() == "6"
     answer_questionnaire(page)
@@ -419,7 +409,7 @@ def test_a_vaccine_and_its_kind_at_the_kiosk_and_none_of_these(live_server, demo
 
 def test_a_too_long_other_is_refused_with_a_message(live_server, demo, page, app):
     arrive_at_the_questions(page, live_server, app)
-    _questionnaire_screen(page, "3")
+    answer_no_until(page, "3")
     page.click("label[for='q3.listed-no']")
     page.click("label[for='q3.other-yes']")
     field = page.locator("[id='q3.other-detail']")
@@ -449,7 +439,7 @@ def test_a_vaccine_kind_on_the_phone(live_server, demo, new_context, app):
     phone = new_context(viewport=PHONE).new_page()
     phone.goto(pass_url(live_server.url, visit["token"]))
     phone.wait_for_selector("[data-step=questionnaire-0]")
-    _questionnaire_screen(phone, "4")
+    answer_no_until(phone, "4")
     phone.click("label[for='q4.vaccine-yes']")
     phone.click("label[for='q4.vaccine-kind-live']")
     for item in ("q4.recovered", "q4.transfusion"):
@@ -459,7 +449,7 @@ def test_a_vaccine_kind_on_the_phone(live_server, demo, new_context, app):
     wait_for_next_screen(phone, "questionnaire-3")
     phone.click("[data-q-none]")  # question 5
     wait_for_next_screen(phone, "questionnaire-4")
-    _questionnaire_screen(phone, "9")
+    answer_no_until(phone, "9")
     phone.click("label[for='q9.pregnant_or_nursing-no']")
     phone.click("label[for='q9.pregnancy_ended-yes']")
     phone.fill("[id='q9.pregnancy_ended-date']", "01032026")
@@ -517,7 +507,7 @@ def test_a_yes_then_none_of_these_keeps_the_yes(live_server, demo, new_context, 
         page.wait_for_selector("[data-step=questionnaire-0]")
     else:
         arrive_at_the_questions(page, live_server, app)
-    _questionnaire_screen(page, "4")
+    answer_no_until(page, "4")
     shortcut, hint = page.locator("[data-q-none]"), page.locator("[data-q-none-hint]")
     assert shortcut.is_enabled() and not hint.is_visible()
     page.click("label[for='q4.vaccine-yes']")

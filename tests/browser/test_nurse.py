@@ -10,8 +10,9 @@ import sqlalchemy as sa
 from kiosk.extensions import db
 from kiosk.models import AuditLog, Donation, Screening, Site, Staff, StaffRole, Visit
 from kiosk.tokens import pass_url
-from tests.browser.conftest import LAPTOP, TABLET, check_page, wait_for_next_screen, wait_until
+from tests.browser.conftest import LAPTOP, TABLET, check_page, wait_until
 from tests.conftest import NURSE_PASSWORD
+from tests.support.browser.kiosk import answer_questionnaire
 from tests.support.browser.nurse import fill_vitals, open_donor, sign_in, wait_for_suggestion
 from tests.support.donors import check_in, pick_donor
 
@@ -54,14 +55,7 @@ def kiosk_check_in(page, live_server, token: str):
     page.keyboard.press("Enter")
     page.wait_for_selector("[data-step=confirm]")
     page.click("text=Đúng, là tôi")
-    page.wait_for_selector("[data-step^=questionnaire]")
-    while page.locator("[data-step^=questionnaire]").count():
-        step = page.locator("[data-step^=questionnaire]").get_attribute("data-step")
-        for radio in page.locator("input.choice-input[value=no]").all():
-            item = radio.get_attribute("name")
-            page.click(f"label[for='{item}-{'yes' if item in ('consent', 'q7.cold') else 'no'}']")
-        page.click("[data-q-next]")
-        wait_for_next_screen(page, step)
+    answer_questionnaire(page, yes={"q7.cold"})
     page.wait_for_selector("[data-step=ticket]")
     return int(page.locator("[data-queue-number]").inner_text())
 
