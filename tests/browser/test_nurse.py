@@ -345,3 +345,118 @@ def test_the_nurse_sees_a_sub_item_by_name_with_its_rule_and_date(app, live_serv
     assert page.locator('.flag-advice[data-item="work.12_hours"]').count() == 1
     assert "điện thoại" in page.locator(".flag-when").inner_text()
     check_page(page, "nurse-answers-by-name-1280")
+
+
+# ----- issue 19: the page fits the work at 1280x800 -----
+FIRST_SCREEN = LAPTOP["height"]
+THREE_NOTES = ("q2", "q8.other", "work.12_hours")  # two answers for the nurse to review, one piece of advice
+
+
+def _bottom(page, selector: str) -> float:
+    box = page.locator(selector).first.bounding_box()
+    assert box is not None, f"{selector} is not shown"
+    return box["y"] + box["height"]
+
+
+def test_the_first_screen_holds_the_answers_the_vitals_and_the_decision(app, live_server, demo, new_context):
+    """Main had the vitals start below the fold and the save button three screens down (2,300-2,800 px)."""
+    number = check_in(app, pick_donor(app, "XNC"), "XNC", yes=THREE_NOTES)
+    page = new_context(viewport=LAPTOP).new_page()
+    sign_in(page, live_server)
+    open_donor(page, live_server, number)
+    assert page.evaluate("window.scrollY") == 0
+    assert page.locator(".flag").count() == 3 and page.locator(".flag").first.bounding_box()["y"] < FIRST_SCREEN
+    for selector in ("#weight_kg", "#temperature_c", "#hbsag", "#identity_document-field legend", "#suggestion",
+                     "#decision-field", "#volume_ml-field", "#decision-submit"):
+        assert _bottom(page, selector) <= FIRST_SCREEN, selector
+    check_page(page, "nurse-donor-three-notes-1280")
+    fill_vitals(page)
+    wait_for_suggestion(page, "review")
+    page.click("label[for=decision-0]")
+    page.click("label[for=volume_ml-1]")
+    assert _bottom(page, "#decision-submit") <= FIRST_SCREEN
+    with page.expect_navigation():
+        page.click("#decision-submit")
+    page.wait_for_selector("#donation-form")
+    # The donation follows at once: its form starts on the first screen, the bag number in it.
+    assert page.evaluate("window.scrollY") == 0
+    assert _bottom(page, "#bag_number") <= FIRST_SCREEN
+    assert not page.locator("#reaction_note").is_visible()  # no reaction: no note asked for
+    page.locator("#reaction").select_option("other")
+    assert page.locator("#reaction_note").is_visible()
+    check_page(page, "nurse-donation-form-1280")
+
+
+def _shown(page) -> set[str]:
+    names = ("volume_ml", "deferral_until", "reason", "override_reason", "checks_reason")
+    return {name for name in names if page.locator(f"#{name}-field").is_visible()}
+
+
+def test_the_decision_shows_only_the_fields_it_needs(app, live_server, donor, new_context):
+    """Main showed every deferral and reason box even for a plain "Cho hiến"."""
+    page = new_context(viewport=LAPTOP).new_page()
+    sign_in(page, live_server)
+    open_donor(page, live_server, donor["queue_number"])
+    assert _shown(page) == {"volume_ml"}
+    fill_vitals(page)
+    wait_for_suggestion(page, "eligible")
+    page.click("label[for=decision-0]")
+    page.click("label[for=volume_ml-1]")
+    assert _shown(page) == {"volume_ml"}  # Cho hiến, as suggested: nothing more to write
+    page.click("label[for=decision-1]")  # deferring a donor who may donate goes against the suggestion
+    assert _shown(page) == {"deferral_until", "reason", "override_reason"}
+    check_page(page, "nurse-decision-deferral-1280")
+    page.click("label[for=decision-2]")
+    assert _shown(page) == {"reason", "override_reason"}
+    page.click("label[for=decision-0]")
+    page.click("label[for=identity_document-0]")  # accepting with no identity document seen
+    assert _shown(page) == {"volume_ml", "checks_reason"}
+    page.click("label[for=identity_document-1]")
+    assert _shown(page) == {"volume_ml"}
+    page.fill("#haemoglobin_g_l", "112")  # the suggestion turns to "defer": the same "Cho hiến" now overrides it
+    wait_for_suggestion(page, "deferred")
+    page.wait_for_selector("#override_reason", state="visible")
+    assert _shown(page) == {"volume_ml", "override_reason"}
+    page.click("label[for=decision-1]")  # deferring as suggested: no override
+    assert _shown(page) == {"deferral_until", "reason"}
+    check_page(page, "nurse-decision-deferral-suggested-1280")
+
+
+def test_without_the_script_a_deferral_still_shows_its_fields(app, live_server, donor, new_context):
+    """The return date and the reason show by the decision chosen (CSS); the override's reason
+    comes with the server's 422."""
+    page = new_context(viewport=LAPTOP, java_script_enabled=False).new_page()
+    sign_in(page, live_server)
+    open_donor(page, live_server, donor["queue_number"])
+    fill_vitals(page)
+    assert _shown(page) == {"volume_ml"}
+    page.click("label[for=decision-1]")
+    assert _shown(page) == {"deferral_until", "reason"}
+    page.fill("#deferral_until", (dt.date.today() + dt.timedelta(days=30)).strftime("%d/%m/%Y"))
+    page.fill("#reason", "Người hiến xin hẹn lại")
+    with page.expect_navigation() as navigation:
+        page.click("#decision-submit")
+    assert navigation.value.status == 422
+    assert page.locator("#override_reason-error").inner_text() != ""
+    assert _shown(page) == {"deferral_until", "reason", "override_reason"}
+    page.fill("#override_reason", "Người hiến bận, xin hẹn lại")
+    with page.expect_navigation():
+        page.click("#decision-submit")
+    page.wait_for_selector("#decision")
+    assert page.locator(".status-deferred").count() == 1
+
+
+def test_the_vietnamese_page_says_dieu_never_art(app, live_server, demo, new_context):
+    """Main showed "(TT 26/2013 Art. 5)" beside "(Điều 5: …)" on the Vietnamese page."""
+    number = check_in(app, pick_donor(app, "XNC"), "XNC", yes=("q5.procedure", "work.12_hours"))
+    page = new_context(viewport=LAPTOP).new_page()
+    sign_in(page, live_server)
+    open_donor(page, live_server, number)
+    fill_vitals(page, haemoglobin_g_l="112")
+    wait_for_suggestion(page, "deferred")
+    text = page.locator("main").inner_text()
+    assert "Điều 5" in text and "Art." not in text
+    with page.expect_navigation():
+        page.click("button.lang-button[value=en]")
+    page.wait_for_selector("html[lang=en] #suggestion")
+    assert "Art. 5" in page.locator("main").inner_text()  # English keeps its own abbreviation
