@@ -3,6 +3,7 @@ the donation, corrections, two nurses at once, and who may open it."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -12,7 +13,7 @@ from kiosk.models import AuditLog, Donation, Screening, Site, Staff, StaffRole, 
 from kiosk.tokens import pass_url
 from tests.browser.conftest import LAPTOP, TABLET, check_page, wait_for_next_screen, wait_until
 from tests.conftest import NURSE_PASSWORD
-from tests.support.browser.nurse import fill_vitals, open_donor, sign_in, wait_for_suggestion
+from tests.support.browser.nurse import GOOD, fill_vitals, open_donor, sign_in, wait_for_suggestion
 from tests.support.donors import check_in, pick_donor
 
 
@@ -460,3 +461,83 @@ def test_the_vietnamese_page_says_dieu_never_art(app, live_server, demo, new_con
         page.click("button.lang-button[value=en]")
     page.wait_for_selector("html[lang=en] #suggestion")
     assert "Art. 5" in page.locator("main").inner_text()  # English keeps its own abbreviation
+
+
+class NursePath:
+    """Counts what the nurse does: taps (a click, or the tap that focuses a field), keys typed,
+    and scrolls (a control to touch that is not inside the window when its turn comes)."""
+
+    def __init__(self, page):
+        self.page, self.taps, self.keys, self.scrolls = page, 0, 0, 0
+
+    def tap(self, selector: str, taps: int = 1) -> None:
+        box = self.page.locator(selector).first.bounding_box()
+        if box is None or box["y"] < 0 or box["y"] + box["height"] > FIRST_SCREEN:
+            self.scrolls += 1
+        self.taps += taps
+
+    def click(self, selector: str) -> None:
+        self.tap(selector)
+        self.page.click(selector)
+
+    def type(self, selector: str, text: str) -> None:
+        self.click(selector)
+        self.page.keyboard.type(text)
+        self.keys += len(text)
+
+
+def _server_timed(app, log: list) -> None:
+    """Each request's time in the app, (method, path, seconds), appended to `log`."""
+    inner = app.wsgi_app
+
+    def timed(environ, start_response):
+        start = time.perf_counter()
+        try:
+            return inner(environ, start_response)
+        finally:
+            log.append((environ["REQUEST_METHOD"], environ["PATH_INFO"], time.perf_counter() - start))
+    app.wsgi_app = timed
+
+
+def _the_path(page, path: NursePath, number: int) -> None:
+    """Queue -> the donor -> take the donor -> the vitals -> accept 350 ml -> the donation."""
+    with page.expect_navigation():
+        path.click(f'tr[data-queue-number="{number}"] .queue-donor a')
+    page.wait_for_selector(".donor-head")
+    with page.expect_navigation():
+        path.click("#claim-button")
+    page.wait_for_selector("#screening-form")
+    for name, value in GOOD.items():
+        path.type(f"#{name}", value)
+    path.tap("#hbsag", taps=2)  # open the list, choose
+    page.locator("#hbsag").select_option("negative")
+    path.click("label[for=identity_document-1]")
+    wait_for_suggestion(page, "eligible")
+    path.click("label[for=decision-0]")
+    path.click("label[for=volume_ml-1]")
+    with page.expect_navigation():
+        path.click("#decision-submit")
+    page.wait_for_selector("#donation-form input[name=volume_ml][value='350']:checked")  # the decision's volume
+    path.type("#bag_number", f"HM-2026-{number:04d}")
+    with page.expect_navigation():
+        path.click("#donation-submit")
+    page.wait_for_selector("#donation")
+
+
+def test_the_path_from_the_queue_to_the_donation_in_taps_and_seconds(app, live_server, donor, new_context):
+    """The README's figure for the nurse: taps, keys, scrolls, the app's time and the script's."""
+    page = new_context(viewport=LAPTOP).new_page()
+    sign_in(page, live_server)
+    page.goto(f"{live_server.url}/nurse/XNC")
+    page.wait_for_selector(f'tr[data-queue-number="{donor["queue_number"]}"]')
+    log: list = []
+    _server_timed(app, log)
+    path, start = NursePath(page), time.perf_counter()
+    _the_path(page, path, donor["queue_number"])
+    wall = time.perf_counter() - start
+    pages = [t for method, url, t in log if "/visit/" in url and not url.endswith("/suggest")]
+    suggests = [t for method, url, t in log if url.endswith("/suggest")]
+    print(f"\nnurse path: {path.taps} taps, {path.keys} keys, {path.scrolls} scrolls; app {sum(pages):.2f} s "
+          f"in {len(pages)} page requests + {sum(suggests):.2f} s in {len(suggests)} suggestions; script {wall:.1f} s")
+    assert path.taps == 16 and path.keys == 28
+    assert path.scrolls == 0  # main: 6 (the vitals, the decision, its save, the donation form)
