@@ -391,3 +391,24 @@ def test_correcting_a_decision_after_the_donation_keeps_the_typed_correction(app
         "reason": "Uống kháng sinh hôm qua", "override_reason": "Khai sai bảng hỏi", "correction_reason": typed})
     assert response.status_code == 422
     assert typed in response.get_data(as_text=True)
+
+
+def test_a_refused_decision_shows_the_fields_it_needs_without_the_script(nurse, donor):
+    """Issue 19: the override's and the checks' reasons show only when the decision needs them.
+    nurse.js shows them as the nurse chooses; without it, the server's 422 shows them."""
+    page = nurse.get(donor["url"]).get_data(as_text=True)
+    assert "is-needed" not in page  # a fresh page: nothing asked for yet
+    response = decide(nurse, donor, decision="accepted", volume_ml="350", haemoglobin_g_l="110")
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert 'class="needs needs-override is-needed"' in page and 'id="override_reason-error">' in page
+    assert 'class="needs needs-checks"' in page  # a CCCD seen and Hb measured: no checks' reason
+    response = decide(nurse, donor, decision="accepted", volume_ml="350", identity_document="")
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert 'class="needs needs-checks is-needed"' in page and 'class="needs needs-override"' in page
+    # What was typed in a field stays on show, whatever the decision.
+    response = decide(nurse, donor, decision="accepted", volume_ml="350", identity_document="",
+                      override_reason="Ghi nhầm ô")
+    assert response.status_code == 422
+    assert 'class="needs needs-override is-needed"' in response.get_data(as_text=True)

@@ -206,3 +206,18 @@ def test_a_code_from_a_newer_version_still_names_its_rule(app_ctx):
     with force_locale("vi"):
         assert describe_reason(reason) == f"{rule_label('haemoglobin')}: ferritin_low"
         assert rule_label("haemoglobin") != "haemoglobin"
+
+
+def test_a_source_says_dieu_in_vietnamese_and_art_in_english(app_ctx):
+    """Issue 19: the nurse's Vietnamese page read "(TT 26/2013 Art. 5)" beside "(Điều 5: …)"."""
+    from kiosk.screening.messages import source_label
+
+    with force_locale("vi"):
+        assert source_label("TT 26/2013 Art. 5") == "TT 26/2013 Điều 5"
+        assert source_label("TT 26/2013 Art. 4.2a (NIHBT: 45 kg for both)") == "TT 26/2013 Điều 4.2a (NIHBT: 45 kg for both)"
+        assert source_label("NIHBT") == "NIHBT" and source_label("") == "" and source_label(None) == ""
+    with force_locale("en"):
+        assert source_label("TT 26/2013 Art. 5") == "TT 26/2013 Art. 5"
+    for source in {rule.source for rule in vars(RULES).values() if hasattr(rule, "source")}:
+        with force_locale("vi"):
+            assert "Art." not in source_label(source), source

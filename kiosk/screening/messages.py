@@ -2,6 +2,7 @@
 and numbers; the numbers in every sentence come from the reason's params, so from configuration)."""
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Any, Callable, Mapping, Optional, Union
 
@@ -85,6 +86,17 @@ def row_text(row: Optional[str]) -> str:
         if words:
             return _localised(words)
     return row or ""
+
+
+# "Art." is English: a Vietnamese screen cites an article as "Điều" ("TT 26/2013 Điều 5").
+ARTICLE = re.compile(r"\bArt\.\s*")
+
+
+def source_label(source: Optional[str]) -> str:
+    """A rule's source ("TT 26/2013 Art. 5", from the rules file) in the user's language."""
+    if not source or current_locale() == "en":
+        return source or ""
+    return ARTICLE.sub("Điều ", source)
 
 
 def rule_label(rule: str) -> str:

@@ -1,5 +1,5 @@
-// Nurse station: camera scanning of queue tickets, the queue's filter by number or name, and what
-// to do when the session has ended.
+// Nurse station: camera scanning of queue tickets, the queue's filter by number or name, the
+// decision's fields as the decision needs them, and what to do when the session has ended.
 (function () {
   "use strict";
 
@@ -108,7 +108,48 @@
     if (typed) { window.htmx.trigger(form, "change"); }
   }
 
+  // ----- the decision's fields: only those the chosen decision needs -----
+  // nurse.css shows the return date and the reason by the decision chosen; this marks the two
+  // that depend on the suggestion too, as kiosk/screening/decision_checks.py decides them: the
+  // override's reason when the decision goes against the suggestion, the checks' reason when
+  // accepting with no identity document seen or no haemoglobin. A field with words in it stays.
+  function chosen(form, name) {
+    var input = form.querySelector("input[name=" + name + "]:checked");
+    return input ? input.value : "";
+  }
+
+  function isOverride(decision, volume, suggestion) {
+    var eligible = suggestion.getAttribute("data-eligible") === "true";
+    var allowed = (suggestion.getAttribute("data-allowed-volumes") || "").split(" ");
+    if (decision === "accepted") { return !eligible || (volume !== "" && allowed.indexOf(volume) === -1); }
+    if (eligible) { return true; }
+    return decision === "deferred_temporary" && suggestion.getAttribute("data-permanent") === "true";
+  }
+
+  function markNeeded(form, name, needed) {
+    var box = form.querySelector("[data-needs=" + name + "]");
+    var text = document.getElementById(name);
+    if (box) { box.classList.toggle("is-needed", needed || !!(text && text.value.trim())); }
+  }
+
+  function showNeededFields() {
+    var form = document.getElementById("screening-form");
+    var suggestion = document.getElementById("suggestion");
+    if (!form || !suggestion) { return; }
+    var decision = chosen(form, "decision");
+    var haemoglobin = document.getElementById("haemoglobin_g_l");
+    markNeeded(form, "override_reason", decision !== "" && isOverride(decision, chosen(form, "volume_ml"), suggestion));
+    markNeeded(form, "checks_reason", decision === "accepted" &&
+      (chosen(form, "identity_document") === "" || !(haemoglobin && haemoglobin.value.trim())));
+  }
+
+  document.addEventListener("change", showNeededFields);
+  document.addEventListener("input", showNeededFields);
+  // A new suggestion (htmx) can turn the same choice into an override, or back.
+  document.addEventListener("htmx:afterSettle", showNeededFields);
+
   document.addEventListener("DOMContentLoaded", setUpCamera);
+  document.addEventListener("DOMContentLoaded", showNeededFields);
   // htmx wires the form's triggers on DOMContentLoaded too; "load" comes after every handler of it.
   window.addEventListener("load", suggestForEarlyTyping);
 })();

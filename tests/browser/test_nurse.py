@@ -3,6 +3,7 @@ the donation, corrections, two nurses at once, and who may open it."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -13,7 +14,7 @@ from kiosk.tokens import pass_url
 from tests.browser.conftest import LAPTOP, TABLET, check_page, wait_until
 from tests.conftest import NURSE_PASSWORD
 from tests.support.browser.kiosk import answer_questionnaire
-from tests.support.browser.nurse import fill_vitals, open_donor, sign_in, wait_for_suggestion
+from tests.support.browser.nurse import GOOD, fill_vitals, open_donor, sign_in, wait_for_suggestion
 from tests.support.donors import check_in, pick_donor
 
 
@@ -339,3 +340,198 @@ def test_the_nurse_sees_a_sub_item_by_name_with_its_rule_and_date(app, live_serv
     assert page.locator('.flag-advice[data-item="work.12_hours"]').count() == 1
     assert "điện thoại" in page.locator(".flag-when").inner_text()
     check_page(page, "nurse-answers-by-name-1280")
+
+
+# ----- issue 19: the page fits the work at 1280x800 -----
+FIRST_SCREEN = LAPTOP["height"]
+THREE_NOTES = ("q2", "q8.other", "work.12_hours")  # two answers for the nurse to review, one piece of advice
+
+
+def _bottom(page, selector: str) -> float:
+    box = page.locator(selector).first.bounding_box()
+    assert box is not None, f"{selector} is not shown"
+    return box["y"] + box["height"]
+
+
+def test_the_first_screen_holds_the_answers_the_vitals_and_the_decision(app, live_server, demo, new_context):
+    """Main had the vitals start below the fold and the save button three screens down (2,300-2,800 px)."""
+    number = check_in(app, pick_donor(app, "XNC"), "XNC", yes=THREE_NOTES)
+    page = new_context(viewport=LAPTOP).new_page()
+    sign_in(page, live_server)
+    open_donor(page, live_server, number)
+    assert page.evaluate("window.scrollY") == 0
+    assert page.locator(".flag").count() == 3 and page.locator(".flag").first.bounding_box()["y"] < FIRST_SCREEN
+    for selector in ("#weight_kg", "#temperature_c", "#hbsag", "#identity_document-field legend", "#suggestion",
+                     "#decision-field", "#volume_ml-field", "#decision-submit"):
+        assert _bottom(page, selector) <= FIRST_SCREEN, selector
+    check_page(page, "nurse-donor-three-notes-1280")
+    fill_vitals(page)
+    wait_for_suggestion(page, "review")
+    page.click("label[for=decision-0]")
+    page.click("label[for=volume_ml-1]")
+    assert _bottom(page, "#decision-submit") <= FIRST_SCREEN
+    with page.expect_navigation():
+        page.click("#decision-submit")
+    page.wait_for_selector("#donation-form")
+    # The donation follows at once: its form starts on the first screen, the bag number in it.
+    assert page.evaluate("window.scrollY") == 0
+    assert _bottom(page, "#bag_number") <= FIRST_SCREEN
+    assert not page.locator("#reaction_note").is_visible()  # no reaction: no note asked for
+    page.locator("#reaction").select_option("other")
+    assert page.locator("#reaction_note").is_visible()
+    check_page(page, "nurse-donation-form-1280")
+
+
+def _shown(page) -> set[str]:
+    names = ("volume_ml", "deferral_until", "reason", "override_reason", "checks_reason")
+    return {name for name in names if page.locator(f"#{name}-field").is_visible()}
+
+
+def test_the_decision_shows_only_the_fields_it_needs(app, live_server, donor, new_context):
+    """Main showed every deferral and reason box even for a plain "Cho hiến"."""
+    page = new_context(viewport=LAPTOP).new_page()
+    sign_in(page, live_server)
+    open_donor(page, live_server, donor["queue_number"])
+    assert _shown(page) == {"volume_ml"}
+    fill_vitals(page)
+    wait_for_suggestion(page, "eligible")
+    page.click("label[for=decision-0]")
+    page.click("label[for=volume_ml-1]")
+    assert _shown(page) == {"volume_ml"}  # Cho hiến, as suggested: nothing more to write
+    page.click("label[for=decision-1]")  # deferring a donor who may donate goes against the suggestion
+    assert _shown(page) == {"deferral_until", "reason", "override_reason"}
+    check_page(page, "nurse-decision-deferral-1280")
+    page.click("label[for=decision-2]")
+    assert _shown(page) == {"reason", "override_reason"}
+    page.click("label[for=decision-0]")
+    page.click("label[for=identity_document-0]")  # accepting with no identity document seen
+    assert _shown(page) == {"volume_ml", "checks_reason"}
+    page.click("label[for=identity_document-1]")
+    assert _shown(page) == {"volume_ml"}
+    page.fill("#haemoglobin_g_l", "112")  # the suggestion turns to "defer": the same "Cho hiến" now overrides it
+    wait_for_suggestion(page, "deferred")
+    page.wait_for_selector("#override_reason", state="visible")
+    assert _shown(page) == {"volume_ml", "override_reason"}
+    page.click("label[for=decision-1]")  # deferring as suggested: no override
+    assert _shown(page) == {"deferral_until", "reason"}
+    check_page(page, "nurse-decision-deferral-suggested-1280")
+
+
+def test_without_the_script_a_deferral_still_shows_its_fields(app, live_server, donor, new_context):
+    """The return date and the reason show by the decision chosen (CSS); the override's reason
+    comes with the server's 422."""
+    page = new_context(viewport=LAPTOP, java_script_enabled=False).new_page()
+    sign_in(page, live_server)
+    open_donor(page, live_server, donor["queue_number"])
+    fill_vitals(page)
+    assert _shown(page) == {"volume_ml"}
+    page.click("label[for=decision-1]")
+    assert _shown(page) == {"deferral_until", "reason"}
+    page.fill("#deferral_until", (dt.date.today() + dt.timedelta(days=30)).strftime("%d/%m/%Y"))
+    page.fill("#reason", "Người hiến xin hẹn lại")
+    with page.expect_navigation() as navigation:
+        page.click("#decision-submit")
+    assert navigation.value.status == 422
+    assert page.locator("#override_reason-error").inner_text() != ""
+    assert _shown(page) == {"deferral_until", "reason", "override_reason"}
+    page.fill("#override_reason", "Người hiến bận, xin hẹn lại")
+    with page.expect_navigation():
+        page.click("#decision-submit")
+    page.wait_for_selector("#decision")
+    assert page.locator(".status-deferred").count() == 1
+
+
+def test_the_vietnamese_page_says_dieu_never_art(app, live_server, demo, new_context):
+    """Main showed "(TT 26/2013 Art. 5)" beside "(Điều 5: …)" on the Vietnamese page."""
+    number = check_in(app, pick_donor(app, "XNC"), "XNC", yes=("q5.procedure", "work.12_hours"))
+    page = new_context(viewport=LAPTOP).new_page()
+    sign_in(page, live_server)
+    open_donor(page, live_server, number)
+    fill_vitals(page, haemoglobin_g_l="112")
+    wait_for_suggestion(page, "deferred")
+    text = page.locator("main").inner_text()
+    assert "Điều 5" in text and "Art." not in text
+    with page.expect_navigation():
+        page.click("button.lang-button[value=en]")
+    page.wait_for_selector("html[lang=en] #suggestion")
+    assert "Art. 5" in page.locator("main").inner_text()  # English keeps its own abbreviation
+
+
+class NursePath:
+    """Counts what the nurse does: taps (a click, or the tap that focuses a field), keys typed,
+    and scrolls (a control to touch that is not inside the window when its turn comes)."""
+
+    def __init__(self, page):
+        self.page, self.taps, self.keys, self.scrolls = page, 0, 0, 0
+
+    def tap(self, selector: str, taps: int = 1) -> None:
+        box = self.page.locator(selector).first.bounding_box()
+        if box is None or box["y"] < 0 or box["y"] + box["height"] > FIRST_SCREEN:
+            self.scrolls += 1
+        self.taps += taps
+
+    def click(self, selector: str) -> None:
+        self.tap(selector)
+        self.page.click(selector)
+
+    def type(self, selector: str, text: str) -> None:
+        self.click(selector)
+        self.page.keyboard.type(text)
+        self.keys += len(text)
+
+
+def _server_timed(app, log: list) -> None:
+    """Each request's time in the app, (method, path, seconds), appended to `log`."""
+    inner = app.wsgi_app
+
+    def timed(environ, start_response):
+        start = time.perf_counter()
+        try:
+            return inner(environ, start_response)
+        finally:
+            log.append((environ["REQUEST_METHOD"], environ["PATH_INFO"], time.perf_counter() - start))
+    app.wsgi_app = timed
+
+
+def _the_path(page, path: NursePath, number: int) -> None:
+    """Queue -> the donor -> take the donor -> the vitals -> accept 350 ml -> the donation."""
+    with page.expect_navigation():
+        path.click(f'tr[data-queue-number="{number}"] .queue-donor a')
+    page.wait_for_selector(".donor-head")
+    with page.expect_navigation():
+        path.click("#claim-button")
+    page.wait_for_selector("#screening-form")
+    for name, value in GOOD.items():
+        path.type(f"#{name}", value)
+    path.tap("#hbsag", taps=2)  # open the list, choose
+    page.locator("#hbsag").select_option("negative")
+    path.click("label[for=identity_document-1]")
+    wait_for_suggestion(page, "eligible")
+    path.click("label[for=decision-0]")
+    path.click("label[for=volume_ml-1]")
+    with page.expect_navigation():
+        path.click("#decision-submit")
+    page.wait_for_selector("#donation-form input[name=volume_ml][value='350']:checked")  # the decision's volume
+    path.type("#bag_number", f"HM-2026-{number:04d}")
+    with page.expect_navigation():
+        path.click("#donation-submit")
+    page.wait_for_selector("#donation")
+
+
+def test_the_path_from_the_queue_to_the_donation_in_taps_and_seconds(app, live_server, donor, new_context):
+    """The README's figure for the nurse: taps, keys, scrolls, the app's time and the script's."""
+    page = new_context(viewport=LAPTOP).new_page()
+    sign_in(page, live_server)
+    page.goto(f"{live_server.url}/nurse/XNC")
+    page.wait_for_selector(f'tr[data-queue-number="{donor["queue_number"]}"]')
+    log: list = []
+    _server_timed(app, log)
+    path, start = NursePath(page), time.perf_counter()
+    _the_path(page, path, donor["queue_number"])
+    wall = time.perf_counter() - start
+    pages = [t for method, url, t in log if "/visit/" in url and not url.endswith("/suggest")]
+    suggests = [t for method, url, t in log if url.endswith("/suggest")]
+    print(f"\nnurse path: {path.taps} taps, {path.keys} keys, {path.scrolls} scrolls; app {sum(pages):.2f} s "
+          f"in {len(pages)} page requests + {sum(suggests):.2f} s in {len(suggests)} suggestions; script {wall:.1f} s")
+    assert path.taps == 16 and path.keys == 28
+    assert path.scrolls == 0  # main: 6 (the vitals, the decision, its save, the donation form)

@@ -20,9 +20,10 @@ from kiosk.models import Decision, Drive, Screening, Site, Visit, utcnow
 from kiosk.queries.visits import screening_of_visit
 from kiosk.screening import decisions
 from kiosk.screening import desk
+from kiosk.screening.decision_checks import is_override, missing_checks
 from kiosk.screening.decisions import ScreeningError
 from kiosk.screening.engine import Suggestion, age_on, implausible_vitals
-from kiosk.screening.messages import describe_consequence, describe_reason, rule_label
+from kiosk.screening.messages import describe_consequence, describe_reason, rule_label, source_label
 from kiosk.screening.questionnaire import Questionnaire, load_questionnaire
 from kiosk.screening.rules import Vitals
 from kiosk.views.lookups import screening_rules
@@ -71,7 +72,7 @@ def _suggestion_for(visit: Visit, vitals: Optional[Vitals]) -> Suggestion:
 
 
 def _reason_rows(suggestion: Suggestion) -> list[dict[str, Any]]:
-    return [{"text": describe_reason(r), "rule": rule_label(r.rule), "source": r.source, "until": r.until,
+    return [{"text": describe_reason(r), "rule": rule_label(r.rule), "source": source_label(r.source), "until": r.until,
              "permanent": r.permanent, "id": r.rule, "blocking": r.blocking}
             for r in suggestion.reasons]
 
@@ -82,7 +83,7 @@ def _flag_rows(response, suggestion: Suggestion) -> list[dict[str, Any]]:
     return [{"item": row.item, "number": row.number, "text": row.text, "choice": row.choice, "detail": row.detail,
              "event_date": row.event_date, "advice": row.advice,
              "rule": describe_consequence(row.reason) if row.reason else _flag_kind(row.flag),
-             "source": row.reason.source if row.reason else "", "until": row.reason.until if row.reason else None,
+             "source": source_label(row.reason.source) if row.reason else "", "until": row.reason.until if row.reason else None,
              "note": row.note}
             for row in desk.flag_rows(response, suggestion, _questionnaire(), language)]
 
@@ -134,10 +135,24 @@ def visit_context(site: Site, drive: Drive, visit: Visit, *, form: Optional[Scre
         "identity_labels": labels.IDENTITY_DOCUMENT, "history": record.history,
         "field_errors": {}, "conflict": None, "error": None, "today": local_today(),
         "open_correction": None, "claim_form": ClaimForm(), "mine": _is_mine(visit),
+        "needed": _needed_fields(form, vitals, suggestion) if screening is None else set(),
         **_change_forms(visit, screening, record.donation),
     }
     context.update(extra)
     return context
+
+
+def _needed_fields(form: ScreeningForm, vitals: Optional[Vitals], suggestion: Suggestion) -> set[str]:
+    """The decision's optional fields this form, as sent, needs: the page shows them even without
+    its script (which shows them as the nurse chooses), with what was typed in them."""
+    decision = form.decision.data
+    needed = {name for name in ("override_reason", "checks_reason") if (getattr(form, name).data or "").strip()}
+    if decision and is_override(decision, int_or_none(form.volume_ml.data), suggestion.to_dict()):
+        needed.add("override_reason")
+    hb = vitals.haemoglobin_g_l if vitals else None
+    if decision == Decision.ACCEPTED and missing_checks(form.identity_document.data or None, hb):
+        needed.add("checks_reason")
+    return needed
 
 
 def _change_forms(visit: Visit, screening: Optional[Screening], donation) -> dict[str, Any]:
