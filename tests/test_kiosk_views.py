@@ -581,3 +581,23 @@ def test_the_language_toggle_draws_the_same_screen_with_every_answer(client, app
 def _token_of(app, kiosk_session):
     with app.app_context():
         return db.session.get(KioskSession, kiosk_session).visit.token
+
+
+def test_the_language_toggle_keeps_is_this_you_and_the_phones_answers_question(client, app, demo, token):
+    _visit_id, sex = _visit_of(app, token)
+    assert _phone_answers(client, token, sex, new_nonce()).status_code == 303
+    page = client.post("/kiosk/XNC/scan", data={"pass_code": token, "nonce": new_nonce()}, headers=HX).get_data(as_text=True)
+    kiosk_session = re.search(r'name="ks" value="([^"]+)"', page).group(1)
+    with app.app_context():
+        name = db.session.get(KioskSession, kiosk_session).visit.donor.full_name
+    body = client.post("/kiosk/XNC/confirm", data={"ks": kiosk_session, "action": "language", "lang": "en",
+                                                   "nonce": new_nonce()}).get_data(as_text=True)
+    assert 'data-step="confirm"' in body and "Is this you?" in body and name in body
+    body = client.post("/kiosk/XNC/confirm", data={"ks": kiosk_session, "nonce": new_nonce()},
+                       headers=HX).get_data(as_text=True)
+    assert 'data-step="phone-answers"' in body
+    body = client.post("/kiosk/XNC/phone-answers", data={"ks": kiosk_session, "mine": "yes", "action": "language",
+                                                         "lang": "vi", "nonce": new_nonce()}).get_data(as_text=True)
+    assert 'data-step="phone-answers"' in body and "trên điện thoại lúc" in body  # nothing checked in yet
+    with app.app_context():
+        assert db.session.get(Visit, _visit_id).checked_in_at is None

@@ -372,9 +372,15 @@ def test_english_and_landscape(live_server, demo, new_context, app):
     check_page(page, "kiosk-questionnaire-1280-en")
 
 
-def _questionnaire_screen(page, number: str):
-    """Answer "Không" on every screen before question `number`'s (which must then be on screen)."""
-    while page.locator(".q-number").inner_text() != number:
+def _questionnaire_screen(page, number):
+    """Answer "Không" on every screen before question `number`'s (which must then be on screen);
+    `number` None: up to the final confirmation."""
+    def there():
+        if number is None:
+            return page.locator("label[for='consent-no']").count() > 0
+        return page.locator(".q-number").inner_text() == number
+
+    while not there():
         step_name = page.locator("[data-step^=questionnaire]").get_attribute("data-step")
         for radio in page.locator(".choice-pair input.choice-input[value=no]").all():
             page.click(f"label[for='{radio.get_attribute('name')}-no']")
@@ -546,16 +552,6 @@ def test_a_yes_then_none_of_these_keeps_the_yes(live_server, demo, new_context, 
 
 # ----- issue 19: "Tôi không đồng ý" frees the kiosk; the language toggle keeps the step and the answers -----
 
-def _to_the_consent(page):
-    """Answer "Không" on every screen up to the final confirmation."""
-    while not page.locator("label[for='consent-no']").count():
-        step_name = page.locator("[data-step^=questionnaire]").get_attribute("data-step")
-        for radio in page.locator(".choice-pair input.choice-input[value=no]").all():
-            page.click(f"label[for='{radio.get_attribute('name')}-no']")
-        page.click("[data-q-next]")
-        wait_for_next_screen(page, step_name)
-
-
 @pytest.mark.parametrize("viewport", [TABLET, TABLET_LANDSCAPE], ids=["768x1024", "1024x768"])
 def test_declining_the_consent_frees_the_kiosk_at_once(live_server, demo, new_context, app, viewport):
     """Issue 19: after "Tôi không đồng ý" the donor was told to see staff and the tablet waited 3 min 15 s."""
@@ -564,7 +560,7 @@ def test_declining_the_consent_frees_the_kiosk_at_once(live_server, demo, new_co
     size = f"{viewport['width']}x{viewport['height']}"
     page = new_context(viewport=viewport).new_page()
     visit = arrive_at_the_questions(page, live_server, app)
-    _to_the_consent(page)
+    _questionnaire_screen(page, None)
     page.click("label[for='consent-no']")
     page.click("[data-q-next]")
     page.wait_for_selector("[data-step=outcome-declined]")
@@ -586,7 +582,7 @@ def test_declining_the_consent_on_the_phone(live_server, demo, new_context, app)
     phone = new_context(viewport=PHONE).new_page()
     phone.goto(pass_url(live_server.url, visit["token"]))
     phone.wait_for_selector("[data-step=questionnaire-0]")
-    _to_the_consent(phone)
+    _questionnaire_screen(phone, None)
     phone.click("label[for='consent-no']")
     with phone.expect_navigation():
         phone.click("[data-q-next]")
