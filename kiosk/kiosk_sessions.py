@@ -21,9 +21,10 @@ def end_on_tablet(session: Session, kiosk_session_id: str, site: Site, terminal:
     kiosk_session = open_kiosk_session(session, kiosk_session_id, site, terminal) if kiosk_session_id else None
     if kiosk_session is None:
         return False
-    # Two Core statements: what the request read before (the site) stays loaded.
+    visit = kiosk_session.visit  # read now, not while holding the write
+    # Two Core statements: what the request read before (the site, the visit) stays loaded.
     with write_transaction(session, expire=False):
-        abandon_kiosk_session(session, kiosk_session, site, terminal, declined=declined)
+        abandon_kiosk_session(session, kiosk_session.id, visit, site, terminal, declined=declined)
     return True
 
 

@@ -65,13 +65,12 @@ def close_kiosk_session(session: Session, kiosk_session_id: str) -> bool:
     return closed
 
 
-def abandon_kiosk_session(session: Session, kiosk_session: KioskSession, site: Site, terminal: Terminal, *,
+def abandon_kiosk_session(session: Session, kiosk_session_id: str, visit: Visit, site: Site, terminal: Terminal, *,
                           declined: bool = False) -> None:
     """A donor shown on a tablet (confirm step or questionnaire) who leaves without a check-in: "Cancel",
     the idle wipe, the next donor's scan, "not me", or the consent declined. The session closes and the
-    audit notes it, once, in the caller's write: the visit and the device, never an answer."""
-    visit_id = kiosk_session.visit_id
-    drive_id = session.get(Visit, visit_id).drive_id
-    if close_kiosk_session(session, kiosk_session.id):
+    audit notes it, once, in the caller's write: the visit (read before the write) and the device,
+    never an answer."""
+    if close_kiosk_session(session, kiosk_session_id):
         insert_audit(session, "kiosk_session_abandoned", actor=terminal.actor_at(site), entity="visit",
-                     entity_id=visit_id, drive_id=drive_id, new={"consent_declined": True} if declined else None)
+                     entity_id=visit.id, drive_id=visit.drive_id, new={"consent_declined": True} if declined else None)

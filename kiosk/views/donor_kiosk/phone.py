@@ -39,7 +39,8 @@ def _render_pass_page(visit: Visit, token: str, step: int = 0, post: Optional[Qu
     groups = load_questionnaire().groups_for(visit.donor.sex)
     return render_template(
         "donor_kiosk/pass.html", visit=visit, drive=page.drive, site=page.site, donor=visit.donor, token=token,
-        is_drive_day=page.is_drive_day, answered=page.answered, declined=declined, **questionnaire_context(groups, step, post, error),
+        is_drive_day=page.is_drive_day, answered=page.answered, declined=declined,
+        **questionnaire_context(groups, step, post, error),
         ks="", pass_qr=qr_svg(pass_url(current_app.config["BASE_URL"], token), label=_("Your pass")),
         post_url=url_for("donor_kiosk.pass_questionnaire", token=token),
         idle_seconds=0,
