@@ -17,6 +17,7 @@ ACTIONS = {
     "walk_in_registered": _l("Registered as a walk-in"),
     "phone_answers_replaced": _l("Answers given on the phone replaced at the kiosk"),
     "checked_in": _l("Checked in"),
+    "kiosk_session_abandoned": _l("Left the kiosk without checking in"),
     "screening_decision": _l("Decision recorded"),
     "screening_corrected": _l("Decision corrected"),
     "screening_voided": _l("Decision voided"),
@@ -84,7 +85,7 @@ KEYS = {
     "identity_document": _l("identity document"), "checks_reason": _l("reason for accepting without the checks"),
     "certificate_serial": _l("certificate serial"), "campaign": _l("campaign"),
     "count": _l("attempts"), "kind": _l("export"), "format": _l("format"), "site": _l("site"),
-    "department": _l("department"),
+    "department": _l("department"), "consent_declined": _l("did not agree to the confirmation"),
 }
 # A decision's health data: vitals, test results and the reasons a nurse wrote. Nurses see them on the
 # donor's page; the console's audit views say what changed without them, since README promises they

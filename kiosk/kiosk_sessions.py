@@ -1,23 +1,30 @@
 """Ending a kiosk session outside check-in, each in a write of its own that commits: the tablet's
-reset (the idle timer, the ticket's "done", "not me"), and a walk-in registered on the donor's own
+reset (the idle timer, "Cancel", the next donor's scan, the ticket's "done", "not me") and the
+consent declined, which the audit notes as abandoned, and a walk-in registered on the donor's own
 phone, whose pass page takes over. Check-in closes its session inside its own write (kiosk.checkin)."""
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
 from kiosk.checkin import Terminal, close_kiosk_session, open_kiosk_session
+from kiosk.checkin.terminal import abandon_kiosk_session
 from kiosk.database import write_transaction
 from kiosk.models import KioskSession, Site
 
 
-def end_on_tablet(session: Session, kiosk_session_id: str, site: Site, terminal: Terminal) -> bool:
+def end_on_tablet(session: Session, kiosk_session_id: str, site: Site, terminal: Terminal, *,
+                  declined: bool = False) -> bool:
     """Close the kiosk session if it is still open at this site on this tablet (only the device that
-    opened it may close it), and commit. Returns whether it was open; if not, nothing is written."""
-    if not kiosk_session_id or open_kiosk_session(session, kiosk_session_id, site, terminal) is None:
+    opened it may close it), with its audit entry (no check-in came of it), and commit. `declined`:
+    the donor did not agree to the final confirmation. Returns whether it was open; if not, nothing
+    is written."""
+    kiosk_session = open_kiosk_session(session, kiosk_session_id, site, terminal) if kiosk_session_id else None
+    if kiosk_session is None:
         return False
-    # One Core UPDATE: what the request read before (the site) stays loaded.
+    visit = kiosk_session.visit  # read now, not while holding the write
+    # Two Core statements: what the request read before (the site, the visit) stays loaded.
     with write_transaction(session, expire=False):
-        close_kiosk_session(session, kiosk_session_id)
+        abandon_kiosk_session(session, kiosk_session.id, visit, site, terminal, declined=declined)
     return True
 
 

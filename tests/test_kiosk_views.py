@@ -481,3 +481,123 @@ def test_the_phone_refuses_an_unknown_sub_item_with_a_message(client, app, demo,
                                                               "q3.unheard_of": "yes"})
     assert response.status_code == 422
     assert "không có trong phiếu đăng ký hiến máu" in response.get_data(as_text=True)
+
+
+# ----- issue 19: the consent declined, the abandoned session in the audit, the language toggle -----
+
+def _abandoned(app):
+    from kiosk.models import AuditLog
+
+    with app.app_context():
+        return [(entry.entity, entry.entity_id, entry.actor, entry.new_values) for entry in db.session.scalars(
+            sa.select(AuditLog).where(AuditLog.action == "kiosk_session_abandoned").order_by(AuditLog.id))]
+
+
+def test_declining_the_consent_ends_the_kiosk_session_at_once_and_keeps_nothing(client, app, demo):
+    """Issue 19: after "Tôi không đồng ý" the tablet kept the questionnaire for 3 min 15 s."""
+    from kiosk.models import QuestionnaireResponse
+
+    kiosk_session, groups = _at_the_questions(client, app)
+    data = {"ks": kiosk_session, "step": str(len(groups) - 1), "action": "next", "nonce": new_nonce(),
+            **_all_answered(groups, **{"q7.cold": True}), "consent": "no"}
+    response = client.post("/kiosk/XNC/questionnaire", data=data, headers=HX)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and 'data-step="outcome-declined"' in body
+    assert "gặp cán bộ tại bàn tiếp đón" in body and "data-return-direct" in body and "q7.cold" not in body
+    with app.app_context():
+        assert db.session.get(KioskSession, kiosk_session).closed_at is not None
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(QuestionnaireResponse)) == 0
+        visit_id = db.session.get(KioskSession, kiosk_session).visit_id
+    assert _abandoned(app) == [("visit", visit_id, "kiosk:XNC", {"consent_declined": True})]
+    # The session is gone: the same answers sent again check no one in.
+    again = client.post("/kiosk/XNC/questionnaire", data=data | {"consent": "yes"}, headers=HX)
+    assert 'data-step="start"' in again.get_data(as_text=True)
+
+
+def test_declining_the_consent_on_the_phone_ends_that_questionnaire_and_stores_nothing(client, app, demo, token):
+    from kiosk.models import QuestionnaireResponse
+    from kiosk.screening.questionnaire import load_questionnaire
+    from tests.support.donors import answers_for
+
+    _visit_id, sex = _visit_of(app, token)
+    groups = load_questionnaire().groups_for(sex)
+    form = {item: "yes" if value else "no" for item, value in answers_for(sex).items()} | {"consent": "no"}
+    response = client.post(f"/p/{token}/questionnaire", data=form | {"step": str(len(groups) - 1), "action": "next",
+                                                                     "nonce": new_nonce()})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and "data-declined" in body and "gặp cán bộ tại bàn tiếp đón" in body
+    assert "data-step=\"questionnaire-" not in body
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(QuestionnaireResponse)) == 0
+
+
+def test_an_abandoned_kiosk_session_is_audited_once_without_answers(client, app, demo, auth):
+    """Issue 19, item 1: "the audit notes the abandoned session": the cancel bar, the idle wipe and
+    the next donor's scan all post the reset; a second reset, or a ticket's, writes nothing more."""
+    kiosk_session, groups = _at_the_questions(client, app)
+    with app.app_context():
+        visit_id = db.session.get(KioskSession, kiosk_session).visit_id
+    client.post("/kiosk/XNC/reset", data={"ks": kiosk_session, "q1": "yes"}, headers=HX)
+    client.post("/kiosk/XNC/reset", data={"ks": kiosk_session}, headers=HX)
+    assert _abandoned(app) == [("visit", visit_id, "kiosk:XNC", None)]
+    # A check-in closes its session without such an entry.
+    kiosk_session, groups = _at_the_questions(client, app, sex="F")
+    data = {"ks": kiosk_session, "step": str(len(groups) - 1), "action": "next", "nonce": new_nonce(),
+            **_all_answered(groups)}
+    assert 'data-step="ticket"' in client.post("/kiosk/XNC/questionnaire", data=data, headers=HX).get_data(as_text=True)
+    client.post("/kiosk/XNC/reset", data={"ks": kiosk_session}, headers=HX)
+    assert len(_abandoned(app)) == 1
+    # The console's audit page says it in words.
+    auth.as_organiser()
+    page = client.get(f"/admin/drives/{demo['drive_id']}/audit").get_data(as_text=True)
+    assert "Rời quầy tiếp đón khi chưa đăng ký đến" in page and "kiosk_session_abandoned" not in page
+
+
+def test_the_language_toggle_draws_the_same_screen_with_every_answer(client, app, demo):
+    """Issue 19, item 4: EN on screen 5 went back to the start screen and lost every answer."""
+    kiosk_session, groups = _at_the_questions(client, app)
+    step = _screen(groups, "5")
+    earlier = {item.id: "no" for group in groups[:step] for item in group.items}
+    data = {"ks": kiosk_session, "step": str(step), "nonce": new_nonce(), "action": "language", "lang": "en",
+            **earlier, "q4.vaccine": "yes", "q4.vaccine#detail": "live", "q5.tattoo": "yes"}
+    response = client.post("/kiosk/XNC/questionnaire", data=data)  # a whole page, as the toggle loads it
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200 and '<html lang="en">' in body and 'id="kiosk-stage"' in body
+    assert f'data-step="questionnaire-{step}"' in body and "Next" in body
+    assert re.search(r'id="q5.tattoo-yes" name="q5.tattoo" value="yes" checked', body)
+    assert '<input type="hidden" name="q4.vaccine" value="yes">' in body
+    assert '<input type="hidden" name="q4.vaccine#detail" value="live">' in body
+    assert "lang=en" in response.headers["Set-Cookie"]
+    # ... and back to Vietnamese on the phone, the same way.
+    token = _token_of(app, kiosk_session)
+    back = client.post(f"/p/{token}/questionnaire", data={"step": "2", "action": "language", "lang": "vi",
+                                                          "q1": "no", "q3.listed": "yes"})
+    body = back.get_data(as_text=True)
+    assert '<html lang="vi">' in body and 'data-step="questionnaire-2"' in body and "Tiếp" in body
+    assert re.search(r'id="q3.listed-yes" name="q3.listed" value="yes" checked', body)
+    assert '<input type="hidden" name="q1" value="no">' in body
+
+
+def _token_of(app, kiosk_session):
+    with app.app_context():
+        return db.session.get(KioskSession, kiosk_session).visit.token
+
+
+def test_the_language_toggle_keeps_is_this_you_and_the_phones_answers_question(client, app, demo, token):
+    _visit_id, sex = _visit_of(app, token)
+    assert _phone_answers(client, token, sex, new_nonce()).status_code == 303
+    page = client.post("/kiosk/XNC/scan", data={"pass_code": token, "nonce": new_nonce()}, headers=HX).get_data(as_text=True)
+    kiosk_session = re.search(r'name="ks" value="([^"]+)"', page).group(1)
+    with app.app_context():
+        name = db.session.get(KioskSession, kiosk_session).visit.donor.full_name
+    body = client.post("/kiosk/XNC/confirm", data={"ks": kiosk_session, "action": "language", "lang": "en",
+                                                   "nonce": new_nonce()}).get_data(as_text=True)
+    assert 'data-step="confirm"' in body and "Is this you?" in body and name in body
+    body = client.post("/kiosk/XNC/confirm", data={"ks": kiosk_session, "nonce": new_nonce()},
+                       headers=HX).get_data(as_text=True)
+    assert 'data-step="phone-answers"' in body
+    body = client.post("/kiosk/XNC/phone-answers", data={"ks": kiosk_session, "mine": "yes", "action": "language",
+                                                         "lang": "vi", "nonce": new_nonce()}).get_data(as_text=True)
+    assert 'data-step="phone-answers"' in body and "trên điện thoại lúc" in body  # nothing checked in yet
+    with app.app_context():
+        assert db.session.get(Visit, _visit_id).checked_in_at is None

@@ -12,8 +12,9 @@ from typing import Optional
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from kiosk.audit import insert_audit
 from kiosk.database import expire_rows
-from kiosk.models import KioskSession, Site, utcnow
+from kiosk.models import KioskSession, Site, Visit, utcnow
 
 KIOSK_SESSION_MINUTES = 15
 
@@ -56,7 +57,20 @@ def open_kiosk_session(session: Session, kiosk_session_id: str, site: Site,
     return kiosk_session
 
 
-def close_kiosk_session(session: Session, kiosk_session_id: str) -> None:
-    """Close it with one Core UPDATE; the session's object for it, if loaded, is read again when next used."""
-    session.execute(CLOSE_KIOSK_SESSION, {"ks_id": kiosk_session_id, "now": utcnow()})
+def close_kiosk_session(session: Session, kiosk_session_id: str) -> bool:
+    """Close it with one Core UPDATE; the session's object for it, if loaded, is read again when next used.
+    Returns whether it was still open (two closes racing: only one of them closes it)."""
+    closed = session.execute(CLOSE_KIOSK_SESSION, {"ks_id": kiosk_session_id, "now": utcnow()}).rowcount > 0
     expire_rows(session, KioskSession, [kiosk_session_id])
+    return closed
+
+
+def abandon_kiosk_session(session: Session, kiosk_session_id: str, visit: Visit, site: Site, terminal: Terminal, *,
+                          declined: bool = False) -> None:
+    """A donor shown on a tablet (confirm step or questionnaire) who leaves without a check-in: "Cancel",
+    the idle wipe, the next donor's scan, "not me", or the consent declined. The session closes and the
+    audit notes it, once, in the caller's write: the visit (read before the write) and the device,
+    never an answer."""
+    if close_kiosk_session(session, kiosk_session_id):
+        insert_audit(session, "kiosk_session_abandoned", actor=terminal.actor_at(site), entity="visit",
+                     entity_id=visit.id, drive_id=visit.drive_id, new={"consent_declined": True} if declined else None)

@@ -25,9 +25,14 @@ def set_language():
     target = _safe_next(request.form.get("next", "/"))
     response = redirect(target, code=303)
     if language in current_app.config["LANGUAGES"]:
-        response.set_cookie("lang", language, max_age=365 * 24 * 3600, samesite="Lax", httponly=True,
-                            secure=request.is_secure)
+        remember_language(response, language)
     return response
+
+
+def remember_language(response, language: str) -> None:
+    """The toggle's choice, for every page that follows (the kiosk's reset takes it away again)."""
+    response.set_cookie("lang", language, max_age=365 * 24 * 3600, samesite="Lax", httponly=True,
+                        secure=request.is_secure)
 
 
 def _safe_next(target: str) -> str:

@@ -162,7 +162,9 @@
     hideStillThere();
     var seconds = idleSeconds();
     if (!seconds || onStartScreen()) return;
-    idleTimer = setTimeout(askStillThere, seconds * 1000);
+    // A step that has ended the donor's session already (the consent declined) asks nothing first.
+    var direct = !!(stage && stage.querySelector("[data-return-direct]"));
+    idleTimer = setTimeout(direct ? resetKiosk : askStillThere, seconds * 1000);
   }
 
   // ----- a scanner's scan on any step -----
@@ -235,6 +237,38 @@
     burst += event.key;
     burstAt = now;
   }, true);
+
+  // ----- the language toggle keeps the step and every answer -----
+  // The toggle in the header is a plain form that loads the page again: on a step with answers
+  // (the questionnaire, "is this you?", the phone's questions) its choice goes instead with that
+  // step's form (every answer, hidden or on screen) to the step's own address, which draws the
+  // same step again in the language chosen, as a whole page. Nothing goes in the URL.
+  function addField(form, name, value) {
+    var input = document.createElement("input");
+    input.type = "hidden";
+    input.name = name;
+    input.value = value;
+    form.appendChild(input);
+  }
+
+  document.addEventListener("submit", function (event) {
+    var toggle = event.target;
+    var button = event.submitter;
+    var step = document.querySelector("form[data-language-url]");
+    if (!toggle.matches(".lang-toggle") || !step || !button || button.name !== "lang") return;
+    event.preventDefault();
+    var post = document.createElement("form");
+    post.method = "post";
+    post.action = step.getAttribute("data-language-url");
+    post.hidden = true;
+    new FormData(step).forEach(function (value, name) {
+      if (name !== "action" && name !== "lang") addField(post, name, value);
+    });
+    addField(post, "action", "language");
+    addField(post, "lang", button.value);
+    document.body.appendChild(post);
+    post.submit();
+  });
 
   // ----- keep the screen on -----
   var wakeLock = null;
@@ -354,6 +388,12 @@
   document.addEventListener("htmx:load", function (event) { hideCameraWhereUnavailable(event.target); });
 
   document.addEventListener("DOMContentLoaded", function () {
+    // A step drawn again in another language came as the answer to a post: the address goes back
+    // to the kiosk's own, so a reload shows the start screen and never posts the answers again.
+    var home = stage && stage.getAttribute("data-start-url");
+    if (home && window.location.pathname !== home && window.history && window.history.replaceState) {
+      window.history.replaceState(null, "", home);
+    }
     hideCameraWhereUnavailable(document);
     showCancelBar();
     focusStep();

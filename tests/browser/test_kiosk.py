@@ -532,3 +532,97 @@ def test_a_yes_then_none_of_these_keeps_the_yes(live_server, demo, new_context, 
         response = db.session.scalars(sa.select(QuestionnaireResponse)).one()
         assert response.answers["q4.vaccine"] is True and response.details == {"q4.vaccine": "live"}
         assert [flag["item"] for flag in response.flags] == ["q4.vaccine"]
+
+
+# ----- issue 19: "Tôi không đồng ý" frees the kiosk; the language toggle keeps the step and the answers -----
+
+@pytest.mark.parametrize("viewport", [TABLET, TABLET_LANDSCAPE], ids=["768x1024", "1024x768"])
+def test_declining_the_consent_frees_the_kiosk_at_once(live_server, demo, new_context, app, viewport):
+    """Issue 19: after "Tôi không đồng ý" the donor was told to see staff and the tablet waited 3 min 15 s."""
+    from kiosk.models import AuditLog
+
+    size = f"{viewport['width']}x{viewport['height']}"
+    page = new_context(viewport=viewport).new_page()
+    visit = arrive_at_the_questions(page, live_server, app)
+    answer_no_until(page, None)
+    page.click("label[for='consent-no']")
+    page.click("[data-q-next]")
+    page.wait_for_selector("[data-step=outcome-declined]")
+    assert "gặp cán bộ tại bàn tiếp đón" in page.locator("#kiosk-stage").inner_text()
+    assert visit["name"] not in page.content()
+    assert page.locator("[data-cancel-bar]").is_visible()
+    check_page(page, f"kiosk-declined-{size}")
+    # Back to the start by itself in a few seconds, with no "are you still there?" first.
+    page.wait_for_selector("[data-step=start]", timeout=12_000)
+    assert page.locator("#still-there").is_hidden()
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(QuestionnaireResponse)) == 0
+        entry = db.session.scalars(sa.select(AuditLog).where(AuditLog.action == "kiosk_session_abandoned")).one()
+        assert entry.entity_id == visit["id"] and entry.new_values == {"consent_declined": True}
+
+
+def test_declining_the_consent_on_the_phone(live_server, demo, new_context, app):
+    visit = a_visit(app)
+    phone = new_context(viewport=PHONE).new_page()
+    phone.goto(pass_url(live_server.url, visit["token"]))
+    phone.wait_for_selector("[data-step=questionnaire-0]")
+    answer_no_until(phone, None)
+    phone.click("label[for='consent-no']")
+    with phone.expect_navigation():
+        phone.click("[data-q-next]")
+    phone.wait_for_selector("[data-declined]")
+    assert "gặp cán bộ tại bàn tiếp đón" in phone.locator("[data-declined]").inner_text()
+    assert phone.locator("[data-step^=questionnaire]").count() == 0
+    check_page(phone, "phone-declined-390")
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(QuestionnaireResponse)) == 0
+
+
+def _switch_language(page, language: str, step: str):
+    with page.expect_navigation():  # the step comes back as a whole page, in the other language
+        page.click(f"button.lang-button[value={language}]")
+    page.wait_for_selector(f"html[lang={language}] [data-step={step}]")
+
+
+@pytest.mark.parametrize("viewport", [TABLET, TABLET_LANDSCAPE, PHONE],
+                         ids=["kiosk-768x1024", "kiosk-1024x768", "phone-390x844"])
+def test_the_language_toggle_keeps_the_step_and_every_answer(live_server, demo, new_context, app, viewport):
+    """Issue 19, item 4: EN on screen 5 went back to the start screen and every answer was lost."""
+    from tests.support.browser.kiosk import arrive
+
+    size = f"{viewport['width']}x{viewport['height']}"
+    page = new_context(viewport=viewport).new_page()
+    if viewport is PHONE:
+        page.goto(pass_url(live_server.url, a_visit(app)["token"]))
+        page.wait_for_selector("[data-step=questionnaire-0]")
+    else:
+        visit = arrive(page, live_server, app)
+        _switch_language(page, "en", "confirm")  # "is this you?" stays, in English
+        assert "Is this you?" in page.locator("h1").inner_text()
+        assert page.locator(".identity-name").inner_text() == visit["name"]
+        page.click("text=Yes, that is me")
+        page.wait_for_selector("[data-step=questionnaire-0]")
+    answer_no_until(page, "4")
+    page.click("label[for='q4.vaccine-yes']")
+    page.click("label[for='q4.vaccine-kind-live']")
+    page.click("label[for='q4.recovered-no']")  # the transfusion left unanswered
+    other = "vi" if viewport is not PHONE else "en"
+    _switch_language(page, other, "questionnaire-3")
+    assert page.locator(".q-number").inner_text() == "4"
+    assert page.locator("#q4\\.vaccine-yes").is_checked() and page.locator("#q4\\.vaccine-kind-live").is_checked()
+    assert page.locator("#q4\\.recovered-no").is_checked()
+    for choice in ("yes", "no"):
+        assert not page.locator(f"#q4\\.transfusion-{choice}").is_checked()
+    assert page.locator("[data-q-next]").inner_text().strip() == ("Tiếp" if other == "vi" else "Next")
+    if viewport is not PHONE:
+        assert page.url == f"{live_server.url}/kiosk/XNC"  # nothing in the address, and a reload starts afresh
+    check_page(page, f"language-kept-q4-{size}")
+    page.click("label[for='q4.transfusion-no']")
+    page.click("[data-q-next]")
+    wait_for_next_screen(page, "questionnaire-3")
+    answer_questionnaire(page)
+    page.wait_for_selector("[data-step=ticket], .outcome")
+    with app.app_context():
+        response = db.session.scalars(sa.select(QuestionnaireResponse)).one()
+        assert response.answers["q4.vaccine"] is True and response.details == {"q4.vaccine": "live"}
+        assert response.answers["q1"] is False and response.answers["q4.transfusion"] is False

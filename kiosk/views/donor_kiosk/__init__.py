@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, g, request
+from flask import Blueprint, current_app, g, make_response, request
+from flask_babel import force_locale
 
 from kiosk import ratelimit
 from kiosk.access import Access, gate_for_blueprint, rule_for_blueprint
@@ -17,6 +18,7 @@ from kiosk.devices import audit_actor
 from kiosk.extensions import db
 from kiosk.formatting import local_today, local_zone
 from kiosk.models import DeviceKind
+from kiosk.views.main import remember_language
 from kiosk.views.pairing import not_set_up, paired_device, pairing_on
 
 bp = Blueprint("donor_kiosk", __name__)
@@ -92,6 +94,24 @@ def count_miss(kind: str) -> None:
 def today_start_utc() -> dt.datetime:
     start = dt.datetime.combine(local_today(), dt.time(), tzinfo=local_zone())
     return start.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
+def in_chosen_language(render):
+    """The language toggle on a step with answers (kiosk.js posts the step's form with action
+    "language" and the language chosen): the same step with every answer given so far, drawn in
+    that language as a whole page, and the toggle's cookie for what follows. `render` draws the
+    step: (body, status)."""
+    language = request.form.get("lang", "")
+    if language not in current_app.config["LANGUAGES"]:
+        return render()
+    with force_locale(language):
+        response = make_response(render())
+    remember_language(response, language)
+    return response
+
+
+def asks_language() -> bool:
+    return request.form.get("action") == "language"
 
 
 # The routes, on `bp`: imported last, since they import it.

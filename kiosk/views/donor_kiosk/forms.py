@@ -239,16 +239,19 @@ class ScreenMove:
     step: int  # the screen to show next
     error: Optional[str] = None
     finished: bool = False  # every screen answered and checked: the answers can be stored
+    declined: bool = False  # "I do not agree" sent: the questionnaire ends here, nothing of it stored
 
 
 def move_through_questionnaire(groups, step: int, action: str, post: QuestionnairePost,
                                today: dt.date) -> ScreenMove:
     """Where a post of screen `step` leads: back, on (after "None of these" too, which answers only
     what is still unanswered), the same screen with what is wrong, or, from the last screen, the
-    first screen still wrong or the end."""
+    first screen still wrong or the end; or "I do not agree" sent, which ends it at once."""
     step = max(0, min(step, len(groups) - 1))
     if action == "back":
         return ScreenMove(max(step - 1, 0))
+    if action == "next" and any(item.must_be_yes and post.answers.get(item.id) is False for item in groups[step].items):
+        return ScreenMove(step, declined=True)
     if action == "none" and not any(item.must_be_yes for item in groups[step].items):
         post.answer_unanswered_no(groups[step])
     problem = screen_problem(groups[step], post, today)

@@ -16,7 +16,8 @@ from kiosk.qr import qr_svg
 from kiosk.queries import checkins
 from kiosk.screening.questionnaire import IncompleteAnswers, load_questionnaire
 from kiosk.tokens import pass_url
-from kiosk.views.donor_kiosk import bp, count_miss, misses_exceeded, today_start_utc
+from kiosk.views.donor_kiosk import (asks_language, bp, count_miss, in_chosen_language, misses_exceeded,
+                                     today_start_utc)
 from kiosk.views.donor_kiosk.forms import (QuestionnairePost, first_screen_of, incomplete_answers_text,
                                            move_through_questionnaire, questionnaire_context, questionnaire_post)
 
@@ -33,12 +34,13 @@ def pass_page(token: str):
 
 
 def _render_pass_page(visit: Visit, token: str, step: int = 0, post: Optional[QuestionnairePost] = None, error=None,
-                      status: int = 200):
+                      status: int = 200, declined: bool = False):
     page = checkins.pass_page(db.session, visit, local_today(), today_start_utc())
     groups = load_questionnaire().groups_for(visit.donor.sex)
     return render_template(
         "donor_kiosk/pass.html", visit=visit, drive=page.drive, site=page.site, donor=visit.donor, token=token,
-        is_drive_day=page.is_drive_day, answered=page.answered, **questionnaire_context(groups, step, post, error),
+        is_drive_day=page.is_drive_day, answered=page.answered, declined=declined,
+        **questionnaire_context(groups, step, post, error),
         ks="", pass_qr=qr_svg(pass_url(current_app.config["BASE_URL"], token), label=_("Your pass")),
         post_url=url_for("donor_kiosk.pass_questionnaire", token=token),
         idle_seconds=0,
@@ -59,8 +61,15 @@ def pass_questionnaire(token: str):
     groups = questions.groups_for(visit.donor.sex)
     items = questions.items_for(visit.donor.sex)
     post = questionnaire_post(questions, visit.donor.sex)
+    if asks_language():
+        # The same screen and every answer so far, in the language chosen.
+        step = request.form.get("step", type=int) or 0
+        return in_chosen_language(lambda: _render_pass_page(visit, token, step, post))
     move = move_through_questionnaire(groups, request.form.get("step", type=int) or 0,
                                       request.form.get("action", "next"), post, local_today())
+    if move.declined:
+        # "I do not agree": this questionnaire ends, nothing of it stored; the donor is told where to go.
+        return _render_pass_page(visit, token, declined=True)
     if not move.finished:
         return _render_pass_page(visit, token, move.step, post, move.error, 422 if move.error else 200)
     try:

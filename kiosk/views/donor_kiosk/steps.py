@@ -21,8 +21,8 @@ from kiosk.queries import checkins
 from kiosk.qr import qr_svg
 from kiosk.screening.questionnaire import IncompleteAnswers, load_questionnaire
 from kiosk.tokens import pass_url
-from kiosk.views.donor_kiosk import (bp, client_key, count_hits, count_miss, misses_exceeded, over_limit, terminal,
-                                     today_start_utc, walk_in_counters)
+from kiosk.views.donor_kiosk import (asks_language, bp, client_key, count_hits, count_miss, in_chosen_language,
+                                     misses_exceeded, over_limit, terminal, today_start_utc, walk_in_counters)
 from kiosk.views.donor_kiosk.forms import (FindForm, QuestionnairePost, ScanForm, WalkInForm, first_screen_of,
                                            incomplete_answers_text, move_through_questionnaire, questionnaire_context,
                                            questionnaire_post)
@@ -74,14 +74,25 @@ def _ticket(site: Site, result: dict):
 def _scan_outcome(site: Site, result):
     if result.outcome == ScanOutcome.ACCEPTED:
         kiosk_session = checkins.kiosk_session(db.session, result.kiosk_session_id)
-        visit = kiosk_session.visit
-        return _stage("donor_kiosk/_confirm.html", site=site, ks=kiosk_session.id, donor=visit.donor,
-                      registered_site=result.registered_site)
+        return _confirm_step(site, kiosk_session, result.registered_site)
     if result.outcome == ScanOutcome.ALREADY_CHECKED_IN:
         checked_in_at = dt.datetime.fromisoformat(result.checked_in_at) if result.checked_in_at else None
         return _stage("donor_kiosk/_outcome.html", site=site, outcome="already", queue_number=result.queue_number,
                       checked_in_at=checked_in_at)
     return _stage("donor_kiosk/_outcome.html", site=site, outcome=result.outcome.value)
+
+
+def _confirm_step(site: Site, kiosk_session, registered_site: Optional[str]):
+    return _stage("donor_kiosk/_confirm.html", site=site, ks=kiosk_session.id, donor=kiosk_session.visit.donor,
+                  registered_site=registered_site)
+
+
+def _phone_answers_step(site: Site, kiosk_session, answered_at: dt.datetime):
+    return _stage("donor_kiosk/_phone_answers.html", site=site, ks=kiosk_session.id, answered_at=answered_at)
+
+
+def _expired(site: Site):
+    return _start(site, notice=_("That took too long, so we started again for your privacy. Please scan again."))
 
 
 # ----- the kiosk -----
@@ -181,6 +192,14 @@ def walk_in(code: str):
 @bp.post("/kiosk/<code>/confirm")
 def confirm(code: str):
     site = site_or_404(code)
+    if asks_language():
+        # "Is this you?" again, in the language chosen.
+        kiosk_session = open_kiosk_session(db.session, request.form.get("ks", ""), site, terminal())
+        if kiosk_session is None:
+            return _expired(site)
+        visit = kiosk_session.visit
+        elsewhere = visit.site.name if visit.site is not None and visit.site_id != site.id else None
+        return in_chosen_language(lambda: _confirm_step(site, kiosk_session, elsewhere))
     return confirm_session(site, request.form.get("ks", ""))
 
 
@@ -190,14 +209,13 @@ def confirm_session(site: Site, kiosk_session_id: str):
         return _after_checkin(site, replayed)
     kiosk_session = open_kiosk_session(db.session, kiosk_session_id, site, terminal())
     if kiosk_session is None:
-        return _start(site, notice=_("That took too long, so we started again for your privacy. Please scan again."))
+        return _expired(site)
     visit = kiosk_session.visit
     phone_answers = phone_answers_today(db.session, visit, today_start_utc())
     if phone_answers is not None:
         # Answered on a phone this morning: the donor says whether those answers were theirs
         # (anyone holding the pass link could have given them) before the questions are skipped.
-        return _stage("donor_kiosk/_phone_answers.html", site=site, ks=kiosk_session.id,
-                      answered_at=phone_answers.submitted_at)
+        return _phone_answers_step(site, kiosk_session, phone_answers.submitted_at)
     return _questionnaire_step(site, kiosk_session.id, visit, 0, None)
 
 
@@ -211,7 +229,11 @@ def phone_answers(code: str):
         return _after_checkin(site, replayed)
     kiosk_session = open_kiosk_session(db.session, request.form.get("ks", ""), site, terminal())
     if kiosk_session is None:
-        return _start(site, notice=_("That took too long, so we started again for your privacy. Please scan again."))
+        return _expired(site)
+    if asks_language():
+        answered = phone_answers_today(db.session, kiosk_session.visit, today_start_utc())
+        if answered is not None:
+            return in_chosen_language(lambda: _phone_answers_step(site, kiosk_session, answered.submitted_at))
     if request.form.get("mine") != "yes":
         return _questionnaire_step(site, kiosk_session.id, kiosk_session.visit, 0, None)
     try:
@@ -232,13 +254,21 @@ def questionnaire(code: str):
     kiosk_session_id = request.form.get("ks", "")
     kiosk_session = open_kiosk_session(db.session, kiosk_session_id, site, terminal())
     if kiosk_session is None:
-        return _start(site, notice=_("That took too long, so we started again for your privacy. Please scan again."))
+        return _expired(site)
     visit = kiosk_session.visit
     questions = load_questionnaire()
     groups = questions.groups_for(visit.donor.sex)
     post = questionnaire_post(questions, visit.donor.sex)
+    if asks_language():
+        # The same screen and every answer so far, in the language chosen.
+        step = request.form.get("step", type=int) or 0
+        return in_chosen_language(lambda: _questionnaire_step(site, kiosk_session.id, visit, step, post))
     move = move_through_questionnaire(groups, request.form.get("step", type=int) or 0,
                                       request.form.get("action", "next"), post, local_today())
+    if move.declined:
+        # "I do not agree": the tablet is freed now, the donor told where to go; no answer is kept.
+        end_on_tablet(db.session, kiosk_session.id, site, terminal(), declined=True)
+        return _stage("donor_kiosk/_outcome.html", site=site, outcome="declined")
     if not move.finished:
         return _questionnaire_step(site, kiosk_session.id, visit, move.step, post, 422 if move.error else 200,
                                    error=move.error)
@@ -258,7 +288,7 @@ def questionnaire(code: str):
 def _after_checkin(site: Site, result: dict):
     outcome = result["outcome"]
     if outcome == CheckinOutcome.SESSION_CLOSED.value:
-        return _start(site, notice=_("That took too long, so we started again for your privacy. Please scan again."))
+        return _expired(site)
     if outcome in (CheckinOutcome.CHECKED_IN.value, CheckinOutcome.ALREADY_CHECKED_IN.value):
         return _ticket(site, result)
     return _start(site)

@@ -2,6 +2,8 @@
 questionnaire answered screen by screen."""
 from __future__ import annotations
 
+from typing import Optional
+
 import sqlalchemy as sa
 
 from kiosk.extensions import db
@@ -112,9 +114,15 @@ def _answer_screen(page, items, yes, details, before_leaving=None) -> int:
     return taps + 1
 
 
-def answer_no_until(page, number: str):
-    """Answer "Không" on every screen before question `number`'s (which must then be on screen)."""
-    while page.locator(".q-number").inner_text() != number:
+def answer_no_until(page, number: Optional[str]):
+    """Answer "Không" on every screen before question `number`'s (which must then be on screen);
+    `number` None: up to the final confirmation."""
+    def there() -> bool:
+        if number is None:
+            return page.locator("label[for='consent-no']").count() > 0
+        return page.locator(".q-number").inner_text() == number
+
+    while not there():
         step_name = page.locator("[data-step^=questionnaire]").get_attribute("data-step")
         _answer_screen(page, _items_on_screen(page), (), {})
         wait_for_next_screen(page, step_name)
