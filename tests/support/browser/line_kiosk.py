@@ -90,22 +90,34 @@ def answer_screen(page, donor: LineDonor) -> None:
     yes_here = [item for item in items if item in donor.yes or item == "consent"]
     shortcut = page.locator("[data-q-none]")
     if not yes_here and len(items) > 1 and shortcut.count():
+        if page.locator("[data-q-none][data-q-held]").count():  # a screen taller than the tablet:
+            tap(page, "[data-q-none]", donor)  # the first tap shows the items below
+            page.wait_for_selector("[data-q-none]:not([data-q-held])")
         tap(page, "[data-q-none]", donor)
         wait_for_next_screen(page, step)
         return
     for item in yes_here:
-        tap(page, f"label[for='{item}-yes']", donor)
+        if _answer(page, item, "yes", donor):
+            break
         if donor.yes.get(item):
             tap(page, f"label[for='{item}-kind-{donor.yes[item]}']", donor)
         if donor.habit_shortcut and shortcut.count():
             tap(page, "[data-q-none]", donor, force=True)  # disabled: a tap that does nothing
             assert page.locator(f"[data-step='{step}']").count() == 1
             assert page.locator(f"[id='{item}-yes']").is_checked()
-    for item in items:
-        if item not in yes_here:
-            tap(page, f"label[for='{item}-no']", donor)
-    tap(page, "[data-q-next]", donor)
+    else:
+        if not any(_answer(page, item, "no", donor) for item in items if item not in yes_here):
+            tap(page, "[data-q-next]", donor)
     wait_for_next_screen(page, step)
+
+
+def _answer(page, item: str, choice: str, donor: LineDonor) -> bool:
+    """Tap an item's answer; True if that sent the screen (on a screen of one item, an answer that
+    asks nothing more moves on by itself where the template marks it data-q-advance and a script
+    has taken the form in hand, data-q-auto)."""
+    moves_on = page.locator(f"form[data-q-auto] [id='{item}-{choice}'][data-q-advance]").count() > 0
+    tap(page, f"label[for='{item}-{choice}']", donor)
+    return moves_on
 
 
 def take_the_ticket(kiosk: Kiosk, donor: LineDonor, done: bool) -> Iterator[str]:
