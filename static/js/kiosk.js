@@ -211,10 +211,7 @@
 
   document.addEventListener("keydown", function (event) {
     if (!stage || onStartScreen()) return;  // the start screen's scan input takes it as it is
-    // When the key was pressed, not when the page got to it: keys that queue while the tablet is
-    // busy (a swap, a reload's scripts) are handled after it, and the gap across the wait is the
-    // tablet's, not the scanner's (a burst cut there lost the scan, and its Enter pressed "Xong").
-    var now = event.timeStamp || Date.now();
+    var now = Date.now();
     if (event.key === "Enter") {
       var scanned = burst.length >= 32 && now - burstAt < 4 * SCAN_GAP_MS && PASS_IN_TEXT.test(burst);
       if (scanned) {
