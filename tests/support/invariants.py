@@ -40,14 +40,22 @@ def database_problems(drive: Drive, *, checked_in: dict[str, tuple[str, int]], d
                       "SQLALCHEMY_DATABASE_URI": drive.database_url, "BASE_URL": "http://127.0.0.1"})
     with app.app_context():
         try:
-            problems += _check_in_problems(db.session, drive.drive_id, checked_in, exact)
-            problems += _donation_problems(db.session, drive.drive_id, donations, exact)
-            problems += _decision_problems(db.session, drive.drive_id, decided, donations, exact)
-            problems += _tally_problems(db.session, drive.drive_id)
+            problems += session_problems(db.session, drive.drive_id, checked_in=checked_in, donations=donations,
+                                         decided=decided, exact=exact)
         finally:
             db.session.remove()
             db.engine.dispose()
     return problems
+
+
+def session_problems(session, drive_id: int, *, checked_in: dict[str, tuple[str, int]],
+                     donations: dict[str, NurseResult], decided: set[int] = frozenset(),
+                     exact: bool = True) -> list[str]:
+    """database_problems' checks of the rows, through an open session (any database)."""
+    return (_check_in_problems(session, drive_id, checked_in, exact)
+            + _donation_problems(session, drive_id, donations, exact)
+            + _decision_problems(session, drive_id, decided, donations, exact)
+            + _tally_problems(session, drive_id))
 
 
 def _check_in_problems(session, drive_id: int, checked_in: dict[str, tuple[str, int]], exact: bool) -> list[str]:
