@@ -21,16 +21,16 @@ from tests.conftest import NURSE_PASSWORD
 from tests.support.browser.line import Line, donors_from_the_roster, run_together, wait_for
 from tests.support.browser.line_desk import nurse_desk
 from tests.support.browser.kiosk import answer_questionnaire
-from tests.support.browser.line_kiosk import (Kiosk, LanguageOnStart, answered_on_the_phone, check_in, kiosk_actor,
+from tests.support.browser.line_kiosk import (Kiosk, LanguageMidQuestionnaire, answered_on_the_phone, check_in, kiosk_actor,
                                               on_the_phone, scan, scanned_twice, scans_again, walk_away)
 from tests.support.browser.nurse import sign_in
 from tests.support.line_checks import donors_per_hour, line_problems
 
 LANDSCAPE = {"width": 1024, "height": 768}
 DONORS = 32
-# The language switch: on the start screen until the toggle keeps the step and the answers
-# (issue 19, item 4); then LanguageMidQuestionnaire(after=4) from line_kiosk, swapped in here.
-LANGUAGE_SWITCH = LanguageOnStart()
+# The language switch: mid-questionnaire, the toggle keeping the step and every answer
+# (issue 19, item 4; LanguageOnStart switches on the start screen instead).
+LANGUAGE_SWITCH = LanguageMidQuestionnaire(after=4)
 
 
 def _second_nurse(app):
