@@ -56,6 +56,22 @@ def main() -> int:
     return 0
 
 
+def statement_counter(engine) -> tuple[list[int], list[str]]:
+    """[how many statements ran] and the text of each since last cleared, kept up to date by an
+    event on the engine."""
+    import sqlalchemy as sa
+
+    statements = [0]
+    last_request: list[str] = []
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def count(_connection, _cursor, statement, *_args):
+        statements[0] += 1
+        last_request.append(" ".join(statement.split())[:160])
+
+    return statements, last_request
+
+
 def signed_in(app, instance: Path, username: str):
     from kiosk.roster.demo import demo_credentials
 
@@ -78,13 +94,7 @@ def run_reads(app, instance: Path, pools: dict, n: int, options) -> None:
         engine = db.engine
         drive_id = db.session.scalar(sa.select(Drive.id).order_by(Drive.id))
         donor_id = db.session.scalar(sa.select(Donor.id).order_by(Donor.id))
-    statements = [0]
-    last_request: list[str] = []
-
-    @sa.event.listens_for(engine, "before_cursor_execute")
-    def count(_connection, _cursor, statement, *_args):
-        statements[0] += 1
-        last_request.append(" ".join(statement.split())[:160])
+    statements, last_request = statement_counter(engine)
 
     tablet, hall = app.test_client(), app.test_client()
     nurse, organiser = signed_in(app, instance, "yta"), signed_in(app, instance, "bantochuc")
@@ -147,14 +157,7 @@ def run_paths(app, instance: Path, pools: dict, n: int, options) -> None:
 
     with app.app_context():
         engine = db.engine
-    statements = [0]
-    last_request: list[str] = []
-
-    @sa.event.listens_for(engine, "before_cursor_execute")
-    def count(_connection, _cursor, statement, *_args):
-        statements[0] += 1
-        last_request.append(" ".join(statement.split())[:160])
-
+    statements, last_request = statement_counter(engine)
     queue = writer_queue_of(engine)
     tablet = app.test_client()
     tablet_headers = {"X-CSRFToken": csrf_of(tablet.get(f"/kiosk/{SITE}").text), "HX-Request": "true"}

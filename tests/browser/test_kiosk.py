@@ -493,6 +493,17 @@ def test_a_lost_answer_then_the_next_donors_scan_never_shows_the_previous_donor(
     assert page.locator(".identity-name").inner_text() == second["name"]
 
 
+def _the_rest_answered_no(page, app):
+    """"Tiếp" on question 4, "Không" on every later screen: the response stored (after the kiosk's
+    ticket or the phone's last screen)."""
+    page.click("[data-q-next]")
+    wait_for_next_screen(page, "questionnaire-3")
+    answer_questionnaire(page)
+    page.wait_for_selector("[data-step=ticket], .outcome")
+    with app.app_context():
+        return db.session.scalars(sa.select(QuestionnaireResponse)).one()
+
+
 @pytest.mark.parametrize("viewport", [TABLET, TABLET_LANDSCAPE, PHONE],
                          ids=["kiosk-768x1024", "kiosk-1024x768", "phone-390x844"])
 def test_a_yes_then_none_of_these_keeps_the_yes(live_server, demo, new_context, app, viewport):
@@ -524,14 +535,9 @@ def test_a_yes_then_none_of_these_keeps_the_yes(live_server, demo, new_context, 
     page.click("label[for='q4.vaccine-kind-live']")
     for item in ("q4.recovered", "q4.transfusion"):
         page.click(f"label[for='{item}-no']")
-    page.click("[data-q-next]")
-    wait_for_next_screen(page, "questionnaire-3")
-    answer_questionnaire(page)
-    page.wait_for_selector("[data-step=ticket], .outcome")
-    with app.app_context():
-        response = db.session.scalars(sa.select(QuestionnaireResponse)).one()
-        assert response.answers["q4.vaccine"] is True and response.details == {"q4.vaccine": "live"}
-        assert [flag["item"] for flag in response.flags] == ["q4.vaccine"]
+    response = _the_rest_answered_no(page, app)
+    assert response.answers["q4.vaccine"] is True and response.details == {"q4.vaccine": "live"}
+    assert [flag["item"] for flag in response.flags] == ["q4.vaccine"]
 
 
 # ----- issue 19: "Tôi không đồng ý" frees the kiosk; the language toggle keeps the step and the answers -----
@@ -618,11 +624,6 @@ def test_the_language_toggle_keeps_the_step_and_every_answer(live_server, demo, 
         assert page.url == f"{live_server.url}/kiosk/XNC"  # nothing in the address, and a reload starts afresh
     check_page(page, f"language-kept-q4-{size}")
     page.click("label[for='q4.transfusion-no']")
-    page.click("[data-q-next]")
-    wait_for_next_screen(page, "questionnaire-3")
-    answer_questionnaire(page)
-    page.wait_for_selector("[data-step=ticket], .outcome")
-    with app.app_context():
-        response = db.session.scalars(sa.select(QuestionnaireResponse)).one()
-        assert response.answers["q4.vaccine"] is True and response.details == {"q4.vaccine": "live"}
-        assert response.answers["q1"] is False and response.answers["q4.transfusion"] is False
+    response = _the_rest_answered_no(page, app)
+    assert response.answers["q4.vaccine"] is True and response.details == {"q4.vaccine": "live"}
+    assert response.answers["q1"] is False and response.answers["q4.transfusion"] is False
