@@ -35,3 +35,13 @@ def test_default_database_is_sqlite_in_the_instance_folder(tmp_path):
 def test_env_values_are_typed():
     assert env_settings({"KIOSK_KIOSK_IDLE_SECONDS": "45", "KIOSK_PROXY_FIX": "true", "OTHER": "x"}) == {
         "KIOSK_IDLE_SECONDS": 45, "PROXY_FIX": True}
+
+
+def test_the_kiosk_never_waits_long_on_a_donor_who_has_gone():
+    """Issue 19: a line stands behind every donor. A questionnaire left alone frees the kiosk within
+    90 s, the "still there?" countdown included, and a ticket within 30 s (the defaults)."""
+    from kiosk.config import DefaultConfig as defaults
+
+    assert defaults.KIOSK_QUESTIONNAIRE_IDLE_SECONDS + defaults.KIOSK_STILL_THERE_SECONDS <= 90
+    assert defaults.KIOSK_IDLE_SECONDS + defaults.KIOSK_STILL_THERE_SECONDS <= 90
+    assert defaults.KIOSK_TICKET_SECONDS <= 30
