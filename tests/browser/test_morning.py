@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from functools import partial
 
-import pytest
 import sqlalchemy as sa
 
 from kiosk.extensions import db
