@@ -128,19 +128,26 @@
 
   function markNeeded(form, name, needed) {
     var box = form.querySelector("[data-needs=" + name + "]");
-    var text = document.getElementById(name);
+    var text = document.getElementById((form.getAttribute("data-prefix") || "") + name);
     if (box) { box.classList.toggle("is-needed", needed || !!(text && text.value.trim())); }
   }
 
+  // The decision's form, and its correction once the decision is saved (the same rules; the
+  // haemoglobin is then the one saved with the decision).
   function showNeededFields() {
-    var form = document.getElementById("screening-form");
     var suggestion = document.getElementById("suggestion");
-    if (!form || !suggestion) { return; }
-    var decision = chosen(form, "decision");
+    if (!suggestion) { return; }
     var haemoglobin = document.getElementById("haemoglobin_g_l");
-    markNeeded(form, "override_reason", decision !== "" && isOverride(decision, chosen(form, "volume_ml"), suggestion));
-    markNeeded(form, "checks_reason", decision === "accepted" &&
-      (chosen(form, "identity_document") === "" || !(haemoglobin && haemoglobin.value.trim())));
+    var saved = document.querySelector(".decision-meta[data-haemoglobin]");
+    var measured = haemoglobin ? !!haemoglobin.value.trim() : !!(saved && saved.getAttribute("data-haemoglobin"));
+    ["screening-form", "correct-decision-form"].forEach(function (id) {
+      var form = document.getElementById(id);
+      if (!form) { return; }
+      var decision = chosen(form, "decision");
+      markNeeded(form, "override_reason", decision !== "" && isOverride(decision, chosen(form, "volume_ml"), suggestion));
+      markNeeded(form, "checks_reason", decision === "accepted" &&
+        (chosen(form, "identity_document") === "" || !measured));
+    });
   }
 
   document.addEventListener("change", showNeededFields);

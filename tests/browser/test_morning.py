@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from functools import partial
 
+import pytest
 import sqlalchemy as sa
 
 from kiosk.extensions import db
@@ -129,9 +130,7 @@ def _report(app, line) -> None:
           f"nurse taps and fields per donor {sum(d.nurse_taps for d in donors) / len(donors):.1f}")
 
 
-# Not yet marked both_databases (issue 19 asks for it): in the PostgreSQL pass of one CI run, beside
-# the SQLite browser tests, a nurse desk waited over 10 s for the suggestion to say "review" and the
-# cause was not found before the session ended. It passed on PostgreSQL alone once.
+@pytest.mark.both_databases
 def test_a_morning_of_32_donors_through_two_kiosks_and_two_nurse_desks(app, live_server, demo, new_context):
     _second_nurse(app)
     url = f"{live_server.url}/kiosk/XNC"

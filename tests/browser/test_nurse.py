@@ -230,7 +230,18 @@ def test_a_correction_and_its_audit_entry(app, live_server, donor, new_context):
         page.click("#decision-submit")
     page.wait_for_selector("#decision")
     page.click("#correct-decision summary")
+    # Only what the corrected decision needs (main showed all eight fields): for "Cho hiến", the
+    # volume and the correction's reason; a deferral against the suggestion adds its date and reasons.
+    assert _shown(page, "c-") == {"volume_ml", "correction_reason"}
+    page.click("label[for=c-decision-1]")
+    assert _shown(page, "c-") == {"deferral_until", "reason", "override_reason", "correction_reason"}
+    check_page(page, "nurse-correction-deferral-1280")
+    page.click("label[for=c-decision-0]")
+    page.click("label[for=c-identity_document-0]")
+    assert _shown(page, "c-") == {"volume_ml", "checks_reason", "correction_reason"}
+    page.click("label[for=c-identity_document-1]")
     page.click("label[for=c-volume_ml-1]")
+    assert _shown(page, "c-") == {"volume_ml", "correction_reason"}
     page.fill("#c-correction_reason", "Chọn nhầm thể tích")
     with page.expect_navigation():
         page.click("#correct-decision-submit")
@@ -382,9 +393,9 @@ def test_the_first_screen_holds_the_answers_the_vitals_and_the_decision(app, liv
     check_page(page, "nurse-donation-form-1280")
 
 
-def _shown(page) -> set[str]:
-    names = ("volume_ml", "deferral_until", "reason", "override_reason", "checks_reason")
-    return {name for name in names if page.locator(f"#{name}-field").is_visible()}
+def _shown(page, prefix: str = "") -> set[str]:
+    names = ("volume_ml", "deferral_until", "reason", "override_reason", "checks_reason", "correction_reason")
+    return {name for name in names if page.locator(f"#{prefix}{name}-field").is_visible()}
 
 
 def test_the_decision_shows_only_the_fields_it_needs(app, live_server, donor, new_context):
