@@ -195,6 +195,9 @@
     try { window.sessionStorage.setItem(PENDING_SCAN, text); } catch (ignored) { /* private mode */ }
     clearTimeout(idleTimer);
     hideStillThere();
+    // The screen already wiped (the last donor's time ran out mid-scan): the start screen on its
+    // way takes the scan when it comes (htmx:afterSettle), and a second reset would race it.
+    if (stage && !stage.innerHTML.trim()) return;
     resetKiosk();
   }
 
@@ -215,8 +218,18 @@
   }
 
   document.addEventListener("keydown", function (event) {
-    if (!stage || onStartScreen()) return;  // the start screen's scan input takes it as it is
+    if (!stage) return;
     var now = event.timeStamp || Date.now();  // when the key came, not when this ran
+    if (onStartScreen()) {
+      // The start screen's scan input takes the keys as they are. A scan it came in the middle of
+      // (the last donor's screen ran out) began on the screen before: its first keys join the rest.
+      var input = scanInput();
+      if (burst && now - burstAt < SCAN_GAP_MS && input && document.activeElement === input && !input.value) {
+        input.value = burst;
+      }
+      burst = "";
+      return;
+    }
     if (event.key === "Enter") {
       var scanned = burst.length >= 32 && now - burstAt < SCAN_GAP_MS && PASS_IN_TEXT.test(burst);
       if (scanned) {
