@@ -21,19 +21,34 @@ def drive_shown(site: Optional[Site]) -> Optional[Drive]:
     return drive_at_site(site) or current_drive()
 
 
+# Health information never reaches a public screen: a deferral or an incomplete donation (and the
+# screened count, which less the donations and those waiting tells the deferrals) stays in the
+# console and the report. The display shows bags, volume, arrivals and units.
+PRIVATE_FIGURES = ("deferred", "incomplete", "screened")
+
+
+def hall_figures(session: Session, drive_id: int, site_id: Optional[int]) -> dict:
+    """kiosk.tally.snapshot's figures without the private ones, for the display's page and its polls."""
+    figures = tally.snapshot(session, drive_id, site_id)
+    public = {name: value for name, value in figures.items() if name not in PRIVATE_FIGURES}
+    public["by_site"] = [{name: value for name, value in site.items() if name not in PRIVATE_FIGURES}
+                         for site in figures["by_site"]]
+    return public
+
+
 @dataclass(frozen=True)
 class HallPage:
     drive: Optional[Drive]
-    figures: Optional[dict] = None  # kiosk.tally.snapshot's
+    figures: Optional[dict] = None  # hall_figures'
     sites: list[Site] = field(default_factory=list)  # the display's site, or all the drive's
 
 
 def hall_page(session: Session, site: Optional[Site]) -> HallPage:
-    """The hall display as first drawn (its polls then ask kiosk.tally.snapshot for changes)."""
+    """The hall display as first drawn (its polls then ask hall_figures for changes)."""
     drive = drive_shown(site)
     if drive is None:
         return HallPage(None)
-    figures = tally.snapshot(session, drive.id, site.id if site else None)
+    figures = hall_figures(session, drive.id, site.id if site else None)
     return HallPage(drive, figures, [site] if site else list(drive.sites))
 
 
