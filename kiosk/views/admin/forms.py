@@ -15,6 +15,7 @@ from wtforms.validators import Optional as OptionalValue
 
 from kiosk import labels
 from kiosk.drives import DRIVE_YEARS
+from kiosk.letters import DEFAULT_SALUTATION
 from kiosk.models import DeviceKind, DriveStatus, Site, StaffRole
 from kiosk.roster.uploads import UPLOAD_ID
 from kiosk.views.fields import CleanForm, DateTextField
@@ -87,6 +88,9 @@ class DriveForm(CleanForm):
         Length(max=200, message=_l("At most %(max)d characters."))])
     campaign = StringField(_l("Campaign"), description=_l("Optional, e.g. “Hành trình Đỏ”, “Chủ nhật Đỏ”"),
                            validators=[Length(max=120, message=_l("At most %(max)d characters."))])
+    salutation = ChoiceField(_l("Letters address donors as"), choices=[
+        choice(code, word) for code, word in labels.SALUTATION.items()], default=DEFAULT_SALUTATION,
+        filters=[lambda v: v or DEFAULT_SALUTATION])  # a form posted without it (a script) keeps the default
     sites = CheckboxesField(_l("Sites"), coerce=int)
     reason = TextAreaField(_l("Reason for the change"), validators=[
         Length(max=CORRECTION_REASONS_MAX, message=_l("At most %(max)d characters."))])
