@@ -57,14 +57,15 @@ def walk_in_url(site: Site) -> str:
 
 
 def _page(site: Optional[Site]):
-    page = hall_page(db.session, site)
+    now = local_now()
+    page = hall_page(db.session, site, now)
     walk_in_codes = {}
     if len(page.sites) <= MAX_WALK_IN_CODES:
         walk_in_codes = {s.code: {"url": walk_in_url(s), "svg": cached_qr_svg(
             walk_in_url(s), label=_("Walk-in registration: %(site)s", site=s.name))} for s in page.sites}
     return render_template(
         "display/hall.html", drive=page.drive, site=site, figures=page.figures, walk_in_codes=walk_in_codes,
-        number=format_number, poll_interval_ms=POLL_INTERVAL_MS, now=local_now(),
+        number=format_number, poll_interval_ms=POLL_INTERVAL_MS, now=now, invited=page.invited,
         department_rows=DEPARTMENT_ROWS["site" if site else "all"],
         theme=request.args.get("theme") if request.args.get("theme") in THEMES else THEMES[0],
     )
@@ -86,7 +87,8 @@ def _data(code: Optional[str]):
     snapshots: SnapshotCache = current_app.extensions[SNAPSHOTS]
     body = snapshots.get(drive.id, site_id, drive.revision)
     if body is None:
-        figures = hall_figures(db.session, drive.id, site_id) | {"drive_id": drive.id}
+        now = local_now()
+        figures = hall_figures(db.session, drive.id, site_id, now.tzinfo, now.date()) | {"drive_id": drive.id}
         body = jsonify(figures).get_data()
         # Under the revision the snapshot itself read (it may be newer than drive.revision above).
         snapshots.put(drive.id, site_id, figures["revision"], body)
