@@ -36,7 +36,7 @@ def parse_time(text: Optional[str]) -> Optional[dt.time]:
 
 
 def window_text(start: Optional[dt.time], end: Optional[dt.time]) -> str:
-    """"07:30–08:00", "từ 07:30" style is left to the caller: "" when no start."""
+    """"07:30–08:00"; "07:30" with no end; "" with no start."""
     if start is None:
         return ""
     return f"{start:%H:%M}–{end:%H:%M}" if end else f"{start:%H:%M}"

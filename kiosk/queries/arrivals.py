@@ -18,16 +18,21 @@ WAITING_FOR_SCREENING = (VisitStatus.CHECKED_IN, VisitStatus.IN_SCREENING)
 
 def drive_windows(session: Session, drive_id: int, zone: ZoneInfo, today: dt.date,
                   site_id: Optional[int] = None) -> list[Window]:
-    """The units with donors on this drive (at this site) and an arrival window, by start."""
-    query = (sa.select(Department.id, Department.name, Department.arrival_start, Department.arrival_end,
-                       Department.called_at)
-             .where(Department.arrival_start.is_not(None),
-                    Department.id.in_(sa.select(Donor.department_id).join(Visit, Visit.donor_id == Donor.id)
-                                      .where(Visit.drive_id == drive_id,
-                                             sa.true() if site_id is None else Visit.site_id == site_id)))
-             .order_by(Department.arrival_start, Department.name))
+    """The units with donors on this drive (at this site) and an arrival window, by start. Every
+    changed display poll asks: a drive whose units have no window costs one small read."""
+    rows = session.execute(sa.select(Department.id, Department.name, Department.arrival_start,
+                                     Department.arrival_end, Department.called_at)
+                           .where(Department.arrival_start.is_not(None))
+                           .order_by(Department.arrival_start, Department.name)).all()
+    if not rows:
+        return []
+    here = sa.select(Donor.department_id).join(Visit, Visit.donor_id == Donor.id).where(
+        Visit.drive_id == drive_id, Donor.department_id.in_([row.id for row in rows]))
+    if site_id is not None:
+        here = here.where(Visit.site_id == site_id)
+    with_donors = set(session.scalars(here.distinct()))
     return [Window(row.id, row.name, row.arrival_start, row.arrival_end, called_today(row.called_at, zone, today))
-            for row in session.execute(query)]
+            for row in rows if row.id in with_donors]
 
 
 @dataclass(frozen=True)

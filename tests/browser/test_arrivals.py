@@ -41,11 +41,25 @@ def _windows(now: dt.datetime) -> tuple[tuple[str, str], tuple[str, str]]:
 
 
 def _set_window(console, live_server, department_id: int, window: tuple[str, str]) -> None:
-    console.goto(f"{live_server.url}/admin/departments/{department_id}/edit")
+    form = f"{live_server.url}/admin/departments/{department_id}/edit"
+    console.goto(form)
     console.fill("#arrival_start", window[0].replace(":", "h"))  # "07h30" is read as 07:30
     console.fill("#arrival_end", window[1])
     with console.expect_navigation():
         console.click("button[type=submit].button-primary")
+    console.goto(form)
+    assert (console.input_value("#arrival_start"), console.input_value("#arrival_end")) == window
+
+
+def _two_arrive_and_one_donates(app, visits: list[int]) -> None:
+    with app.app_context():
+        arrived = [db.session.get(Visit, visit_id) for visit_id in visits[:2]]
+        for visit in arrived:
+            check_in(db.session, visit)
+        screen(db.session, arrived[0])
+        db.session.commit()
+        record(db.session, arrived[0].id, "HM26-A1")
+        db.session.remove()
 
 
 def test_arrival_windows_from_the_console_to_the_passes_the_pass_page_and_the_hall(
@@ -60,8 +74,7 @@ def test_arrival_windows_from_the_console_to_the_passes_the_pass_page_and_the_ha
     console = signed_in("organiser", viewport=CONSOLE)
     _set_window(console, live_server, first_id, first_window)
     _set_window(console, live_server, next_id, next_window)
-    console.goto(f"{live_server.url}/admin/departments/{first_id}/edit")
-    assert console.input_value("#arrival_start") == first_window[0]
+    check_page(console, "console-department-window-1366")
 
     # The unit's pass sheet: its window on every pass, beside the date.
     console.goto(f"{live_server.url}/passes/sheet?drive={drive_id}&department={first_id}")
@@ -76,15 +89,7 @@ def test_arrival_windows_from_the_console_to_the_passes_the_pass_page_and_the_ha
     phone.goto(f"{live_server.url}/p/{token}")
     assert shown in phone.locator("#pass-arrival").inner_text()
 
-    # Two of the unit's donors arrive; one is screened and donates.
-    with app.app_context():
-        arrived = [db.session.get(Visit, visit_id) for visit_id in first_visits[:2]]
-        for visit in arrived:
-            check_in(db.session, visit)
-        screen(db.session, arrived[0])
-        db.session.commit()
-        record(db.session, arrived[0].id, "HM26-A1")
-        db.session.remove()
+    _two_arrive_and_one_donates(app, first_visits)
 
     console.goto(f"{live_server.url}/admin/drives/{drive_id}/arrivals")
     row = console.locator(f'tr[data-unit="{first_id}"]')
