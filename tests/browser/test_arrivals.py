@@ -88,6 +88,7 @@ def test_arrival_windows_from_the_console_to_the_passes_the_pass_page_and_the_ha
     phone = new_context(viewport={"width": 390, "height": 844}).new_page()
     phone.goto(f"{live_server.url}/p/{token}")
     assert shown in phone.locator("#pass-arrival").inner_text()
+    check_page(phone, "pass-page-arrival-390")
 
     _two_arrive_and_one_donates(app, first_visits)
 
