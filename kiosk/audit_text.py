@@ -32,6 +32,7 @@ ACTIONS = {
     "site_updated": _l("Site changed"),
     "department_created": _l("Department added"),
     "department_updated": _l("Department changed"),
+    "department_called_early": _l("Unit called before its arrival window"),
     "staff_created": _l("Account created"),
     "staff_enabled": _l("Account enabled"),
     "staff_disabled": _l("Account disabled"),

@@ -58,10 +58,18 @@ def _check_values(volume_ml: Any, bag_number: Any, outcome: Any, reaction: Any) 
         raise DonationError("invalid_reaction")
     if isinstance(volume_ml, bool) or not isinstance(volume_ml, int) or not 0 < volume_ml <= MAX_VOLUME_ML:
         raise DonationError("invalid_volume", max=MAX_VOLUME_ML)
-    bag = bag_number.strip() if isinstance(bag_number, str) else ""
+    bag = normalise_bag_number(bag_number) if isinstance(bag_number, str) else ""
     if not bag or len(bag) > MAX_BAG_NUMBER_LENGTH:
         raise DonationError("invalid_bag_number", max=MAX_BAG_NUMBER_LENGTH)
     return volume_ml, bag
+
+
+def normalise_bag_number(text: str) -> str:
+    """A bag number as stored and compared: no spaces, upper case. The label's "HM26-0001" is
+    typed "hm26-0001" or "HM 26-0001" on a tablet; stored as typed, both could exist in one
+    drive and the hospital's count would not match. The drive's unique constraint on the
+    stored number then holds for the number as normalised."""
+    return "".join(text.split()).upper()
 
 
 def clean_certificate_serial(serial: Any) -> str:

@@ -21,8 +21,8 @@ from kiosk import labels, recognition
 from kiosk.audit import record_audit
 from kiosk.database import write_transaction
 from kiosk.inputs import DATE_FORMAT, DATETIME_FORMAT
-from kiosk.models import (Department, Donation, Donor, Drive, QuestionnaireResponse, Screening, Site, Staff,
-                          Visit)
+from kiosk.models import (Department, Donation, DonationOutcome, Donor, Drive, QuestionnaireResponse, Screening,
+                          Site, Staff, Visit)
 from kiosk.screening.questionnaire import Questionnaire, load_questionnaire, questionnaire_for
 
 KINDS = ("visits", "screenings", "donations", "health", "recognition", "on_call")
@@ -39,7 +39,7 @@ XLSX_MAX_WIDTH = 60
 COLUMNS: dict[str, tuple[str, ...]] = {
     "visits": ("Họ và tên", "Ngày sinh", "Giới tính", "Số CCCD", "Số điện thoại", "Đơn vị", "Cấp bậc",
                "Nhóm máu", "Mã lượt", "Điểm hiến", "Trạng thái", "Đăng ký qua", "Số thứ tự",
-               "Giờ đến", "Giờ khám", "Giờ xong"),
+               "Giờ đến", "Giờ khám", "Giờ xong", "Lần hiến gần nhất", "Số lần hiến"),
     "screenings": ("Mã khám", "Mã lượt", "Họ và tên", "Số CCCD", "Đơn vị", "Điểm hiến", "Kết luận",
                    "Thể tích (ml)", "Hoãn đến", "Điều dưỡng", "Thời điểm", "Đã hủy"),
     "donations": ("Mã hiến", "Mã lượt", "Họ và tên", "Số CCCD", "Đơn vị", "Điểm hiến", "Số túi",
@@ -117,14 +117,34 @@ def _visits(session: Session, drive_id: int, zone: ZoneInfo) -> list[list[Any]]:
     sexes, statuses, vias = (labels.vietnamese(labels.SEX), labels.vietnamese(labels.VISIT_STATUS),
                              labels.vietnamese(labels.REGISTERED_VIA))
     rows = []
-    for visit, donor, department, site in session.execute(_visit_query(drive_id).order_by(Visit.id)):
+    visits = session.execute(_visit_query(drive_id).order_by(Visit.id)).all()
+    history = donation_history(session, [donor for _v, donor, _d, _s in visits])
+    for visit, donor, department, site in visits:
         rows.append([donor.full_name, donor.date_of_birth, sexes.get(donor.sex, donor.sex), donor.id_number,
                      donor.phone, department or "", donor.rank, donor.blood_group, visit.id, site or "",
                      statuses.get(visit.status.value, visit.status.value),
                      vias.get(visit.registered_via, visit.registered_via), visit.queue_number,
                      _local(visit.checked_in_at, zone), _local(visit.screened_at, zone),
-                     _local(visit.finished_at, zone)])
+                     _local(visit.finished_at, zone), *history[donor.id]])
     return rows
+
+
+def donation_history(session: Session, donors: list[Donor]) -> dict[int, tuple[Optional[dt.date], int]]:
+    """Each donor's last donation date and times donated, as a roster gives them ("Lần hiến gần
+    nhất", "Số lần hiến"), so the visits export is next year's roster: the last completed donation
+    the app recorded (its drive's date), else the roster's; the roster's count plus those recorded."""
+    recorded = {row.donor_id: row for row in session.execute(
+        sa.select(Visit.donor_id, sa.func.max(Drive.drive_date).label("last"), sa.func.count(Donation.id).label("count"))
+        .join(Donation, Donation.visit_id == Visit.id).join(Drive, Drive.id == Donation.drive_id)
+        .where(Visit.donor_id.in_([donor.id for donor in donors]),
+               Donation.outcome == DonationOutcome.COMPLETED.value, Donation.voided.is_(False))
+        .group_by(Visit.donor_id))} if donors else {}
+    history = {}
+    for donor in donors:
+        row = recorded.get(donor.id)
+        history[donor.id] = (row.last if row else donor.last_donation_date,
+                             (donor.prior_donations or 0) + (row.count if row else 0))
+    return history
 
 
 def _screenings(session: Session, drive_id: int, zone: ZoneInfo) -> list[list[Any]]:

@@ -63,6 +63,9 @@ REACTION = Words({
 })
 DRIVE_STATUS = Words({DriveStatus.PLANNED: _l("Planned"), DriveStatus.OPEN: _l("Open"),
                       DriveStatus.CLOSED: _l("Closed")})
+# Drive.salutation (kiosk.letters.SALUTATIONS): the words themselves are Vietnamese whatever the console's language.
+SALUTATION = Words({"dong_chi": _l("“Đồng chí” (police units)"), "anh_chi": _l("“Anh” / “Chị”"),
+                    "ong_ba": _l("“Ông” / “Bà”")})
 STAFF_ROLE = Words({StaffRole.NURSE: _l("Nurse"), StaffRole.ORGANISER: _l("Organiser")})
 HBSAG = Words({"negative": _l("Negative"), "positive": _l("Positive")})
 SEX = Words({"M": _l("Male"), "F": _l("Female")})

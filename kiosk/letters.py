@@ -20,13 +20,23 @@ from kiosk.models import Department, Donation, DonationOutcome, Donor, Drive, Vi
 
 # The longest serial number a certificate may carry (the column's width).
 MAX_SERIAL_LENGTH = 40
+# How a drive's letters address the donor (Drive.salutation): (a man, a woman). A police unit
+# writes "Đồng chí" to its own; a mixed drive "Anh/Chị"; a formal one "Ông/Bà".
+SALUTATIONS = {"dong_chi": ("Đồng chí", "Đồng chí"), "anh_chi": ("Anh", "Chị"), "ong_ba": ("Ông", "Bà")}
+DEFAULT_SALUTATION = "dong_chi"
+
+
+def honorific(salutation: str, sex: Optional[str]) -> str:
+    """The word before the donor's name: "Đồng chí", "Anh" or "Chị", "Ông" or "Bà"."""
+    male, female = SALUTATIONS.get(salutation, SALUTATIONS[DEFAULT_SALUTATION])
+    return female if sex == "F" else male
 
 
 @dataclass(frozen=True)
 class ThankYouLetter:
     donation_id: int
     full_name: str
-    honorific: str  # "Ông" or "Bà"
+    honorific: str  # by the drive's salutation and the donor's sex: "Đồng chí", "Anh", "Bà", ...
     rank: str
     department: str  # the donor's unit
     volume_ml: int
@@ -57,7 +67,7 @@ def letters_for(session: Session, drive_id: int, donation_ids: Optional[list[int
     if donation_ids is not None:
         query = query.where(Donation.id.in_(donation_ids))
     return [ThankYouLetter(
-        donation_id=donation.id, full_name=donor.full_name, honorific="Bà" if donor.sex == "F" else "Ông",
+        donation_id=donation.id, full_name=donor.full_name, honorific=honorific(drive.salutation, donor.sex),
         rank=donor.rank, department=department or "", volume_ml=donation.volume_ml,
         # The drive's date: a donation belongs to its drive day even if recorded after midnight UTC.
         donation_date=drive.drive_date, drive_name=drive.name, campaign=drive.campaign or "",

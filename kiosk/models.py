@@ -45,6 +45,8 @@ class Drive(db.Model):
     organiser: so.Mapped[str] = so.mapped_column(sa.String(200), default="")
     # The campaign a drive belongs to ("Hành trình Đỏ", "Chủ nhật Đỏ"), shown on the display and report.
     campaign: so.Mapped[str] = so.mapped_column(sa.String(120), default="", server_default="")
+    # How letters address donors (kiosk.letters.SALUTATIONS): "Đồng chí" in a police unit.
+    salutation: so.Mapped[str] = so.mapped_column(sa.String(20), default="dong_chi", server_default="dong_chi")
     # Bumped by every change a live screen shows (check-in, screening, donation), so a poll
     # can answer "nothing changed" from one indexed read.
     revision: so.Mapped[int] = so.mapped_column(default=0, server_default="0")
@@ -71,6 +73,11 @@ class Department(db.Model):
     parent_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("department.id"))
     # Where this department's donors go on a drive day, when the roster does not say.
     default_site_id: so.Mapped[Optional[int]] = so.mapped_column(sa.ForeignKey("site.id"))
+    # When its donors are asked to arrive on a drive day (local time), printed on their passes;
+    # called_at: when the organiser called it in before its window (kiosk.arrivals).
+    arrival_start: so.Mapped[Optional[dt.time]]
+    arrival_end: so.Mapped[Optional[dt.time]]
+    called_at: so.Mapped[Optional[dt.datetime]]
 
     parent: so.Mapped[Optional["Department"]] = so.relationship(remote_side=[id], back_populates="children")
     children: so.Mapped[list["Department"]] = so.relationship(back_populates="parent")

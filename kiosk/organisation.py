@@ -3,6 +3,7 @@ domain functions: each checks, applies, audits and commits, or raises Organisati
 machine-readable code that the views translate)."""
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Optional
 
 import sqlalchemy as sa
@@ -84,7 +85,9 @@ def update_site(session: Session | scoped_session, *, site_id: int, staff_id: in
 def department_values(department: Department) -> dict[str, Any]:
     """A department as its audit entries and its fingerprint see it (0 for 'none')."""
     return {"name": department.name, "parent_id": department.parent_id or 0,
-            "default_site_id": department.default_site_id or 0}
+            "default_site_id": department.default_site_id or 0,
+            "arrival_start": f"{department.arrival_start:%H:%M}" if department.arrival_start else "",
+            "arrival_end": f"{department.arrival_end:%H:%M}" if department.arrival_end else ""}
 
 
 def department_fingerprint(department: Department) -> str:
@@ -152,7 +155,8 @@ def create_department(session: Session | scoped_session, *, staff_id: int, name:
 
 def update_department(session: Session | scoped_session, *, department_id: int, staff_id: int,
                       expected_fingerprint: str, name: str, parent_id: Optional[int] = None,
-                      default_site_id: Optional[int] = None) -> frozenset[str]:
+                      default_site_id: Optional[int] = None,
+                      arrival: Optional[tuple[Optional[dt.time], Optional[dt.time]]] = None) -> frozenset[str]:
     """Change a department as its form showed it, and commit. Returns the names of the changed
     fields; `part_of_itself` if it would go under itself or one of its own descendants."""
     name = normal_department_name(name)
@@ -170,6 +174,8 @@ def update_department(session: Session | scoped_session, *, department_id: int, 
         department.name = name
         department.parent_id = parent_id or None
         department.default_site_id = default_site_id or None
+        if arrival is not None:  # None: the caller does not show it, keep it
+            department.arrival_start, department.arrival_end = arrival
         new = department_values(department)
         changed = changed_fields(old, new)
         if changed:

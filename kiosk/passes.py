@@ -9,6 +9,7 @@ from typing import Literal, Optional
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from kiosk.arrivals import window_text
 from kiosk.models import Department, Donor, Drive, Site, Visit
 from kiosk.qr import qr_png, qr_svg
 from kiosk.tokens import pass_url
@@ -26,13 +27,15 @@ class PassCard:
     rank: str
     site_name: str
     url: str
+    arrival: str = ""  # the unit's arrival window, "07:30–08:00" (kiosk.arrivals)
     qr_svg: str = ""
     qr_png_uri: str = ""  # a data: URI, for PDFs
 
 
 def _query(drive: Drive, site: Optional[Site], department: Optional[Department], visit_ids: Optional[list[int]]):
     query = (
-        sa.select(Visit.token, Donor.full_name, Donor.rank, Department.name, Site.name)
+        sa.select(Visit.token, Donor.full_name, Donor.rank, Department.name, Site.name, Department.arrival_start,
+                  Department.arrival_end)
         .join(Donor, Visit.donor_id == Donor.id)
         .outerjoin(Department, Donor.department_id == Department.id)
         .outerjoin(Site, Visit.site_id == Site.id)
@@ -52,7 +55,7 @@ def pass_cards(session: Session, drive: Drive, base_url: str, site: Optional[Sit
                department: Optional[Department] = None, visit_ids: Optional[list[int]] = None,
                qr_image: Literal["svg", "png"] = "svg") -> list[PassCard]:
     cards = []
-    for token, full_name, rank, department_name, site_name in session.execute(
+    for token, full_name, rank, department_name, site_name, start, end in session.execute(
             _query(drive, site, department, visit_ids)):
         url = pass_url(base_url, token)
         if qr_image == "png":
@@ -60,7 +63,8 @@ def pass_cards(session: Session, drive: Drive, base_url: str, site: Optional[Sit
             images = {"qr_png_uri": "data:image/png;base64," + base64.b64encode(png).decode("ascii")}
         else:
             images = {"qr_svg": qr_svg(url, label=full_name)}
-        cards.append(PassCard(full_name, department_name or "", rank or "", site_name or "", url, **images))
+        cards.append(PassCard(full_name, department_name or "", rank or "", site_name or "", url,
+                              window_text(start, end), **images))
     return cards
 
 

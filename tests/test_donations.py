@@ -121,6 +121,24 @@ def test_a_bag_number_is_used_once_per_drive(drive_id):
     assert db.session.get(Visit, second).status == VisitStatus.CLEARED
 
 
+def test_bag_numbers_are_stored_normalised_and_unique_as_normalised(drive_id):
+    """"hm26-1" and "HM26-1" (or "HM 26-1") are the same bag: stored once, as the label prints it."""
+    first, second, third = ready_visits(db.session, 3)
+    recorded = record(db.session, first, " hm 26-1 ")
+    assert db.session.get(Donation, recorded["donation_id"]).bag_number == "HM26-1"
+    for typed in ("HM26-1", "Hm26-1", "HM 26 - 1"):
+        with pytest.raises(DonationError) as error:
+            record(db.session, second, typed)
+        assert error.value.code == "bag_number_taken"
+    other = record(db.session, second, "hm26-2")["donation_id"]
+    with pytest.raises(DonationError) as error:  # a correction to another's number, typed otherwise
+        correct_donation(db.session, donation_id=other, staff_id=nurse_id(db.session), expected_version=1,
+                         volume_ml=350, bag_number="hm26-1", outcome="completed", reaction="none",
+                         reaction_note="", reason="Nhầm số túi", nonce=nonce())
+    assert error.value.code == "bag_number_taken"
+    assert record(db.session, third, "hm26-3")["donation_id"]
+
+
 def test_an_incomplete_donation_is_counted_apart_not_as_a_bag(drive_id):
     [visit_id] = ready_visits(db.session)
     record(db.session, visit_id, "B-0001", volume=120, outcome="incomplete")

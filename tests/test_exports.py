@@ -171,3 +171,31 @@ def test_xlsx_column_widths_fit_the_longest_value():
     assert sheet.column_dimensions["F"].width >= len("Cục Quản lý xuất nhập cảnh - Phòng Tham mưu tổng hợp")
     assert sheet.column_dimensions["B"].width >= len("Ngày sinh")
     assert all(sheet.column_dimensions[c].width <= 60 for c in "ABCDEFGH")
+
+
+def test_the_visits_export_is_next_years_roster(app, demo):
+    """Its last donation date and times donated, read back by the roster reader as it is: a drive's
+    .xlsx and .csv are the next drive's roster, with this drive's donations counted."""
+    from kiosk.recognition import donation_count
+    from kiosk.roster.uploads import parse_upload
+
+    with app.app_context():
+        simulate_day(demo["drive_id"], arrivals=15)
+        drive = db.session.get(Drive, demo["drive_id"])
+        export = build_export(db.session, drive, "visits", ZONE)
+        donated = set(db.session.scalars(
+            sa.select(Visit.donor_id).join(Donation, Donation.visit_id == Visit.id)
+            .where(Donation.drive_id == drive.id, Donation.outcome == "completed", Donation.voided.is_(False))))
+        assert donated
+        donors = {donor.id_number: donor for donor in db.session.scalars(
+            sa.select(Donor).join(Visit, Visit.donor_id == Donor.id).where(Visit.drive_id == drive.id))}
+        next_year = drive.drive_date + dt.timedelta(days=365)
+        for name, data in (("luot.xlsx", to_xlsx(export)), ("luot.csv", to_csv(export))):
+            parsed = parse_upload(name, data, next_year)
+            assert parsed.errors == [] and len(parsed.rows) == len(donors) == 200
+            for row in parsed.rows:
+                donor = donors[row.id_number]
+                assert row.prior_donations == donation_count(db.session, donor)
+                expected = drive.drive_date if donor.id in donated else donor.last_donation_date
+                assert row.last_donation == expected
+                assert (row.full_name, row.blood_group, row.rank) == (donor.full_name, donor.blood_group, donor.rank)

@@ -105,3 +105,40 @@ def test_pages_record_the_serial(app, demo, client, auth):
     too_long = client.post(f"/admin/donations/{donation_id}/certificate-serial", data={
         "csrf_token": csrf_from(page), "certificate_serial": "9" * 41, "expected_version": "2", "nonce": nonce()})
     assert too_long.status_code == 422
+
+
+def test_the_salutation_is_a_setting_of_the_drive_used_by_its_letters(app, demo, client, auth):
+    """A police unit writes "Đồng chí" (the default); "Anh/Chị" and "Ông/Bà" follow the donor's sex."""
+    import re
+
+    from tests.support.pages import console_csrf
+
+    with app.app_context():
+        visits = ready_visits(db.session, 2)
+        for number, visit_id in enumerate(visits):
+            record(db.session, visit_id, f"S-{number}")
+        for visit_id, sex in zip(visits, "MF"):
+            db.session.get(Visit, visit_id).donor.sex = sex
+        db.session.commit()
+        sexes = {db.session.get(Visit, v).donor.full_name: db.session.get(Visit, v).donor.sex for v in visits}
+        drive = db.session.get(Drive, demo["drive_id"])
+        base = {"name": drive.name, "drive_date": drive.drive_date.strftime("%d/%m/%Y"), "target_bags": "200",
+                "status": drive.status.value, "hospital": drive.hospital, "organiser": drive.organiser,
+                "sites": [str(s.id) for s in drive.sites]}
+    auth.as_organiser()
+    url, letters = f"/admin/drives/{demo['drive_id']}/edit", f"/admin/drives/{demo['drive_id']}/thank-you-letters"
+
+    def thanked() -> dict[str, str]:
+        page = client.get(letters).get_data(as_text=True)
+        return {name: word for word, name in re.findall(r'cảm ơn ([^:<]+): <strong class="cert-name">([^<]+)<', page)}
+
+    assert thanked() == {name: "Đồng chí" for name in sexes}
+    assert "Nghĩa cử cao đẹp của đồng chí" in client.get(letters).get_data(as_text=True)
+    for setting, words in (("anh_chi", {"M": "Anh", "F": "Chị"}), ("ong_ba", {"M": "Ông", "F": "Bà"})):
+        form = client.get(url).get_data(as_text=True)
+        fingerprint = re.search(r'name="fingerprint" type="hidden" value="([^"]*)"', form).group(1)
+        assert f'value="{setting}"' in form
+        response = client.post(url, data=base | {"csrf_token": console_csrf(client), "fingerprint": fingerprint,
+                                                 "salutation": setting})
+        assert response.status_code == 303
+        assert thanked() == {name: words[sex] for name, sex in sexes.items()}

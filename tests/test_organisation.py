@@ -73,7 +73,8 @@ def test_departments_nest_and_list_as_a_tree(organiser_id):
     assert len(depth) == db.session.scalar(sa.select(sa.func.count(Department.id)))
     [entry] = entries("department", child)
     assert entry.action == "department_created"
-    assert entry.new_values == {"name": "Phòng Hậu cần", "parent_id": top.id, "default_site_id": 0}
+    assert entry.new_values == {"name": "Phòng Hậu cần", "parent_id": top.id, "default_site_id": 0,
+                                 "arrival_start": "", "arrival_end": ""}
     assert outcome(create_department, staff_id=organiser_id, name="Phòng Hậu cần") == "name_taken"
 
 

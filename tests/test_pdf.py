@@ -3,6 +3,7 @@ background; read back with poppler (pdftotext, pdftoppm) and zbarimg, independen
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 import unicodedata
@@ -17,6 +18,7 @@ from kiosk.pdf_builds import PdfBuilds
 from tests.support.pages import console_csrf
 
 DPI = 200  # a print shop prints at 300 or more
+LOOK_AT = Path(__file__).resolve().parent.parent / "test-artifacts" / "passes-long-drive-name.pdf"
 
 
 def pdf_text(path: Path) -> str:
@@ -182,3 +184,31 @@ def test_a_build_cut_short_shows_as_interrupted_and_one_build_a_drive_at_a_time(
     assert builds.state("passes-1-all", "passes-1").state == "failed"
     with pytest.raises(ValueError):
         builds.state("../etc", "passes-1")
+
+
+def test_a_long_drive_name_is_printed_whole_on_every_pass(app, demo, tmp_path):
+    """Wrapped, never cut: "Hành trình Đỏ 2026 – Giọt máu nghĩa tình vì đồng đội thân yêu" lost its
+    "THÂN YÊU" to a two-line clamp, the cut lines drawn under the donor's name. Read back with poppler."""
+    from kiosk.models import Drive
+    from kiosk.passes import pass_cards
+    from kiosk.views.pdf import pass_sheet_pdf
+
+    with app.test_request_context():
+        drive = db.session.get(Drive, demo["drive_id"])
+        drive.name = "Hành trình Đỏ 2026 – Giọt máu nghĩa tình vì đồng đội thân yêu – Công an thành phố Hà Nội"
+        visit_ids = db.session.scalars(sa.select(Visit.id).where(Visit.drive_id == drive.id).limit(8)).all()
+        cards = pass_cards(db.session, drive, app.config["BASE_URL"], visit_ids=list(visit_ids), qr_image="png")
+        out = tmp_path / "passes.pdf"
+        out.write_bytes(pass_sheet_pdf(drive, cards))
+    if LOOK_AT.parent.is_dir():
+        LOOK_AT.write_bytes(out.read_bytes())  # for a person to look at
+    # The words a clamp cuts are at the name's end; each pass shows them, inside its own cell.
+    boxes = subprocess.run(["pdftotext", "-bbox", str(out), "-"], capture_output=True, text=True, check=True).stdout
+    words = [(float(m[1]), float(m[2]), float(m[3]), float(m[4]), unicodedata.normalize("NFC", m[5]))
+             for m in re.finditer(r'xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)<', boxes)]
+    assert [word[4] for word in words].count("NỘI") == 8
+    # Cut text drawn over the donor's name would overlap it: no two words overlap (beyond the
+    # few points that lines' ascenders and descenders share).
+    overlapping = [(a, b) for i, a in enumerate(words) for b in words[i + 1:]
+                   if min(a[2], b[2]) - max(a[0], b[0]) > 1 and min(a[3], b[3]) - max(a[1], b[1]) > 3]
+    assert overlapping == []

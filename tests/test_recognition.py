@@ -75,3 +75,20 @@ def test_the_console_page_and_the_donor_count(app, demo, client, auth):
     assert client.get(f"/admin/drives/{demo['drive_id']}/exports/recognition.csv").status_code == 200
     donor_page = client.get(f"/admin/donors/{donor_id}").get_data(as_text=True)
     assert "<strong>20</strong>" in donor_page.split('id="donation-count"')[1][:80]
+
+
+def test_the_on_call_count_includes_todays_donation_on_the_page_and_in_its_export(app, demo, client, auth):
+    with app.app_context():
+        visit_id = ready_visits(db.session, 1)[0]
+        donor = db.session.get(Visit, visit_id).donor
+        donor.prior_donations, donor.blood_group = 3, "O-"
+        db.session.commit()
+        donor_id = donor.id
+        record(db.session, visit_id, "R-10")  # today's, at this drive
+        assert {d.donor_id: d.count for d in on_call(db.session, demo["drive_id"])}[donor_id] == 4
+    auth.as_organiser()
+    page = client.get(f"/admin/drives/{demo['drive_id']}/repeat-donors").get_data(as_text=True)
+    row = page.split('id="on-call-table"')[1].split('data-group="O-"')[1].split("</tr>")[0]
+    assert '<td class="num">4</td>' in row
+    export = client.get(f"/admin/drives/{demo['drive_id']}/exports/on_call.csv").get_data().decode("utf-8-sig")
+    assert any(line.startswith('"O-",') and line.endswith(',"4"') for line in export.splitlines()), export[:300]

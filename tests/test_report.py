@@ -116,3 +116,22 @@ def test_the_report_page_shows_the_sizes_and_the_campaign(app, demo, client, aut
     assert ">1<" in row and "1,4" in row
     display = client.get("/display").get_data(as_text=True)
     assert 'class="drive-campaign">Hành trình Đỏ<' in display
+
+
+def test_the_report_names_each_deferral_reason(app, demo, client, auth):
+    """Not "Câu 4 (Trong 12 tháng gần đây)", which names no reason: what was answered."""
+    from kiosk.models import Screening
+    from tests.support.donations import ready_visits
+
+    suggestions = [{"eligible": False, "reasons": [{"rule": "questionnaire:q4.vaccine", "blocking": True}]},
+                   {"eligible": False, "reasons": [{"rule": "questionnaire:q5.tattoo", "blocking": True},
+                                                   {"rule": "haemoglobin", "blocking": True}]}]
+    with app.app_context():
+        for visit_id, suggestion in zip(ready_visits(db.session, 2, decision="deferred_temporary"), suggestions):
+            db.session.scalars(sa.select(Screening).where(Screening.visit_id == visit_id)).one().suggestion = suggestion
+        db.session.commit()
+    auth.as_organiser()
+    page = client.get(f"/admin/drives/{demo['drive_id']}/report").get_data(as_text=True)
+    assert "Tiêm vắc-xin — Câu 4 (Trong 12 tháng gần đây)" in page
+    assert "Xăm, xỏ lỗ tai, lỗ mũi hoặc các vị trí khác trên cơ thể — Câu 5 (Trong 06 tháng gần đây)" in page
+    assert ">Huyết sắc tố (Hb)<" in page  # a rule not from the questionnaire: its name, as before

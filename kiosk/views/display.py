@@ -13,14 +13,13 @@ from typing import Optional
 from flask import Blueprint, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
 
-from kiosk import tally
 from kiosk.access import Access, gate_for_blueprint, rule_for_blueprint
 from kiosk.display_poll import SNAPSHOTS, SnapshotCache
 from kiosk.extensions import db
 from kiosk.formatting import format_number, local_now
 from kiosk.models import DeviceKind, Site
 from kiosk.qr import cached_qr_svg
-from kiosk.queries.display import drive_shown, hall_page
+from kiosk.queries.display import drive_shown, hall_figures, hall_page
 from kiosk.views.lookups import id_arg, site_or_404
 from kiosk.views.pairing import not_set_up, paired_device, pairing_on
 
@@ -47,8 +46,8 @@ gate_for_blueprint("display", _paired_displays_only)
 POLL_INTERVAL_MS = 500
 # Above this many sites, the all-sites view shows no walk-in codes: they would be too small
 # to scan from a seat, and each site's own display (/display/<code>) shows its code large.
-MAX_WALK_IN_CODES = 4
-DEPARTMENT_ROWS = {"all": 6, "site": 8}
+MAX_WALK_IN_CODES = 2
+DEPARTMENT_ROWS = {"all": 4, "site": 4}
 # Light text on black for a dim hall or a projector; dark on white where the hall is lit (?theme=light).
 THEMES = ("dark", "light")
 
@@ -58,14 +57,15 @@ def walk_in_url(site: Site) -> str:
 
 
 def _page(site: Optional[Site]):
-    page = hall_page(db.session, site)
+    now = local_now()
+    page = hall_page(db.session, site, now)
     walk_in_codes = {}
     if len(page.sites) <= MAX_WALK_IN_CODES:
         walk_in_codes = {s.code: {"url": walk_in_url(s), "svg": cached_qr_svg(
             walk_in_url(s), label=_("Walk-in registration: %(site)s", site=s.name))} for s in page.sites}
     return render_template(
         "display/hall.html", drive=page.drive, site=site, figures=page.figures, walk_in_codes=walk_in_codes,
-        number=format_number, poll_interval_ms=POLL_INTERVAL_MS, now=local_now(),
+        number=format_number, poll_interval_ms=POLL_INTERVAL_MS, now=now, invited=page.invited,
         department_rows=DEPARTMENT_ROWS["site" if site else "all"],
         theme=request.args.get("theme") if request.args.get("theme") in THEMES else THEMES[0],
     )
@@ -87,7 +87,8 @@ def _data(code: Optional[str]):
     snapshots: SnapshotCache = current_app.extensions[SNAPSHOTS]
     body = snapshots.get(drive.id, site_id, drive.revision)
     if body is None:
-        figures = tally.snapshot(db.session, drive.id, site_id) | {"drive_id": drive.id}
+        now = local_now()
+        figures = hall_figures(db.session, drive.id, site_id, now.tzinfo, now.date()) | {"drive_id": drive.id}
         body = jsonify(figures).get_data()
         # Under the revision the snapshot itself read (it may be newer than drive.revision above).
         snapshots.put(drive.id, site_id, figures["revision"], body)

@@ -34,6 +34,7 @@
   } catch (error) {
     clockFormat = null; // an unknown zone: the computer's own time, as before
   }
+  var showInvited = null; // set below when the page shows arrival windows
   function tick() {
     var now = new Date();
     var text = clockFormat ? clockFormat.format(now)
@@ -41,6 +42,9 @@
     if (clock.textContent !== text) {
       clock.textContent = text;
       clock.setAttribute("datetime", text);
+      if (showInvited) {
+        showInvited(text);
+      }
     }
   }
   if (clock) {
@@ -71,6 +75,33 @@
   var departmentRows = parseInt(board.getAttribute("data-department-rows"), 10) || 6;
   var noDepartment = board.getAttribute("data-no-department");
   var failures = 0;
+
+  // The units invited now (kiosk.arrivals): the windows come with the figures, and which are open is
+  // this clock's answer each minute ("HH:MM" strings compare as times), so a window opening needs no poll.
+  var invitedBox = document.getElementById("invited");
+  var arrivals = invitedBox ? JSON.parse(invitedBox.getAttribute("data-arrivals") || "[]") : [];
+  showInvited = invitedBox && function (now) {
+    var items = [];
+    arrivals.forEach(function (unit) {
+      var before = unit.end === "" || now < unit.end;
+      var open = unit.start <= now && before;
+      if (open || (unit.called && before)) {
+        var item = document.createElement("li");
+        item.className = "invited-unit" + (open ? "" : " invited-early");
+        var name = document.createElement("span");
+        name.className = "invited-name";
+        name.textContent = unit.name;
+        var when = document.createElement("span");
+        when.className = "invited-window";
+        when.textContent = unit.start + (unit.end ? "–" + unit.end : "") +
+          (open ? "" : " · " + invitedBox.getAttribute("data-called"));
+        item.append(name, " ", when);
+        items.push(item);
+      }
+    });
+    invitedBox.hidden = !arrivals.length;
+    document.getElementById("invited-list").replaceChildren.apply(document.getElementById("invited-list"), items);
+  };
 
   function flash(element, up) {
     // Restart the animation even if the last one is still running.
@@ -154,6 +185,10 @@
         setNumber(element, site[element.getAttribute("data-field")]);
       });
     });
+    if (showInvited && data.arrivals) {
+      arrivals = data.arrivals;
+      showInvited(clock.textContent);
+    }
     var list = document.getElementById("departments");
     if (list) {
       updateDepartments(list, data.by_department);

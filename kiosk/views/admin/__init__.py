@@ -68,4 +68,4 @@ def status_label(status: DriveStatus | str) -> str:
 
 
 # The routes register themselves on bp when imported: last, since they import bp from here.
-from kiosk.views.admin import activity, devices, donors, drives, recognition, reports, roster, setup  # noqa: E402,F401
+from kiosk.views.admin import activity, arrivals, devices, donors, drives, recognition, reports, roster, setup  # noqa: E402,F401,E501

@@ -14,7 +14,9 @@ from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, Num
 from wtforms.validators import Optional as OptionalValue
 
 from kiosk import labels
+from kiosk.arrivals import parse_time
 from kiosk.drives import DRIVE_YEARS
+from kiosk.letters import DEFAULT_SALUTATION
 from kiosk.models import DeviceKind, DriveStatus, Site, StaffRole
 from kiosk.roster.uploads import UPLOAD_ID
 from kiosk.views.fields import CleanForm, DateTextField
@@ -87,6 +89,9 @@ class DriveForm(CleanForm):
         Length(max=200, message=_l("At most %(max)d characters."))])
     campaign = StringField(_l("Campaign"), description=_l("Optional, e.g. “Hành trình Đỏ”, “Chủ nhật Đỏ”"),
                            validators=[Length(max=120, message=_l("At most %(max)d characters."))])
+    salutation = ChoiceField(_l("Letters address donors as"), choices=[
+        choice(code, word) for code, word in labels.SALUTATION.items()], default=DEFAULT_SALUTATION,
+        filters=[lambda v: v or DEFAULT_SALUTATION])  # a form posted without it (a script) keeps the default
     sites = CheckboxesField(_l("Sites"), coerce=int)
     reason = TextAreaField(_l("Reason for the change"), validators=[
         Length(max=CORRECTION_REASONS_MAX, message=_l("At most %(max)d characters."))])
@@ -108,7 +113,35 @@ class DepartmentForm(CleanForm):
                                                Length(max=200, message=_l("At most %(max)d characters."))])
     parent_id = ChoiceField(_l("Part of"), coerce=int, default=0)
     default_site_id = ChoiceField(_l("Donates at"), coerce=int, default=0)
+    arrival_start = StringField(_l("Arrives from"), description=_l("On the drive day, e.g. 07:30; printed on its passes"),
+                                validators=[OptionalValue()])
+    arrival_end = StringField(_l("Arrives until"), description=_l("e.g. 08:00"), validators=[OptionalValue()])
     fingerprint = HiddenField()
+
+    def validate_arrival_start(self, field) -> None:
+        self._time(field)
+
+    def validate_arrival_end(self, field) -> None:
+        end = self._time(field)
+        start = self._time(self.arrival_start) if self.arrival_start.data else None
+        if end is not None and (start is None or end <= start):
+            raise ValidationError(_l("A time after the start, or leave both empty."))
+
+    @staticmethod
+    def _time(field):
+        try:
+            return parse_time(field.data)
+        except ValueError:
+            raise ValidationError(_l("A time such as 07:30.")) from None
+
+    def arrival(self):
+        """(start, end) as times, (None, None) for none: the form has been validated."""
+        return parse_time(self.arrival_start.data), parse_time(self.arrival_end.data)
+
+
+class CallEarlyForm(CleanForm):
+    """One tap: the unit to invite now (kiosk.arrivals.call_early)."""
+    department_id = IntegerField(validators=[InputRequired()])
 
 
 USERNAME = r"^[a-z0-9._-]{3,60}$"

@@ -18,7 +18,7 @@ from kiosk.models import AuditLog, Donation, Drive, utcnow
 from kiosk.queries.activity import AuditFilter, audit_choices, day_start_utc, drive_log
 from kiosk.recognition import thresholds_from
 from kiosk.report import NURSE_JUDGEMENT, drive_report
-from kiosk.screening.messages import rule_label
+from kiosk.screening.messages import QUESTIONNAIRE_PREFIX, item_text, rule_label
 from kiosk.screening.questionnaire import load_questionnaire
 from kiosk.views.lookups import screening_rules
 from kiosk.views.admin import bp, current_staff_id, forms, get_or_404
@@ -70,9 +70,14 @@ def export_health(drive_id: int):
 # ---------------------------------------------------------------- report and thank-you letters
 
 def reason_label(rule: str) -> str:
+    """A deferral's reason named: "Tiêm vắc-xin — Câu 4 (Trong 12 tháng gần đây)", not the
+    question's number and window alone, which name no reason."""
     if rule == NURSE_JUDGEMENT:
         return _("The nurse's judgement")
-    return rule_label(rule) if isinstance(rule, str) else str(rule)  # stored JSON: an odd rule still shows
+    if not isinstance(rule, str):
+        return str(rule)  # stored JSON: an odd rule still shows
+    named = item_text(rule[len(QUESTIONNAIRE_PREFIX):]) if rule.startswith(QUESTIONNAIRE_PREFIX) else ""
+    return f"{named.rstrip(' ?')} — {rule_label(rule)}" if named else rule_label(rule)
 
 
 def reaction_label(reaction: str) -> str:

@@ -111,7 +111,8 @@ def department_edit(department_id: int):
         try:
             update_department(db.session, department_id=department_id, staff_id=current_staff_id(),
                               expected_fingerprint=form.fingerprint.data or "", name=form.name.data,
-                              parent_id=form.parent_id.data, default_site_id=form.default_site_id.data)
+                              parent_id=form.parent_id.data, default_site_id=form.default_site_id.data,
+                              arrival=form.arrival())
         except OrganisationError as error:
             if error.code == "not_found":
                 abort(404)

@@ -7,6 +7,7 @@ from typing import Optional
 from flask import current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from kiosk.arrivals import arrival_of
 from kiosk.checkin import PhoneAnswersOutcome, answer_on_phone, answered_today, replayed_phone_answers
 from kiosk.extensions import db
 from kiosk.formatting import local_today
@@ -43,7 +44,7 @@ def _render_pass_page(visit: Visit, token: str, step: int = 0, post: Optional[Qu
         **questionnaire_context(groups, step, post, error),
         ks="", pass_qr=qr_svg(pass_url(current_app.config["BASE_URL"], token), label=_("Your pass")),
         post_url=url_for("donor_kiosk.pass_questionnaire", token=token),
-        idle_seconds=0,
+        idle_seconds=0, arrival=arrival_of(visit.donor.department),
     ), status
 
 
