@@ -61,7 +61,7 @@ def suggestion_for(session: Session, visit: Visit, vitals: Optional[Vitals], rul
 
     The answers are read with the questionnaire they were given under, with their details
     (which vaccine, which illness, when)."""
-    last = last_donation_for(session, visit.donor, before=visit.drive.drive_date)
+    last = last_donation_for(session, visit.donor, before=visit.drive.drive_date, interval=rules.interval)
     return suggestion_from(visit, latest_response(session, visit.id), last, vitals, rules, questionnaire)
 
 
