@@ -221,9 +221,14 @@ def test_a_source_says_dieu_in_vietnamese_and_art_in_english(app_ctx):
     with force_locale("vi"):
         assert source_label("TT 26/2013 Art. 5") == "TT 26/2013 Điều 5"
         assert source_label("TT 26/2013 Art. 4.2a (NIHBT: 45 kg for both)") == "TT 26/2013 Điều 4.2a (NIHBT: 45 kg for both)"
-        assert source_label("NIHBT") == "NIHBT" and source_label("") == "" and source_label(None) == ""
+        assert source_label("") == "" and source_label(None) == ""
+        # Issue 21, item 6: a clause cited as Vietnamese does, and practice said to be practice.
+        assert source_label("TT 26/2013 Art. 5.2") == "TT 26/2013 khoản 2 Điều 5"
+        assert source_label("TT 26/2013 Art. 5.1.d") == "TT 26/2013 điểm d khoản 1 Điều 5"
+        assert source_label("NIHBT") == "thực hành của NIHBT, không phải quy định của Thông tư"
     with force_locale("en"):
         assert source_label("TT 26/2013 Art. 5") == "TT 26/2013 Art. 5"
+        assert source_label("NIHBT") == "NIHBT practice, not the Circular"
     for source in {rule.source for rule in vars(RULES).values() if hasattr(rule, "source")}:
         with force_locale("vi"):
             assert "Art." not in source_label(source), source

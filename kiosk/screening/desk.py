@@ -36,6 +36,24 @@ def latest_response(session: Session, visit_id: int) -> Optional[QuestionnaireRe
                            .limit(1)).first()
 
 
+def advice_for(session: Session, visit_id: int, current: Questionnaire) -> list[dict[str, str]]:
+    """The advice the donor's latest answers call for (work within 12 hours of donating), in both
+    languages as the questionnaire file words it: for the ticket and the phone, not a deferral."""
+    response = latest_response(session, visit_id)
+    if response is None:
+        return []
+    asked = questionnaire_for(response.questionnaire_version, current)
+    advice = []
+    for item_id, answer in (response.answers or {}).items():
+        try:
+            rule = asked.item(item_id).if_yes
+        except KeyError:
+            continue
+        if answer is True and rule.get("kind") == "advice" and rule.get("advice"):
+            advice.append(dict(rule["advice"]))
+    return advice
+
+
 def flag_counts(session: Session, visit_ids: list[int]) -> dict[int, int]:
     """How many "yes" answers each visit's latest questionnaire flags for the nurse."""
     if not visit_ids:
