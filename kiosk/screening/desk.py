@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, joinedload
 from kiosk.donor_search import LastDonation, last_donation_for
 from kiosk.models import AuditLog, Donation, Donor, QuestionnaireResponse, Screening, Visit
 from kiosk.screening.engine import Reason, Suggestion, suggest
-from kiosk.screening.questionnaire import Questionnaire, event_date, questionnaire_for
+from kiosk.screening.questionnaire import Questionnaire, event_date, event_when, questionnaire_for
 from kiosk.screening.rules import DonorFacts, Rules, Vitals
 
 
@@ -104,7 +104,8 @@ class FlagRow:
     note: str  # the questionnaire's note for the nurse, in the language asked for
     choice: str = ""  # the kind the donor chose (which vaccine), in words
     detail: str = ""  # the donor's own words ("which illness?"): plain text, shown escaped
-    event_date: Optional[dt.date] = None  # when it happened, if the donor said
+    event_date: Optional[dt.date] = None  # when it happened, if the donor said (a month: its last day)
+    event_month: bool = False  # the donor gave a month and year, not a day
     advice: bool = False  # advice (work 12 hours after donating), not a deferral
 
 
@@ -154,6 +155,7 @@ def flag_rows(response: Optional[QuestionnaireResponse], suggestion: Suggestion,
         rows.append(FlagRow(item=item_id, number=question_number(item_id), text=text, reason=reason,
                             flag=dict(flag), note=note.get(language, "") if isinstance(note, dict) else "",
                             choice=choice, detail=detail, event_date=event_date(details, item_id),
+                            event_month=not (event_when(details, item_id) or (None, True))[1],
                             advice=flag.get("kind") == "advice"))
     return rows
 
