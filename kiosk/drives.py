@@ -45,7 +45,8 @@ def drive_values(drive: Drive) -> dict[str, Any]:
     """A drive as its audit entries and its fingerprint see it."""
     return {"name": drive.name, "drive_date": drive.drive_date.isoformat(), "target_bags": drive.target_bags,
             "status": drive.status.value, "hospital": drive.hospital, "organiser": drive.organiser,
-            "campaign": drive.campaign or "", "sites": sorted(s.code for s in drive.sites)}
+            "campaign": drive.campaign or "", "recognition_steps": drive.recognition_steps or "",
+            "sites": sorted(s.code for s in drive.sites)}
 
 
 def drive_fingerprint(drive: Drive) -> str:
@@ -83,7 +84,7 @@ def _sites(session: Session, site_ids: list[int]) -> list[Site]:
 
 def create_drive(session: Session | scoped_session, *, staff_id: int, name: str, drive_date: dt.date,
                  target_bags: int, status: DriveStatus | str, hospital: str = "", organiser: str = "",
-                 site_ids: Iterable[int] = (), campaign: str = "") -> int:
+                 site_ids: Iterable[int] = (), campaign: str = "", recognition_steps: str = "") -> int:
     """Add a drive, and commit. Returns its id. One open drive per site: `open_elsewhere`."""
     status, site_ids = DriveStatus(status), list(site_ids or [])
     _check_date(drive_date)
@@ -91,7 +92,8 @@ def create_drive(session: Session | scoped_session, *, staff_id: int, name: str,
         _check_no_clash(session, None, status, site_ids)
         drive = Drive(name=name.strip(), drive_date=drive_date, target_bags=target_bags, status=status,
                       hospital=(hospital or "").strip(), organiser=(organiser or "").strip(),
-                      campaign=(campaign or "").strip(), sites=_sites(session, site_ids))
+                      campaign=(campaign or "").strip(), recognition_steps=(recognition_steps or "").strip(),
+                      sites=_sites(session, site_ids))
         session.add(drive)
         session.flush()
         record_audit(session, "drive_created", staff_id=staff_id, entity="drive", entity_id=drive.id,
@@ -103,7 +105,7 @@ def create_drive(session: Session | scoped_session, *, staff_id: int, name: str,
 def update_drive(session: Session | scoped_session, *, drive_id: int, staff_id: int, expected_fingerprint: str,
                  name: str, drive_date: dt.date, target_bags: int, status: DriveStatus | str, hospital: str = "",
                  organiser: str = "", site_ids: Iterable[int] = (), reason: str = "",
-                 campaign: Optional[str] = None) -> frozenset[str]:
+                 campaign: Optional[str] = None, recognition_steps: Optional[str] = None) -> frozenset[str]:
     """Change a drive as its form showed it, and commit. Returns the names of the changed fields.
 
     Refuses with `changed_meanwhile` if the drive is no longer what the form showed,
@@ -130,6 +132,8 @@ def update_drive(session: Session | scoped_session, *, drive_id: int, staff_id: 
         drive.organiser = (organiser or "").strip()
         if campaign is not None:  # None: the caller does not show it, keep it
             drive.campaign = campaign.strip()
+        if recognition_steps is not None:
+            drive.recognition_steps = recognition_steps.strip()
         drive.sites = _sites(session, site_ids)
         new = drive_values(drive)
         changed = changed_fields(old, new)

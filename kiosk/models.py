@@ -45,6 +45,9 @@ class Drive(db.Model):
     organiser: so.Mapped[str] = so.mapped_column(sa.String(200), default="")
     # The campaign a drive belongs to ("Hành trình Đỏ", "Chủ nhật Đỏ"), shown on the display and report.
     campaign: so.Mapped[str] = so.mapped_column(sa.String(120), default="", server_default="")
+    # The donation counts its province or campaign recognises ("5,10,15,20,30,40,50,70,100"; QĐ
+    # 122/QĐ-BCĐQG leaves the steps to provinces); empty: the instance's RECOGNITION_THRESHOLDS.
+    recognition_steps: so.Mapped[str] = so.mapped_column(sa.String(120), default="", server_default="")
     # Bumped by every change a live screen shows (check-in, screening, donation), so a poll
     # can answer "nothing changed" from one indexed read.
     revision: so.Mapped[int] = so.mapped_column(default=0, server_default="0")

@@ -95,3 +95,40 @@ def test_the_womens_question_shares_question_8s_screen(live_server, demo, new_co
     assert page.locator("[id='q9.pregnancy_ended-date']").is_visible()
     assert page.locator("[data-q-none]").is_disabled()
     check_page(page, f"kiosk-q8-q9-{viewport['width']}x{viewport['height']}")
+
+
+def test_the_donors_own_page_on_a_phone_in_both_languages(live_server, demo, new_context, app):
+    """Issue 21, item 8: the pass page shows the donor's donations (date, volume, drive), the day
+    they may give again, the count and the next recognition step, at 390x844; no health detail."""
+    import secrets
+
+    from kiosk.models import Donation, Drive, DriveStatus, Staff, Visit, VisitStatus
+
+    visit = a_visit(app, sex="M")
+    with app.app_context():
+        today = local_today()
+        donor_id = db.session.get(Visit, visit["id"]).donor_id
+        earlier = Drive(name="Chủ nhật Đỏ", drive_date=today - dt.timedelta(days=30), status=DriveStatus.CLOSED)
+        db.session.add(earlier)
+        db.session.flush()
+        past = Visit(drive_id=earlier.id, donor_id=donor_id, token=secrets.token_urlsafe(24), status=VisitStatus.DONE)
+        db.session.add(past)
+        db.session.flush()
+        nurse = db.session.scalars(sa.select(Staff).where(Staff.role == "nurse")).first()
+        db.session.add(Donation(visit_id=past.id, drive_id=earlier.id, volume_ml=350, bag_number="B-own",
+                                outcome="completed", nurse_id=nurse.id, nonce=secrets.token_urlsafe(16)))
+        db.session.commit()
+        again = (today + dt.timedelta(days=54)).strftime("%d/%m/%Y")
+        donated = earlier.drive_date.strftime("%d/%m/%Y")
+    phone = new_context(viewport=PHONE).new_page()
+    phone.goto(pass_url(live_server.url, visit["token"]))
+    record = phone.locator("[data-own-record]")
+    assert record.locator("[data-may-donate-from]").inner_text() == f"Được hiến lại từ {again}"
+    assert f"{donated} · 350 ml · Chủ nhật Đỏ" in record.inner_text()
+    assert "mốc vinh danh tiếp theo" in record.inner_text()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    check_page(phone, "phone-own-record-vi")
+    phone.click("text=EN")
+    phone.wait_for_selector("html[lang=en]")
+    assert phone.locator("[data-may-donate-from]").inner_text() == f"May donate again from {again}"
+    check_page(phone, "phone-own-record-en")
