@@ -37,6 +37,7 @@ ACTIONS = {
     "staff_disabled": _l("Account disabled"),
     "staff_password_reset": _l("Password reset"),
     "roster_imported": _l("Roster imported"),
+    "recall_carried": _l("Donors recalled into this drive"),
     "health_export": _l("Health answers exported"),
     "sign_in": _l("Signed in"),
     "sign_in_failed": _l("Sign-in failed"),

@@ -49,6 +49,12 @@ def _recorded(session: Session, donor_ids: Optional[Sequence[int]] = None) -> di
     return {donor_id: count for donor_id, count in session.execute(query)}
 
 
+def donation_counts(session: Session, donors: Sequence[Donor]) -> dict[int, int]:
+    """Times donated, by donor: before the app (the roster's count) and recorded since."""
+    recorded = _recorded(session, [donor.id for donor in donors])
+    return {donor.id: (donor.prior_donations or 0) + recorded.get(donor.id, 0) for donor in donors}
+
+
 def donation_count(session: Session, donor: Donor) -> int:
     """Times donated: before the app (the roster's count) and recorded since."""
     return (donor.prior_donations or 0) + _recorded(session, [donor.id]).get(donor.id, 0)

@@ -68,4 +68,5 @@ def status_label(status: DriveStatus | str) -> str:
 
 
 # The routes register themselves on bp when imported: last, since they import bp from here.
-from kiosk.views.admin import activity, devices, donors, drives, recognition, reports, roster, setup  # noqa: E402,F401
+from kiosk.views.admin import (activity, devices, donors, drives, recall, recognition, reports, roster,  # noqa: E402,F401
+                               setup)

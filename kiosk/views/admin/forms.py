@@ -219,6 +219,14 @@ class DonationVoidForm(CleanForm):
     nonce = HiddenField()
 
 
+class RecallCarryForm(CleanForm):
+    """Carry a recall list into another drive's roster: the list's date and scope as it was shown."""
+    target = SelectField(_l("Drive"), coerce=int, validate_choice=False,
+                         validators=[DataRequired(_l("Choose the drive to carry them into."))])
+    by = HiddenField()
+    everyone = HiddenField()
+
+
 class HealthExportForm(CleanForm):
     format = ChoiceField(_l("Format"), choices=[choice("xlsx", "Excel (.xlsx)"), choice("csv", "CSV (UTF-8)")], default="xlsx")
     confirm = BooleanField(_l("I need the health answers and will keep this file confidential"),
