@@ -203,12 +203,13 @@ def test_the_details_of_a_yes_are_stored_and_give_the_flag_its_rule(ctx):
 def test_a_detail_too_long_or_a_kind_not_offered_is_refused(ctx):
     visit = a_visit()
     result = scan(ctx, visit.token)
-    for details in ({"q2": "x" * 201}, {"q4.vaccine": "smallpox"}):
+    for details, bad in (({"q2": "x" * 201, "q4.vaccine": "live"}, ["q2"]), ({"q4.vaccine": "smallpox"}, ["q4.vaccine"]),
+                         ({"q2": "đau lưng"}, ["q4.vaccine"])):  # the vaccine's kind is required (issue 21)
         with pytest.raises(IncompleteAnswers) as error:
             check_in(db.session, kiosk_session_id=result.kiosk_session_id, site=ctx["site"],
                      questionnaire=QUESTIONNAIRE, answers=all_no(visit.donor.sex, {"q2": True, "q4.vaccine": True}),
                      details=details, today_start_utc=DAY_START, nonce=new_nonce())
-        assert error.value.bad_details == list(details)
+        assert error.value.bad_details == bad
     assert db.session.scalar(sa.select(sa.func.count()).select_from(QuestionnaireResponse)) == 0
 
 

@@ -146,3 +146,14 @@ def test_a_month_and_year_is_kept_as_a_month():
     assert validate_details(V3, "M", answers, details) == {"q7.cold#date": "2026-10"}
     with pytest.raises(IncompleteAnswers):
         validate_answers(V3, "M", answers, {"q7.cold#date": "2026-13"})
+
+
+def test_the_vaccines_kind_is_required_on_a_yes():
+    """Issue 21, item 2: an unanswered kind got the shortest wait; now a "yes" needs one."""
+    answers = {item.id: item.must_be_yes for item in V3.items_for("M")}
+    answers["q4.vaccine"] = True
+    with pytest.raises(IncompleteAnswers) as error:
+        validate_answers(V3, "M", answers, {})
+    assert error.value.bad_details == ["q4.vaccine"]
+    validate_answers(V3, "M", answers, {"q4.vaccine": "unknown"})
+    validate_answers(V2, "M", {item.id: item.must_be_yes for item in V2.items_for("M")} | {"q4.vaccine": True}, {})

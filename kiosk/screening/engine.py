@@ -261,7 +261,8 @@ def _wait_reason(item: Item, rule: Mapping[str, Any], params: dict[str, Any], de
     from the drive date, and the nurse checks the date."""
     when = event_when(details, item.id) if item.asks_date else None
     review = bool(rule.get("review"))
-    if when is not None and (when[0] <= drive_date or not when[1]):
+    # A date after the drive, or a month that starts after it, is no date the wait can count from.
+    if when is not None and (when[0] if when[1] else when[0].replace(day=1)) <= drive_date:
         start = min(when[0], drive_date)
         params["since"] = str((details or {}).get(item.id + DATE_SUFFIX))
     else:

@@ -60,6 +60,7 @@ class Item:
     detail_label: Optional[dict[str, str]] = None
     choices: tuple[Choice, ...] = ()
     asks_date: bool = False  # when it happened: a wait is counted from that day, not the drive date
+    detail_required: bool = False  # a "yes" needs its detail (the vaccine's kind decides its wait)
     date_label: Optional[dict[str, str]] = None
 
     def choice(self, choice_id: Optional[str]) -> Optional[Choice]:
@@ -239,6 +240,10 @@ def _bad_details(questionnaire: Questionnaire, sex: str, answers: Mapping[str, A
             bad.append(key)
         elif item.detail == "choice" and value not in (None, "") and item.choice(str(value)) is None:
             bad.append(key)
+    # A "yes" whose detail decides its wait, given without it (the vaccine's kind: "Không nhớ" is one).
+    bad += [item.id for item in items.values() if item.detail_required and answers.get(item.id) is True
+            and not (details.get(item.id) and (item.detail != "choice" or item.choice(str(details[item.id]))))
+            and item.id not in bad]
     return sorted(bad)
 
 
@@ -291,7 +296,8 @@ def _load(path: str) -> Questionnaire:
             must_be_yes=bool(spec.get("must_be_yes", False)), detail=spec.get("detail"),
             detail_label=spec.get("detail_label"),
             choices=tuple(Choice(c["id"], c["text"], c["if_yes"]) for c in spec.get("choices", ())),
-            asks_date=bool(spec.get("asks_date", False)), date_label=spec.get("date_label"))
+            asks_date=bool(spec.get("asks_date", False)), date_label=spec.get("date_label"),
+            detail_required=bool(spec.get("detail_required", False)))
     groups = tuple(
         Group(id=g["id"], title=g["title"], items=tuple(items[i] for i in g["items"]), only_sex=g.get("only_sex"),
               number=g.get("number"), window=g.get("window"), screen_with=g.get("screen_with"))

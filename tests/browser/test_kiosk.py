@@ -165,7 +165,8 @@ def test_a_yes_answer_raises_a_flag_the_donor_never_sees(live_server, demo, page
     assert "14" not in ticket_text and "7 ngày" not in ticket_text and "cúm" not in ticket_text
     with app.app_context():
         response = db.session.scalars(sa.select(QuestionnaireResponse)).one()
-        assert response.flags == [{"item": "q7.cold", "kind": "wait", "days": 7, "row": "7_days"}]
+        assert response.flags == [{"item": "q7.cold", "kind": "wait", "days": 7, "row": "7_days",
+                                   "source": "TT 26/2013 Art. 5.4"}]
 
 
 def test_idle_reset_wipes_the_previous_donor(live_server, demo, page, app):
@@ -404,7 +405,7 @@ def test_a_vaccine_and_its_kind_at_the_kiosk_and_none_of_these(live_server, demo
         assert response.answers["q4.vaccine"] is True
         assert all(response.answers[item] is False for item in response.answers if item.startswith("q5."))
         assert response.flags == [{"item": "q4.vaccine", "kind": "wait", "weeks": 4, "row": "4_weeks",
-                                   "detail": "live"}]
+                                   "detail": "live", "source": "TT 26/2013 Art. 5.3"}]
 
 
 def test_a_too_long_other_is_refused_with_a_message(live_server, demo, page, app):
