@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from kiosk.screening.questionnaire import load_questionnaire
-from kiosk.screening.rules_table import END, ROWS, START, markdown
+from kiosk.screening.rules_table import END, START, markdown
 
 pytestmark = pytest.mark.database_free
 
