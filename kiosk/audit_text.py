@@ -38,6 +38,7 @@ ACTIONS = {
     "staff_disabled": _l("Account disabled"),
     "staff_password_reset": _l("Password reset"),
     "roster_imported": _l("Roster imported"),
+    "recall_carried": _l("Donors recalled into this drive"),
     "health_export": _l("Health answers exported"),
     "sign_in": _l("Signed in"),
     "sign_in_failed": _l("Sign-in failed"),
@@ -73,7 +74,7 @@ ENTITIES = {
     "device": _l("device"),
 }
 KEYS = {
-    "decision": _l("decision"), "volume_ml": _l("volume (ml)"), "deferral_until": _l("return date"),
+    "decision": _l("decision"), "volume_ml": _l("volume (ml)"), "deferral_until": _l("may donate again from"),
     "reason": _l("reason"), "override_reason": _l("override reason"), "voided": _l("voided"),
     "void_reason": _l("reason for voiding"), "bag_number": _l("bag"), "outcome": _l("outcome"),
     "reaction": _l("reaction"), "reaction_note": _l("note"), "queue_number": _l("queue number"),

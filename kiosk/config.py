@@ -52,7 +52,7 @@ class DefaultConfig:
     SCREENING_RULES: dict = {}
     # Repeat donors are honoured when their count of donations reaches one of these (it varies by
     # province and steering committee: a site sets its own, e.g. KIOSK_RECOGNITION_THRESHOLDS="5,10,20").
-    RECOGNITION_THRESHOLDS = (5, 10, 15, 20, 30, 40, 50, 100)
+    RECOGNITION_THRESHOLDS = (5, 10, 15, 20, 30, 40, 50, 70, 100)
 
 
 def env_settings(environ: os._Environ | dict) -> dict:

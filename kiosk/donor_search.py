@@ -82,19 +82,25 @@ class LastDonation:
     source: str  # "record": a donation recorded at a drive here; "roster": what the roster said
 
 
-def last_donation_for(session: Session, donor: Donor, before: dt.date) -> Optional[LastDonation]:
+def last_donation_for(session: Session, donor: Donor, before: dt.date,
+                      interval: Optional[IntervalRule] = None) -> Optional[LastDonation]:
     """The donor's latest donation before `before` (a drive's date), for the interval rule; the
     one function that says what "last donation" means (the donor's history, the nurse's desk).
 
     A completed, not voided donation recorded at an earlier drive counts, as does the date
     the roster gave (Donor.last_donation_date); the later of the two wins. Donations at the
-    drive of `before` itself are not "last": they are today's."""
+    drive of `before` itself are not "last": they are today's. An incomplete donation (the bag
+    not filled) counts only where the rules say so (interval.incomplete_starts_interval, off by
+    default: the collecting hospital's call)."""
+    counted = [DonationOutcome.COMPLETED.value]
+    if (interval or load_rules().interval).incomplete_starts_interval:
+        counted.append(DonationOutcome.INCOMPLETE.value)
     recorded = session.execute(
         sa.select(Drive.drive_date)
         .select_from(Donation)
         .join(Visit, Donation.visit_id == Visit.id)
         .join(Drive, Donation.drive_id == Drive.id)
-        .where(Visit.donor_id == donor.id, Donation.outcome == DonationOutcome.COMPLETED.value, Donation.voided.is_(False),
+        .where(Visit.donor_id == donor.id, Donation.outcome.in_(counted), Donation.voided.is_(False),
                Drive.drive_date < before)
         .order_by(Drive.drive_date.desc())
         .limit(1)
@@ -197,7 +203,7 @@ def donor_history(session: Session, donor_id: int, today: dt.date,
                 donation.id, donation.volume_ml, donation.bag_number, donation.outcome, donation.reaction,
                 donation.created_at, donation.voided, donation.certificate_serial or ""))
     # "Before tomorrow": today's donation, once recorded, is the last one for the next drive.
-    last = last_donation_for(session, donor, today + dt.timedelta(days=1))
+    last = last_donation_for(session, donor, today + dt.timedelta(days=1), interval)
     completed = sum(1 for v in visits.values() for d in v.donations if d.outcome == DonationOutcome.COMPLETED and not d.voided)
     department = donor.department.name if donor.department else ""
     return DonorHistory(donor, department, list(visits.values()), last, next_eligible_date(last, interval), completed)

@@ -47,6 +47,7 @@ def drive_values(drive: Drive) -> dict[str, Any]:
     return {"name": drive.name, "drive_date": drive.drive_date.isoformat(), "target_bags": drive.target_bags,
             "status": drive.status.value, "hospital": drive.hospital, "organiser": drive.organiser,
             "campaign": drive.campaign or "", "salutation": drive.salutation or DEFAULT_SALUTATION,
+            "recognition_steps": drive.recognition_steps or "",
             "sites": sorted(s.code for s in drive.sites)}
 
 
@@ -89,7 +90,8 @@ def _sites(session: Session, site_ids: list[int]) -> list[Site]:
 
 def create_drive(session: Session | scoped_session, *, staff_id: int, name: str, drive_date: dt.date,
                  target_bags: int, status: DriveStatus | str, hospital: str = "", organiser: str = "",
-                 site_ids: Iterable[int] = (), campaign: str = "", salutation: str = DEFAULT_SALUTATION) -> int:
+                 site_ids: Iterable[int] = (), campaign: str = "", salutation: str = DEFAULT_SALUTATION,
+                 recognition_steps: str = "") -> int:
     """Add a drive, and commit. Returns its id. One open drive per site: `open_elsewhere`."""
     status, site_ids = DriveStatus(status), list(site_ids or [])
     _check_date(drive_date)
@@ -98,6 +100,7 @@ def create_drive(session: Session | scoped_session, *, staff_id: int, name: str,
         drive = Drive(name=name.strip(), drive_date=drive_date, target_bags=target_bags, status=status,
                       hospital=(hospital or "").strip(), organiser=(organiser or "").strip(),
                       campaign=(campaign or "").strip(), salutation=_salutation(salutation),
+                      recognition_steps=(recognition_steps or "").strip(),
                       sites=_sites(session, site_ids))
         session.add(drive)
         session.flush()
@@ -110,7 +113,8 @@ def create_drive(session: Session | scoped_session, *, staff_id: int, name: str,
 def update_drive(session: Session | scoped_session, *, drive_id: int, staff_id: int, expected_fingerprint: str,
                  name: str, drive_date: dt.date, target_bags: int, status: DriveStatus | str, hospital: str = "",
                  organiser: str = "", site_ids: Iterable[int] = (), reason: str = "",
-                 campaign: Optional[str] = None, salutation: Optional[str] = None) -> frozenset[str]:
+                 campaign: Optional[str] = None, salutation: Optional[str] = None,
+                 recognition_steps: Optional[str] = None) -> frozenset[str]:
     """Change a drive as its form showed it, and commit. Returns the names of the changed fields.
 
     Refuses with `changed_meanwhile` if the drive is no longer what the form showed,
@@ -139,6 +143,8 @@ def update_drive(session: Session | scoped_session, *, drive_id: int, staff_id: 
             drive.campaign = campaign.strip()
         if salutation is not None:
             drive.salutation = _salutation(salutation)
+        if recognition_steps is not None:
+            drive.recognition_steps = recognition_steps.strip()
         drive.sites = _sites(session, site_ids)
         new = drive_values(drive)
         changed = changed_fields(old, new)

@@ -41,7 +41,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
                "Nhóm máu", "Mã lượt", "Điểm hiến", "Trạng thái", "Đăng ký qua", "Số thứ tự",
                "Giờ đến", "Giờ khám", "Giờ xong", "Lần hiến gần nhất", "Số lần hiến"),
     "screenings": ("Mã khám", "Mã lượt", "Họ và tên", "Số CCCD", "Đơn vị", "Điểm hiến", "Kết luận",
-                   "Thể tích (ml)", "Hoãn đến", "Điều dưỡng", "Thời điểm", "Đã hủy"),
+                   "Thể tích (ml)", "Được hiến lại từ", "Điều dưỡng", "Thời điểm", "Đã hủy"),
     "donations": ("Mã hiến", "Mã lượt", "Họ và tên", "Số CCCD", "Đơn vị", "Điểm hiến", "Số túi",
                   "Thể tích (ml)", "Kết quả", "Phản ứng", "Điều dưỡng", "Thời điểm", "Đã hủy", "Lý do hủy",
                   "Số giấy chứng nhận"),
@@ -50,7 +50,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "health": ("Mã lượt", "Họ và tên", "Số CCCD", "Phiên bản phiếu", "Thời điểm trả lời", "Câu trả lời “có”",
                "Cần lưu ý", "Cân nặng (kg)", "Huyết áp tâm thu", "Huyết áp tâm trương", "Mạch (lần/phút)",
                "Hemoglobin (g/L)", "Nhiệt độ (°C)", "HBsAg", "Kết luận", "Lý do", "Lý do khác gợi ý",
-               "Hoãn đến"),
+               "Được hiến lại từ"),
 }
 TITLES = {"visits": "Lượt đăng ký", "screenings": "Khám sàng lọc", "donations": "Hiến máu",
           "health": "Dữ liệu sức khỏe - MẬT", "recognition": "Vinh danh người hiến nhiều lần",

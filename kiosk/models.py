@@ -47,6 +47,9 @@ class Drive(db.Model):
     campaign: so.Mapped[str] = so.mapped_column(sa.String(120), default="", server_default="")
     # How letters address donors (kiosk.letters.SALUTATIONS): "Đồng chí" in a police unit.
     salutation: so.Mapped[str] = so.mapped_column(sa.String(20), default="dong_chi", server_default="dong_chi")
+    # The donation counts its province or campaign recognises ("5,10,15,20,30,40,50,70,100"; QĐ
+    # 122/QĐ-BCĐQG leaves the steps to provinces); empty: the instance's RECOGNITION_THRESHOLDS.
+    recognition_steps: so.Mapped[str] = so.mapped_column(sa.String(120), default="", server_default="")
     # Bumped by every change a live screen shows (check-in, screening, donation), so a poll
     # can answer "nothing changed" from one indexed read.
     revision: so.Mapped[int] = so.mapped_column(default=0, server_default="0")

@@ -6,15 +6,19 @@ roster's "Số lần hiến") plus the completed, not voided donations the app r
 code (no Flask): the thresholds are passed in from the app's configuration."""
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from kiosk.donor_search import donor_history
+from kiosk.screening.rules import IntervalRule
 from kiosk.models import Decision, Department, Donation, DonationOutcome, Donor, Screening, Visit
 
-DEFAULT_THRESHOLDS = (5, 10, 15, 20, 30, 40, 50, 100)
+# One provincial rule under QĐ 122/QĐ-BCĐQG; provinces set their own (a drive's recognition_steps).
+DEFAULT_THRESHOLDS = (5, 10, 15, 20, 30, 40, 50, 70, 100)
 # The ABO groups in the order a blood bank calls them, within each Rh group.
 ABO_ORDER = ("O", "A", "B", "AB")
 
@@ -43,6 +47,12 @@ def _recorded(session: Session, donor_ids: Optional[Sequence[int]] = None) -> di
     if donor_ids is not None:
         query = query.where(Visit.donor_id.in_(list(donor_ids)))
     return {donor_id: count for donor_id, count in session.execute(query)}
+
+
+def donation_counts(session: Session, donors: Sequence[Donor]) -> dict[int, int]:
+    """Times donated, by donor: before the app (the roster's count) and recorded since."""
+    recorded = _recorded(session, [donor.id for donor in donors])
+    return {donor.id: (donor.prior_donations or 0) + recorded.get(donor.id, 0) for donor in donors}
 
 
 def donation_count(session: Session, donor: Donor) -> int:
@@ -123,3 +133,47 @@ def on_call(session: Session, drive_id: int) -> list[OnCallDonor]:
     donors = [OnCallDonor(donor.id, donor.blood_group, donor.full_name, donor.phone, department or "",
                           (donor.prior_donations or 0) + recorded.get(donor.id, 0)) for donor, department in rows]
     return sorted(donors, key=lambda d: (blood_group_order(d.blood_group), d.full_name, d.donor_id))
+
+
+# ----- the donor's own page (issue 21, item 8) -----
+
+@dataclass(frozen=True)
+class OwnDonation:
+    day: dt.date  # the drive's date
+    volume_ml: int
+    drive_name: str
+
+
+@dataclass(frozen=True)
+class OwnRecord:
+    """What the donor's pass page shows the donor: no health detail (no answer, no reason, no vitals)."""
+    donations: list[OwnDonation]  # completed, not voided, newest first
+    may_donate_from: Optional[dt.date]  # the first day the donor may give again; None: any day
+    count: int  # the roster's count before the app, plus the donations recorded
+    next_step: Optional[int]  # the next recognition step, None past the last
+
+
+def own_record(session: Session, donor_id: int, today: dt.date, thresholds: Sequence[int],
+               interval: Optional[IntervalRule] = None) -> OwnRecord:
+    """The donor's donations (date, volume, drive), the day they may give again (the interval, or a
+    temporary deferral's date, whichever is later; a date already past is no date), their count and
+    the next recognition step."""
+    history = donor_history(session, donor_id, today, interval)
+    donations = [OwnDonation(visit.drive_date, donation.volume_ml, visit.drive_name)
+                 for visit in history.visits for donation in visit.donations
+                 if donation.outcome == DonationOutcome.COMPLETED and not donation.voided]
+    deferred_to = [s.deferral_until for visit in history.visits for s in visit.screenings
+                   if not s.voided and s.decision == Decision.DEFERRED_TEMPORARY.value and s.deferral_until]
+    dates = [day for day in [history.next_eligible, *deferred_to] if day is not None and day > today]
+    count = (history.donor.prior_donations or 0) + history.completed_donations
+    return OwnRecord(donations=donations, may_donate_from=max(dates) if dates else None, count=count,
+                     next_step=next((step for step in sorted(thresholds) if step > count), None))
+
+
+def recognition_steps(drive=None, setting: object = None) -> tuple[int, ...]:
+    """The recognition steps that apply: the drive's own (Drive.recognition_steps, as its province
+    or campaign sets them), else the instance's setting (RECOGNITION_THRESHOLDS), else the default."""
+    own = getattr(drive, "recognition_steps", "") or ""
+    if own.strip():
+        return thresholds_from(own)
+    return thresholds_from(setting)

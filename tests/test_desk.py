@@ -104,8 +104,9 @@ def test_flag_rows_are_in_the_language_asked_for(arrive):
     q4_text = old.item("q4").text
     assert english["q4"].text == q4_text["en"] and vietnamese["q4"].text == q4_text["vi"]
     assert english["q4"].number == "4"
-    assert english["q4"].note == "Vaccines: nurse review" and vietnamese["q4"].note == "Vắc-xin: y tá xem xét"
-    assert english["q4"].reason.code == "questionnaire_deferral" and english["q4"].reason.params["months"] == 12
+    # Issue 21: the 2026-11 form's "yes" to question 4 no longer gives "12 months for any vaccine".
+    assert english["q4"].note.startswith("2026-11 form") and vietnamese["q4"].note.startswith("Phiếu 2026-11")
+    assert english["q4"].reason.code == "questionnaire_nurse_sets_date" and english["q4"].reason.until is None
     assert english["q2"].reason.code == "questionnaire_review" and english["q2"].flag["kind"] == "nurse_review"
     assert desk.flag_rows(None, suggestion, QUESTIONNAIRE, "vi") == []
 

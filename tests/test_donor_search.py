@@ -112,3 +112,20 @@ def test_history_lists_every_visit_newest_first(app_ctx):
     assert history.completed_donations == 1 and history.last_donation.date == dt.date(2025, 3, 1)
     assert history.department == "Cục Cảnh sát giao thông"
     assert donor_history(db.session, 99999, today=dt.date(2026, 1, 1)) is None
+
+
+def test_an_incomplete_donation_starts_the_interval_only_when_set(app_ctx):
+    """Issue 21, item 7: a half-filled bag was never a "last donation"; whether it starts the
+    12 weeks is the collecting hospital's call (interval.incomplete_starts_interval, off by default)."""
+    from kiosk.screening.rules import load_rules
+
+    nurse, donor = _nurse(), _donor()
+    _donation(_drive("Xuân 2025", dt.date(2025, 3, 1)), donor, nurse)
+    _donation(_drive("Thu 2025", dt.date(2025, 9, 1)), donor, nurse, outcome="incomplete", volume=250)
+    db.session.commit()
+    before = dt.date(2025, 10, 1)
+    assert last_donation_for(db.session, donor, before).date == dt.date(2025, 3, 1)
+    counted = load_rules({"interval.incomplete_starts_interval": True}).interval
+    assert last_donation_for(db.session, donor, before, counted).date == dt.date(2025, 9, 1)
+    history = donor_history(db.session, donor.id, dt.date(2025, 10, 1), counted)
+    assert history.next_eligible == dt.date(2025, 9, 1) + dt.timedelta(days=84)

@@ -367,7 +367,7 @@ def _all_answered(groups, **yes):
 
 
 def _screen(groups, number: str) -> int:
-    return next(index for index, group in enumerate(groups) if group.number == number)
+    return next(index for index, group in enumerate(groups) if any(part.number == number for part in group.sections))
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -455,7 +455,7 @@ def test_details_are_stored_once_however_often_the_last_screen_is_sent(client, a
         response = db.session.scalars(sa.select(QuestionnaireResponse)).one()
         assert response.details == {"q4.vaccine": "rabies_bite", "q9.pregnancy_ended#date": "2026-03-01"}
         assert {"item": "q4.vaccine", "kind": "wait", "months": 12, "row": "12_months",
-                "detail": "rabies_bite"} in response.flags
+                "detail": "rabies_bite", "source": "TT 26/2013 Art. 5.1"} in response.flags
 
 
 def test_a_womans_question_posted_for_a_man_is_dropped_and_a_future_date_refused(client, app, demo):

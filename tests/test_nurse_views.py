@@ -412,3 +412,17 @@ def test_a_refused_decision_shows_the_fields_it_needs_without_the_script(nurse, 
                       override_reason="Ghi nhầm ô")
     assert response.status_code == 422
     assert 'class="needs needs-override is-needed"' in response.get_data(as_text=True)
+
+
+def test_the_nurse_page_names_each_rules_source_and_asks_to_check_a_missing_date(app, nurse, demo):
+    """Issue 21, item 6: the Circular's rules cite their clause, NIHBT practice says it is not the
+    Circular; item 1: a "yes" with no date counts from today and asks the nurse to check it."""
+    visit_id = pick_donor(app, "XNC")
+    check_in(app, visit_id, "XNC", yes=("q5.tattoo", "q5.drugs", "q7.cold"))
+    page = nurse.get(f"/nurse/XNC/visit/{visit_id}").get_data(as_text=True)
+    tattoo = page.split('data-item="q5.tattoo"')[1].split("</li>")[0]
+    drugs = page.split('data-item="q5.drugs"')[1].split("</li>")[0]
+    cold = page.split('data-item="q7.cold"')[1].split("</li>")[0]
+    assert "TT 26/2013 khoản 2 Điều 5" in tattoo and "NIHBT" not in tattoo
+    assert "thực hành của NIHBT, không phải quy định của Thông tư" in drugs
+    assert "y tá kiểm tra lại ngày" in cold and "khoản 4 Điều 5" in cold

@@ -15,7 +15,7 @@ ZONE = __import__("zoneinfo").ZoneInfo("Asia/Ho_Chi_Minh")
 
 
 def test_thresholds_from_the_configuration():
-    assert thresholds_from(None) == DEFAULT_THRESHOLDS == (5, 10, 15, 20, 30, 40, 50, 100)
+    assert thresholds_from(None) == DEFAULT_THRESHOLDS == (5, 10, 15, 20, 30, 40, 50, 70, 100)  # QĐ 122, one province
     assert thresholds_from("20, 5,10") == (5, 10, 20)
     assert thresholds_from([3, 7]) == (3, 7)
     assert thresholds_from("năm") == DEFAULT_THRESHOLDS

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, joinedload
 from kiosk.donor_search import LastDonation, last_donation_for
 from kiosk.models import AuditLog, Donation, Donor, QuestionnaireResponse, Screening, Visit
 from kiosk.screening.engine import Reason, Suggestion, suggest
-from kiosk.screening.questionnaire import Questionnaire, event_date, questionnaire_for
+from kiosk.screening.questionnaire import Questionnaire, event_date, event_when, questionnaire_for
 from kiosk.screening.rules import DonorFacts, Rules, Vitals
 
 
@@ -34,6 +34,24 @@ def latest_response(session: Session, visit_id: int) -> Optional[QuestionnaireRe
     return session.scalars(sa.select(QuestionnaireResponse).where(QuestionnaireResponse.visit_id == visit_id)
                            .order_by(QuestionnaireResponse.submitted_at.desc(), QuestionnaireResponse.id.desc())
                            .limit(1)).first()
+
+
+def advice_for(session: Session, visit_id: int, current: Questionnaire) -> list[dict[str, str]]:
+    """The advice the donor's latest answers call for (work within 12 hours of donating), in both
+    languages as the questionnaire file words it: for the ticket and the phone, not a deferral."""
+    response = latest_response(session, visit_id)
+    if response is None:
+        return []
+    asked = questionnaire_for(response.questionnaire_version, current)
+    advice = []
+    for item_id, answer in (response.answers or {}).items():
+        try:
+            rule = asked.item(item_id).if_yes
+        except KeyError:
+            continue
+        if answer is True and rule.get("kind") == "advice" and rule.get("advice"):
+            advice.append(dict(rule["advice"]))
+    return advice
 
 
 def flag_counts(session: Session, visit_ids: list[int]) -> dict[int, int]:
@@ -61,7 +79,7 @@ def suggestion_for(session: Session, visit: Visit, vitals: Optional[Vitals], rul
 
     The answers are read with the questionnaire they were given under, with their details
     (which vaccine, which illness, when)."""
-    last = last_donation_for(session, visit.donor, before=visit.drive.drive_date)
+    last = last_donation_for(session, visit.donor, before=visit.drive.drive_date, interval=rules.interval)
     return suggestion_from(visit, latest_response(session, visit.id), last, vitals, rules, questionnaire)
 
 
@@ -86,7 +104,8 @@ class FlagRow:
     note: str  # the questionnaire's note for the nurse, in the language asked for
     choice: str = ""  # the kind the donor chose (which vaccine), in words
     detail: str = ""  # the donor's own words ("which illness?"): plain text, shown escaped
-    event_date: Optional[dt.date] = None  # when it happened, if the donor said
+    event_date: Optional[dt.date] = None  # when it happened, if the donor said (a month: its last day)
+    event_month: bool = False  # the donor gave a month and year, not a day
     advice: bool = False  # advice (work 12 hours after donating), not a deferral
 
 
@@ -136,6 +155,7 @@ def flag_rows(response: Optional[QuestionnaireResponse], suggestion: Suggestion,
         rows.append(FlagRow(item=item_id, number=question_number(item_id), text=text, reason=reason,
                             flag=dict(flag), note=note.get(language, "") if isinstance(note, dict) else "",
                             choice=choice, detail=detail, event_date=event_date(details, item_id),
+                            event_month=not (event_when(details, item_id) or (None, True))[1],
                             advice=flag.get("kind") == "advice"))
     return rows
 

@@ -8,14 +8,14 @@ deferrals.
 """
 from __future__ import annotations
 
-import calendar
 import copy
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Mapping, Optional
 
-from kiosk.screening.questionnaire import Item, Questionnaire, event_date
+from kiosk.screening.dates import add_days, add_months, age_on, birthday_in, later  # noqa: F401 (importers)
+from kiosk.screening.questionnaire import DATE_SUFFIX, Item, Questionnaire, event_when
 from kiosk.screening.rules import VITAL_FIELDS, DonorFacts, Rules, Vitals, is_number
 
 # --- the output ---------------------------------------------------------------------------------
@@ -71,44 +71,6 @@ def _date_or_none(value: Any) -> Optional[dt.date]:
     if value in (None, ""):
         return None
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
-
-
-# --- calendar -----------------------------------------------------------------------------------
-
-def birthday_in(date_of_birth: dt.date, year: int) -> dt.date:
-    """Born on 29 February: in a common year the birthday is 1 March, so a donor is never taken
-    for 18 a day early."""
-    try:
-        return date_of_birth.replace(year=year)
-    except ValueError:
-        return dt.date(year, date_of_birth.month + 1, 1)
-
-
-def age_on(date_of_birth: dt.date, day: dt.date) -> int:
-    """Full years on `day`: a donor whose 18th birthday is the drive date is 18 that day."""
-    years = day.year - date_of_birth.year
-    return years - 1 if day < birthday_in(date_of_birth, day.year) else years
-
-
-def add_months(day: dt.date, months: int) -> dt.date:
-    """Calendar months, the day clamped to the month's last (31 Jan + 1 month = 28 or 29 Feb)."""
-    years, month_index = divmod(day.month - 1 + months, 12)
-    year, month = day.year + years, month_index + 1
-    if year > dt.MAXYEAR:
-        return dt.date.max  # a drive dated 31/12/9999: the latest date there is, never a crash
-    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def later(day: dt.date, delta: dt.timedelta) -> dt.date:
-    """day + delta, or the latest date there is when that would pass the year 9999."""
-    try:
-        return day + delta
-    except OverflowError:
-        return dt.date.max
-
-
-def _add_days(day: dt.date, days: Optional[int]) -> Optional[dt.date]:
-    return None if days is None else later(day, dt.timedelta(days=days))
 
 
 # --- the engine ---------------------------------------------------------------------------------
@@ -242,17 +204,23 @@ def _yes_reason(item: Item, details: Optional[Mapping[str, str]], donor: DonorFa
     rule = item.rule_for(detail)
     kind = rule.get("kind", "none")
     params, review = _yes_params(item, rule, detail)
-    rule_name, source = f"questionnaire:{item.id}", rules.questionnaire.source
+    # The rule's own source (the Circular's article, or NIHBT practice), else the questionnaire's.
+    rule_name = f"questionnaire:{item.id}"
+    source = rule.get("source") or item.if_yes.get("source") or rules.questionnaire.source
     if item.id == rules.pregnancy.item:
-        return Reason("pregnancy", "pregnancy", {**params, "months": rules.pregnancy.months},
-                      add_months(drive_date, rules.pregnancy.months), False, rules.pregnancy.source), review
+        # The rules file's months, counted from the birth or the end of the pregnancy when given.
+        reason, looks = _wait_reason(item, {"months": rules.pregnancy.months}, params, details, drive_date,
+                                     rules.pregnancy.source)
+        if reason.code == "questionnaire_deferral":
+            reason = Reason("pregnancy", "pregnancy", reason.params, reason.until, False, reason.source)
+        return reason, review or looks
     if kind == "permanent":
         return Reason(rule_name, "questionnaire_permanent", params, None, True, source), review
     if kind in ("wait", "months", "days"):
         reason, looks = _wait_reason(item, rule, params, details, drive_date, source)
         return reason, review or looks
     if kind == "nurse_sets_date":
-        # No date the rules can compute (a pregnancy, nursing a baby): not today, the nurse sets it.
+        # No date the rules can compute (a pregnancy, a vaccine of unknown kind): not today, the nurse sets it.
         return Reason(rule_name, "questionnaire_nurse_sets_date", params, None, False, source), True
     if kind == "advice":
         # Work that needs 12 hours after donating: advice for the donor and the nurse, not a deferral.
@@ -288,19 +256,27 @@ def _yes_params(item: Item, rule: Mapping[str, Any], detail: Optional[str]) -> t
 
 def _wait_reason(item: Item, rule: Mapping[str, Any], params: dict[str, Any], details: Optional[Mapping[str, str]],
                  drive_date: dt.date, source: str) -> tuple[Reason, bool]:
-    """A wait after a "yes", and whether the nurse must look."""
-    # Counted from the event when the donor gave its date (never after the drive), else from the drive.
-    start = event_date(details, item.id) if item.asks_date else None
-    if start is not None and start <= drive_date:
-        params["since"] = start.isoformat()
+    """A wait after a "yes", and whether the nurse must look. Counted from the event when the
+    donor said when (a month counts from its last day, never after the drive); with no date,
+    from the drive date, and the nurse checks the date."""
+    when = event_when(details, item.id) if item.asks_date else None
+    review = bool(rule.get("review"))
+    # A date after the drive, or a month that starts after it, is no date the wait can count from.
+    if when is not None and (when[0] if when[1] else when[0].replace(day=1)) <= drive_date:
+        start = min(when[0], drive_date)
+        params["since"] = str((details or {}).get(item.id + DATE_SUFFIX))
     else:
         start = drive_date
+        if item.asks_date:
+            params["review"] = review = True
     wait, until = _wait(rule, start)
     if until <= drive_date:
-        # The date given ends the wait already, though the donor said "yes": the nurse looks.
-        return Reason(f"questionnaire:{item.id}", "questionnaire_review", params, None, False, source,
+        # The date given ends the wait already, though the donor said "yes": not deferred; the
+        # nurse sees the answer and the date.
+        return Reason(f"questionnaire:{item.id}", "questionnaire_review", {**params, **wait}, None, False, source,
                       blocking=False), True
-    return Reason(f"questionnaire:{item.id}", "questionnaire_deferral", {**params, **wait}, until, False, source), False
+    return Reason(f"questionnaire:{item.id}", "questionnaire_deferral", {**params, **wait}, until, False,
+                  source), review
 
 
 def _wait(rule: Mapping[str, Any], drive_date: dt.date) -> tuple[dict[str, int], dt.date]:
@@ -337,7 +313,7 @@ def _by_weight(donor: DonorFacts, drive_date: dt.date, weight: Optional[float], 
     min_kg = rules.weight.min_kg.get(donor.sex, max(rules.weight.min_kg.values()))
     if weight < min_kg:
         reasons.append(Reason("weight", "underweight", {"weight_kg": weight, "min_kg": min_kg},
-                              _add_days(drive_date, rules.weight.defer_days), False, rules.weight.source))
+                              add_days(drive_date, rules.weight.defer_days), False, rules.weight.source))
         return []
     if weight < volume.full_band_from_kg:
         by_weight = [v for v in volumes if v <= volume.small_band_max_ml]
@@ -359,7 +335,7 @@ def _by_haemoglobin(drive_date: dt.date, hb: Optional[float], rules: Rules, volu
         return volumes
     if hb < hb_rule.min_g_l:
         reasons.append(Reason("haemoglobin", "hb_low", {"haemoglobin_g_l": hb, "min_g_l": hb_rule.min_g_l},
-                              _add_days(drive_date, hb_rule.defer_days), False, hb_rule.source))
+                              add_days(drive_date, hb_rule.defer_days), False, hb_rule.source))
         return volumes
     if hb >= hb_rule.min_g_l_from_volume:
         return volumes

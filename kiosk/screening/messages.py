@@ -92,11 +92,22 @@ def row_text(row: Optional[str]) -> str:
 ARTICLE = re.compile(r"\bArt\.\s*")
 
 
+# "Art. 5.2.a" -> "khoản 2 điểm a Điều 5", as Vietnamese cites a clause of an article.
+CLAUSE = re.compile(r"\bArt\.\s*(\d+)\.(\d+)(?:\.([a-zđ]))?\b")
+
+
 def source_label(source: Optional[str]) -> str:
-    """A rule's source ("TT 26/2013 Art. 5", from the rules file) in the user's language."""
-    if not source or current_locale() == "en":
-        return source or ""
-    return ARTICLE.sub("Điều ", source)
+    """A rule's source in the user's language: the Circular's article ("TT 26/2013 Art. 5.2" ->
+    "TT 26/2013 khoản 2 Điều 5"), or NIHBT practice said to be so, not passed off as the Circular."""
+    if not source:
+        return ""
+    if source.startswith("NIHBT"):
+        return _("NIHBT practice, not the Circular") + source[len("NIHBT"):]
+    if current_locale() == "en":
+        return source
+    cited = CLAUSE.sub(lambda m: (f"điểm {m.group(3)} " if m.group(3) else "") + f"khoản {m.group(2)} Điều {m.group(1)}",
+                       source)
+    return ARTICLE.sub("Điều ", cited)
 
 
 def rule_label(rule: str) -> str:

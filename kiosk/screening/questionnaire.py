@@ -8,24 +8,33 @@ version's own file, so answers given under an older version keep their own wordi
 From version 2026-12-vi-2 the questions are NIHBT's: a group is one numbered question (one
 screen), its items are the ticked sub-items, each with a stable id ("q4.vaccine") and its own
 rule. An item may ask for a detail: a free text ("which illness?") or a choice (which kind of
-vaccine), and a choice carries its own rule.
+vaccine, required on a "yes"), and a choice carries its own rule.
+
+From 2026-12-vi-3 an item whose wait counts from an event asks when (asks_date): a month and
+year ("2026-03"), a date ("2026-03-10"), or nothing (not remembered); a group may share
+another's screen (screen_with: the women's question shows with question 8, so a woman taps no
+more than a man); and every rule names its source, the Circular's article or NIHBT practice.
 """
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import json
+import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
+from kiosk.inputs import parse_date
+
 DATA = Path(__file__).resolve().parent.parent / "data"
 # The version a new set of answers is given under; every version's file stays, by its name.
-CURRENT_VERSION = "2026-12-vi-2"
+CURRENT_VERSION = "2026-12-vi-3"
 DEFAULT_PATH = DATA / f"questionnaire-{CURRENT_VERSION}.json"
 # An event's date is a detail under the item's id and this suffix ("q9.pregnancy_ended#date"),
-# as an ISO date, never after the drive.
+# as an ISO date ("2026-03-10") or an ISO month ("2026-03"), never after the drive.
 DATE_SUFFIX = "#date"
 # A free-text detail ("which illness?") is a short note for the nurse, not a medical history.
 MAX_DETAIL_LENGTH = 200
@@ -51,6 +60,7 @@ class Item:
     detail_label: Optional[dict[str, str]] = None
     choices: tuple[Choice, ...] = ()
     asks_date: bool = False  # when it happened: a wait is counted from that day, not the drive date
+    detail_required: bool = False  # a "yes" needs its detail (the vaccine's kind decides its wait)
     date_label: Optional[dict[str, str]] = None
 
     def choice(self, choice_id: Optional[str]) -> Optional[Choice]:
@@ -70,6 +80,13 @@ class Group:
     only_sex: Optional[str]
     number: Optional[str] = None  # the question's number on NIHBT's form
     window: Optional[dict[str, str]] = None  # "In the last 12 months", for a reason's wording
+    screen_with: Optional[str] = None  # shown on the screen of this other group, when both are asked
+    parts: tuple["Group", ...] = ()  # a screen of several groups: each, with its own title
+
+    @property
+    def sections(self) -> tuple["Group", ...]:
+        """The numbered questions on this screen, in order (itself, for a screen of one)."""
+        return self.parts or (self,)
 
 
 @dataclass(frozen=True)
@@ -79,8 +96,18 @@ class Questionnaire:
     rows: Mapping[str, dict[str, str]] = None  # Art. 5's rows in words, by the code items cite
 
     def groups_for(self, sex: str) -> list[Group]:
-        """The screens a donor sees: the women-only group only for women."""
-        return [g for g in self.groups if g.only_sex in (None, sex)]
+        """The screens a donor sees: the women-only group only for women, a group with
+        screen_with on the screen of that group (a screen of two groups has both as parts)."""
+        screens: list[Group] = []
+        for group in (g for g in self.groups if g.only_sex in (None, sex)):
+            host = next((i for i, s in enumerate(screens) if group.screen_with in {p.id for p in s.sections}), None)
+            if host is None:
+                screens.append(group)
+                continue
+            first = screens[host]
+            screens[host] = replace(first, items=first.items + group.items, only_sex=None,
+                                    parts=first.sections + (group,))
+        return screens
 
     def items_for(self, sex: str) -> list[Item]:
         return [item for group in self.groups_for(sex) for item in group.items]
@@ -141,21 +168,60 @@ def validate_details(questionnaire: Questionnaire, sex: str, answers: Mapping[st
         value = (details or {}).get(item.id)
         if item.detail and value not in (None, ""):
             kept[item.id] = clean_detail(value) if item.detail == "text" else str(value)
-        day = event_date(details, item.id)
-        if item.asks_date and day is not None:
-            kept[item.id + DATE_SUFFIX] = day.isoformat()
+        when = event_when(details, item.id)
+        if item.asks_date and when is not None:
+            day, exact = when
+            kept[item.id + DATE_SUFFIX] = day.isoformat() if exact else day.isoformat()[:7]
     return kept
 
 
 def event_date(details: Optional[Mapping[str, Any]], item_id: str) -> Optional[dt.date]:
-    """The date the donor gave for an item's event, if any and well-formed."""
+    """The date the donor gave for an item's event, if any and well-formed; a month alone gives
+    its last day (the latest the event can have been: a wait never ends early because the donor
+    gave only the month)."""
+    when = event_when(details, item_id)
+    return when[0] if when else None
+
+
+def event_when(details: Optional[Mapping[str, Any]], item_id: str) -> Optional[tuple[dt.date, bool]]:
+    """(the date, True) for a date given; (the month's last day, False) for a month and year."""
     value = (details or {}).get(item_id + DATE_SUFFIX)
     if isinstance(value, dt.date):
-        return value
+        return value, True
+    text = str(value or "")
     try:
-        return dt.date.fromisoformat(str(value)) if value else None
+        if len(text) == 7:
+            year, month = int(text[:4]), int(text[5:])
+            if text[4] != "-" or not text[:4].isdigit() or not text[5:].isdigit():
+                return None
+            return dt.date(year, month, calendar.monthrange(year, month)[1]), False
+        return (dt.date.fromisoformat(text), True) if text else None
     except ValueError:
         return None
+
+
+MONTH_AND_YEAR = re.compile(r"(\d{1,2})\s*[/.-]\s*(\d{4})|(\d{2})(\d{4})", re.ASCII)
+
+
+def parse_when(typed: Any, today: Optional[dt.date] = None) -> Optional[str]:
+    """What the donor typed under "khi nào?", as stored: "2026-03" for a month and year (03/2026,
+    3/2026, 032026), "2026-03-10" for a date (10/03/2026, 10032026), None for nothing (not
+    remembered). ValueError for anything else, or for a month or date after `today`."""
+    today = today or dt.date.max
+    text = unicodedata.normalize("NFKC", str(typed or "")).strip()
+    if not text:
+        return None
+    match = MONTH_AND_YEAR.fullmatch(text)
+    if match:
+        month, year = (int(match.group(1) or match.group(3)), int(match.group(2) or match.group(4)))
+        first = dt.date(year, month, 1)  # ValueError for month 13
+        if first > today:
+            raise ValueError(text)
+        return first.isoformat()[:7]
+    day = parse_date(text)
+    if day is None or day > today:
+        raise ValueError(text)
+    return day.isoformat()
 
 
 def _bad_details(questionnaire: Questionnaire, sex: str, answers: Mapping[str, Any],
@@ -174,6 +240,10 @@ def _bad_details(questionnaire: Questionnaire, sex: str, answers: Mapping[str, A
             bad.append(key)
         elif item.detail == "choice" and value not in (None, "") and item.choice(str(value)) is None:
             bad.append(key)
+    # A "yes" whose detail decides its wait, given without it (the vaccine's kind: "Không nhớ" is one).
+    bad += [item.id for item in items.values() if item.detail_required and answers.get(item.id) is True
+            and not (details.get(item.id) and (item.detail != "choice" or item.choice(str(details[item.id]))))
+            and item.id not in bad]
     return sorted(bad)
 
 
@@ -226,10 +296,11 @@ def _load(path: str) -> Questionnaire:
             must_be_yes=bool(spec.get("must_be_yes", False)), detail=spec.get("detail"),
             detail_label=spec.get("detail_label"),
             choices=tuple(Choice(c["id"], c["text"], c["if_yes"]) for c in spec.get("choices", ())),
-            asks_date=bool(spec.get("asks_date", False)), date_label=spec.get("date_label"))
+            asks_date=bool(spec.get("asks_date", False)), date_label=spec.get("date_label"),
+            detail_required=bool(spec.get("detail_required", False)))
     groups = tuple(
         Group(id=g["id"], title=g["title"], items=tuple(items[i] for i in g["items"]), only_sex=g.get("only_sex"),
-              number=g.get("number"), window=g.get("window"))
+              number=g.get("number"), window=g.get("window"), screen_with=g.get("screen_with"))
         for g in data["groups"]
     )
     return Questionnaire(version=data["version"], groups=groups, rows=data.get("rows", {}))

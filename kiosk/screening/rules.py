@@ -102,6 +102,7 @@ class IntervalRule:
     unknown_type_as: str
     asked_by_item: str
     source: str
+    incomplete_starts_interval: bool = False  # an incomplete donation (bag not filled) counts as the last one
 
 
 @dataclass(frozen=True)

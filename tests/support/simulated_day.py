@@ -59,7 +59,7 @@ def _utc_at(day: dt.date, local_hour: int, minute: int) -> dt.datetime:
 SIMULATED_ITEMS = ("q1", "q2", "q3.listed", "q3.other", "q4.recovered", "q4.transfusion", "q4.vaccine", "q5.recovered",
                    "q5.weight_loss", "q5.lymph_nodes", "q5.procedure", "q5.tattoo", "q5.drugs", "q5.blood_contact",
                    "q5.hbv_household", "q5.risky_partner", "q5.same_sex_partner", "q6.recovered", "q6.epidemic_area",
-                   "q7.cold", "q7.other", "q8.medicine", "q8.other", "work.12_hours")
+                   "q7.cold", "q7.allergy", "q7.other", "q8.medicine", "q8.other", "work.12_hours")
 
 
 def simulate_day(drive_id: int, *, arrivals: int = 40, seed: int = 7) -> Activity:
@@ -101,7 +101,8 @@ def _check_in(drive_id: int, drive_date: dt.date, arrival: Arrival) -> None:
     if arrival.deferred:
         answers["q7.cold"] = True
     db.session.add(QuestionnaireResponse(visit_id=arrival.visit_id, questionnaire_version="test", answers=answers,
-                                         flags=[{"item": "q7.cold", "kind": "wait", "days": 7, "row": "7_days"}]
+                                         flags=[{"item": "q7.cold", "kind": "wait", "days": 7, "row": "7_days",
+                                                 "source": "TT 26/2013 Art. 5.4"}]
                                          if answers["q7.cold"] else [],
                                          nonce=secrets.token_urlsafe(16)))
     tally.bump(db.session, drive_id, arrival.site_id, arrival.department_id, checked_in=1)

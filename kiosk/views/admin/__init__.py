@@ -68,4 +68,5 @@ def status_label(status: DriveStatus | str) -> str:
 
 
 # The routes register themselves on bp when imported: last, since they import bp from here.
-from kiosk.views.admin import activity, arrivals, devices, donors, drives, recognition, reports, roster, setup  # noqa: E402,F401,E501
+from kiosk.views.admin import (activity, arrivals, devices, donors, drives, recall, recognition, reports,  # noqa: E402,F401
+                               roster, setup)

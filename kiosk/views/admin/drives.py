@@ -39,7 +39,8 @@ def _drive_form(drive: Drive | None = None, **kwargs) -> forms.DriveForm:
 def _drive_fields(form: forms.DriveForm) -> dict:
     return {"name": form.name.data, "drive_date": form.drive_date.data, "target_bags": form.target_bags.data,
             "status": form.status.data, "hospital": form.hospital.data, "organiser": form.organiser.data,
-            "campaign": form.campaign.data or "", "salutation": form.salutation.data, "site_ids": form.sites.data or []}
+            "campaign": form.campaign.data or "", "salutation": form.salutation.data,
+            "recognition_steps": form.recognition_steps.data or "", "site_ids": form.sites.data or []}
 
 
 def _open_elsewhere(error: DriveError) -> str:

@@ -73,6 +73,16 @@ class CheckboxesField(SelectMultipleField):
             raise ValueError(_l("Choose one of the options.")) from None
 
 
+def steps_text(value) -> str:
+    """Recognition steps as typed ("10;5, 20") kept as "5, 10, 20"; anything not a list of numbers
+    is left as typed, for the validator to refuse."""
+    text = str(value or "").replace(";", ",").strip()
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts or not all(p.isdigit() for p in parts):
+        return text
+    return ", ".join(str(n) for n in sorted({int(p) for p in parts if int(p) > 0}))
+
+
 class DriveForm(CleanForm):
     name = StringField(_l("Name"), validators=[DataRequired(_l("Enter the drive's name.")),
                                                Length(max=200, message=_l("At most %(max)d characters."))])
@@ -92,6 +102,11 @@ class DriveForm(CleanForm):
     salutation = ChoiceField(_l("Letters address donors as"), choices=[
         choice(code, word) for code, word in labels.SALUTATION.items()], default=DEFAULT_SALUTATION,
         filters=[lambda v: v or DEFAULT_SALUTATION])  # a form posted without it (a script) keeps the default
+    recognition_steps = StringField(
+        _l("Recognition steps"), filters=[lambda value: steps_text(value)],
+        description=_l("Donation counts recognised, e.g. 5, 10, 15, 20, 30, 40, 50, 70, 100; empty: the default"),
+        validators=[Length(max=120, message=_l("At most %(max)d characters.")),
+                    Regexp(r"^[0-9, ]*$", message=_l("Whole numbers separated by commas."))])
     sites = CheckboxesField(_l("Sites"), coerce=int)
     reason = TextAreaField(_l("Reason for the change"), validators=[
         Length(max=CORRECTION_REASONS_MAX, message=_l("At most %(max)d characters."))])
@@ -235,6 +250,14 @@ class DonationVoidForm(CleanForm):
         Length(max=CORRECTION_REASONS_MAX, message=_l("At most %(max)d characters."))])
     expected_version = HiddenField()
     nonce = HiddenField()
+
+
+class RecallCarryForm(CleanForm):
+    """Carry a recall list into another drive's roster: the list's date and scope as it was shown."""
+    target = SelectField(_l("Drive"), coerce=int, validate_choice=False,
+                         validators=[DataRequired(_l("Choose the drive to carry them into."))])
+    by = HiddenField()
+    everyone = HiddenField()
 
 
 class HealthExportForm(CleanForm):

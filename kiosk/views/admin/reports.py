@@ -16,7 +16,7 @@ from kiosk.formatting import local_zone
 from kiosk.letters import letters_for
 from kiosk.models import AuditLog, Donation, Drive, utcnow
 from kiosk.queries.activity import AuditFilter, audit_choices, day_start_utc, drive_log
-from kiosk.recognition import thresholds_from
+from kiosk.recognition import recognition_steps
 from kiosk.report import NURSE_JUDGEMENT, drive_report
 from kiosk.screening.messages import QUESTIONNAIRE_PREFIX, item_text, rule_label
 from kiosk.screening.questionnaire import load_questionnaire
@@ -37,7 +37,7 @@ def exports(drive_id: int):
 def _send_export(drive: Drive, kind: str, fmt: str):
     questionnaire = load_questionnaire(current_app.config.get("QUESTIONNAIRE_PATH")) if kind == "health" else None
     export = build_export(db.session, drive, kind, local_zone(), questionnaire=questionnaire,
-                          thresholds=thresholds_from(current_app.config.get("RECOGNITION_THRESHOLDS")))
+                          thresholds=recognition_steps(drive, current_app.config.get("RECOGNITION_THRESHOLDS")))
     if fmt == "csv":
         body, mimetype = to_csv(export), "text/csv; charset=utf-8"
     else:

@@ -17,10 +17,11 @@ from kiosk.checkin import departments_for_walk_in
 from kiosk.extensions import db
 from kiosk.formatting import current_locale
 from kiosk.idempotency import InvalidNonce, check_nonce
-from kiosk.inputs import clean_name, parse_date, phone_digits
+from kiosk.inputs import clean_name, phone_digits
 from kiosk.roster.parser import ID_NUMBER
 from kiosk.screening.engine import age_on
-from kiosk.screening.questionnaire import DATE_SUFFIX, MAX_DETAIL_LENGTH, IncompleteAnswers, clean_detail
+from kiosk.screening.questionnaire import (DATE_SUFFIX, MAX_DETAIL_LENGTH, IncompleteAnswers, clean_detail,
+                                          parse_when)
 from kiosk.screening.rules import AgeRule
 from kiosk.views.fields import CleanForm, DateTextField, digits_filter
 
@@ -151,7 +152,7 @@ class QuestionnairePost:
                 details[item.id] = value
             typed = self.details.get(item.id + DATE_SUFFIX, "")
             if item.asks_date and typed.strip():
-                details[item.id + DATE_SUFFIX] = parse_date(typed).isoformat()
+                details[item.id + DATE_SUFFIX] = parse_when(typed)  # a month ("2026-03") or a date
         return details
 
 
@@ -201,17 +202,18 @@ def _detail_problem(item, details: dict[str, str], today: dt.date) -> Optional[s
     if item.detail == "text" and len(clean_detail(value)) > MAX_DETAIL_LENGTH:
         return _("Please write at most %(max)d characters for “%(label)s”.",
                  max=MAX_DETAIL_LENGTH, label=_local(item.detail_label))
-    if item.detail == "choice" and value and item.choice(value) is None:
+    if item.detail == "choice" and item.choice(value) is None:
+        # The kind decides the wait (7 days, 4 weeks, 12 months): one must be chosen, "I don't remember" included.
         return _("Please choose one of the kinds shown for “%(label)s”.", label=_local(item.detail_label))
     typed = details.get(item.id + DATE_SUFFIX, "")
     if item.asks_date and typed.strip():
         try:
-            day = parse_date(typed)
+            parse_when(typed)
         except ValueError:
-            day = None
-        if day is None:
-            return _("Enter the date as dd/mm/yyyy, for example 05/09/1990.")
-        if day > today:
+            return _("Enter the month and year as mm/yyyy (03/2026), or the date as dd/mm/yyyy.")
+        try:
+            parse_when(typed, today)
+        except ValueError:
             return _("This date is in the future.")
     return None
 

@@ -15,10 +15,13 @@ from kiosk.idempotency import InvalidNonce
 from kiosk.models import Visit
 from kiosk.qr import qr_svg
 from kiosk.queries import checkins
+from kiosk.recognition import own_record, recognition_steps
+from kiosk.screening import desk
 from kiosk.screening.questionnaire import IncompleteAnswers, load_questionnaire
 from kiosk.tokens import pass_url
 from kiosk.views.donor_kiosk import (asks_language, bp, count_miss, in_chosen_language, misses_exceeded,
                                      today_start_utc)
+from kiosk.views.lookups import screening_rules
 from kiosk.views.donor_kiosk.forms import (QuestionnairePost, first_screen_of, incomplete_answers_text,
                                            move_through_questionnaire, questionnaire_context, questionnaire_post)
 
@@ -41,6 +44,9 @@ def _render_pass_page(visit: Visit, token: str, step: int = 0, post: Optional[Qu
     return render_template(
         "donor_kiosk/pass.html", visit=visit, drive=page.drive, site=page.site, donor=visit.donor, token=token,
         is_drive_day=page.is_drive_day, answered=page.answered, declined=declined,
+        advice=desk.advice_for(db.session, visit.id, load_questionnaire()) if page.answered else [],
+        record=own_record(db.session, visit.donor_id, local_today(), recognition_steps(visit.drive, current_app.config.get("RECOGNITION_THRESHOLDS")),
+                          screening_rules().interval),
         **questionnaire_context(groups, step, post, error),
         ks="", pass_qr=qr_svg(pass_url(current_app.config["BASE_URL"], token), label=_("Your pass")),
         post_url=url_for("donor_kiosk.pass_questionnaire", token=token),

@@ -19,6 +19,7 @@ from kiosk.kiosk_sessions import end_on_tablet, hand_over_to_phone
 from kiosk.models import Drive, Site, Visit
 from kiosk.queries import checkins
 from kiosk.qr import qr_svg
+from kiosk.screening import desk
 from kiosk.screening.questionnaire import IncompleteAnswers, load_questionnaire
 from kiosk.tokens import pass_url
 from kiosk.views.donor_kiosk import (asks_language, bp, client_key, count_hits, count_miss, in_chosen_language,
@@ -68,7 +69,8 @@ def _ticket(site: Site, result: dict):
     return _stage("donor_kiosk/_ticket.html", site=site, drive=ticket.drive, queue_number=result["queue_number"],
                   donor_name=visit.donor.given_name, sex=visit.donor.sex,
                   ticket_qr=qr_svg(pass_url(current_app.config["BASE_URL"], visit.token), label=_("Ticket")),
-                  return_after=current_app.config["KIOSK_TICKET_SECONDS"])
+                  return_after=current_app.config["KIOSK_TICKET_SECONDS"],
+                  advice=desk.advice_for(db.session, visit.id, load_questionnaire()))
 
 
 def _scan_outcome(site: Site, result):

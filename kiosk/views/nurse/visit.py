@@ -81,7 +81,7 @@ def _flag_rows(response, suggestion: Suggestion) -> list[dict[str, Any]]:
     """The donor's "yes" answers in words, each with the rule (and deferral) it touches."""
     language = "en" if current_locale() == "en" else "vi"
     return [{"item": row.item, "number": row.number, "text": row.text, "choice": row.choice, "detail": row.detail,
-             "event_date": row.event_date, "advice": row.advice,
+             "event_date": row.event_date, "event_month": row.event_month, "advice": row.advice,
              "rule": describe_consequence(row.reason) if row.reason else _flag_kind(row.flag),
              "source": source_label(row.reason.source) if row.reason else "", "until": row.reason.until if row.reason else None,
              "note": row.note}

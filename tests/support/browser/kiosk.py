@@ -88,7 +88,8 @@ def _items_on_screen(page) -> list[str]:
 
 
 def _answer_screen(page, items, yes, details, before_leaving=None) -> int:
-    """Each item's answer ("Có" with its detail for those in `yes`, "Tôi đồng ý" for the confirmation,
+    """Each item's answer ("Có" with its detail for those in `yes`, and its "khi nào?" under
+    details["<item>#date"]; "Tôi đồng ý" for the confirmation,
     "Không" otherwise), then "Tiếp" unless a tap already moved on (kiosk.js marks the forms it runs
     on with data-q-auto; without script, "Tiếp" it is). Returns the taps."""
     taps = 0
@@ -106,6 +107,9 @@ def _answer_screen(page, items, yes, details, before_leaving=None) -> int:
         if choice == "yes" and item in details:
             answer_detail(page, item, details[item])
             taps += 1  # a kind's button, or the box tapped before typing
+        if choice == "yes" and f"{item}#date" in details:
+            page.fill(f"[id='{item}-date']", details[f"{item}#date"])  # "khi nào?" beside a kind
+            taps += 1
         if moves_on:
             return taps
     if before_leaving:
@@ -120,7 +124,8 @@ def answer_no_until(page, number: Optional[str]):
     def there() -> bool:
         if number is None:
             return page.locator("label[for='consent-no']").count() > 0
-        return page.locator(".q-number").inner_text() == number
+        # A question on another's screen (the women's, with question 8) counts as there.
+        return number in page.locator(".q-number, .q-section-number").all_inner_texts()
 
     while not there():
         step_name = page.locator("[data-step^=questionnaire]").get_attribute("data-step")
