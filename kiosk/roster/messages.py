@@ -59,6 +59,8 @@ def describe_format_error(error: RosterFormatError) -> str:
         "not_utf8": _("The CSV file is in an encoding that cannot be read: it is not UTF-8, UTF-16 or "
                       "Windows-1258 (Vietnamese). Save it as “CSV UTF-8” and try again."),
         "not_xlsx": _("The file is not a readable .xlsx spreadsheet."),
+        "xlsx_dtd": _("The spreadsheet holds declarations (a DTD) that no spreadsheet program writes, so it is "
+                      "not read. Open it in Excel, save it again as .xlsx and try again."),
         "empty_file": _("The file is empty."),
         "too_many_rows": _("The file has more than %(rows)s donors. Split it into smaller files.",
                            rows=f"{MAX_ROWS:,}".replace(",", ".")),
