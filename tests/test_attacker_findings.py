@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from kiosk.extensions import db
-from kiosk.models import AuditLog, Department
+from kiosk.models import AuditLog, Department, Donor, Drive, Screening, Staff, Visit
 from kiosk.roster.parser import RosterFormatError
 from kiosk.roster.uploads import parse_upload
 from tests.support.pages import console_csrf
@@ -109,3 +109,108 @@ def test_a_csv_export_names_its_charset_once(client, auth, demo):
     response = client.get(f"/admin/drives/{demo['drive_id']}/exports/visits.csv")
     assert response.status_code == 200
     assert response.headers["Content-Type"].lower().count("charset") == 1, response.headers["Content-Type"]
+
+
+# ----- (M) a walk-in made with someone else's ID number, merged by the roster -----
+
+def _attacker_walk_in(app, id_number: str) -> str:
+    """A phone walk-in for today's drive at XNC with `id_number`: the attacker's pass token."""
+    from kiosk.checkin import WalkIn, register_walk_in
+    from kiosk.formatting import local_today
+    from kiosk.models import Site, Visit
+    from kiosk.tokens import new_nonce
+
+    with app.app_context():
+        site = db.session.scalar(sa.select(Site).where(Site.code == "XNC"))
+        register_walk_in(db.session, walk_in=WalkIn(
+            full_name="Kẻ Mạo Danh", date_of_birth=dt.date(1990, 1, 1), sex="M", id_number=id_number,
+            phone="0912345678", department_id=None, rank="", blood_group="", last_donation_date=None),
+            site=site, today=local_today(), nonce=new_nonce())
+        return db.session.scalar(sa.select(Visit.token).join(Visit.donor).where(Donor.id_number == id_number))
+
+
+def _roster_csv(id_number: str) -> bytes:
+    return ("Họ và tên,Ngày sinh,Giới tính,Số CCCD,Đơn vị\n"
+            f"Nguyễn Văn Thật,02/03/1988,Nam,{id_number},Cục Quản lý xuất nhập cảnh\n").encode()
+
+
+def _upload_and_confirm(client, drive_id: int, body: bytes) -> str:
+    import re
+
+    response = client.post(f"/admin/drives/{drive_id}/roster",
+                           data={"csrf_token": console_csrf(client), "roster": (io.BytesIO(body), "ds.csv")},
+                           content_type="multipart/form-data")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200, page[:2000]
+    upload_id = re.search(r'name="upload_id" type="hidden" value="([^"]+)"', page).group(1)
+    done = client.post(f"/admin/drives/{drive_id}/roster/confirm",
+                       data={"csrf_token": console_csrf(client), "upload_id": upload_id})
+    assert done.status_code == 303
+    return page
+
+
+def test_a_roster_matching_an_unverified_walk_in_gives_a_new_pass_and_flags_the_pair(app, client, auth, demo):
+    id_number = "001088012345"
+    stolen_token = _attacker_walk_in(app, id_number)
+    assert client.get(f"/p/{stolen_token}").status_code == 200
+    auth.as_organiser()
+    preview = _upload_and_confirm(client, demo["drive_id"], _roster_csv(id_number))
+    assert 'id="roster-walk-ins"' in preview
+    with app.app_context():
+        donor = db.session.scalar(sa.select(Donor).where(Donor.id_number == id_number))
+        visit = db.session.scalar(sa.select(Visit).where(Visit.donor_id == donor.id))
+        flagged = db.session.scalar(sa.select(AuditLog).where(AuditLog.action == "walk_in_matched_roster"))
+        assert donor.full_name == "Nguyễn Văn Thật"
+        assert visit.token != stolen_token
+        assert flagged is not None and flagged.entity_id == visit.id
+        assert flagged.old_values == {"name": "Kẻ Mạo Danh"}
+        new_token = visit.token
+    # The link the walk-in got opens nothing; the donor's new pass does.
+    assert client.get(f"/p/{stolen_token}").status_code == 404
+    assert client.get(f"/p/{new_token}").status_code == 200
+
+
+def test_a_walk_in_whose_id_card_a_nurse_saw_is_updated_by_the_roster_as_any_donor(app, client, auth, demo):
+    from tests.support.donors import check_in
+
+    id_number = "001088054321"
+    token = _attacker_walk_in(app, id_number)
+    with app.app_context():
+        visit_id = db.session.scalar(sa.select(Visit.id).where(Visit.token == token))
+    check_in(app, visit_id, "XNC")
+    with app.app_context():
+        db.session.add(Screening(visit_id=visit_id, decision="deferred", identity_document="cccd",
+                                 nurse_id=db.session.scalar(sa.select(Staff.id).where(Staff.username == "yta")),
+                                 nonce="verified-walk-in"))
+        db.session.commit()
+    auth.as_organiser()
+    preview = _upload_and_confirm(client, demo["drive_id"], _roster_csv(id_number))
+    assert 'id="roster-walk-ins"' not in preview
+    with app.app_context():
+        assert db.session.scalar(sa.select(Visit.token).where(Visit.id == visit_id)) == token
+        assert db.session.scalar(sa.select(AuditLog).where(AuditLog.action == "walk_in_matched_roster")) is None
+
+
+def test_closing_the_drive_removes_unverified_walk_ins_who_never_came(app, demo):
+    from kiosk.audit import fingerprint
+    from kiosk.drives import drive_values, update_drive
+
+    came = _attacker_walk_in(app, "001088011111")
+    never_came = _attacker_walk_in(app, "001088022222")
+    from tests.support.donors import check_in
+
+    with app.app_context():
+        came_id = db.session.scalar(sa.select(Visit.id).where(Visit.token == came))
+    check_in(app, came_id, "XNC")
+    with app.app_context():
+        drive = db.session.get(Drive, demo["drive_id"])
+        staff_id = db.session.scalar(sa.select(Staff.id).where(Staff.username == "bantochuc"))
+        values = drive_values(drive)
+        update_drive(db.session, drive_id=drive.id, staff_id=staff_id, expected_fingerprint=fingerprint(values),
+                     name=drive.name, drive_date=drive.drive_date, target_bags=drive.target_bags, status="closed",
+                     hospital=drive.hospital, organiser=drive.organiser, site_ids=[s.id for s in drive.sites])
+        ids = set(db.session.scalars(sa.select(Donor.id_number).where(Donor.id_number.like("00108801%"))))
+        ids |= set(db.session.scalars(sa.select(Donor.id_number).where(Donor.id_number.like("00108802%"))))
+        assert ids == {"001088011111"}
+        assert db.session.scalar(sa.select(Visit.id).where(Visit.token == never_came)) is None
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Donor)) == 201  # the demo's 200 + who came

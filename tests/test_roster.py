@@ -194,7 +194,7 @@ def test_the_consoles_import_is_audited_and_refused_for_a_closed_drive(app_ctx):
     assert (result.created, result.visits_created, result.skipped) == (5, 5, 1)
     entry = db.session.scalars(sa.select(AuditLog).where(AuditLog.action == "roster_imported")).one()
     assert (entry.entity, entry.entity_id, entry.drive_id) == ("drive", drive_id, drive_id)
-    assert entry.new_values == {"created": 5, "updated": 0, "visits_created": 5, "skipped": 1}
+    assert entry.new_values == {"created": 5, "updated": 0, "visits_created": 5, "skipped": 1, "walk_ins_flagged": 0}
     for code, target in (("not_found", 999), ("drive_closed", drive_id)):
         db.session.get(Drive, drive_id).status = DriveStatus.CLOSED
         db.session.commit()

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from kiosk.database import write_transaction
 from kiosk.errors import DomainError
-from kiosk.audit import record_audit
+from kiosk.audit import insert_audit, record_audit
+from kiosk.checkin.walk_ins import unverified_walk_ins
 from kiosk.inputs import clean_text, fold_diacritics
 from kiosk.models import Department, Donor, Drive, DriveStatus, Visit, drive_site, utcnow
 from kiosk.roster.parser import DonorRow, ImportResult, ParsedRoster
@@ -46,10 +47,35 @@ def import_roster(
     if not rows:
         return result
     departments = _departments_by_name(session, {r.department for r in rows if r.department})
+    result.flagged = _renew_walk_in_passes(session, rows, drive)
     result.created, result.updated = _write_donors(session, rows, departments, progress)
     if drive is not None:
         result.visits_created = _add_visits(session, drive, [r.id_number for r in rows])
     return result
+
+
+def _renew_walk_in_passes(session: Session, rows: list[DonorRow], drive: Optional[Drive]) -> list[int]:
+    """Rows whose ID number belongs to an unverified walk-in (kiosk.checkin.walk_ins): anyone can
+    type anyone's ID number into the walk-in form, so the walk-in's pass may be someone else's.
+    Its visits get new pass tokens (the link handed out at the walk-in opens nothing) and each
+    pair is in the audit log for the organiser. Returns the rows' lines."""
+    by_id_number = {row.id_number: row for row in rows}
+    donors = dict(donors_with_id_numbers(session, list(by_id_number), Donor.id, Donor.id_number))
+    unverified = unverified_walk_ins(session, donors)
+    flagged = []
+    for donor_id in sorted(unverified):
+        row = by_id_number[donors[donor_id]]
+        donor = session.get(Donor, donor_id)
+        for visit in session.scalars(sa.select(Visit).where(Visit.donor_id == donor_id,
+                                                            Visit.registered_via == "walk_in")):
+            visit.token = new_pass_token()
+            visit.version += 1
+            insert_audit(session, "walk_in_matched_roster", entity="visit", entity_id=visit.id,
+                         drive_id=drive.id if drive is not None else visit.drive_id,
+                         old={"name": donor.full_name}, new={"name": row.full_name, "line": row.line})
+        flagged.append(row.line)
+    session.flush()
+    return sorted(flagged)
 
 
 def _donor_values(row: DonorRow, departments: dict[str, int], now: dt.datetime) -> dict[str, Any]:
@@ -113,15 +139,19 @@ def import_for_drive(session: Session, parsed: ParsedRoster, *, drive_id: int, s
         result = import_roster(session, parsed, drive=drive, skip_bad=skip_bad)
         record_audit(session, "roster_imported", staff_id=staff_id, entity="drive", entity_id=drive.id,
                      drive_id=drive.id, new={"created": result.created, "updated": result.updated,
-                                             "visits_created": result.visits_created, "skipped": result.skipped})
+                                             "visits_created": result.visits_created, "skipped": result.skipped,
+                                             "walk_ins_flagged": len(result.flagged)})
     return result
 
 
 def preview_summary(session: Session, parsed: ParsedRoster) -> dict[str, Any]:
     """What importing would do, for the organiser to confirm: good and bad lines, new and
-    returning donors, and the departments it would add."""
+    returning donors, the departments it would add, and the lines that match an unverified walk-in
+    (whose pass importing replaces)."""
     ids = [row.id_number for row in parsed.rows]
-    known = {donor.id_number for donor in donors_with_id_numbers(session, ids, Donor.id_number)}
+    known_ids = dict(donors_with_id_numbers(session, ids, Donor.id_number, Donor.id))
+    known = set(known_ids)
+    unverified = unverified_walk_ins(session, known_ids.values())
     known_departments = {department_key(name) for name in session.scalars(sa.select(Department.name))}
     new_departments: dict[str, str] = {}
     for row in parsed.rows:
@@ -129,7 +159,8 @@ def preview_summary(session: Session, parsed: ParsedRoster) -> dict[str, Any]:
             new_departments.setdefault(department_key(row.department), row.department)
     return {"good": len(parsed.rows), "bad": len({e.line for e in parsed.errors}),
             "new": len([i for i in ids if i not in known]), "returning": len([i for i in ids if i in known]),
-            "new_departments": sorted(new_departments.values())}
+            "new_departments": sorted(new_departments.values()),
+            "walk_ins": [row.line for row in parsed.rows if known_ids.get(row.id_number) in unverified]}
 
 
 def department_key(name: str) -> str:

@@ -124,6 +124,7 @@ class ImportResult:
     visits_created: int = 0
     skipped: int = 0
     errors: list[RowError] = field(default_factory=list)
+    flagged: list[int] = field(default_factory=list)  # lines that matched an unverified walk-in: new pass
 
     @property
     def imported(self) -> bool:

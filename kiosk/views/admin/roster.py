@@ -6,6 +6,7 @@ from pathlib import Path
 
 from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from kiosk.extensions import db
 from kiosk.formatting import local_today
@@ -85,6 +86,11 @@ def roster_confirm(drive_id: int):
     flash(_("Imported: %(created)d new donors, %(updated)d updated, %(visits)d added to the drive, "
             "%(skipped)d lines left out.", created=result.created, updated=result.updated,
             visits=result.visits_created, skipped=result.skipped), "ok")
+    if result.flagged:
+        flash(ngettext("%(num)d donor matched a walk-in whose ID card no nurse has seen: a new pass was made; "
+                       "check the ID card at the desk (see the activity log).",
+                       "%(num)d donors matched walk-ins whose ID cards no nurse has seen: new passes were made; "
+                       "check the ID cards at the desk (see the activity log).", len(result.flagged)), "error")
     return redirect(url_for("admin.passes", drive_id=drive_id), code=303)
 
 
