@@ -214,3 +214,40 @@ def test_closing_the_drive_removes_unverified_walk_ins_who_never_came(app, demo)
         assert ids == {"001088011111"}
         assert db.session.scalar(sa.select(Visit.id).where(Visit.token == never_came)) is None
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Donor)) == 201  # the demo's 200 + who came
+
+
+# ----- (L) the pairing code in the organiser's cookie; (info) failed pairings not audited -----
+
+def test_the_pairing_code_is_kept_on_the_server_not_in_the_session_cookie(app, client, auth, demo):
+    import re
+
+    from kiosk.models import Site
+
+    auth.as_organiser()
+    with app.app_context():
+        site_id = db.session.scalar(sa.select(Site.id).where(Site.code == "XNC"))
+    page = client.get("/admin/devices").get_data(as_text=True)
+    csrf = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+    added = client.post("/admin/devices", data={"name": "Kiosk 9", "site_id": str(site_id), "kind": "kiosk",
+                                                "csrf_token": csrf})
+    assert added.status_code == 303
+    shown = client.get(added.headers["Location"]).get_data(as_text=True)
+    code = re.search(r'id="pairing-link"[^>]*>[^<]*/pair/([^<]+)<', shown).group(1)
+    cookie = client.get_cookie(app.config.get("SESSION_COOKIE_NAME", "session")).value
+    session_data = app.session_interface.get_signing_serializer(app).loads(cookie)
+    assert code not in repr(session_data)
+    folder = Path(app.instance_path) / "pairing-codes"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert all(stat.S_IMODE(path.stat().st_mode) == 0o600 for path in folder.iterdir())
+
+
+def test_a_failed_pairing_is_audited_and_a_flood_of_them_stops_before_it_writes(app, client, demo):
+    import re
+
+    page = client.get("/").get_data(as_text=True)
+    csrf = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+    statuses = [client.post(f"/pair/{'x' * 20}{n}", data={"csrf_token": csrf}).status_code for n in range(12)]
+    assert statuses[:10] == [404] * 10 and statuses[10:] == [429, 429]
+    with app.app_context():
+        failed = db.session.scalars(sa.select(AuditLog).where(AuditLog.action == "pairing_failed")).all()
+    assert len(failed) == 10 and failed[0].source_address
