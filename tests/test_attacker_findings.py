@@ -251,3 +251,90 @@ def test_a_failed_pairing_is_audited_and_a_flood_of_them_stops_before_it_writes(
     with app.app_context():
         failed = db.session.scalars(sa.select(AuditLog).where(AuditLog.action == "pairing_failed")).all()
     assert len(failed) == 10 and failed[0].source_address
+
+
+# ----- (L) the phone's pass look-up, its questionnaire and its walk-ins -----
+
+def _csrf_of(page: str) -> str:
+    import re
+
+    return re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+
+
+def _a_token(app) -> str:
+    with app.app_context():
+        return db.session.scalars(sa.select(Visit.token).limit(1)).one()
+
+
+def test_misses_from_a_halls_address_never_refuse_a_real_pass_from_that_address(app, client, demo):
+    """A hall's phones share one address: 30 misses by one phone (or 100 by cookie-less scripts)
+    must not give the next donor's phone, with a real pass, a 429."""
+    token = _a_token(app)
+    attacker = app.test_client()
+    for _ in range(100):
+        attacker.delete_cookie("kiosk_phone")
+        assert attacker.get("/p/" + "Z" * 32).status_code == 404
+    assert client.get("/p/" + token).status_code == 200  # another phone, the same address (127.0.0.1)
+
+
+def test_misses_past_the_address_limit_refuse_unknown_tokens_only(app, client, demo):
+    from kiosk.views.donor_kiosk.phone_limits import ADDRESS_MISS_LIMIT
+
+    token = _a_token(app)
+    attacker = app.test_client()
+    statuses = []
+    for _ in range(ADDRESS_MISS_LIMIT + 1):
+        attacker.delete_cookie("kiosk_phone")
+        statuses.append(attacker.get("/p/" + "Z" * 32).status_code)
+    assert statuses[-1] == 429 and statuses.count(404) == ADDRESS_MISS_LIMIT
+    assert client.get("/p/" + token).status_code == 200
+
+
+def test_one_pass_is_limited_per_token(app, client, demo):
+    from kiosk.views.donor_kiosk.phone_limits import TOKEN_LIMIT
+
+    token = _a_token(app)
+    statuses = []
+    for _ in range(TOKEN_LIMIT + 1):
+        client.delete_cookie("kiosk_phone")
+        statuses.append(client.get("/p/" + token).status_code)
+    assert statuses == [200] * TOKEN_LIMIT + [429]
+
+
+def test_the_phone_questionnaire_post_is_limited_like_the_look_up(app, client, demo):
+    page = client.get("/p/" + _a_token(app)).get_data(as_text=True)
+    import re
+
+    csrf = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+    statuses = [client.post("/p/" + "Z" * 32 + "/questionnaire", data={"csrf_token": csrf}).status_code
+                for _ in range(31)]
+    assert statuses == [404] * 30 + [429]
+
+
+def _phone_walk_in(id_number: str, csrf: str) -> dict:
+    from kiosk.tokens import new_nonce
+
+    return {"csrf_token": csrf, "full_name": "Đinh Thị Mai", "date_of_birth": "05/05/1995", "sex": "F", "id_number": id_number,
+            "phone": "0912345678", "department_id": "0", "rank": "", "blood_group": "", "last_donation": "",
+            "nonce": new_nonce()}
+
+
+def test_walk_ins_from_one_phone_are_limited_per_day(app, client, demo):
+    from kiosk.views.donor_kiosk.phone_limits import PHONE_WALK_INS_PER_DAY
+
+    page = client.get("/kiosk/XNC/walk-in")
+    assert page.status_code == 200 and client.get_cookie("kiosk_phone")
+    csrf = _csrf_of(page.get_data(as_text=True))
+    statuses = [client.post("/kiosk/XNC/walk-in", data=_phone_walk_in(f"00119701{n:04d}", csrf)).status_code
+                for n in range(PHONE_WALK_INS_PER_DAY + 1)]
+    assert statuses == [303] * PHONE_WALK_INS_PER_DAY + [429]
+
+
+def test_a_refused_walk_in_is_audited_without_the_number_typed(app, client, demo):
+    with app.app_context():
+        known = db.session.scalars(sa.select(Donor.id_number).limit(1)).one()
+    csrf = _csrf_of(client.get("/kiosk/XNC/walk-in").get_data(as_text=True))
+    assert client.post("/kiosk/XNC/walk-in", data=_phone_walk_in(known, csrf)).status_code == 422
+    with app.app_context():
+        entry = db.session.scalar(sa.select(AuditLog).where(AuditLog.action == "walk_in_refused"))
+    assert entry is not None and known not in repr(entry.new_values) and entry.source_address

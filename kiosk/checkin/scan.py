@@ -254,5 +254,16 @@ def _register(session: Session, scan: _Scan, walk_in: WalkIn) -> dict[str, Any]:
     return _record_scan(session, scan, found)
 
 
+def record_refused_walk_in(session: Session, *, site: Site, terminal: Terminal = ANY_TERMINAL,
+                           on_phone: bool = False) -> None:
+    """A walk-in refused (its ID number is known): an audit entry of its own, committed, with the
+    address and the device but not the number typed (the log is no list of who tried whom)."""
+    from kiosk.database import write_transaction
+
+    with write_transaction(session, expire=False):
+        insert_audit(session, "walk_in_refused", actor=terminal.actor_at(site), entity="site", entity_id=site.id,
+                     new={"reason": "known_id_number", "on_phone": on_phone})
+
+
 def departments_for_walk_in(session: Session) -> list[Department]:
     return list(session.scalars(sa.select(Department).order_by(Department.name)))

@@ -10,8 +10,8 @@ from flask import current_app, jsonify, redirect, render_template, request, url_
 from flask_babel import get_locale, gettext as _
 
 from kiosk.checkin import (CheckinOutcome, ScanOutcome, WalkIn, WalkInRefused, check_in, find_by_identity,
-                           open_kiosk_session, phone_answers_today, register_walk_in, replayed_check_in,
-                           replayed_walk_in, scan_pass, todays_drive_at)
+                           open_kiosk_session, phone_answers_today, record_refused_walk_in, register_walk_in,
+                           replayed_check_in, replayed_walk_in, scan_pass, todays_drive_at)
 from kiosk.extensions import db
 from kiosk.formatting import local_today
 from kiosk.idempotency import InvalidNonce, NonceUsedElsewhere
@@ -22,7 +22,8 @@ from kiosk.qr import qr_svg
 from kiosk.screening.questionnaire import IncompleteAnswers, load_questionnaire
 from kiosk.tokens import pass_url
 from kiosk.views.donor_kiosk import (asks_language, bp, client_key, count_hits, count_miss, in_chosen_language,
-                                     misses_exceeded, over_limit, terminal, today_start_utc, walk_in_counters)
+                                     misses_exceeded, over_limit, phone_limits, terminal, today_start_utc,
+                                     walk_in_counters)
 from kiosk.views.donor_kiosk.forms import (FindForm, QuestionnairePost, ScanForm, WalkInForm, first_screen_of,
                                            incomplete_answers_text, move_through_questionnaire, questionnaire_context,
                                            questionnaire_post)
@@ -155,6 +156,9 @@ def walk_in(code: str):
                        **extra)
         return render_template(template, **context), status
 
+    on_phone = not _is_htmx() and terminal().device_id is None
+    if on_phone:
+        phone_limits.ensure_phone_id()  # the day's walk-ins are counted per phone
     if drive is None:
         form = None
         return render(200)
@@ -162,7 +166,7 @@ def walk_in(code: str):
                       formdata=None if request.method == "GET" else request.form)
     if request.method == "GET" or not form.validate():
         return render(200 if request.method == "GET" else 422)
-    counters = walk_in_counters(form.id_number.data)
+    counters = walk_in_counters(form.id_number.data) + (phone_limits.phone_walk_in_counters() if on_phone else [])
     if not replayed_walk_in(db.session, form.nonce.data, form.id_number.data, terminal()):
         if over_limit(counters) or not count_hits(counters):
             return render(429, error=_("Too many attempts. Please wait a minute, or ask the staff at the desk."))
@@ -175,6 +179,7 @@ def walk_in(code: str):
         result = register_walk_in(db.session, walk_in=walk_in_data, site=site, today=local_today(),
                                   nonce=form.nonce.data, terminal=terminal())
     except WalkInRefused:
+        record_refused_walk_in(db.session, site=site, terminal=terminal(), on_phone=on_phone)
         # The same words for every ID number we know, whatever else was typed: nothing here says
         # whether the date of birth was right.
         return render(422, error=_("Please go to the registration desk with your ID card."))
