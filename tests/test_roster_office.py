@@ -210,7 +210,14 @@ def test_the_confirm_step_imports_what_was_checked_without_reading_the_file_agai
     upload_id = re.search(r'name="upload_id" type="hidden" value="([^"]+)"', page).group(1)
     # The file itself spoiled after the check: the confirm step uses the rows it checked.
     (Path(app.instance_path) / "roster-uploads" / f"{upload_id}.xlsx").write_bytes(b"spoiled")
-    done = client.post(f"/admin/drives/{d}/roster/confirm", data={"csrf_token": csrf, "upload_id": upload_id})
+    # The demo drive has two sites: the new department's is asked, and nothing imports without it.
+    fields = re.findall(r'<select id="(site_for_[0-9a-f]+)"', page)
+    assert len(fields) == 1
+    refused = client.post(f"/admin/drives/{d}/roster/confirm", data={"csrf_token": csrf, "upload_id": upload_id})
+    assert refused.status_code == 422 and 'id="roster-sites-error"' in refused.get_data(as_text=True)
+    site_id = re.search(r'<option value="(\d+)"', page).group(1)
+    done = client.post(f"/admin/drives/{d}/roster/confirm",
+                       data={"csrf_token": csrf, "upload_id": upload_id, fields[0]: site_id})
     assert done.status_code == 303
     with app.app_context():
         names = set(db.session.scalars(sa.select(Donor.full_name).where(Donor.id_number.in_(OFFICE_DONORS_IMPORTED))))
