@@ -234,3 +234,46 @@ def test_the_template_downloads_and_imports_as_it_is(client, auth, demo):
     assert parsed.rows[0].id_number == "001090012345"
     sheet = openpyxl.load_workbook(io.BytesIO(response.data)).active
     assert sheet["D5"].number_format == "@"  # the CCCD column is text: Excel keeps its 0
+
+
+# ----- issue 22, item 1: a list without "Giới tính", ABO without Rh, signatures under any column -----
+
+def test_a_list_without_a_sex_column_takes_the_sex_from_the_cccd(app):
+    from tests.support.rosters import SECOND_OFFICE_DONORS, SECOND_OFFICE_SEX, second_office_workbook
+
+    parsed = parse_bytes("ds.xlsx", second_office_workbook())
+    assert parsed.errors == [] and parsed.header_line == 7
+    assert [row.sex for row in parsed.rows] == list(SECOND_OFFICE_SEX)
+    assert all(row.sex_from_id_number for row in parsed.rows) and parsed.sex_disagrees == []
+    assert [row.blood_group for row in parsed.rows] == ["A", "B", "O+"]  # Rh unknown: the ABO alone
+    assert [row.rank for row in parsed.rows] == [donor[6] for donor in SECOND_OFFICE_DONORS]
+    # The total, the note, the place and date and the signature block (under the ID column too) are
+    # skipped and listed, not refused.
+    assert [line for line, _text in parsed.skipped] == [11, 12, 14, 15, 16, 19]
+    assert "NGƯỜI LẬP BIỂU" in dict(parsed.skipped)[15] and "Đại úy" in dict(parsed.skipped)[16]
+    with app.test_request_context():
+        notes = "\n".join(describe_notes(parsed))
+    assert "11, 12, 14, 15, 16, 19" in notes and "CCCD" in notes and "Rh" in notes
+
+
+def test_a_sex_that_disagrees_with_the_cccd_is_kept_and_shown(app):
+    from tests.support.rosters import second_office_workbook
+
+    parsed = parse_bytes("ds.xlsx", second_office_workbook(sex_column=("Nam", "Nam", "Nam")))
+    assert parsed.errors == [] and [row.sex for row in parsed.rows] == ["M", "M", "M"]
+    assert parsed.sex_disagrees == [8]  # Vũ Thị Hoa's CCCD says a woman
+    with app.test_request_context():
+        notes = "\n".join(describe_notes(parsed))
+    assert "8" in notes and "CCCD" in notes
+
+
+def test_a_row_error_in_the_preview_table_says_its_line_once(client, auth, demo):
+    auth.as_organiser()
+    page = client.get("/admin/drives").get_data(as_text=True)
+    csrf = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+    body = "Họ và tên,Ngày sinh,Giới tính,Số CCCD\nTrần Văn Tám,31/02/1990,Nam,001190000001\n".encode()
+    response = client.post(f"/admin/drives/{demo['drive_id']}/roster",
+                           data={"csrf_token": csrf, "roster": (io.BytesIO(body), "ds.csv")},
+                           content_type="multipart/form-data")
+    table = response.get_data(as_text=True).split('id="roster-error-table"')[1].split("</table>")[0]
+    assert table.count("2") >= 1 and "Dòng 2" not in table and "Line 2" not in table
