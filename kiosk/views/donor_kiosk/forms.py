@@ -60,6 +60,12 @@ BLOOD_GROUP_CHOICES = [SelectChoice("", _l("I don't know"))] + [
     SelectChoice(group) for group in ("O+", "A+", "B+", "AB+", "O-", "A-", "B-", "AB-")]
 
 
+def _unit_id(value) -> Optional[int]:
+    """A unit's id as posted: "" (none chosen) and anything not ASCII digits ("²") are None."""
+    text = str(value)
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 19 else None
+
+
 class WalkInForm(CleanForm):
     full_name = StringField(_l("Full name"), validators=[DataRequired(_l("Enter your full name.")),
                                                          Length(min=2, message=_l("Enter your full name.")),
@@ -73,7 +79,7 @@ class WalkInForm(CleanForm):
     phone = StringField(_l("Mobile phone"), validators=[DataRequired(_l("Enter your mobile phone number."))],
                         filters=[digits_filter])
     # "" until chosen; 0 "another unit"; else a department of the drive's list (checked below).
-    department_id = SelectField(_l("Unit"), coerce=lambda value: int(value) if str(value).isdigit() else None,
+    department_id = SelectField(_l("Unit"), coerce=_unit_id,
                                 validate_choice=False)
     rank = StringField(_l("Rank"), validators=[Length(max=60, message=_l("Too long."))])
     blood_group = SelectField(_l("Blood group"), choices=BLOOD_GROUP_CHOICES, validators=[OptionalValue()])
