@@ -2,6 +2,7 @@
 here failed on that commit."""
 from __future__ import annotations
 
+import datetime as dt
 import io
 import stat
 import zipfile
@@ -16,8 +17,6 @@ from kiosk.roster.parser import RosterFormatError
 from kiosk.roster.uploads import parse_upload
 from tests.support.pages import console_csrf
 from tests.support.rosters import office_workbook
-
-import datetime as dt
 
 TODAY = dt.date(2026, 11, 21)
 
