@@ -152,6 +152,8 @@ def test_walk_in_with_a_validation_error_then_success(live_server, demo, page, a
     details = page.locator("#walk-in-details").inner_text()
     assert "Đại úy" in details and "0912345678" in details and "Cục Quản lý xuất nhập cảnh" in details
     check_page(page, "kiosk-walk-in-check-768")
+    page.set_viewport_size(TABLET_LANDSCAPE)
+    check_page(page, "kiosk-walk-in-check-1024")
     page.click("[data-step=walk-in-check] button.button-primary")
     page.wait_for_selector("[data-step=questionnaire-0]")
     answer_questionnaire(page)
