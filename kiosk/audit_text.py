@@ -60,6 +60,12 @@ ACTIONS = {
     "device_paired": _l("Device paired"),
     "device_renamed": _l("Device renamed"),
     "device_revoked": _l("Device revoked"),
+    "pass_pdf_built": _l("Pass sheet PDF made"),
+    "pass_pdf_downloaded": _l("Pass sheet PDF downloaded"),
+    "walk_in_refused": _l("Walk-in refused"),
+    "pairing_failed": _l("Device pairing failed"),
+    "walk_in_matched_roster": _l("Roster matched an unverified walk-in: new pass"),
+    "unverified_walk_ins_removed": _l("Unverified walk-ins removed"),
 }
 # What the console's sign-in and staff page lists (the rest belongs to a drive's audit log).
 SIGN_IN_ACTIONS = ("sign_in", "sign_in_failed", "sign_in_code_failed", "sign_in_code_reused", "sign_in_throttled",
@@ -67,7 +73,8 @@ SIGN_IN_ACTIONS = ("sign_in", "sign_in_failed", "sign_in_code_failed", "sign_in_
 STAFF_ACTIONS = ("staff_created", "staff_enabled", "staff_disabled", "staff_password_reset", "own_password_changed",
                  "staff_sites_changed", "two_factor_enabled", "two_factor_disabled", "device_added",
                  "device_pairing_code", "device_paired", "device_renamed", "device_revoked")
-ACCESS_ACTIONS = ("donor_page_viewed", "pass_viewed", "pass_sheet_printed", "export_downloaded", "health_export")
+ACCESS_ACTIONS = ("donor_page_viewed", "pass_viewed", "pass_sheet_printed", "export_downloaded", "health_export",
+                  "pass_pdf_built", "pass_pdf_downloaded")
 ENTITIES = {
     "visit": _l("visit"), "screening": _l("decision"), "donation": _l("donation"), "drive": _l("drive"),
     "site": _l("site"), "department": _l("department"), "staff": _l("account"), "donor": _l("donor"),

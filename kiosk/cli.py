@@ -226,7 +226,7 @@ def import_roster_command(file: Path, drive_id: int | None, skip_bad: bool) -> N
     from kiosk.database import begin_write
     from kiosk.formatting import local_today
     from kiosk.roster.parser import RosterFormatError, parse_roster, read_table
-    from kiosk.roster.importer import import_roster
+    from kiosk.roster.importer import RosterImportError, import_roster
     from kiosk.roster.messages import describe_format_error, describe_row_error
 
     drive = _drive_or_fail(drive_id) if drive_id or _has_drive() else None
@@ -243,8 +243,14 @@ def import_roster_command(file: Path, drive_id: int | None, skip_bad: bool) -> N
             f"{len({e.line for e in parsed.errors})} dòng lỗi, không nhập gì / bad rows, nothing imported "
             "(--skip-bad to import the good rows).")
     begin_write(db.session)
-    with click.progressbar(length=len(parsed.rows), label="Đang nhập / importing") as bar:
-        result = import_roster(db.session, parsed, drive=drive, skip_bad=skip_bad, progress=bar.update)
+    try:
+        with click.progressbar(length=len(parsed.rows), label="Đang nhập / importing") as bar:
+            result = import_roster(db.session, parsed, drive=drive, skip_bad=skip_bad, progress=bar.update)
+    except RosterImportError:  # site_missing: a drive with several sites, a department with none
+        db.session.rollback()
+        raise click.ClickException(
+            "Đợt có nhiều điểm hiến: thêm cột “Điểm hiến” hoặc đặt điểm hiến cho các đơn vị mới trong trang quản trị "
+            "/ the drive has several sites: add a “Điểm hiến” column, or import in the console, which asks.")
     db.session.commit()
     elapsed = time.perf_counter() - started
     click.echo(f"Thêm mới / created: {result.created}; cập nhật / updated: {result.updated}; "

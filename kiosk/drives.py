@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, scoped_session
 from kiosk.database import write_transaction
 from kiosk.errors import DomainError
 from kiosk import tally
+from kiosk.checkin.walk_ins import remove_unverified_walk_ins
 from kiosk.audit import changed_fields, fingerprint, record_audit, record_changes
 from kiosk.extensions import db
 from kiosk.letters import DEFAULT_SALUTATION, SALUTATIONS
@@ -152,6 +153,9 @@ def update_drive(session: Session | scoped_session, *, drive_id: int, staff_id: 
             action = "drive_closed" if "status" in changed and new["status"] == "closed" else "drive_updated"
             record_changes(session, action, staff_id=staff_id, entity="drive", entity_id=drive.id,
                            drive_id=drive.id, old=old, new=new, changed=changed, reason=reason)
+            if action == "drive_closed":
+                # The open walk-in form leaves no permanent records of people no one has seen.
+                remove_unverified_walk_ins(session, drive.id, staff_id=staff_id)
             # A status or site change moves the kiosks, nurse pages and displays to another drive.
             tally.touch_drive(session, drive.id)
     return changed

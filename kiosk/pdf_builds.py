@@ -12,6 +12,8 @@ hence files rather than memory:
   "building" but whose lock is free was cut short (a worker restarted): it shows as
   interrupted and can be started again.
 
+The folder is 0700 and every file in it 0600: a sheet holds every pass link of a site.
+
 Nothing here knows Flask: the caller hands in a function that makes the PDF's bytes."""
 from __future__ import annotations
 
@@ -49,9 +51,21 @@ class BuildState:
         return self.state == "building"
 
 
+def write_private(path: Path, data: bytes) -> None:
+    """Write a file only its owner reads (0600 from its creation, whatever the umask)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)
+    with os.fdopen(descriptor, "wb") as stream:
+        stream.write(data)
+
+
 class PdfBuilds:
     def __init__(self, folder: Path | str):
         self.folder = Path(folder)
+
+    def _make_folder(self) -> None:
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.folder.chmod(0o700)  # made before by an older version, 0755
 
     def _path(self, name: str, suffix: str) -> Path:
         if not NAME.match(name):
@@ -64,12 +78,12 @@ class PdfBuilds:
     def _write_state(self, name: str, state: BuildState) -> None:
         path = self._path(name, ".json")
         temporary = path.with_suffix(f".json.{os.getpid()}.{threading.get_ident()}")
-        temporary.write_text(json.dumps(asdict(state)), encoding="utf-8")
+        write_private(temporary, json.dumps(asdict(state)).encode("utf-8"))
         os.replace(temporary, path)
 
     def _lock(self, group: str) -> Optional[int]:
         """The group's lock, or None when a build of the group holds it."""
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self._make_folder()
         descriptor = os.open(self._path(group, ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -127,7 +141,7 @@ class _Run:
         temporary = pdf_path.with_suffix(f".pdf.{os.getpid()}.part")
         try:
             body = self.build(self.progress)
-            temporary.write_bytes(body)
+            write_private(temporary, body)
             os.replace(temporary, pdf_path)
             finished = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
             self.builds._write_state(self.name, BuildState("done", self.total, self.total, len(body), self.items,

@@ -97,3 +97,14 @@ def test_serve_refuses_a_port_another_server_listens_on(app, runner, monkeypatch
     again = runner.invoke(args=["serve", "--port", str(port)])  # the other server has stopped
     assert again.exit_code == 0, again.output
     assert "--reuse-port" in executed[0][1]
+
+
+def test_import_roster_refuses_a_department_without_a_site_in_a_drive_with_several(app, runner, demo, tmp_path):
+    """Issue 22: its donors got passes without a venue. The console asks; the CLI says how."""
+    roster = tmp_path / "moi.csv"
+    roster.write_text("Họ và tên,Ngày sinh,Số CCCD,Đơn vị\nTrần Văn Mới,02/03/1988,001088077777,Phòng Mới Lập\n",
+                      encoding="utf-8")
+    result = runner.invoke(args=["import-roster", str(roster)])
+    assert result.exit_code != 0 and "Điểm hiến" in result.output
+    with app.app_context():
+        assert db.session.scalar(sa.select(Donor).where(Donor.id_number == "001088077777")) is None

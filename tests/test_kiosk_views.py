@@ -98,7 +98,7 @@ def test_guessing_pass_urls_is_slowed_down(client, demo, token):
     for _ in range(30):
         assert client.get("/p/" + "Z" * 32).status_code == 404
     assert client.get("/p/" + "Z" * 32).status_code == 429
-    assert client.get("/p/" + token).status_code == 429  # the limit is per address, whatever the token
+    assert client.get("/p/" + token).status_code == 429  # the limit is per phone (its cookie), whatever the token
 
 
 def test_guessing_at_the_kiosk_scanner_is_slowed_down(client, demo, token):
@@ -203,6 +203,7 @@ def test_a_walk_in_never_hands_out_a_known_donors_pass(client, app, demo):
 def test_walk_ins_are_limited_per_address_and_per_cccd(client, app, demo):
     """Issue 12: 30 junk walk-ins from one address were checked in as numbers 1-30 in 2.7 s."""
     for n in range(10):
+        client.delete_cookie("kiosk_phone")  # ten phones behind one address (each phone: 2 a day)
         assert client.post("/kiosk/XNC/walk-in", data=_walk_in(id_number=f"0011950{n:05d}")).status_code == 303
     refused = client.post("/kiosk/XNC/walk-in", data=_walk_in(id_number="001195099999"), headers=HX)
     assert refused.status_code == 429 and "Quá nhiều lần thử" in refused.get_data(as_text=True)
@@ -210,6 +211,7 @@ def test_walk_ins_are_limited_per_address_and_per_cccd(client, app, demo):
     # address asks.
     for n in range(4):
         client.environ_base["REMOTE_ADDR"] = f"10.9.0.{n + 1}"
+        client.delete_cookie("kiosk_phone")
         assert client.post("/kiosk/XNC/walk-in", data=_walk_in(id_number="001195000000")).status_code == 422
     client.environ_base["REMOTE_ADDR"] = "10.9.0.99"
     assert client.post("/kiosk/XNC/walk-in", data=_walk_in(id_number="001195000000")).status_code == 429
@@ -223,7 +225,8 @@ def test_a_burst_of_walk_ins_past_the_read_check_is_still_limited(client, app, d
     from kiosk.views.donor_kiosk import steps
 
     monkeypatch.setattr(steps, "over_limit", lambda counters: False)  # every request raced past the read
-    answers = [client.post("/kiosk/XNC/walk-in", data=_walk_in(id_number=f"0011960{n:05d}")).status_code
+    answers = [(client.delete_cookie("kiosk_phone"),  # a phone of its own each (each phone: 2 a day)
+                client.post("/kiosk/XNC/walk-in", data=_walk_in(id_number=f"0011960{n:05d}")))[1].status_code
                for n in range(12)]
     assert answers == [303] * 10 + [429] * 2
     with app.app_context():
@@ -601,3 +604,48 @@ def test_the_language_toggle_keeps_is_this_you_and_the_phones_answers_question(c
     assert 'data-step="phone-answers"' in body and "trên điện thoại lúc" in body  # nothing checked in yet
     with app.app_context():
         assert db.session.get(Visit, _visit_id).checked_in_at is None
+
+
+# ----- issue 22, item 5: the walk-in form -----
+
+def _walk_in_of(app, id_number: str):
+    with app.app_context():
+        return db.session.scalars(sa.select(Donor).where(Donor.id_number == id_number)).first()
+
+
+def test_the_walk_in_unit_is_chosen_from_the_drives_list_and_other_is_no_default(client, app, demo):
+    page = client.get("/kiosk/XNC/walk-in", headers=HX).get_data(as_text=True)
+    select = page.split('id="department_id"')[1].split("</select>")[0]
+    assert re.search(r'<option selected value="">|<option value="" selected', select) or \
+        re.findall(r"<option[^>]*>", select)[0].find('value=""') > 0
+    assert "Cục Quản lý xuất nhập cảnh" in select and "selected" not in select.split('value="0"')[1][:20]
+    refused = client.post("/kiosk/XNC/walk-in", data=_walk_in(department_id="", id_number="001195001111"), headers=HX)
+    assert refused.status_code == 422 and "Chọn đơn vị" in refused.get_data(as_text=True)
+    assert _walk_in_of(app, "001195001111") is None
+
+
+def test_a_walk_ins_rank_is_stored_in_its_proper_case_and_a_phone_that_lost_its_0_is_repaired(client, app, demo):
+    response = client.post("/kiosk/XNC/walk-in", data=_walk_in(id_number="001195002222", rank="đại uý",
+                                                               phone="912 345 678"))
+    assert response.status_code == 303
+    donor = _walk_in_of(app, "001195002222")
+    assert donor.rank == "Đại úy" and donor.phone == "0912345678"
+
+
+def test_the_walk_in_details_are_checked_before_the_questionnaire(client, app, demo):
+    with app.app_context():
+        from kiosk.models import Department
+
+        unit = db.session.scalar(sa.select(Department).where(Department.name == "Cục Quản lý xuất nhập cảnh"))
+    data = _walk_in(id_number="001195003333", rank="trung tá", phone="0912345678", department_id=str(unit.id),
+                    action="check")
+    shown = client.post("/kiosk/XNC/walk-in", data=data, headers=HX)
+    body = shown.get_data(as_text=True)
+    assert shown.status_code == 200 and 'data-step="walk-in-check"' in body
+    assert "Trung tá" in body and "Cục Quản lý xuất nhập cảnh" in body and "001195003333" in body
+    assert _walk_in_of(app, "001195003333") is None  # nothing registered yet
+    edit = client.post("/kiosk/XNC/walk-in", data=data | {"action": "edit"}, headers=HX).get_data(as_text=True)
+    assert 'data-step="walk-in"' in edit and 'value="001195003333"' in edit
+    done = client.post("/kiosk/XNC/walk-in", data=data | {"action": "register"}, headers=HX)
+    assert 'data-step="questionnaire-0"' in done.get_data(as_text=True)
+    assert _walk_in_of(app, "001195003333").department_id == unit.id

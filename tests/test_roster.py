@@ -148,21 +148,37 @@ def test_xlsx_with_real_dates():
     assert parsed.errors == [] and parsed.rows[0].date_of_birth == dt.date(1998, 6, 26)
 
 
-def test_visits_go_to_the_department_site(app_ctx):
+def test_visits_go_to_the_department_site_and_none_without_one_in_a_drive_with_several(app_ctx):
+    """Issue 22: donors of a department with no site landed at no site (passes without a venue)."""
+    from kiosk.roster.importer import RosterImportError
+    from kiosk.roster.sites import plan_sites, site_field_name
+
     site_a, site_b = Site(code="A", name="A"), Site(code="B", name="B")
     drive = Drive(name="Đợt", drive_date=TODAY, sites=[site_a, site_b])
     db.session.add(drive)
     db.session.flush()
     db.session.add(Department(name="Cục Quản lý xuất nhập cảnh", default_site_id=site_b.id))
-    db.session.flush()
+    db.session.commit()
     with SAMPLE_ROSTER.open("rb") as stream:
-        import_roster(db.session, parse_roster(read_table("r.csv", stream), TODAY), drive=drive)
+        parsed = parse_roster(read_table("r.csv", stream), TODAY)
+    with pytest.raises(RosterImportError, match="site_missing"):
+        import_roster(db.session, parsed, drive=drive)
+    db.session.rollback()
+    needs = plan_sites(db.session, drive, parsed.rows).needs
+    assert len(needs) == 5 and "Cục Quản lý xuất nhập cảnh" not in {need["name"] for need in needs}
+    choices = {need["field"]: str(site_a.id) for need in needs}
+    import_roster(db.session, parsed, drive=drive, site_choices=choices)
     db.session.commit()
     department_sites = db.session.execute(
         sa.select(Department.name, Visit.site_id).join(Donor, Visit.donor_id == Donor.id)
         .join(Department, Donor.department_id == Department.id).distinct()).all()
     assert ("Cục Quản lý xuất nhập cảnh", site_b.id) in department_sites
-    assert all(site is None for name, site in department_sites if name != "Cục Quản lý xuất nhập cảnh")
+    assert all(site == site_a.id for name, site in department_sites if name != "Cục Quản lý xuất nhập cảnh")
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Visit).where(Visit.site_id.is_(None))) == 0
+    # The new departments keep the site chosen: the next roster asks nothing.
+    assert all(d.default_site_id == site_a.id for d in db.session.scalars(sa.select(Department))
+               if d.name != "Cục Quản lý xuất nhập cảnh")
+    assert site_field_name("Phòng A") == site_field_name(" phòng  a ")
 
 
 def test_the_preview_counts_new_and_returning_donors_and_new_departments(app_ctx):
@@ -194,7 +210,7 @@ def test_the_consoles_import_is_audited_and_refused_for_a_closed_drive(app_ctx):
     assert (result.created, result.visits_created, result.skipped) == (5, 5, 1)
     entry = db.session.scalars(sa.select(AuditLog).where(AuditLog.action == "roster_imported")).one()
     assert (entry.entity, entry.entity_id, entry.drive_id) == ("drive", drive_id, drive_id)
-    assert entry.new_values == {"created": 5, "updated": 0, "visits_created": 5, "skipped": 1}
+    assert entry.new_values == {"created": 5, "updated": 0, "visits_created": 5, "skipped": 1, "walk_ins_flagged": 0}
     for code, target in (("not_found", 999), ("drive_closed", drive_id)):
         db.session.get(Drive, drive_id).status = DriveStatus.CLOSED
         db.session.commit()

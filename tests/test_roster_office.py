@@ -210,7 +210,14 @@ def test_the_confirm_step_imports_what_was_checked_without_reading_the_file_agai
     upload_id = re.search(r'name="upload_id" type="hidden" value="([^"]+)"', page).group(1)
     # The file itself spoiled after the check: the confirm step uses the rows it checked.
     (Path(app.instance_path) / "roster-uploads" / f"{upload_id}.xlsx").write_bytes(b"spoiled")
-    done = client.post(f"/admin/drives/{d}/roster/confirm", data={"csrf_token": csrf, "upload_id": upload_id})
+    # The demo drive has two sites: the new department's is asked, and nothing imports without it.
+    fields = re.findall(r'<select id="(site_for_[0-9a-f]+)"', page)
+    assert len(fields) == 1
+    refused = client.post(f"/admin/drives/{d}/roster/confirm", data={"csrf_token": csrf, "upload_id": upload_id})
+    assert refused.status_code == 422 and 'id="roster-sites-error"' in refused.get_data(as_text=True)
+    site_id = re.search(r'<option value="(\d+)"', page).group(1)
+    done = client.post(f"/admin/drives/{d}/roster/confirm",
+                       data={"csrf_token": csrf, "upload_id": upload_id, fields[0]: site_id})
     assert done.status_code == 303
     with app.app_context():
         names = set(db.session.scalars(sa.select(Donor.full_name).where(Donor.id_number.in_(OFFICE_DONORS_IMPORTED))))
@@ -227,3 +234,46 @@ def test_the_template_downloads_and_imports_as_it_is(client, auth, demo):
     assert parsed.rows[0].id_number == "001090012345"
     sheet = openpyxl.load_workbook(io.BytesIO(response.data)).active
     assert sheet["D5"].number_format == "@"  # the CCCD column is text: Excel keeps its 0
+
+
+# ----- issue 22, item 1: a list without "Giới tính", ABO without Rh, signatures under any column -----
+
+def test_a_list_without_a_sex_column_takes_the_sex_from_the_cccd(app):
+    from tests.support.rosters import SECOND_OFFICE_DONORS, SECOND_OFFICE_SEX, second_office_workbook
+
+    parsed = parse_bytes("ds.xlsx", second_office_workbook())
+    assert parsed.errors == [] and parsed.header_line == 7
+    assert [row.sex for row in parsed.rows] == list(SECOND_OFFICE_SEX)
+    assert all(row.sex_from_id_number for row in parsed.rows) and parsed.sex_disagrees == []
+    assert [row.blood_group for row in parsed.rows] == ["A", "B", "O+"]  # Rh unknown: the ABO alone
+    assert [row.rank for row in parsed.rows] == [donor[6] for donor in SECOND_OFFICE_DONORS]
+    # The total, the note, the place and date and the signature block (under the ID column too) are
+    # skipped and listed, not refused.
+    assert [line for line, _text in parsed.skipped] == [11, 12, 14, 15, 16, 19]
+    assert "NGƯỜI LẬP BIỂU" in dict(parsed.skipped)[15] and "Đại úy" in dict(parsed.skipped)[16]
+    with app.test_request_context():
+        notes = "\n".join(describe_notes(parsed))
+    assert "11, 12, 14, 15, 16, 19" in notes and "CCCD" in notes and "Rh" in notes
+
+
+def test_a_sex_that_disagrees_with_the_cccd_is_kept_and_shown(app):
+    from tests.support.rosters import second_office_workbook
+
+    parsed = parse_bytes("ds.xlsx", second_office_workbook(sex_column=("Nam", "Nam", "Nam")))
+    assert parsed.errors == [] and [row.sex for row in parsed.rows] == ["M", "M", "M"]
+    assert parsed.sex_disagrees == [8]  # Vũ Thị Hoa's CCCD says a woman
+    with app.test_request_context():
+        notes = "\n".join(describe_notes(parsed))
+    assert "8" in notes and "CCCD" in notes
+
+
+def test_a_row_error_in_the_preview_table_says_its_line_once(client, auth, demo):
+    auth.as_organiser()
+    page = client.get("/admin/drives").get_data(as_text=True)
+    csrf = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+    body = "Họ và tên,Ngày sinh,Giới tính,Số CCCD\nTrần Văn Tám,31/02/1990,Nam,001190000001\n".encode()
+    response = client.post(f"/admin/drives/{demo['drive_id']}/roster",
+                           data={"csrf_token": csrf, "roster": (io.BytesIO(body), "ds.csv")},
+                           content_type="multipart/form-data")
+    table = response.get_data(as_text=True).split('id="roster-error-table"')[1].split("</table>")[0]
+    assert table.count("2") >= 1 and "Dòng 2" not in table and "Line 2" not in table

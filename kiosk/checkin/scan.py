@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 
 from kiosk.audit import insert_audit
 from kiosk.checkin.terminal import ANY_TERMINAL, KIOSK_SESSIONS, Terminal
+from kiosk.checkin.walk_ins import normalise_walk_in
 from kiosk.idempotency import bound_action, check_nonce, receipt_for, receipt_of, write_once
 from kiosk.inputs import fold_diacritics
-from kiosk.models import Department, Donor, Site, Visit, utcnow
+from kiosk.models import Donor, Site, Visit, utcnow
 from kiosk.queries.drives import todays_drive_id
 from kiosk.tokens import new_pass_token, token_from_scan
 
@@ -217,6 +218,7 @@ def register_walk_in(session: Session, *, walk_in: WalkIn, site: Site, today: dt
     desk check the ID card and find the donor."""
     check_nonce(nonce)
     scan = _Scan(site, todays_drive_id(session, site, today), terminal)
+    walk_in = normalise_walk_in(session, walk_in, scan.drive_id)  # the same rules wherever it was typed
     done = write_once(session, nonce, WALK_IN_ACTION, check=lambda: _refuse_a_known_donor(session, scan, walk_in),
                       write=lambda _checked: _register(session, scan, walk_in), owner=terminal.owner,
                       asked=walk_in.id_number)
@@ -254,5 +256,12 @@ def _register(session: Session, scan: _Scan, walk_in: WalkIn) -> dict[str, Any]:
     return _record_scan(session, scan, found)
 
 
-def departments_for_walk_in(session: Session) -> list[Department]:
-    return list(session.scalars(sa.select(Department).order_by(Department.name)))
+def record_refused_walk_in(session: Session, *, site: Site, terminal: Terminal = ANY_TERMINAL,
+                           on_phone: bool = False) -> None:
+    """A walk-in refused (its ID number is known): an audit entry of its own, committed, with the
+    address and the device but not the number typed (the log is no list of who tried whom)."""
+    from kiosk.database import write_transaction
+
+    with write_transaction(session, expire=False):
+        insert_audit(session, "walk_in_refused", actor=terminal.actor_at(site), entity="site", entity_id=site.id,
+                     new={"reason": "known_id_number", "on_phone": on_phone})

@@ -19,11 +19,13 @@ def field_label(name: str, headers: Optional[Mapping[str, str]] = None) -> str:
         "full_name": _("Full name"), "date_of_birth": _("Date of birth"), "sex": _("Sex"),
         "id_number": _("ID number"), "phone": _("Phone"), "department": _("Department"), "rank": _("Rank"),
         "blood_group": _("Blood group"), "last_donation": _("Last donation"),
-        "prior_donations": _("Number of donations"),
+        "prior_donations": _("Number of donations"), "site": _("Site"),
     }.get(name, name)
 
 
-def describe_row_error(error: RowError, headers: Optional[Mapping[str, str]] = None) -> str:
+def describe_row_error(error: RowError, headers: Optional[Mapping[str, str]] = None, with_line: bool = True) -> str:
+    """The error in words; with_line=False where the line number stands beside it already (the
+    preview's table), so it is said once."""
     reasons = {
         "required": _("%(field)s is missing"),
         "invalid_name": _("%(field)s is not a valid name: %(value)s"),
@@ -45,6 +47,8 @@ def describe_row_error(error: RowError, headers: Optional[Mapping[str, str]] = N
         # What Excel does to a number that starts with 0, in a file saved as CSV.
         reason += " " + _("(the leading 0 may have been dropped by Excel: format the column as Text and save "
                           "the file again)")
+    if not with_line:
+        return reason[:1].upper() + reason[1:]
     return _("Line %(line)d: %(reason)s", line=error.line, reason=reason)
 
 
@@ -59,6 +63,8 @@ def describe_format_error(error: RosterFormatError) -> str:
         "not_utf8": _("The CSV file is in an encoding that cannot be read: it is not UTF-8, UTF-16 or "
                       "Windows-1258 (Vietnamese). Save it as “CSV UTF-8” and try again."),
         "not_xlsx": _("The file is not a readable .xlsx spreadsheet."),
+        "xlsx_dtd": _("The spreadsheet holds declarations (a DTD) that no spreadsheet program writes, so it is "
+                      "not read. Open it in Excel, save it again as .xlsx and try again."),
         "empty_file": _("The file is empty."),
         "too_many_rows": _("The file has more than %(rows)s donors. Split it into smaller files.",
                            rows=f"{MAX_ROWS:,}".replace(",", ".")),
@@ -88,9 +94,26 @@ def describe_notes(parsed: ParsedRoster) -> list[str]:
                               "%(num)d values in %(column)s had lost their leading 0 (Excel drops it from "
                               "numbers): it was put back (lines %(lines)s).",
                               len(lines), column=field_label(name, parsed.headers), lines=_line_list(lines)))
-    if parsed.footer_line is not None:
-        notes.append(_("From line %(line)d on, the totals and signatures are not donors and are not read.",
-                       line=parsed.footer_line))
+    if parsed.skipped:
+        notes.append(ngettext("Line %(lines)s is not a donor (a total, a note or a signature) and was skipped.",
+                              "Lines %(lines)s are not donors (totals, notes, signatures) and were skipped.",
+                              len(parsed.skipped), lines=_line_list([line for line, _text in parsed.skipped])))
+    from_id = [row.line for row in parsed.rows if row.sex_from_id_number]
+    if from_id:
+        notes.append(ngettext("%(num)d donor's sex was read from the CCCD (its 4th digit), the file giving none.",
+                              "%(num)d donors' sex was read from the CCCD (its 4th digit), the file giving none.",
+                              len(from_id)))
+    if parsed.sex_disagrees:
+        notes.append(ngettext("On line %(lines)s the sex written disagrees with the CCCD (its 4th digit): it was "
+                              "kept as written; check it.",
+                              "On lines %(lines)s the sex written disagrees with the CCCD (its 4th digit): it "
+                              "was kept as written; check them.", len(parsed.sex_disagrees),
+                              lines=_line_list(parsed.sex_disagrees)))
+    abo_only = [row.line for row in parsed.rows if row.blood_group in ("A", "B", "AB", "O")]
+    if abo_only:
+        notes.append(ngettext("%(num)d blood group has no Rh (line %(lines)s): kept with the Rh unknown.",
+                              "%(num)d blood groups have no Rh (lines %(lines)s): kept with the Rh unknown.",
+                              len(abo_only), lines=_line_list(abo_only)))
     if parsed.encoding == "windows-1258":
         notes.append(_("The file was read as Windows-1258 (Vietnamese); check the names below."))
     elif parsed.encoding == "utf-16":

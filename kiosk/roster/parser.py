@@ -21,13 +21,18 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Optional
 
-from kiosk.inputs import (COUNTRY_CODE, clean_name, clean_text, digits_only, fold_diacritics, parse_date,
-                          phone_digits)
+from kiosk.inputs import clean_text, fold_diacritics
+from kiosk.roster.rows import (ABO_ONLY, BLOOD_GROUPS, CCCD_WITHOUT_ZEROS, ID_NUMBER, MAX_NAME,  # noqa: F401 (API)
+                               MAX_PRIOR_DONATIONS, MOBILE_WITHOUT_ZERO, PHONE, SEX_VALUES, DonorRow, RowError,
+                               _text, _validate_row, sex_from_id_number)
 from kiosk.roster.reader import MAX_COLUMNS, RosterFormatError, Table, read_table  # noqa: F401 (the parser's API)
 
 FIELDS = ("full_name", "date_of_birth", "sex", "id_number", "phone", "department", "rank",
           "blood_group", "last_donation", "prior_donations")
-REQUIRED = ("full_name", "date_of_birth", "sex", "id_number")
+# Read when the file has them, not in the template: the site a donor donates at.
+EXTRA_FIELDS = ("site",)
+# No "Giới tính": the 12-digit CCCD says the sex (kiosk.roster.parser.sex_from_id_number).
+REQUIRED = ("full_name", "date_of_birth", "id_number")
 
 # Header variants as offices write them, folded (see header_key): no diacritics, lower case,
 # punctuation as spaces. "Năm sinh" often holds a full date; a bare year is refused row by row.
@@ -49,57 +54,26 @@ HEADER_VARIANTS: dict[str, tuple[str, ...]] = {
                       "last_donation"),
     "prior_donations": ("so lan hien", "so lan hien mau", "so lan da hien", "so lan da hien mau",
                         "prior donations", "prior_donations"),
+    "site": ("diem hien", "diem hien mau", "dia diem", "dia diem hien", "dia diem hien mau", "noi hien",
+             "noi hien mau", "site"),
 }
 HEADER_ALIASES = {variant: name for name, variants in HEADER_VARIANTS.items() for variant in variants}
 # The words the console's template and messages use for each column.
 CANONICAL_HEADERS = {"full_name": "Họ và tên", "date_of_birth": "Ngày sinh", "sex": "Giới tính",
                      "id_number": "Số CCCD", "phone": "Số điện thoại", "department": "Đơn vị", "rank": "Cấp bậc",
                      "blood_group": "Nhóm máu", "last_donation": "Lần hiến gần nhất",
-                     "prior_donations": "Số lần hiến"}
+                     "prior_donations": "Số lần hiến", "site": "Điểm hiến"}
 # The start of a line that ends the list: totals, then the signature block.
 FOOTER_STARTS = ("tong cong", "tong so", "cong ", "nguoi lap", "thu truong", "chi huy", "xac nhan", "ky ten",
                  "ky ghi ro", "ky va ghi ro", "giam doc", "truong phong", "lanh dao")
 FOOTER_EXACT = ("cong", "tong")
 FOOTER_PLACE_DATE = re.compile(r"(^|\s)ngay\s+\S*\s*thang\s+\S*\s*nam\b")
 
-SEX_VALUES = {"nam": "M", "nu": "F", "m": "M", "f": "F", "male": "M", "female": "F"}
-BLOOD_GROUPS = {"A+", "A-", "B+", "B-", "AB+", "AB-", "O+", "O-"}
-ID_NUMBER = re.compile(r"^\d{12}$", flags=re.ASCII)
-PHONE = re.compile(r"^0\d{9}$", flags=re.ASCII)
-# Every CCCD starts with 0 (its province: 001 Hà Nội ... 096 Cà Mau), so Excel keeps 10 or 11 digits
-# of it; a mobile number without its 0 is 9 digits starting 3, 5, 7, 8 or 9.
-CCCD_WITHOUT_ZEROS = re.compile(r"^\d{10,11}$", flags=re.ASCII)
-MOBILE_WITHOUT_ZERO = re.compile(r"^[35789]\d{8}$", flags=re.ASCII)
-MAX_NAME = 120
-MAX_PRIOR_DONATIONS = 200
 
 HEADER_SEARCH_ROWS = 30  # the header is looked for in the first rows only
 MAX_ROWS = 20_000  # donors in one file: a whole campaign's list fits
 MAX_BLANK_RUN = 1_000  # so many blank rows in a row: the list has ended (a sheet formatted to row 1,048,576)
 TIME_BUDGET_SECONDS = 20.0  # well under gunicorn's 60 s timeout
-
-
-@dataclass(frozen=True)
-class RowError:
-    line: int  # the line in the file (the first line is 1)
-    code: str  # machine-readable: the admin page and CLI turn it into words
-    field: str = ""
-    value: str = ""
-
-
-@dataclass
-class DonorRow:
-    line: int
-    full_name: str
-    date_of_birth: dt.date
-    sex: str
-    id_number: str
-    phone: str
-    department: str
-    rank: str
-    blood_group: str
-    last_donation: Optional[dt.date]
-    prior_donations: Optional[int] = None
 
 
 @dataclass
@@ -112,6 +86,8 @@ class ParsedRoster:
     restored_zeros: dict[str, list[int]] = field(default_factory=dict)  # field -> lines whose 0 was put back
     footer_line: Optional[int] = None  # where the totals or signatures began
     encoding: str = "utf-8"
+    skipped: list[tuple[int, str]] = field(default_factory=list)  # (line, its text): totals, notes, signatures
+    sex_disagrees: list[int] = field(default_factory=list)  # lines whose sex column contradicts the CCCD
 
     def header_of(self, name: str) -> str:
         return self.headers.get(name) or CANONICAL_HEADERS.get(name, name)
@@ -124,6 +100,7 @@ class ImportResult:
     visits_created: int = 0
     skipped: int = 0
     errors: list[RowError] = field(default_factory=list)
+    flagged: list[int] = field(default_factory=list)  # lines that matched an unverified walk-in: new pass
 
     @property
     def imported(self) -> bool:
@@ -190,9 +167,9 @@ def parse_roster(table: Iterable[tuple[int, list[object]]], today: dt.date,
     parsed.ignored_columns = [clean_text(cell) for index, cell in enumerate(header)
                               if index not in used and clean_text(cell)]
     data_columns = sorted(used)
-    key_columns = [columns[name] for name in ("id_number", "date_of_birth") if name in columns]
 
     seen_ids: dict[str, int] = {}
+    pending: list[tuple[int, list[object]]] = []  # rows that are not donors, unless a donor follows
     blank_run = 0
     count = data_lines = 0
     for line, cells in lines:
@@ -206,193 +183,71 @@ def parse_roster(table: Iterable[tuple[int, list[object]]], today: dt.date,
                 break
             continue
         blank_run = 0
-        if not any(_text(cells[i]) for i in key_columns if i < len(cells)):
-            # No ID number and no date of birth: the totals line, the signature block and the
-            # names under it are not donors.
-            if parsed.footer_line is None and _is_footer(cells):
-                parsed.footer_line = line
-            if parsed.footer_line is not None:
-                continue
+        if _is_footer(cells) and not _looks_like_a_donor(cells, columns):
+            # Totals, a place and date, a signature block: never a donor, in whichever column.
+            parsed.footer_line = parsed.footer_line or line
+            _skip(parsed, line, cells)
+            continue
         if not any(_text(cells[i]) for i in data_columns if i < len(cells)):
             continue  # a pre-numbered STT with nothing else
-        data_lines += 1
-        if data_lines > MAX_ROWS:
-            raise RosterFormatError("too_many_rows", str(MAX_ROWS))
-
-        def cell(name: str) -> object:
-            index = columns.get(name)
-            if index is None or index >= len(cells):
-                return ""
-            return cells[index]
-
-        row_errors: list[RowError] = []
-        row = _validate_row(line, cell, today, row_errors, parsed.restored_zeros)
-        if row_errors or row is None:
-            parsed.errors.extend(row_errors)
+        if not _looks_like_a_donor(cells, columns):
+            # No ID number and no date of birth: a note, a rank or a name under a signature. Skipped
+            # if it is after the last donor; a line like it between donors is a donor with gaps.
+            pending.append((line, cells))
+            if data_lines + len(pending) > MAX_ROWS:
+                raise RosterFormatError("too_many_rows", str(MAX_ROWS))
             continue
-        if row.id_number in seen_ids:
-            parsed.errors.append(RowError(line, "duplicate_id_in_file", "id_number", str(seen_ids[row.id_number])))
-            continue
-        seen_ids[row.id_number] = line
-        parsed.rows.append(row)
+        for held_line, held_cells in pending:
+            data_lines = _validate_line(parsed, held_line, held_cells, columns, today, seen_ids, data_lines)
+        pending.clear()
+        data_lines = _validate_line(parsed, line, cells, columns, today, seen_ids, data_lines)
+    for held_line, held_cells in pending:
+        _skip(parsed, held_line, held_cells)
+    if pending and parsed.footer_line is None:
+        parsed.footer_line = pending[0][0]
+    parsed.skipped.sort()
     return parsed
 
 
-def _text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    return clean_text(value)
+def _skip(parsed: ParsedRoster, line: int, cells: list[object]) -> None:
+    parsed.skipped.append((line, " ".join(_text(cell) for cell in cells if _text(cell))[:120]))
 
 
-def _number(value: object, length: int, pattern: re.Pattern, restored: list[int], line: int) -> str:
-    """A CCCD or a phone: ASCII digits (full-width made plain, spaces and dots dropped). A cell
-    kept as a number that matches `pattern` (what Excel leaves of a number that began with 0)
-    gets its zeros back and the line is noted."""
-    text = _text(value)
-    digits = digits_only(text)
-    if digits is None:
-        return text.replace(" ", "")
-    # Only a cell the spreadsheet kept as a number: in a CSV, "12345678901" may be a typo, and
-    # the message says what Excel may have done instead.
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and pattern.match(digits):
-        restored.append(line)
-        return digits.zfill(length)
-    return digits
+def _looks_like_a_donor(cells: list[object], columns: dict[str, int]) -> bool:
+    """Has the row a digit where the ID number or the date of birth goes?"""
+    def cell(name: str) -> str:
+        index = columns.get(name)
+        return _text(cells[index]) if index is not None and index < len(cells) else ""
+
+    return bool(re.search(r"\d", cell("id_number"))) or bool(re.search(r"\d", cell("date_of_birth")))
 
 
-@dataclass
-class _RowCheck:
-    """A row being checked: each field's check appends this row's errors only, and gives its value."""
-    line: int
-    cell: Callable[[str], object]
-    today: dt.date
-    errors: list[RowError]
-    values: dict[str, object] = field(default_factory=dict)  # the fields checked so far
-    restored: dict[str, list[int]] = field(default_factory=dict)  # field -> [line], where a 0 was put back
+def _validate_line(parsed: ParsedRoster, line: int, cells: list[object], columns: dict[str, int], today: dt.date,
+                   seen_ids: dict[str, int], data_lines: int) -> int:
+    """Validate one donor's line into `parsed` (its row or its errors). Returns the lines so far."""
+    data_lines += 1
+    if data_lines > MAX_ROWS:
+        raise RosterFormatError("too_many_rows", str(MAX_ROWS))
 
-    def text(self, name: str) -> str:
-        return _text(self.cell(name))
+    def cell(name: str) -> object:
+        index = columns.get(name)
+        if index is None or index >= len(cells):
+            return ""
+        return cells[index]
 
-    def error(self, code: str, name: str, value: object = "") -> None:
-        self.errors.append(RowError(self.line, code, name, _text(value)[:60]))
-
-
-def _full_name(row: _RowCheck) -> str:
-    full_name = clean_name(row.text("full_name"))
-    if not full_name:
-        row.error("required", "full_name")
-    elif len(full_name) > MAX_NAME or any(ch.isdigit() for ch in full_name):
-        row.error("invalid_name", "full_name", full_name)
-    return full_name
-
-
-def _date(row: _RowCheck, name: str) -> Optional[dt.date]:
-    raw = row.cell(name)
-    if isinstance(raw, (int, float)) and not isinstance(raw, bool) and 1900 <= raw <= 2100 and float(raw).is_integer():
-        row.error("year_only", name, raw)  # "Năm sinh: 1990": a year is not a date of birth
-        return None
-    try:
-        value = parse_date(raw if isinstance(raw, (dt.date, dt.datetime)) else _text(raw))
-    except (ValueError, OverflowError):
-        row.error("year_only" if re.fullmatch(r"\d{4}", _text(raw), flags=re.ASCII) else "invalid_date", name, raw)
-        return None
-    if value and value > row.today:
-        row.error("date_in_future", name, raw)
-    return value
+    row_errors: list[RowError] = []
+    row = _validate_row(line, cell, today, row_errors, parsed.restored_zeros)
+    if row_errors or row is None:
+        parsed.errors.extend(row_errors)
+        return data_lines
+    if row.id_number in seen_ids:
+        parsed.errors.append(RowError(line, "duplicate_id_in_file", "id_number", str(seen_ids[row.id_number])))
+        return data_lines
+    if row.sex_from_id_number is None:  # a sex column that contradicts the CCCD: kept as written, shown
+        parsed.sex_disagrees.append(line)
+        row.sex_from_id_number = False
+    seen_ids[row.id_number] = line
+    parsed.rows.append(row)
+    return data_lines
 
 
-def _date_of_birth_given(row: _RowCheck) -> Optional[dt.date]:
-    """Required (unless refused already), not before 1900: after both dates' own errors."""
-    date_of_birth = row.values["date_of_birth"]
-    if date_of_birth is None and not any(e.field == "date_of_birth" for e in row.errors):
-        row.error("required", "date_of_birth")
-    elif date_of_birth and date_of_birth.year < 1900:
-        row.error("invalid_date", "date_of_birth", row.cell("date_of_birth"))
-    return date_of_birth
-
-
-def _sex(row: _RowCheck) -> Optional[str]:
-    sex = SEX_VALUES.get(fold_diacritics(row.text("sex")))
-    if sex is None:
-        row.error("invalid_sex", "sex", row.cell("sex"))
-    return sex
-
-
-def _id_number(row: _RowCheck) -> str:
-    restored: list[int] = []
-    id_number = _number(row.cell("id_number"), 12, CCCD_WITHOUT_ZEROS, restored, row.line)
-    if not ID_NUMBER.match(id_number):
-        row.error("invalid_id_number", "id_number", id_number)
-    elif restored:
-        row.restored["id_number"] = restored
-    return id_number
-
-
-def _phone(row: _RowCheck) -> str:
-    restored: list[int] = []
-    phone = row.text("phone")
-    if phone.startswith("+" + COUNTRY_CODE):
-        phone = phone_digits(phone)
-    else:
-        phone = _number(row.cell("phone"), 10, MOBILE_WITHOUT_ZERO, restored, row.line) if phone else ""
-    if phone and not PHONE.match(phone):
-        row.error("invalid_phone", "phone", phone)
-    elif restored:
-        row.restored["phone"] = restored
-    return phone
-
-
-def _at_most(row: _RowCheck, name: str, length: int) -> str:
-    text = row.text(name)
-    if len(text) > length:
-        row.error("too_long", name)
-    return text
-
-
-def _blood_group(row: _RowCheck) -> str:
-    blood_group = row.text("blood_group").upper().replace(" ", "").replace("RH", "")
-    if blood_group and blood_group not in BLOOD_GROUPS:
-        row.error("invalid_blood_group", "blood_group", blood_group)
-    return blood_group
-
-
-def _prior_donations(row: _RowCheck) -> Optional[int]:
-    prior_text = row.text("prior_donations")
-    digits = digits_only(prior_text) if prior_text else None
-    if prior_text and (digits is None or int(digits) > MAX_PRIOR_DONATIONS):
-        row.error("invalid_count", "prior_donations", prior_text)
-        return None
-    return int(digits) if prior_text else None
-
-
-# Each field's check, in the order a row's errors are listed.
-ROW_CHECKS: tuple[tuple[str, Callable[[_RowCheck], object]], ...] = (
-    ("full_name", _full_name),
-    ("date_of_birth", lambda row: _date(row, "date_of_birth")),
-    ("last_donation", lambda row: _date(row, "last_donation")),
-    ("date_of_birth", _date_of_birth_given),
-    ("sex", _sex),
-    ("id_number", _id_number),
-    ("phone", _phone),
-    ("department", lambda row: _at_most(row, "department", 200)),
-    ("rank", lambda row: _at_most(row, "rank", 60)),
-    ("blood_group", _blood_group),
-    ("prior_donations", _prior_donations),
-)
-
-
-def _validate_row(line: int, cell: Callable[[str], object], today: dt.date,
-                  errors: list[RowError], restored_zeros: dict[str, list[int]]) -> Optional[DonorRow]:
-    """One row's donor, or None with its errors appended (this row's errors only: linear)."""
-    row = _RowCheck(line, cell, today, errors)
-    for name, check in ROW_CHECKS:
-        row.values[name] = check(row)
-    if errors:
-        return None
-    for name, lines in row.restored.items():
-        restored_zeros.setdefault(name, []).extend(lines)
-    return DonorRow(line=line, **row.values)

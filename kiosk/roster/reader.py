@@ -96,32 +96,65 @@ def _read_csv(text: str) -> Iterator[tuple[int, list[object]]]:
         csv.field_size_limit(previous_limit)
 
 
-def check_xlsx_size(data: bytes) -> None:
-    """Refuse an .xlsx whose members unzip to more than MAX_XLSX_UNZIPPED bytes, before parsing."""
+# A DTD is what both entity attacks need (a billion laughs, an external file); no spreadsheet
+# program writes one, so any member declaring one refuses the file before openpyxl parses it.
+DTD_MARKERS = tuple(marker.encode(encoding) for marker in ("<!DOCTYPE", "<!ENTITY")
+                    for encoding in ("utf-8", "utf-16-le", "utf-16-be"))
+SCAN_CHUNK = 1024 * 1024
+
+
+def check_xlsx(data: bytes) -> None:
+    """Refuse an .xlsx whose members unzip to more than MAX_XLSX_UNZIPPED bytes, or whose XML
+    declares a DTD or an entity, before parsing."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             total = sum(member.file_size for member in archive.infolist())
-    except (zipfile.BadZipFile, OSError, ValueError) as error:
+            if total > MAX_XLSX_UNZIPPED:
+                raise RosterFormatError("too_big_unzipped", str(MAX_XLSX_UNZIPPED // (1024 * 1024)))
+            for member in archive.infolist():
+                if _declares_a_dtd(archive, member):
+                    raise RosterFormatError("xlsx_dtd")
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError) as error:
+        if isinstance(error, RosterFormatError):
+            raise
         raise RosterFormatError("not_xlsx") from error
-    if total > MAX_XLSX_UNZIPPED:
-        raise RosterFormatError("too_big_unzipped", str(MAX_XLSX_UNZIPPED // (1024 * 1024)))
+
+
+def _declares_a_dtd(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> bool:
+    """Whether the member holds "<!DOCTYPE" or "<!ENTITY" anywhere (read in chunks, the chunks
+    overlapping so a marker across two is found), case-insensitively."""
+    overlap = max(len(marker) for marker in DTD_MARKERS)
+    tail = b""
+    with archive.open(member) as stream:
+        while chunk := stream.read(SCAN_CHUNK):
+            window = (tail + chunk).upper()
+            if any(marker in window for marker in DTD_MARKERS):
+                return True
+            tail = window[-overlap:]
+    return False
 
 
 def _read_xlsx(stream: IO[bytes]) -> Iterator[tuple[int, list[object]]]:
     import openpyxl  # imported here: only spreadsheets need it
-    from openpyxl.utils.exceptions import InvalidFileException
 
     data = stream.read()
-    check_xlsx_size(data)
+    check_xlsx(data)
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as error:
+    except Exception as error:  # noqa: BLE001 - whatever a broken file makes openpyxl raise: a message, not a 500
         raise RosterFormatError("not_xlsx") from error
     try:
         sheet = workbook.worksheets[0]
         # Merged cells keep their value in the first cell, the rest read as empty: a merged
         # title row is just a row with one value.
-        for number, row in enumerate(sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS), start=1):
+        rows = enumerate(sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS), start=1)
+        while True:
+            try:
+                number, row = next(rows)
+            except StopIteration:
+                return
+            except Exception as error:  # noqa: BLE001 - truncated or malformed XML in the sheet itself
+                raise RosterFormatError("not_xlsx") from error
             yield number, ["" if cell is None else cell for cell in row]
     finally:
         workbook.close()

@@ -78,7 +78,7 @@ def parsed_to_json(parsed: ParsedRoster) -> dict[str, Any]:
         return values
 
     meta = {name: getattr(parsed, name) for name in ("headers", "header_line", "ignored_columns", "restored_zeros",
-                                                      "footer_line", "encoding")}
+                                                      "footer_line", "encoding", "skipped", "sex_disagrees")}
     return {"rows": [row(r) for r in parsed.rows], "errors": [dataclasses.astuple(e) for e in parsed.errors], **meta}
 
 
@@ -91,7 +91,8 @@ def parsed_from_json(data: dict[str, Any]) -> ParsedRoster:
     return ParsedRoster(rows=rows, errors=[RowError(*e) for e in data["errors"]], headers=data["headers"],
                         header_line=data["header_line"], ignored_columns=data["ignored_columns"],
                         restored_zeros=data["restored_zeros"], footer_line=data["footer_line"],
-                        encoding=data["encoding"])
+                        encoding=data["encoding"], skipped=[tuple(item) for item in data.get("skipped", [])],
+                        sex_disagrees=data.get("sex_disagrees", []))
 
 
 def store_upload(folder: Path, *, data: bytes, filename: str, drive_id: int, staff_id: int,

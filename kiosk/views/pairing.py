@@ -7,8 +7,9 @@ from typing import Optional
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 
-from kiosk import devices
+from kiosk import devices, ratelimit
 from kiosk.access import Access, rule_for_blueprint
+from kiosk.audit import record_access
 from kiosk.extensions import db
 from kiosk.models import Device, DeviceKind
 
@@ -16,6 +17,8 @@ bp = Blueprint("pairing", __name__)
 rule_for_blueprint("pairing", Access.PUBLIC)
 
 DEVICE_COOKIE = "kiosk_device"
+# Failed pairings per address and minute: each is audited, so a flood must stop before it writes.
+PAIRING_MISS_LIMIT = 10
 # As long as browsers keep a cookie (Chrome caps it at 400 days): a tablet stays paired until revoked.
 COOKIE_DAYS = 400
 
@@ -59,9 +62,15 @@ def pair(code: str):
         if device is None:
             return render_template("pairing/pair.html", device=None), 404
         return render_template("pairing/pair.html", device=device, code=code)
+    misses = [(f"pair:miss:{request.remote_addr}", PAIRING_MISS_LIMIT, 60)]
+    if ratelimit.over_any(db.session, misses):
+        return render_template("pairing/pair.html", device=None), 429
     try:
         device, credential = devices.pair(db.session, code=code)
     except devices.DeviceError:  # pairing_invalid: used, expired or never issued
+        # Audited (who tried, from where), counted: a flood is turned away before it writes.
+        ratelimit.take_hits(db.session, misses)
+        record_access(db.session, "pairing_failed", staff_id=None, entity="device")
         return render_template("pairing/pair.html", device=None), 404
     response = redirect(_after_pairing(device), code=303)
     response.set_cookie(DEVICE_COOKIE, credential, max_age=COOKIE_DAYS * 24 * 3600, httponly=True,

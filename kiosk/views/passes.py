@@ -8,6 +8,7 @@ from typing import Optional
 from flask import Blueprint, abort, current_app, redirect, render_template, request, send_file, url_for
 from flask_babel import force_locale, get_locale
 from flask_login import current_user
+from werkzeug.datastructures import MultiDict
 from wtforms import HiddenField
 
 from kiosk.access import Access, rule_for_blueprint
@@ -92,8 +93,9 @@ def _selection(drive_id: int, values) -> tuple[Drive, Optional[Site], Optional[D
     site = site_or_404(values["site"]) if values.get("site") else None
     department = None
     if values.get("department"):
-        asked = values["department"]
-        department = _or_404(record(db.session, Department, int(asked)) if asked.isdigit() else None)
+        # id_arg: "²" and "١" are digits to str.isdigit, but no id; nor is a number past 64 bits.
+        department_id = id_arg(values, "department")
+        department = _or_404(record(db.session, Department, department_id) if department_id else None)
     return drive, site, department
 
 
@@ -103,6 +105,10 @@ def _build_name(drive: Drive, site: Optional[Site], department: Optional[Departm
     if department is not None:
         return f"passes-{drive.id}-department-{department.id}"
     return f"passes-{drive.id}-all"
+
+
+def _selection_details(site: Optional[Site], department: Optional[Department], count: int) -> dict:
+    return {"count": count, "site": site.code if site else "", "department": department.name if department else ""}
 
 
 def _group(drive: Drive) -> str:
@@ -136,8 +142,8 @@ def start_pdf(drive_id: int):
     form = PdfSheetForm()
     if not form.validate_on_submit():
         abort(400)
-    drive, site, department = _selection(drive_id, {"site": form.site.data or "",
-                                                    "department": form.department.data or ""})
+    drive, site, department = _selection(drive_id, MultiDict({"site": form.site.data or "",
+                                                              "department": form.department.data or ""}))
     app = current_app._get_current_object()
     base_url, locale = app.config["BASE_URL"], str(get_locale() or "vi")
     fingerprint = sheet_fingerprint(db.session, drive, base_url, site=site, department=department)
@@ -159,6 +165,10 @@ def start_pdf(drive_id: int):
                               total=pass_sheet_parts(count) + 1,
                               items=count, fingerprint=fingerprint,
                               background=current_app.config.get("PDF_BUILDS_IN_BACKGROUND", True))
+    if started:
+        # The file holds every pass link of its selection: who made one is logged, as who downloads it.
+        record_access(db.session, "pass_pdf_built", staff_id=current_user.staff.id, entity="drive",
+                      entity_id=drive.id, drive_id=drive.id, details=_selection_details(site, department, count))
     context = pdf_state(drive, site, department)
     context["busy"] = not started
     return _pdf_widget(context, 200 if started else 409)
@@ -179,6 +189,8 @@ def download_pdf(drive_id: int):
     state: BuildState = builds.state(name, _group(drive))
     if state.state != "done":
         abort(404)
+    record_access(db.session, "pass_pdf_downloaded", staff_id=current_user.staff.id, entity="drive",
+                  entity_id=drive.id, drive_id=drive.id, details=_selection_details(site, department, state.items))
     # Named after the drive and the selection's id, as the PNG of a pass: no name of a person.
     part = f"-{site.code}" if site else (f"-department-{department.id}" if department else "")
     return pdf_response(builds.pdf_path(name).read_bytes(), f"the-hien-mau-{drive.drive_date.isoformat()}{part}.pdf")

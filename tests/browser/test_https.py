@@ -180,7 +180,10 @@ def test_kiosk_scan_questionnaire_walk_in_and_language_over_https(https_server, 
     page.click("label[for=sex-1]")
     page.fill("#id_number", "001195009999")
     page.fill("#phone", "0912 345 678")
+    page.select_option("#department_id", label="Cục Quản lý xuất nhập cảnh")
     post_by(page, lambda: page.click("[data-step=walk-in] button[type=submit]"))
+    page.wait_for_selector("[data-step=walk-in-check]")  # the details to check (issue 22)
+    post_by(page, lambda: page.click("[data-step=walk-in-check] button.button-primary"))
     answer_questionnaire(page)
     page.wait_for_selector("[data-step=ticket]")
     assert page.locator("[data-queue-number]").inner_text() == "2"

@@ -143,8 +143,18 @@ def test_walk_in_with_a_validation_error_then_success(live_server, demo, page, a
     check_page(page, "kiosk-walk-in-errors-768")
     page.fill("#date_of_birth", "05/05/1995")
     page.fill("#id_number", "001195009999")
-    page.fill("#phone", "0912 345 678")
+    page.fill("#phone", "912 345 678")  # its 0 lost: repaired, as the roster does
+    page.select_option("#department_id", label="Cục Quản lý xuất nhập cảnh")
+    page.fill("#rank", "đại uý")
     page.click("[data-step=walk-in] button[type=submit]")
+    # Issue 22: the details to check before the questions, as they will be stored.
+    page.wait_for_selector("[data-step=walk-in-check]")
+    details = page.locator("#walk-in-details").inner_text()
+    assert "Đại úy" in details and "0912345678" in details and "Cục Quản lý xuất nhập cảnh" in details
+    check_page(page, "kiosk-walk-in-check-768")
+    page.set_viewport_size(TABLET_LANDSCAPE)
+    check_page(page, "kiosk-walk-in-check-1024")
+    page.click("[data-step=walk-in-check] button.button-primary")
     page.wait_for_selector("[data-step=questionnaire-0]")
     answer_questionnaire(page)
     page.wait_for_selector("[data-step=ticket]")
@@ -152,6 +162,7 @@ def test_walk_in_with_a_validation_error_then_success(live_server, demo, page, a
     with app.app_context():
         walk_in = db.session.scalars(sa.select(Visit).where(Visit.registered_via == "walk_in")).one()
         assert walk_in.donor.phone == "0912345678" and walk_in.queue_number == 1
+        assert walk_in.donor.rank == "Đại úy" and walk_in.donor.department.name == "Cục Quản lý xuất nhập cảnh"
 
 
 def test_a_yes_answer_raises_a_flag_the_donor_never_sees(live_server, demo, page, app):
@@ -291,6 +302,17 @@ def _walk_in_typed_on(page, name: str, born: str):
     page.click("label[for=sex-1]")
     page.fill("#id_number", "".join(chr(ord(c) + 0xFEE0) for c in "001190000999"))  # full-width, as some keyboards type
     page.fill("#phone", "0912 345 678")
+    page.select_option("#department_id", label="Cục Quản lý xuất nhập cảnh")
+
+
+def _details_confirmed(page, phone: bool = False):
+    """The walk-in's check-your-details step (issue 22): "Đúng, tiếp tục"."""
+    page.wait_for_selector("[data-step=walk-in-check]")
+    if phone:
+        with page.expect_navigation():
+            page.click("[data-step=walk-in-check] button.button-primary")
+    else:
+        page.click("[data-step=walk-in-check] button.button-primary")
 
 
 # NFD and lower case, as a Mac or some phone keyboards send it.
@@ -306,6 +328,7 @@ def test_a_walk_in_at_the_kiosk_with_an_8_digit_birth_date_and_an_nfd_name(live_
     _walk_in_typed_on(page, NFD_NAME, "05091990")  # a number pad has no "/"
     check_page(page, "kiosk-walk-in-8-digit-768")
     page.click("[data-step=walk-in] button[type=submit]")
+    _details_confirmed(page)
     page.wait_for_selector("[data-step=questionnaire-0]")
     answer_questionnaire(page)
     page.wait_for_selector("[data-step=ticket]")
@@ -324,6 +347,9 @@ def test_a_walk_in_on_a_phone_with_an_8_digit_birth_date_and_an_nfd_name(live_se
     check_page(phone, "phone-walk-in-8-digit-390")
     with phone.expect_navigation():  # on the phone a plain form: its answer is a new page
         phone.click("form.kiosk-form button[type=submit]")
+    phone.wait_for_selector("[data-step=walk-in-check]")
+    check_page(phone, "phone-walk-in-check-390")
+    _details_confirmed(phone, phone=True)
     phone.wait_for_selector("[data-step=questionnaire-0]")
     assert "Xin chào Ánh" in phone.locator("h1").first.inner_text()
     check_page(phone, "phone-walk-in-greeting-390")
@@ -332,6 +358,7 @@ def test_a_walk_in_on_a_phone_with_an_8_digit_birth_date_and_an_nfd_name(live_se
     _walk_in_typed_on(phone, "Trần Thị Ngọc Ánh", "06091990")
     with phone.expect_navigation():
         phone.click("form.kiosk-form button[type=submit]")
+    _details_confirmed(phone, phone=True)
     phone.wait_for_selector(".notice-error")
     assert "vui lòng đến bàn đăng ký với giấy tờ tùy thân" in phone.locator(".notice-error").first.inner_text()
     assert "/p/" not in phone.url

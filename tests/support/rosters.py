@@ -106,3 +106,51 @@ def office_workbook() -> bytes:
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+# Issue 22: an office's list with no "Giới tính" (the CCCD says it), blood groups without Rh, and a
+# signature block whose lines sit under the ID column too.
+SECOND_OFFICE_DONORS = (
+    # STT, name, born, CCCD (its 4th digit: 1 a woman of the 1900s, 0 a man, 2 a man of the 2000s), phone,
+    # department, rank, blood group
+    (1, "Vũ Thị Hoa", "12/04/1991", "001191004321", "0912000111", "Phòng Hậu cần", "Thượng úy", "A"),
+    (2, "Bùi Văn Nam", dt.datetime(1985, 6, 1), "001085004322", "0912000112", "Phòng Hậu cần", "Thiếu tá", "B"),
+    (3, "Lý Minh Khôi", "03/03/2001", "001201004323", "0912000113", "Phòng Hậu cần", "Hạ sĩ", "O+"),
+)
+SECOND_OFFICE_SEX = ("F", "M", "M")
+
+
+def second_office_workbook(sex_column: tuple[str, ...] = ()) -> bytes:
+    """Title rows, the header on row 7, three donors, "Tổng cộng", a note, the place and date, and
+    "NGƯỜI LẬP BIỂU" / a rank / a name under the ID column (D) and under column G. With
+    `sex_column`, a "Giới tính" column holding those words (after "Ngày sinh")."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet["A1"], sheet["F1"] = "CÔNG AN TỈNH BẮC NINH", "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"
+    sheet["A2"], sheet["F2"] = "PHÒNG HẬU CẦN", "Độc lập - Tự do - Hạnh phúc"
+    sheet.merge_cells("A1:C1"), sheet.merge_cells("F1:H1")
+    sheet["A4"] = "DANH SÁCH ĐĂNG KÝ HIẾN MÁU TÌNH NGUYỆN"
+    sheet.merge_cells("A4:H4")
+    sheet["A5"] = "(Kèm theo Kế hoạch số 45/KH-PH10)"
+    header = ["STT", "Họ và tên", "Ngày sinh", "Số CCCD", "Số điện thoại", "Đơn vị", "Cấp bậc", "Nhóm máu"]
+    donors = [list(donor) for donor in SECOND_OFFICE_DONORS]
+    if sex_column:
+        header.insert(3, "Giới tính")
+        for donor, sex in zip(donors, sex_column):
+            donor.insert(3, sex)
+    for column, title in enumerate(header, start=1):
+        sheet.cell(row=7, column=column, value=title).font = Font(bold=True)
+    for offset, donor in enumerate(donors):
+        for column, value in enumerate(donor, start=1):
+            sheet.cell(row=8 + offset, column=column, value=value)
+    id_column = header.index("Số CCCD") + 1
+    sheet.cell(row=11, column=1, value="Tổng cộng: 3 đồng chí")
+    sheet.cell(row=12, column=2, value="Danh sách gồm 3 đồng chí, đã được thủ trưởng đơn vị duyệt.")
+    sheet.cell(row=14, column=6, value="Bắc Ninh, ngày 20 tháng 11 năm 2026")
+    for row, text in ((15, "NGƯỜI LẬP BIỂU"), (16, "Đại úy"), (19, "Phạm Văn Lập")):
+        sheet.cell(row=row, column=id_column, value=text)
+    for row, text in ((15, "TRƯỞNG PHÒNG"), (16, "Thượng tá"), (19, "Nguyễn Văn Trưởng")):
+        sheet.cell(row=row, column=7, value=text)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()

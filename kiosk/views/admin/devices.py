@@ -3,11 +3,15 @@
 for 10 minutes; devices can be renamed and revoked (refused at their next request)."""
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Optional
+
 from flask import abort, current_app, flash, redirect, render_template, session, url_for
 from flask_babel import gettext as _
 
 from kiosk import devices, labels
 from kiosk.devices import DeviceError
+from kiosk.pairing_codes import PairingCodes
 from kiosk.extensions import db
 from kiosk.formatting import local_now
 from kiosk.models import Device, utcnow
@@ -15,13 +19,22 @@ from kiosk.queries.organisation import all_sites
 from kiosk.qr import qr_svg
 from kiosk.views.admin import bp, current_staff_id, form_page_status, forms, get_or_404
 
-# The code is shown once, so it is kept in the organiser's own (signed) session until it expires,
-# for the pairing page to show it after the redirect.
+# The code is shown once, so it is kept until it expires for the pairing page to show it after the
+# redirect: on the server (a 0600 file of the instance), the organiser's session holding only a
+# random handle to it. A signed cookie is readable by whoever holds it.
 PAIRING_KEY = "device_pairing"
 
 
+def _codes() -> PairingCodes:
+    return PairingCodes(Path(current_app.instance_path) / "pairing-codes", devices.PAIRING_MINUTES * 60)
+
+
 def _remember_code(device_id: int, code: str) -> None:
-    session[PAIRING_KEY] = {"device_id": device_id, "code": code}
+    session[PAIRING_KEY] = _codes().keep(device_id=device_id, code=code, staff_id=current_staff_id())
+
+
+def _remembered_code(device_id: int) -> Optional[str]:
+    return _codes().find(session.get(PAIRING_KEY), device_id=device_id, staff_id=current_staff_id())
 
 
 def pairing_url(code: str) -> str:
@@ -51,8 +64,7 @@ def devices_page():
 @bp.get("/devices/<int:device_id>/pairing")
 def device_pairing(device_id: int):
     device = get_or_404(Device, device_id)
-    remembered = session.get(PAIRING_KEY) or {}
-    code = remembered.get("code") if remembered.get("device_id") == device.id else None
+    code = _remembered_code(device.id)
     if code is not None and devices.pairing_device(db.session, code) is None:
         code = None  # used or expired meanwhile
     link = pairing_url(code) if code else None

@@ -39,7 +39,7 @@ def _send_export(drive: Drive, kind: str, fmt: str):
     export = build_export(db.session, drive, kind, local_zone(), questionnaire=questionnaire,
                           thresholds=recognition_steps(drive, current_app.config.get("RECOGNITION_THRESHOLDS")))
     if fmt == "csv":
-        body, mimetype = to_csv(export), "text/csv; charset=utf-8"
+        body, mimetype = to_csv(export), "text/csv"  # Flask adds "; charset=utf-8"
     else:
         body, mimetype = to_xlsx(export), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     return send_file(io.BytesIO(body), mimetype=mimetype, as_attachment=True,

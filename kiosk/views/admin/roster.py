@@ -6,6 +6,7 @@ from pathlib import Path
 
 from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from kiosk.extensions import db
 from kiosk.formatting import local_today
@@ -23,10 +24,13 @@ ERRORS_SHOWN = 500  # a file of 20,000 bad lines gets its first problems and a c
 
 
 def _roster_preview(drive: Drive, parsed: ParsedRoster, upload_id: str, filename: str, confirm_form=None,
-                    status: int = 200):
+                    status: int = 200, site_error: bool = False):
     confirm_form = confirm_form or forms.RosterConfirmForm(formdata=None, data={"upload_id": upload_id})
-    errors = [(error.line, describe_row_error(error, parsed.headers)) for error in parsed.errors[:ERRORS_SHOWN]]
-    return render_template("admin/roster_preview.html", drive=drive, summary=preview_summary(db.session, parsed),
+    # Every department without a site is listed, chosen or not (the choices stay selected from the form).
+    summary = preview_summary(db.session, parsed, drive)
+    errors = [(error.line, describe_row_error(error, parsed.headers, with_line=False))
+              for error in parsed.errors[:ERRORS_SHOWN]]
+    return render_template("admin/roster_preview.html", drive=drive, summary=summary, site_error=site_error,
                            errors=errors, error_total=len(parsed.errors), sample=parsed.rows[:PREVIEW_SAMPLE],
                            filename=filename, form=confirm_form, notes=describe_notes(parsed), parsed=parsed), status
 
@@ -78,13 +82,21 @@ def roster_confirm(drive_id: int):
         return _roster_preview(drive, parsed, stored.upload_id, stored.filename, confirm_form=form, status=422)
     try:
         result = import_for_drive(db.session, parsed, drive_id=drive_id, staff_id=current_staff_id(),
-                                  skip_bad=bool(form.skip_bad.data))
+                                  skip_bad=bool(form.skip_bad.data), site_choices=request.form)
     except RosterImportError as error:
+        if error.code == "site_missing":  # a department's site not chosen: asked again, nothing written
+            return _roster_preview(drive, parsed, stored.upload_id, stored.filename, confirm_form=form, status=422,
+                                   site_error=True)
         abort(404 if error.code == "not_found" else 409)  # drive_closed meanwhile
     forget_upload(stored)
     flash(_("Imported: %(created)d new donors, %(updated)d updated, %(visits)d added to the drive, "
             "%(skipped)d lines left out.", created=result.created, updated=result.updated,
             visits=result.visits_created, skipped=result.skipped), "ok")
+    if result.flagged:
+        flash(ngettext("%(num)d donor matched a walk-in whose ID card no nurse has seen: a new pass was made; "
+                       "check the ID card at the desk (see the activity log).",
+                       "%(num)d donors matched walk-ins whose ID cards no nurse has seen: new passes were made; "
+                       "check the ID cards at the desk (see the activity log).", len(result.flagged)), "error")
     return redirect(url_for("admin.passes", drive_id=drive_id), code=303)
 
 

@@ -115,4 +115,4 @@ def asks_language() -> bool:
 
 
 # The routes, on `bp`: imported last, since they import it.
-from kiosk.views.donor_kiosk import phone, steps  # noqa: E402,F401
+from kiosk.views.donor_kiosk import phone_limits, phone, steps  # noqa: E402,F401

@@ -13,11 +13,11 @@ from flask_babel import lazy_gettext as _l
 from wtforms import HiddenField, RadioField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional as OptionalValue, ValidationError
 
-from kiosk.checkin import departments_for_walk_in
+from kiosk.checkin import departments_for_walk_in, repair_phone
 from kiosk.extensions import db
 from kiosk.formatting import current_locale
 from kiosk.idempotency import InvalidNonce, check_nonce
-from kiosk.inputs import clean_name, phone_digits
+from kiosk.inputs import clean_name
 from kiosk.roster.parser import ID_NUMBER
 from kiosk.screening.engine import age_on
 from kiosk.screening.questionnaire import (DATE_SUFFIX, MAX_DETAIL_LENGTH, IncompleteAnswers, clean_detail,
@@ -61,6 +61,12 @@ BLOOD_GROUP_CHOICES = [SelectChoice("", _l("I don't know"))] + [
     SelectChoice(group) for group in ("O+", "A+", "B+", "AB+", "O-", "A-", "B-", "AB-")]
 
 
+def _unit_id(value) -> Optional[int]:
+    """A unit's id as posted: "" (none chosen) and anything not ASCII digits ("²") are None."""
+    text = str(value)
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 19 else None
+
+
 class WalkInForm(CleanForm):
     full_name = StringField(_l("Full name"), validators=[DataRequired(_l("Enter your full name.")),
                                                          Length(min=2, message=_l("Enter your full name.")),
@@ -73,20 +79,34 @@ class WalkInForm(CleanForm):
                                                                  _id_number_check], filters=[digits_filter])
     phone = StringField(_l("Mobile phone"), validators=[DataRequired(_l("Enter your mobile phone number."))],
                         filters=[digits_filter])
-    department_id = SelectField(_l("Unit"), coerce=int, validators=[OptionalValue()])
+    # "" until chosen; 0 "another unit"; else a department of the drive's list (checked below).
+    department_id = SelectField(_l("Unit"), coerce=_unit_id,
+                                validate_choice=False)
     rank = StringField(_l("Rank"), validators=[Length(max=60, message=_l("Too long."))])
     blood_group = SelectField(_l("Blood group"), choices=BLOOD_GROUP_CHOICES, validators=[OptionalValue()])
     last_donation = DateTextField(_l("Last donation (if any)"), validators=[OptionalValue()], message=DATE_MESSAGE)
     nonce = HiddenField(validators=[_nonce_check])
 
-    def __init__(self, *args, drive_date: dt.date, age_rule: AgeRule, **kwargs):
+    def __init__(self, *args, drive_date: dt.date, age_rule: AgeRule, drive_id: Optional[int] = None, **kwargs):
         """`age_rule`: the screening rules' age limits, this instance's overrides included, so
-        the form refuses no one the nurse would accept, and accepts no one the rules refuse."""
+        the form refuses no one the nurse would accept, and accepts no one the rules refuse.
+        `drive_id`: the unit is chosen from the drive's departments (kiosk.checkin.walk_ins)."""
         super().__init__(*args, **kwargs)
         self.drive_date = drive_date
         self.age_rule = age_rule
-        self.department_id.choices = [SelectChoice(0, _("Other / not listed"))] + [
-            SelectChoice(d.id, d.name) for d in departments_for_walk_in(db.session)]
+        self.departments = departments_for_walk_in(db.session, drive_id)
+        # No unit chosen for the donor: "Other" is a choice to make, not the default.
+        self.department_id.choices = [SelectChoice("", _("Choose your unit"))] + [
+            SelectChoice(d.id, d.name) for d in self.departments] + [SelectChoice(0, _("Other / not listed"))]
+
+    def validate_department_id(self, field):
+        if field.data is None:
+            raise ValidationError(_("Choose your unit (or “Other / not listed”)."))
+        if field.data and field.data not in {d.id for d in self.departments}:
+            raise ValidationError(_("Choose your unit from the list."))
+
+    def department_name(self) -> str:
+        return next((d.name for d in self.departments if d.id == self.department_id.data), "")
 
     def validate_full_name(self, field):
         # Stored as a name is written, whatever the keyboard sent: "trần thị ngọc ánh" (NFD) is
@@ -107,7 +127,7 @@ class WalkInForm(CleanForm):
                                     min=rule.min_years, max=rule.max_years, age=max(age, 0)))
 
     def validate_phone(self, field):
-        phone = phone_digits(field.data)
+        phone = repair_phone(field.data)  # a number that lost its 0 is repaired, as in the roster
         if not VIETNAMESE_MOBILE.match(phone):
             raise ValidationError(_("Enter a Vietnamese mobile number: 10 digits starting with 03, 05, 07, 08 or 09."))
         field.data = phone

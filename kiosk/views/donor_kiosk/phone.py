@@ -19,8 +19,7 @@ from kiosk.recognition import own_record, recognition_steps
 from kiosk.screening import desk
 from kiosk.screening.questionnaire import IncompleteAnswers, load_questionnaire
 from kiosk.tokens import pass_url
-from kiosk.views.donor_kiosk import (asks_language, bp, count_miss, in_chosen_language, misses_exceeded,
-                                     today_start_utc)
+from kiosk.views.donor_kiosk import asks_language, bp, in_chosen_language, phone_limits, today_start_utc
 from kiosk.views.lookups import screening_rules
 from kiosk.views.donor_kiosk.forms import (QuestionnairePost, first_screen_of, incomplete_answers_text,
                                            move_through_questionnaire, questionnaire_context, questionnaire_post)
@@ -28,13 +27,26 @@ from kiosk.views.donor_kiosk.forms import (QuestionnairePost, first_screen_of, i
 
 @bp.route("/p/<token>", methods=["GET"])
 def pass_page(token: str):
-    if misses_exceeded("pass"):
-        return render_template("donor_kiosk/pass_unknown.html", too_many=True), 429
+    visit, refused = _limited_look_up(token)
+    if refused is not None:
+        return refused
+    return _render_pass_page(visit, token)
+
+
+def _limited_look_up(token: str):
+    """The pass's visit, or the answer instead of it: 404 for no pass, 429 past a limit
+    (kiosk.views.donor_kiosk.phone_limits: per phone and per token, never one address's misses
+    against a real pass)."""
+    if phone_limits.pass_refused_before_look_up():
+        return None, (render_template("donor_kiosk/pass_unknown.html", too_many=True), 429)
     visit = checkins.visit_for_pass(db.session, token)
     if visit is None:
-        count_miss("pass")
-        return render_template("donor_kiosk/pass_unknown.html"), 404
-    return _render_pass_page(visit, token)
+        if phone_limits.unknown_pass_refused():
+            return None, (render_template("donor_kiosk/pass_unknown.html", too_many=True), 429)
+        return None, (render_template("donor_kiosk/pass_unknown.html"), 404)
+    if phone_limits.known_pass_refused(token):
+        return None, (render_template("donor_kiosk/pass_unknown.html", too_many=True), 429)
+    return visit, None
 
 
 def _render_pass_page(visit: Visit, token: str, step: int = 0, post: Optional[QuestionnairePost] = None, error=None,
@@ -56,9 +68,9 @@ def _render_pass_page(visit: Visit, token: str, step: int = 0, post: Optional[Qu
 
 @bp.post("/p/<token>/questionnaire")
 def pass_questionnaire(token: str):
-    visit = checkins.visit_for_pass(db.session, token)
-    if visit is None:
-        return render_template("donor_kiosk/pass_unknown.html"), 404
+    visit, refused = _limited_look_up(token)
+    if refused is not None:
+        return refused
     if not checkins.is_drive_day(visit.drive, local_today()) or visit.checked_in_at:
         return _render_pass_page(visit, token)
     nonce = request.form.get("nonce", "")

@@ -10,8 +10,9 @@ from flask import current_app, jsonify, redirect, render_template, request, url_
 from flask_babel import get_locale, gettext as _
 
 from kiosk.checkin import (CheckinOutcome, ScanOutcome, WalkIn, WalkInRefused, check_in, find_by_identity,
-                           open_kiosk_session, phone_answers_today, register_walk_in, replayed_check_in,
-                           replayed_walk_in, scan_pass, todays_drive_at)
+                           open_kiosk_session, phone_answers_today, proper_rank, record_refused_walk_in,
+                           register_walk_in,
+                           replayed_check_in, replayed_walk_in, scan_pass, todays_drive_at)
 from kiosk.extensions import db
 from kiosk.formatting import local_today
 from kiosk.idempotency import InvalidNonce, NonceUsedElsewhere
@@ -23,7 +24,8 @@ from kiosk.screening import desk
 from kiosk.screening.questionnaire import IncompleteAnswers, load_questionnaire
 from kiosk.tokens import pass_url
 from kiosk.views.donor_kiosk import (asks_language, bp, client_key, count_hits, count_miss, in_chosen_language,
-                                     misses_exceeded, over_limit, terminal, today_start_utc, walk_in_counters)
+                                     misses_exceeded, over_limit, phone_limits, terminal, today_start_utc,
+                                     walk_in_counters)
 from kiosk.views.donor_kiosk.forms import (FindForm, QuestionnairePost, ScanForm, WalkInForm, first_screen_of,
                                            incomplete_answers_text, move_through_questionnaire, questionnaire_context,
                                            questionnaire_post)
@@ -147,27 +149,53 @@ def find(code: str):
 
 @bp.route("/kiosk/<code>/walk-in", methods=["GET", "POST"])
 def walk_in(code: str):
-    """Walk-in registration: a step of the kiosk (htmx), or a page of its own on a phone."""
+    """Walk-in registration: a step of the kiosk (htmx), or a page of its own on a phone. The form
+    posts action "check" (the details shown to check, step "walk-in-check"); from there "edit" (the
+    form again, filled) or "register" (a post without an action registers, as a client that queued
+    it offline sends it)."""
     site = site_or_404(code)
     drive = _today_drive(site)
-    template = "donor_kiosk/_walk_in.html" if _is_htmx() else "donor_kiosk/walk_in_page.html"
-
-    def render(status=200, **extra):
-        context = dict(site=site, drive=drive, form=form, idle_seconds=current_app.config["KIOSK_IDLE_SECONDS"],
-                       **extra)
-        return render_template(template, **context), status
-
+    on_phone = not _is_htmx() and terminal().device_id is None
+    if on_phone:
+        phone_limits.ensure_phone_id()  # the day's walk-ins are counted per phone
+    page = _WalkInPage(site, drive)
     if drive is None:
-        form = None
-        return render(200)
-    form = WalkInForm(drive_date=drive.drive_date, age_rule=screening_rules().age,
+        return page.render(None)
+    form = WalkInForm(drive_date=drive.drive_date, age_rule=screening_rules().age, drive_id=drive.id,
                       formdata=None if request.method == "GET" else request.form)
-    if request.method == "GET" or not form.validate():
-        return render(200 if request.method == "GET" else 422)
-    counters = walk_in_counters(form.id_number.data)
+    action = request.form.get("action", "register")
+    if request.method == "GET" or action == "edit":
+        return page.render(form)
+    if not form.validate():
+        return page.render(form, 422)
+    if action == "check":
+        return page.render(form, checking=True)
+    return _register_walk_in(page, form, on_phone)
+
+
+class _WalkInPage:
+    """The walk-in's screens: the kiosk's partials, or the phone's page around them."""
+
+    def __init__(self, site: Site, drive: Optional[Drive]):
+        self.site, self.drive = site, drive
+
+    def render(self, form: Optional[WalkInForm], status: int = 200, checking: bool = False, **extra):
+        if checking:
+            template = "donor_kiosk/_walk_in_check.html" if _is_htmx() else "donor_kiosk/walk_in_page.html"
+            extra |= {"checking": True, "rank": proper_rank(form.rank.data or ""),
+                      "department": form.department_name()}
+        else:
+            template = "donor_kiosk/_walk_in.html" if _is_htmx() else "donor_kiosk/walk_in_page.html"
+        return render_template(template, site=self.site, drive=self.drive, form=form,
+                               idle_seconds=current_app.config["KIOSK_IDLE_SECONDS"], **extra), status
+
+
+def _register_walk_in(page: _WalkInPage, form: WalkInForm, on_phone: bool):
+    site = page.site
+    counters = walk_in_counters(form.id_number.data) + (phone_limits.phone_walk_in_counters() if on_phone else [])
     if not replayed_walk_in(db.session, form.nonce.data, form.id_number.data, terminal()):
         if over_limit(counters) or not count_hits(counters):
-            return render(429, error=_("Too many attempts. Please wait a minute, or ask the staff at the desk."))
+            return page.render(form, 429, error=_("Too many attempts. Please wait a minute, or ask the staff at the desk."))
     walk_in_data = WalkIn(full_name=form.full_name.data, date_of_birth=form.date_of_birth.data, sex=form.sex.data,
                           id_number=form.id_number.data, phone=form.phone.data,
                           department_id=form.department_id.data or None, rank=(form.rank.data or "").strip(),
@@ -177,16 +205,17 @@ def walk_in(code: str):
         result = register_walk_in(db.session, walk_in=walk_in_data, site=site, today=local_today(),
                                   nonce=form.nonce.data, terminal=terminal())
     except WalkInRefused:
+        record_refused_walk_in(db.session, site=site, terminal=terminal(), on_phone=on_phone)
         # The same words for every ID number we know, whatever else was typed: nothing here says
         # whether the date of birth was right.
-        return render(422, error=_("Please go to the registration desk with your ID card."))
+        return page.render(form, 422, error=_("Please go to the registration desk with your ID card."))
     if not _is_htmx():
         # On the donor's own phone: their pass page, with the questionnaire to answer now.
         if result.kiosk_session_id:
             token = hand_over_to_phone(db.session, result.kiosk_session_id)
             return redirect(url_for("donor_kiosk.pass_page", token=token), code=303)
     if result.outcome == ScanOutcome.ACCEPTED:
-        # The donor just typed their own details: no "is this you?", straight to the questions.
+        # The donor just typed and checked their own details: no "is this you?", straight to the questions.
         return confirm_session(site, result.kiosk_session_id)
     return _scan_outcome(site, result)
 
