@@ -6,11 +6,27 @@ import pytest
 
 from kiosk.screening.questionnaire import load_questionnaire
 from kiosk.screening.rules_table import END, START, markdown
+from tests.conftest import SHARED
 
 pytestmark = pytest.mark.database_free
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-# The rows of shared/domain/screening-rules.md's "Deferrals (Art. 5), counted from the event", in order.
+NOTES = SHARED / "domain" / "screening-rules.md"
+
+
+def _notes_rows() -> list[str]:
+    """The first column of the notes' table of waits ("| wait | after |"), in its order."""
+    lines = NOTES.read_text(encoding="utf-8").splitlines()
+    start = lines.index("| wait | after |") + 2
+    rows = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        rows.append(line.split("|")[1].strip())
+    return rows
+
+
+# The rows as they stood when the table was written (2026-12-07), so a change to the notes shows.
 NOTES_ROWS = ["permanent", "12 months", "6 months", "4 weeks (28 days)", "7 days", "12 hours before certain work"]
 # What each row's wait is, as the questionnaire file must give it.
 WAITS = {"12_months": {"months": 12}, "6_months": {"months": 6}, "4_weeks": {"weeks": 4}, "7_days": {"days": 7}}
@@ -23,9 +39,12 @@ def test_the_readme_table_is_the_questionnaire_files():
 
 
 def test_the_table_has_the_notes_rows_in_their_order():
+    """The README's rows are the notes' rows (../shared/domain/screening-rules.md, read here), line
+    by line, in their order."""
+    assert _notes_rows() == NOTES_ROWS
     table = markdown(load_questionnaire()).splitlines()[4:]
     first_cells = [line.split(" | ")[0].lstrip("| ").split(" (advice")[0] for line in table]
-    assert first_cells[:len(NOTES_ROWS)] == NOTES_ROWS
+    assert first_cells[:len(NOTES_ROWS)] == _notes_rows()
 
 
 def test_every_wait_is_its_rows_length_and_names_a_source():
