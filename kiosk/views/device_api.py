@@ -80,7 +80,8 @@ def pack(code: str):
     device = paired_device(code, DeviceKind.KIOSK)
     found = offline.pack_for(db.session, device, site, local_today(), today_start_utc())
     body: dict[str, Any] = {"site": site.code, "device": device.name, "made_at": _iso(dt.datetime.utcnow()),
-                            "drive": None, "passes": [], "numbers": found.numbers}
+                            "drive": None, "passes": [], "numbers": found.numbers,
+                            "zone": current_app.config["BABEL_DEFAULT_TIMEZONE"]}
     if found.drive is not None:
         body["drive"] = {"id": found.drive.id, "name": found.drive.name}
         body["passes"] = [{"digest": p.digest, "name": p.full_name, "given": p.given_name, "sex": p.sex,
