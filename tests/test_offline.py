@@ -3,6 +3,7 @@ and its queued actions uploaded once, with conflicts and refusals kept."""
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 
 import pytest
@@ -12,6 +13,7 @@ from kiosk import devices
 from kiosk.extensions import db
 from kiosk.models import AuditLog, Donor, OfflineAction, QuestionnaireResponse, Visit
 from kiosk.tokens import new_nonce
+from tests.conftest import AuthActions
 from tests.support.donors import answers_for, check_in, pick_donor
 from tests.test_devices import add_device, pair
 
@@ -134,6 +136,17 @@ def test_a_pass_checked_in_at_two_tablets_is_one_visit_and_a_conflict(app, demo)
     # An online check-in meanwhile takes a number after every block.
     other = pick_donor(app, "XNC", sex="F")
     assert check_in(app, other, "XNC") > max(numbers_a + numbers_b)
+    # The nurse sees one row, with both numbers and both tablets; the organiser sees the conflict.
+    nurse = app.test_client()
+    AuthActions(nurse).as_nurse()
+    queue = nurse.get("/nurse/XNC").get_data(as_text=True)
+    row = re.search(r'<tr class="queue-row[^"]*" data-queue-number="%d".*?</tr>' % numbers_a[0], queue, re.S).group(0)
+    assert "data-conflict" in row and str(numbers_b[0]) in row and "Kiosk B" in row and "Kiosk A" in row
+    assert 'data-queue-number="%d"' % numbers_b[0] not in queue  # one visit, one row
+    organiser = app.test_client()
+    AuthActions(organiser).as_organiser()
+    page = organiser.get("/admin/devices").get_data(as_text=True)
+    assert 'data-offline-outcome="conflict"' in page and "Kiosk B" in page
 
 
 def test_a_walk_in_kept_offline_is_registered_on_upload(app, demo):

@@ -17,6 +17,7 @@ from typing import Any, Callable, Optional
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from kiosk import tally
 from kiosk.audit import insert_audit, record_audit
 from kiosk.checkin import (CheckinOutcome, ScanOutcome, Terminal, WalkIn, WalkInRefused, check_in,
                            register_walk_in, replayed_check_in)
@@ -99,6 +100,8 @@ def _apply(session: Session, upload: _Upload, step: OfflineStep) -> dict[str, An
     try:
         with write_transaction(session, expire=False):
             session.add(action)
+            if result.outcome == "conflict":  # the nurse queue shows it at its next poll
+                session.execute(tally.TOUCH_DRIVE, {"t_drive_id": upload.drive_id})
             if result.outcome != "checked_in":
                 insert_audit(session, f"offline_{result.outcome}", actor=upload.terminal.actor_at(upload.site),
                              entity="visit" if result.visit_id else "device",

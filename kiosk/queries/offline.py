@@ -124,9 +124,12 @@ def conflicts(session: Session, drive_id: int, visit_ids: Optional[list[int]] = 
     return found
 
 
-def refusals(session: Session, drive_id: Optional[int] = None) -> list[tuple[OfflineAction, str]]:
-    query = (sa.select(OfflineAction, Device.name).join(Device, Device.id == OfflineAction.device_id)
-             .where(OfflineAction.outcome == "refused").order_by(OfflineAction.id.desc()).limit(200))
-    if drive_id is not None:
-        query = query.where(OfflineAction.drive_id == drive_id)
-    return [(action, name) for action, name in session.execute(query)]
+def after_drops(session: Session, limit: int = 200) -> list[tuple[OfflineAction, str, str]]:
+    """What the organiser checks after a drop: conflicts and refusals, newest first, with the
+    tablet's name and the donor's (when the action named one)."""
+    query = (sa.select(OfflineAction, Device.name, Donor.full_name)
+             .join(Device, Device.id == OfflineAction.device_id)
+             .outerjoin(Visit, Visit.id == OfflineAction.visit_id).outerjoin(Donor, Donor.id == Visit.donor_id)
+             .where(OfflineAction.outcome.in_(("conflict", "refused")))
+             .order_by(OfflineAction.id.desc()).limit(limit))
+    return [(action, device, donor or "") for action, device, donor in session.execute(query)]

@@ -11,6 +11,7 @@ from kiosk.devices import DeviceError
 from kiosk.extensions import db
 from kiosk.formatting import local_now
 from kiosk.models import Device, utcnow
+from kiosk.queries.offline import after_drops
 from kiosk.queries.organisation import all_sites
 from kiosk.qr import qr_svg
 from kiosk.views.admin import bp, current_staff_id, form_page_status, forms, get_or_404
@@ -45,7 +46,8 @@ def devices_page():
             return redirect(url_for("admin.device_pairing", device_id=device.id), code=303)
     return render_template("admin/devices.html", form=form, devices=devices.devices(db.session),
                            kind_label=lambda kind: labels.label(labels.DEVICE_KIND, kind),
-                           rename_form=forms.DeviceRenameForm(formdata=None), now=utcnow()), form_page_status()
+                           rename_form=forms.DeviceRenameForm(formdata=None), now=utcnow(),
+                           after_drops=after_drops(db.session)), form_page_status()
 
 
 @bp.get("/devices/<int:device_id>/pairing")
