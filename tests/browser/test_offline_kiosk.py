@@ -1,21 +1,27 @@
 """Kiosks through a network drop (issue 20), in Chromium with Playwright's offline switch: two paired
-tablets check donors in while the server cannot be reached, and everything arrives once."""
+tablets check ten donors in while the server cannot be reached (one pass at both, a walk-in, a donor
+who answered on the phone; one tablet loaded again, the server restarted meanwhile), and when the
+network is back everything arrives once. One scenario, sharing its setup: browser tests are slow."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 import pytest
 import sqlalchemy as sa
 
-from kiosk import devices
+from kiosk import checkin, devices
 from kiosk.extensions import db
-from kiosk.models import Device, OfflineAction, QuestionnaireResponse, Site, Visit
-from kiosk.tokens import pass_url
-from tests.browser.conftest import TABLET, check_page, wait_until
+from kiosk.formatting import local_today
+from kiosk.models import Device, Donor, OfflineAction, QuestionnaireResponse, Site, Visit
+from kiosk.screening.questionnaire import load_questionnaire
+from kiosk.tokens import new_nonce, pass_url
+from tests.browser.conftest import LAPTOP, TABLET, check_page, wait_until
 from tests.support.browser.kiosk import answer_questionnaire, scan_with_scanner
+from tests.support.donors import answers_for
 
 QUEUE = "kiosk-offline-queue:XNC"
+WALK_IN_ID = "001190000777"
+QUEUE_EMPTY = f"JSON.parse(localStorage.getItem('{QUEUE}') || '[]').length === 0"
 
 
 def paired_kiosk(app, live_server, new_context, name):
@@ -33,8 +39,18 @@ def paired_kiosk(app, live_server, new_context, name):
     return page
 
 
-def waiting(page) -> int:
-    return page.evaluate(f"JSON.parse(localStorage.getItem('{QUEUE}') || '[]').length")
+def donors_of_the_roster(app, count):
+    """`count` passes of XNC, not checked in; the last one answered the questions on the phone."""
+    with app.app_context():
+        visits = db.session.scalars(sa.select(Visit).join(Site).where(
+            Site.code == "XNC", Visit.checked_in_at.is_(None)).order_by(Visit.id).limit(count)).all()
+        found = [{"id": v.id, "token": v.token, "sex": v.donor.sex, "id_number": v.donor.id_number,
+                  "dob": v.donor.date_of_birth, "phone": v.donor.phone} for v in visits]
+        start = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - dt.timedelta(hours=1)
+        checkin.answer_on_phone(db.session, visit_id=found[-1]["id"], questionnaire=load_questionnaire(),
+                                answers=answers_for(found[-1]["sex"]), today=local_today(), today_start_utc=start,
+                                nonce=new_nonce())
+    return found
 
 
 def check_in_offline(page, live_server, token, *, phone_answers=False):
@@ -48,27 +64,127 @@ def check_in_offline(page, live_server, token, *, phone_answers=False):
         page.click("[data-step=phone-answers] button.button-primary")
     else:
         answer_questionnaire(page)
+    return take_ticket(page)
+
+
+def take_ticket(page):
     page.wait_for_selector("[data-step=ticket]")
     number = int(page.inner_text("[data-queue-number]"))
     page.click("[data-step=ticket] button.button-primary")
+    page.wait_for_selector("[data-step=start]")
     return number
 
 
+def walk_in_offline(page):
+    page.click("[data-step=start] button:has-text('Đăng ký')")
+    page.wait_for_selector("#full_name")
+    page.fill("#full_name", "Trần Văn Ngoại")
+    page.fill("#date_of_birth", "05/09/1990")
+    page.click("label[for=sex-0]")
+    page.fill("#id_number", WALK_IN_ID)
+    page.fill("#phone", "0912 345 777")
+    page.click("#kiosk-stage form button[type=submit].button-primary")
+    answer_questionnaire(page)
+    return take_ticket(page)
+
+
+def storage_of(page) -> str:
+    """Everything the tablet keeps for the site: localStorage, the service worker's cache, IndexedDB."""
+    return page.evaluate("""async () => {
+        const parts = [JSON.stringify(Object.assign({}, localStorage))];
+        for (const name of await caches.keys()) {
+            const cache = await caches.open(name);
+            for (const request of await cache.keys()) parts.push(await (await cache.match(request)).text());
+        }
+        parts.push(JSON.stringify(indexedDB.databases ? await indexedDB.databases() : []));
+        return parts.join("\\n");
+    }""")
+
+
 @pytest.mark.both_databases
-def test_two_kiosks_through_a_drop(live_server, demo, new_context, app):
+def test_two_kiosks_through_a_drop(live_server, demo, new_context, signed_in, app):
     app.config.update(DEVICE_PAIRING="required", KIOSK_OFFLINE_RETRY_SECONDS=1)
-    with app.app_context():
-        visits = db.session.scalars(sa.select(Visit).join(Site).where(Site.code == "XNC", Visit.checked_in_at.is_(None))
-                                    .order_by(Visit.id).limit(3)).all()
-        tokens = [(v.id, v.token) for v in visits]
+    donors = donors_of_the_roster(app, 9)
     first = paired_kiosk(app, live_server, new_context, "Kiosk A")
+    second = paired_kiosk(app, live_server, new_context, "Kiosk B")
     first.context.set_offline(True)
-    number = check_in_offline(first, live_server, tokens[0][1])
-    assert waiting(first) == 1
+    second.context.set_offline(True)
+
+    tickets = {}  # (tablet, donor index) -> number
+    for index in (0, 1, 2):
+        tickets["A", index] = check_in_offline(first, live_server, donors[index]["token"])
+    first.reload()  # the tablet restarts during the drop: the page comes from its service worker
+    first.wait_for_selector("[data-step=start]")
+    tickets["A", 8] = check_in_offline(first, live_server, donors[8]["token"], phone_answers=True)
+    for index in (0, 3, 4, 5, 6, 7):
+        tickets["B", index] = check_in_offline(second, live_server, donors[index]["token"])
+    tickets["B", "walk-in"] = walk_in_offline(second)
+    assert len(set(tickets.values())) == len(tickets) == 11  # no number given twice
     banner = first.locator("#kiosk-offline-banner")
-    assert banner.is_visible() and banner.inner_text() == "Đang ngoại tuyến — 1 lượt chờ gửi"
+    assert banner.inner_text() == "Đang ngoại tuyến — 4 lượt chờ gửi"
     check_page(first, "kiosk-offline-start")
-    first.context.set_offline(False)
-    wait_until(first, f"JSON.parse(localStorage.getItem('{QUEUE}') || '[]').length === 0", 10_000)
     with app.app_context():
-        assert db.session.get(Visit, tokens[0][0]).queue_number == number
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(OfflineAction)) == 0
+
+    live_server.stop()  # the server restarts during the drop: nothing of it was on the server yet
+    live_server.start()
+    first.context.set_offline(False)
+    second.context.set_offline(False)
+    wait_until(first, QUEUE_EMPTY, 15_000)
+    wait_until(second, QUEUE_EMPTY, 15_000)
+    assert first.locator("#kiosk-offline-banner").is_hidden()
+    arrived_once(app, donors, tickets)
+    conflict_shown(live_server, signed_in, donors, tickets)
+    nothing_personal_on(first, donors)
+
+    with app.app_context():  # revoked: its next contact wipes what it kept
+        device = db.session.scalars(sa.select(Device).where(Device.name == "Kiosk A")).one()
+        devices.revoke(db.session, staff_id=None, device_id=device.id)
+    first.goto(f"{live_server.url}/kiosk/XNC")
+    first.wait_for_selector("[data-page=not-set-up]")
+    wait_until(first, "Object.keys(localStorage).filter(k => k.startsWith('kiosk-offline')).length === 0")
+    assert first.evaluate("async () => (await caches.keys()).length") == 0
+
+
+def arrived_once(app, donors, tickets):
+    """Each donor in the queue once, with their answers and the number on their ticket."""
+    with app.app_context():
+        for (tablet, index), number in tickets.items():
+            if index == "walk-in":
+                visit = db.session.scalars(sa.select(Visit).join(Donor).where(Donor.id_number == WALK_IN_ID)).one()
+            else:
+                visit = db.session.get(Visit, donors[index]["id"])
+            assert visit.checked_in_at is not None
+            channels = db.session.scalars(sa.select(QuestionnaireResponse.channel).where(
+                QuestionnaireResponse.visit_id == visit.id)).all()
+            assert channels == (["phone"] if index == 8 else ["kiosk"]), (index, channels)
+            if index != 0:
+                assert visit.queue_number == number, (tablet, index)
+        double = db.session.get(Visit, donors[0]["id"])
+        conflict = db.session.scalars(sa.select(OfflineAction).where(OfflineAction.outcome == "conflict")).one()
+        assert conflict.visit_id == double.id
+        assert {double.queue_number, conflict.queue_number} == {tickets["A", 0], tickets["B", 0]}
+        outcomes = db.session.scalars(sa.select(OfflineAction.outcome)).all()
+        assert sorted(outcomes) == ["checked_in"] * 10 + ["conflict"]
+
+
+def conflict_shown(live_server, signed_in, donors, tickets):
+    nurse = signed_in("nurse", viewport=LAPTOP)
+    nurse.goto(f"{live_server.url}/nurse/XNC")
+    conflict = nurse.locator("[data-conflict]")
+    assert conflict.count() == 1
+    words = conflict.inner_text()
+    assert "Kiosk A" in words and "Kiosk B" in words
+    assert str(tickets["A", 0]) in words or str(tickets["B", 0]) in words
+    assert nurse.locator(".queue-row").count() == 10
+    check_page(nurse, "nurse-queue-offline-conflict")
+
+
+def nothing_personal_on(page, donors):
+    """No ID number, date of birth, phone or health answer stays on the tablet."""
+    kept = storage_of(page)
+    assert "kiosk-offline-pack:XNC" in kept
+    for donor in donors:
+        for value in (donor["id_number"], donor["dob"].isoformat(), donor["dob"].strftime("%d/%m/%Y"), donor["phone"]):
+            assert not value or value not in kept
+    assert WALK_IN_ID not in kept and '"answers"' not in kept and donors[0]["token"] not in kept
