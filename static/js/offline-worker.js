@@ -7,6 +7,12 @@
 
 var SHELL = "kiosk-shell-v1";
 var NAVIGATION_TIMEOUT_MS = 4000;
+var wiped = false;  // refused as a kiosk: nothing is cached any more, and the worker goes
+
+function wipe() {
+  wiped = true;
+  return caches.delete(SHELL).then(function () { return self.registration.unregister(); });
+}
 
 self.addEventListener("install", function () { self.skipWaiting(); });
 self.addEventListener("activate", function (event) { event.waitUntil(self.clients.claim()); });
@@ -14,8 +20,8 @@ self.addEventListener("activate", function (event) { event.waitUntil(self.client
 // The page names what it needs ({cache: [urls]}); "wipe" deletes it all (a revoked tablet).
 self.addEventListener("message", function (event) {
   var data = event.data || {};
-  if (data === "wipe") { event.waitUntil(caches.delete(SHELL)); return; }
-  if (!data.cache) return;
+  if (data === "wipe") { event.waitUntil(wipe()); return; }
+  if (!data.cache || wiped) return;
   event.waitUntil(caches.open(SHELL).then(function (cache) {
     return Promise.all(data.cache.map(function (url) {
       return fetch(url, { credentials: "same-origin" }).then(function (response) {
@@ -38,6 +44,7 @@ self.addEventListener("fetch", function (event) {
   if (request.method !== "GET") return;
   var url = new URL(request.url);
   if (url.origin !== self.location.origin) return;
+  if (wiped) return;
   if (url.pathname.indexOf("/static/") === 0) {
     event.respondWith(caches.open(SHELL).then(function (cache) {
       return cache.match(request).then(function (hit) {
@@ -55,7 +62,7 @@ self.addEventListener("fetch", function (event) {
         var copy = response.clone();
         caches.open(SHELL).then(function (cache) { cache.put(url.pathname, copy); });
       } else if (response.status === 403) {
-        caches.delete(SHELL);  // no longer a paired kiosk: nothing stays
+        event.waitUntil(wipe());  // no longer a paired kiosk: nothing stays
       }
       return response;
     }).catch(function () {
