@@ -101,15 +101,19 @@ class _Arrival:
 def check_in(session: Session, *, kiosk_session_id: str, site: Site, questionnaire: Questionnaire,
              answers: Optional[dict[str, bool]], today_start_utc: dt.datetime, nonce: str,
              details: Optional[dict[str, str]] = None, terminal: Terminal = ANY_TERMINAL,
-             reserved_number: Optional[int] = None) -> dict[str, Any]:
+             reserved_number: Optional[int] = None, arrived_at: Optional[dt.datetime] = None) -> dict[str, Any]:
     """Record the arrival: answers (when given here, with their details), a queue number, the visit checked in, the
     tally, and the kiosk session closed. Returns {"outcome", "visit_id", "queue_number", "checked_in_at"}.
 
     The kiosk session, the visit and the answers are read and checked before the write (answers
     that do not do raise IncompleteAnswers, and nothing is recorded). `reserved_number`: the number
-    an offline tablet gave from its own block, instead of the site's next."""
+    an offline tablet gave from its own block, instead of the site's next; `arrived_at`, the time the
+    donor checked in there (the tablet's clock, kept within today and never after now)."""
+    now = utcnow()
+    if arrived_at is not None:
+        now = max(today_start_utc, min(arrived_at, now))
     asked = _CheckIn(kiosk_session_id, site, questionnaire, answers, details, today_start_utc, nonce, terminal,
-                     now=utcnow(), reserved_number=reserved_number)
+                     now=now, reserved_number=reserved_number)
     done = write_once(
         session, nonce, CHECK_IN_ACTION, owner=terminal.owner,
         check=lambda: _arrival(session, asked),

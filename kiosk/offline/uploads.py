@@ -166,7 +166,7 @@ def _check_in(session: Session, upload: _Upload, step: OfflineStep, kiosk_sessio
         result = check_in(session, kiosk_session_id=kiosk_session_id, site=upload.site,
                           questionnaire=upload.questionnaire, answers=answers, details=details,
                           today_start_utc=upload.today_start_utc, nonce=step.nonce, terminal=upload.terminal,
-                          reserved_number=step.number)
+                          reserved_number=step.number, arrived_at=step.device_time)
     except (IncompleteAnswers, InvalidNonce):
         return _closed(session, kiosk_session_id, _Result("refused", "answers", visit_id))
     return _closed(session, kiosk_session_id, _of_check_in(result))

@@ -195,3 +195,33 @@ def nothing_personal_on(page, donors):
         for value in (donor["id_number"], donor["dob"].isoformat(), donor["dob"].strftime("%d/%m/%Y"), donor["phone"]):
             assert not value or value not in kept
     assert WALK_IN_ID not in kept and '"answers"' not in kept and donors[0]["token"] not in kept
+
+
+@pytest.mark.both_databases
+def test_a_donation_saved_during_a_drop_arrives_once(live_server, demo, signed_in, app):
+    from kiosk.models import Donation
+    from tests.support.donations import ready_visits
+
+    with app.app_context():
+        visit_id = ready_visits(db.session, 1, "XNC")[0]
+    app.config["KIOSK_OFFLINE_RETRY_SECONDS"] = 1
+    nurse = signed_in("nurse", viewport=LAPTOP)
+    nurse.goto(f"{live_server.url}/nurse/XNC/visit/{visit_id}")
+    nurse.wait_for_selector("#donation-form")
+    nurse.click("label[for=volume_ml-1]")
+    nurse.fill("#bag_number", "HM-2026-0042")
+    nurse.context.set_offline(True)
+    nurse.click("#donation-submit")
+    nurse.wait_for_selector("[data-pending=pending]")
+    assert "chưa gửi" in nurse.inner_text("[data-pending-list]")
+    wait_until(nurse, "document.querySelector('.nurse-heard-lost') !== null")
+    assert nurse.input_value("#bag_number") == "HM-2026-0042"  # nothing the nurse typed is lost
+    check_page(nurse, "nurse-donation-not-sent")
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Donation)) == 0
+    nurse.context.set_offline(False)
+    nurse.wait_for_selector("#donation", timeout=10_000)  # sent again, and the page shows it recorded
+    assert nurse.evaluate("JSON.parse(localStorage.getItem('nurse-pending') || '[]').length") == 0
+    with app.app_context():
+        donation = db.session.scalars(sa.select(Donation)).one()
+        assert (donation.visit_id, donation.bag_number) == (visit_id, "HM-2026-0042")
