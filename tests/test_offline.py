@@ -88,6 +88,7 @@ def test_the_pack_and_uploads_need_the_tablet_and_its_header(app, demo):
     assert upload(client, headers={}).status_code == 403
     stranger = app.test_client()
     assert stranger.get("/kiosk/XNC/offline/pack", headers=DEVICE).get_json() == {"error": "not_paired", "wipe": True}
+    assert upload(stranger, {"nonce": new_nonce(), "kind": "check_in"}).status_code == 403
     other_site = tablet(app, "CSCD", "Kiosk CSCD")
     visit = visit_row(app, pick_donor(app, "XNC"))
     refused = upload(other_site, check_in_action(visit, 1))

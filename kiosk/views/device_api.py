@@ -23,12 +23,12 @@ from kiosk.checkin import WalkIn, todays_drive_at
 from kiosk.extensions import csrf, db
 from kiosk.formatting import local_today
 from kiosk.idempotency import NONCE_PATTERN
-from kiosk.models import DeviceKind, Site
+from kiosk.models import DeviceKind, Site, utcnow
 from kiosk.screening.questionnaire import load_questionnaire
 from kiosk.views.donor_kiosk import today_start_utc
 from kiosk.views.donor_kiosk.forms import ScanForm, WalkInForm, questionnaire_context, questionnaire_post
 from kiosk.views.lookups import screening_rules, site_or_404
-from kiosk.views.pairing import paired_device
+from kiosk.views.pairing import DEVICE_COOKIE, paired_device
 
 bp = Blueprint("device_api", __name__)
 rule_for_blueprint("device_api", Access.KIOSK)
@@ -46,7 +46,9 @@ def _paired_kiosk_only():
         return None
     code = (request.view_args or {}).get("code")
     if request.headers.get(DEVICE_HEADER) != "1" or not code or paired_device(code, DeviceKind.KIOSK) is None:
-        if request.endpoint == "device_api.upload" and code:
+        # Recorded for the organiser when it comes from a tablet that held a credential (a revoked
+        # one): a stranger's posts do not fill the audit log.
+        if request.endpoint == "device_api.upload" and code and request.cookies.get(DEVICE_COOKIE):
             count = len((request.get_json(silent=True) or {}).get("actions") or [])
             if count:
                 offline.refuse_revoked_upload(db.session, site_code=code[:20], count=count)
@@ -79,7 +81,7 @@ def pack(code: str):
     site = site_or_404(code)
     device = paired_device(code, DeviceKind.KIOSK)
     found = offline.pack_for(db.session, device, site, local_today(), today_start_utc())
-    body: dict[str, Any] = {"site": site.code, "device": device.name, "made_at": _iso(dt.datetime.utcnow()),
+    body: dict[str, Any] = {"site": site.code, "device": device.name, "made_at": _iso(utcnow()),
                             "drive": None, "passes": [], "numbers": found.numbers,
                             "zone": current_app.config["BABEL_DEFAULT_TIMEZONE"]}
     if found.drive is not None:
@@ -163,7 +165,7 @@ def upload(code: str):
     answers = offline.apply_upload(db.session, device=device, site=site, steps=steps, today=local_today(),
                                    today_start_utc=today_start_utc(), questionnaire=questions,
                                    read_answers=read_answers)
-    return jsonify({"answers": answers + unreadable, "server_time": _iso(dt.datetime.utcnow())})
+    return jsonify({"answers": answers + unreadable, "server_time": _iso(utcnow())})
 
 
 def _nonce_of(item: Any) -> Optional[str]:

@@ -172,6 +172,10 @@
     stage.innerHTML = html;
     fillIn(stage, values || {});
     stage.querySelectorAll("input[name=nonce]").forEach(function (input) { input.value = newNonce(); });
+    var token = document.querySelector("meta[name=csrf-token]");  // the page's own, for when the server is back
+    if (token) {
+      stage.querySelectorAll("input[name=csrf_token]").forEach(function (input) { input.value = token.content; });
+    }
     window.htmx.process(stage);
     ["htmx:afterSwap", "htmx:load", "htmx:afterSettle"].forEach(function (name) {
       window.htmx.trigger(stage, name, { target: stage, elt: stage });
@@ -207,7 +211,8 @@
     show(steps().outcomes[name], values);
   }
 
-  function scanned(text) {
+  // The pass scanned -> its entry in the pack (or an outcome shown, and nothing).
+  function lookUp(text, then) {
     var match = PASS_IN_TEXT.exec((text || "").trim());
     if (!match) { outcome("unknown"); return; }
     sha256(match[1]).then(function (digest) {
@@ -220,15 +225,29 @@
         return;
       }
       flow = { digest: digest, sex: entry.sex, given: entry.given, phoneAt: entry.phone_at, answers: {} };
+      then(entry);
+    });
+  }
+
+  function scanned(text) {
+    lookUp(text, function (entry) {
       show(steps().confirm, { name: entry.name, rank: entry.rank, department: entry.department });
     });
   }
 
+  // A donor whose step the server drew (online) and whose next request failed: carried on here,
+  // from the pass scanned last on this tablet. (A walk-in's earlier steps cannot be: back to the start.)
+  function resume(then) {
+    if (flow) { then(); return; }
+    if (lastScanned) { lookUp(lastScanned, then); return; }
+    showStart();
+  }
+
   function confirmed() {
-    if (!flow && lastScanned) { scanned(lastScanned); return; }  // "is this you?" came from the server
-    if (!flow) { showStart(); return; }
-    if (flow.phoneAt) { show(steps().phone_answers, { time: localTime(flow.phoneAt) }); return; }
-    question(0);
+    resume(function () {
+      if (flow.phoneAt) { show(steps().phone_answers, { time: localTime(flow.phoneAt) }); return; }
+      question(0);
+    });
   }
 
   // ----- the questionnaire, a screen at a time, as the server's own screens -----
@@ -260,7 +279,13 @@
   }
 
   function answered(data) {
-    if (!flow) { showStart(); return; }
+    if (!flow) {
+      resume(function () {
+        flow.step = parseInt(data.get("step"), 10) || 0;
+        answered(data);
+      });
+      return;
+    }
     var form = stage.querySelector("form.q-form");
     var action = data.get("action") || "next";
     data.forEach(function (value, name) { if (!SKIPPED[name]) flow.answers[name] = String(value); });
@@ -339,7 +364,7 @@
     if (name === "scan") { scanned(data.get("pass_code")); return; }
     if (name === "confirm") { confirmed(); return; }
     if (name === "phone-answers") {
-      if (data.get("mine") === "yes" && flow) finish(null); else if (flow) question(0); else showStart();
+      resume(function () { if (data.get("mine") === "yes") finish(null); else question(0); });
       return;
     }
     if (name === "questionnaire") { answered(data); return; }
@@ -365,6 +390,8 @@
     var config = detail.requestConfig || {};
     var data = formDataOf(detail);
     if (/\/scan$/.test(config.path || "") && data.get("pass_code")) lastScanned = String(data.get("pass_code"));
+    // The next donor (or one who has no pass): never carried on as the last pass scanned.
+    if (/\/(reset|start|find|walk-in)$/.test(config.path || "")) lastScanned = "";
     if (!ready() || detail.target !== stage || (online && !flow)) return;
     event.preventDefault();  // offline, or a donor whose way began offline: the pack answers
     answerHere(config.verb, config.path || "", data);

@@ -55,14 +55,19 @@ def donors_of_the_roster(app, count, on_the_phone):
     return found
 
 
-def check_in_offline(page, live_server, token, *, phone_answers=False):
-    """A pass scanned and the donor checked in on a tablet that is offline: the ticket's number."""
+def check_in_offline(page, live_server, token, *, phone_answers=False, screens=None):
+    """A pass scanned and the donor checked in on a tablet that is offline: the ticket's number.
+    `screens`: a name for check_page on "is this you?" and the phone's question, drawn offline."""
     page.wait_for_selector("[data-step=start]")
     scan_with_scanner(page, pass_url(live_server.url, token))
     page.wait_for_selector("[data-step=confirm]")
+    if screens:
+        check_page(page, f"{screens}-confirm")
     page.click("[data-step=confirm] button.button-primary")
     if phone_answers:
         page.wait_for_selector("[data-step=phone-answers]")
+        if screens:
+            check_page(page, f"{screens}-phone-answers")
         page.click("[data-step=phone-answers] button.button-primary")
     else:
         answer_questionnaire(page)
@@ -121,7 +126,8 @@ def test_two_kiosks_through_a_drop(live_server, demo, new_context, signed_in, ap
                                                phone_answers=index in on_the_phone)
     first.reload()  # the tablet restarts during the drop: the page comes from its service worker
     first.wait_for_selector("[data-step=start]")
-    tickets["A", 8] = check_in_offline(first, live_server, donors[8]["token"], phone_answers=True)
+    tickets["A", 8] = check_in_offline(first, live_server, donors[8]["token"], phone_answers=True,
+                                       screens="kiosk-offline")
     for index in (0, 3, 4, 5, 6, 7):
         tickets["B", index] = check_in_offline(second, live_server, donors[index]["token"],
                                                phone_answers=index in on_the_phone)
