@@ -2,7 +2,9 @@
 and its queued actions uploaded once, with conflicts and refusals kept."""
 from __future__ import annotations
 
+import gzip
 import hashlib
+import json
 import re
 import time
 
@@ -80,6 +82,13 @@ def test_the_pack_holds_no_identity_or_health_data(app, demo):
     assert len(pack["numbers"]) == 20
     assert 'data-step="questionnaire-0"' in pack["steps"]["vi"]["questionnaire"]["M"][0]
     assert 'data-step="confirm"' in pack["steps"]["en"]["confirm"]
+    assert 'name="nonce" value=""' in pack["steps"]["vi"]["start"]  # the tablet puts a fresh one in
+    # Steps the tablet has already are not sent again; the pack goes gzipped where accepted.
+    again = client.get(f"/kiosk/XNC/offline/pack?have={pack['steps_version']}",
+                       headers={**DEVICE, "Accept-Encoding": "gzip"})
+    assert again.headers["Content-Encoding"] == "gzip"
+    lighter = json.loads(gzip.decompress(again.data))
+    assert "steps" not in lighter and lighter["steps_version"] == pack["steps_version"]
 
 
 def test_the_pack_and_uploads_need_the_tablet_and_its_header(app, demo):

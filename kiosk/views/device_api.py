@@ -10,6 +10,10 @@ send: no CSRF token, which would go stale in a queue. A refused tablet is told t
 from __future__ import annotations
 
 import datetime as dt
+import gzip
+import hashlib
+import json
+import re
 from pathlib import Path
 from typing import Any, Optional
 
@@ -92,10 +96,34 @@ def pack(code: str):
                            "phone_at": _iso(p.phone_answered_at)} for p in found.passes]
         questions = load_questionnaire()
         body["must_be_yes"] = [item.id for group in questions.groups for item in group.items if item.must_be_yes]
-        body["steps"] = {lang: _steps(site, found.drive, questions, lang) for lang in current_app.config["LANGUAGES"]}
-    response = jsonify(body)
+        steps = {lang: _steps(site, found.drive, questions, lang) for lang in current_app.config["LANGUAGES"]}
+        body["steps_version"] = hashlib.sha256(json.dumps(steps, sort_keys=True).encode()).hexdigest()[:16]
+        if request.args.get("have") != body["steps_version"]:  # the tablet's are the same: not sent again
+            body["steps"] = steps
+    return _compressed(json.dumps(body, separators=(",", ":")).encode())
+
+
+def _compressed(data: bytes):
+    """The pack, gzipped where the tablet accepts it (its markup shrinks ten times): on a 4G link
+    it goes after every check-in."""
+    response = current_app.response_class(mimetype="application/json")
     response.headers["Cache-Control"] = "no-store"
+    response.vary.add("Accept-Encoding")
+    if "gzip" in request.headers.get("Accept-Encoding", ""):
+        response.set_data(gzip.compress(data, 6))
+        response.headers["Content-Encoding"] = "gzip"
+    else:
+        response.set_data(data)
     return response
+
+
+# The steps carry no token or nonce of their own (the tablet puts the page's CSRF token and a fresh
+# nonce in): the same steps have the same version, whoever asks.
+_PER_REQUEST = re.compile(r'(name="(?:csrf_token|nonce)"(?: type="hidden")? value=")[^"]*(")')
+
+
+def _without_tokens(html: str) -> str:
+    return _PER_REQUEST.sub(r"\1\2", html)
 
 
 def _iso(value: Optional[dt.datetime]) -> Optional[str]:
@@ -107,7 +135,7 @@ def _steps(site: Site, drive, questions, lang: str) -> dict[str, Any]:
     with force_locale(lang):
         def stage(template, **context):
             context.setdefault("idle_seconds", current_app.config["KIOSK_IDLE_SECONDS"])
-            return render_template(template, site=site, **context)
+            return _without_tokens(render_template(template, site=site, **context))
         post_url = url_for("donor_kiosk.questionnaire", code=site.code)
         sample = dt.datetime(2000, 1, 1, 3, 4)  # drawn as a time, then found and replaced on the tablet
         steps = {

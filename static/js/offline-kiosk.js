@@ -104,7 +104,9 @@
   }
 
   function refreshPack() {
-    return send("GET", packUrl).then(function (fresh) {
+    var have = pack && pack.steps ? "?have=" + encodeURIComponent(pack.steps_version || "") : "";
+    return send("GET", packUrl + have).then(function (fresh) {
+      if (!fresh.steps && pack && pack.steps && pack.steps_version === fresh.steps_version) fresh.steps = pack.steps;
       var given = load(USED, []).filter(function (number) { return fresh.numbers.indexOf(number) >= 0; });
       var done = load(DONE, {});
       Object.keys(done).forEach(function (digest) {
