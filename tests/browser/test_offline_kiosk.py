@@ -191,6 +191,10 @@ def conflict_shown(live_server, signed_in, donors, tickets):
     assert str(tickets["A", 0]) in words or str(tickets["B", 0]) in words
     assert nurse.locator(".queue-row").count() == 10
     check_page(nurse, "nurse-queue-offline-conflict")
+    organiser = signed_in("organiser")
+    organiser.goto(f"{live_server.url}/admin/devices")
+    assert organiser.locator("#offline-problems [data-offline-outcome=conflict]").count() == 1
+    check_page(organiser, "admin-devices-after-a-drop")
 
 
 def nothing_personal_on(page, donors):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, session, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from kiosk import devices, labels
 from kiosk.devices import DeviceError
@@ -15,6 +16,17 @@ from kiosk.queries.offline import after_drops
 from kiosk.queries.organisation import all_sites
 from kiosk.qr import qr_svg
 from kiosk.views.admin import bp, current_staff_id, form_page_status, forms, get_or_404
+
+# Why an offline tablet's action was refused (kiosk.offline.uploads), in the organiser's words.
+REFUSALS = {
+    "number": _l("the queue number was not one set aside for this tablet"),
+    "unknown": _l("the pass is not one of today's drive"),
+    "known_id": _l("a walk-in whose ID number is already known: find the donor at the desk"),
+    "walk_in_invalid": _l("the walk-in form did not pass its checks"),
+    "answers": _l("the questionnaire's answers did not pass their checks"),
+    "no_drive": _l("no drive open at this site"),
+}
+
 
 # The code is shown once, so it is kept in the organiser's own (signed) session until it expires,
 # for the pairing page to show it after the redirect.
@@ -47,7 +59,7 @@ def devices_page():
     return render_template("admin/devices.html", form=form, devices=devices.devices(db.session),
                            kind_label=lambda kind: labels.label(labels.DEVICE_KIND, kind),
                            rename_form=forms.DeviceRenameForm(formdata=None), now=utcnow(),
-                           after_drops=after_drops(db.session)), form_page_status()
+                           after_drops=after_drops(db.session), refusals=REFUSALS), form_page_status()
 
 
 @bp.get("/devices/<int:device_id>/pairing")
