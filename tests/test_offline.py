@@ -98,6 +98,10 @@ def test_the_pack_and_uploads_need_the_tablet_and_its_header(app, demo):
     stranger = app.test_client()
     assert stranger.get("/kiosk/XNC/offline/pack", headers=DEVICE).get_json() == {"error": "not_paired", "wipe": True}
     assert upload(stranger, {"nonce": new_nonce(), "kind": "check_in"}).status_code == 403
+    # Bodies that are not {"actions": [...]}: refused in words, never a 500.
+    for body in ([1, 2], {"actions": "x"}, "text"):
+        assert client.post("/kiosk/XNC/offline/upload", json=body, headers=DEVICE).status_code == 400
+    assert upload(client, {"nonce": "short"}).get_json()["answers"][0]["reason"] == "unreadable"
     other_site = tablet(app, "CSCD", "Kiosk CSCD")
     visit = visit_row(app, pick_donor(app, "XNC"))
     refused = upload(other_site, check_in_action(visit, 1))

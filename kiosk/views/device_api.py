@@ -41,8 +41,9 @@ csrf.exempt(bp)
 DEVICE_HEADER = "X-Kiosk-Device"
 MAX_ACTIONS = 200
 # Drawn into the steps where the donor's own words go; the tablet puts them back as text.
-NAME, GIVEN, RANK, DEPARTMENT, NUMBER, TIME = ("\u2063name\u2063", "\u2063given\u2063", "\u2063rank\u2063",
-                                               "\u2063department\u2063", "\u2063number\u2063", "\u2063time\u2063")
+# (A time is drawn as a sample time, "time_sample" in the pack, which the tablet replaces.)
+NAME, GIVEN, RANK, DEPARTMENT, NUMBER = ("\u2063name\u2063", "\u2063given\u2063", "\u2063rank\u2063",
+                                         "\u2063department\u2063", "\u2063number\u2063")
 
 
 def _paired_kiosk_only():
@@ -53,7 +54,7 @@ def _paired_kiosk_only():
         # Recorded for the organiser when it comes from a tablet that held a credential (a revoked
         # one): a stranger's posts do not fill the audit log.
         if request.endpoint == "device_api.upload" and code and request.cookies.get(DEVICE_COOKIE):
-            count = len((request.get_json(silent=True) or {}).get("actions") or [])
+            count = len(_actions() or [])
             if count:
                 offline.refuse_revoked_upload(db.session, site_code=code[:20], count=count)
         return jsonify({"error": "not_paired", "wipe": True}), 403
@@ -63,10 +64,17 @@ def _paired_kiosk_only():
 gate_for_blueprint("device_api", _paired_kiosk_only)
 
 
+def _actions() -> Optional[list]:
+    """The upload's list of actions, or None for a body that is not {"actions": [...]}."""
+    body = request.get_json(silent=True)
+    actions = body.get("actions") if isinstance(body, dict) else None
+    return actions if isinstance(actions, list) else None
+
+
 @bp.get("/kiosk/offline-worker.js")
 def worker():
-    folder = Path(current_app.static_folder) / "js" / "offline-worker.js"
-    response = current_app.response_class(folder.read_bytes(), mimetype="application/javascript")
+    path = Path(current_app.static_folder) / "js" / "offline-worker.js"
+    response = current_app.response_class(path.read_bytes(), mimetype="application/javascript")
     response.headers["Cache-Control"] = "no-cache"
     return response
 
@@ -175,8 +183,8 @@ def _walk_in_form(drive):
 def upload(code: str):
     site = site_or_404(code)
     device = paired_device(code, DeviceKind.KIOSK)
-    raw = (request.get_json(silent=True) or {}).get("actions")
-    if not isinstance(raw, list) or len(raw) > MAX_ACTIONS:
+    raw = _actions()
+    if raw is None or len(raw) > MAX_ACTIONS:
         return jsonify({"error": "bad_upload"}), 400
     # An action with no nonce of ours cannot be applied once: answered, never applied.
     unreadable = [{"nonce": "", "outcome": "refused", "reason": "unreadable", "queue_number": None}

@@ -29,6 +29,7 @@
   var online = true;
   var flow = null;  // the donor on screen, offline: {digest, walkIn, sex, given, phoneAt, answers, step}
   var lastScanned = "";
+  var redraw = null;  // the step on screen drawn again (the language toggle, offline)
 
   function load(key, fallback) {
     try {
@@ -196,8 +197,8 @@
 
   function showStart(text) {
     flow = null;
-    show(steps().start);
-    notice(text);
+    redraw = function () { show(steps().start); notice(text); };
+    redraw();
   }
 
   function localTime(iso) {
@@ -210,7 +211,8 @@
 
   function outcome(name, values) {
     flow = null;
-    show(steps().outcomes[name], values);
+    redraw = function () { show(steps().outcomes[name], values); };
+    redraw();
   }
 
   // The pass scanned -> its entry in the pack (or an outcome shown, and nothing).
@@ -233,7 +235,10 @@
 
   function scanned(text) {
     lookUp(text, function (entry) {
-      show(steps().confirm, { name: entry.name, rank: entry.rank, department: entry.department });
+      redraw = function () {
+        show(steps().confirm, { name: entry.name, rank: entry.rank, department: entry.department });
+      };
+      redraw();
     });
   }
 
@@ -247,7 +252,11 @@
 
   function confirmed() {
     resume(function () {
-      if (flow.phoneAt) { show(steps().phone_answers, { time: localTime(flow.phoneAt) }); return; }
+      if (flow.phoneAt) {
+        redraw = function () { show(steps().phone_answers, { time: localTime(flow.phoneAt) }); };
+        redraw();
+        return;
+      }
       question(0);
     });
   }
@@ -256,6 +265,7 @@
   function question(step, error) {
     var screens = steps().questionnaire[flow.sex] || steps().questionnaire.M;
     flow.step = Math.max(0, Math.min(step, screens.length - 1));
+    redraw = function () { question(flow.step, error); };
     show(screens[flow.step]);
     var form = stage.querySelector("form.q-form");
     if (!form) return;
@@ -353,9 +363,12 @@
     }
     var given = flow.given;
     flow = null;
-    show(steps().ticket, { given: given, number: String(number) });
-    var code = stage.querySelector(".ticket-qr");
-    if (code) code.remove();
+    redraw = function () {
+      show(steps().ticket, { given: given, number: String(number) });
+      var code = stage.querySelector(".ticket-qr");  // no QR offline: the donor's own pass opens them
+      if (code) code.remove();
+    };
+    redraw();
     showBanner();
     flush();
   }
@@ -371,6 +384,7 @@
     }
     if (name === "questionnaire") { answered(data); return; }
     if (name === "walk-in") {
+      redraw = null;  // a walk-in's form keeps its language: what was typed stays
       if (verb === "get") { flow = null; show(steps().walk_in); } else { walkedIn(data); }
       return;
     }
@@ -419,6 +433,28 @@
     // A check-in online: the pack learns it at once (another tablet may see the pass next).
     if (event.detail.target === stage && stage.querySelector("[data-step=ticket]")) refreshPack();
   });
+
+  // The language toggle loads a page from the server: offline, the step on screen is drawn again
+  // from the pack in the language chosen, with every answer given so far.
+  document.addEventListener("submit", function (event) {
+    var toggle = event.target;
+    var button = event.submitter;
+    if (!toggle.matches || !toggle.matches(".lang-toggle") || !button || !ready() || (online && !flow)) return;
+    if (!pack.steps[button.value]) return;
+    event.preventDefault();
+    event.stopPropagation();
+    if (flow && flow.step !== undefined) {
+      var form = stage.querySelector("form.q-form");
+      if (form) {
+        new FormData(form).forEach(function (value, name) { if (!SKIPPED[name]) flow.answers[name] = String(value); });
+      }
+    }
+    document.documentElement.lang = button.value;
+    toggle.querySelectorAll("button[name=lang]").forEach(function (other) {
+      if (other === button) other.setAttribute("aria-current", "true"); else other.removeAttribute("aria-current");
+    });
+    if (redraw) redraw();
+  }, true);
 
   // ----- SHA-256, for pass digests: the browser's own where the page is secure, else this one -----
   function sha256(text) {

@@ -63,6 +63,11 @@ def check_in_offline(page, live_server, token, *, phone_answers=False, screens=N
     page.wait_for_selector("[data-step=confirm]")
     if screens:
         check_page(page, f"{screens}-confirm")
+        # The language toggle, offline: the same step drawn again from the pack, in English and back.
+        page.click(".lang-toggle button[value=en]")
+        page.wait_for_selector("h1:has-text('Is this you?')")
+        page.click(".lang-toggle button[value=vi]")
+        page.wait_for_selector("h1:has-text('Đây có phải là anh/chị?')")
     page.click("[data-step=confirm] button.button-primary")
     if phone_answers:
         page.wait_for_selector("[data-step=phone-answers]")
