@@ -123,9 +123,17 @@ def test_two_kiosks_through_a_drop(live_server, demo, new_context, signed_in, ap
     first = paired_kiosk(app, live_server, new_context, "Kiosk A")
     second = paired_kiosk(app, live_server, new_context, "Kiosk B")
     first.context.set_offline(True)
+    # B loses the network half-way: the server drew "is this you?", the next tap fails, and the
+    # tablet carries on from its pack by itself.
+    scan_with_scanner(second, pass_url(live_server.url, donors[7]["token"]))
+    second.wait_for_selector("[data-step=confirm]")
     second.context.set_offline(True)
+    second.click("[data-step=confirm] button.button-primary")
+    second.wait_for_selector("[data-step=phone-answers]")
+    second.click("[data-step=phone-answers] button.button-primary")
+    tickets = {("B", 7): take_ticket(second)}  # (tablet, donor index) -> number
+    assert second.locator("#kiosk-offline").is_hidden()  # no "try again" for the donor: the banner only
 
-    tickets = {}  # (tablet, donor index) -> number
     for index in (0, 1, 2):
         tickets["A", index] = check_in_offline(first, live_server, donors[index]["token"],
                                                phone_answers=index in on_the_phone)
@@ -133,7 +141,7 @@ def test_two_kiosks_through_a_drop(live_server, demo, new_context, signed_in, ap
     first.wait_for_selector("[data-step=start]")
     tickets["A", 8] = check_in_offline(first, live_server, donors[8]["token"], phone_answers=True,
                                        screens="kiosk-offline")
-    for index in (0, 3, 4, 5, 6, 7):
+    for index in (0, 3, 4, 5, 6):
         tickets["B", index] = check_in_offline(second, live_server, donors[index]["token"],
                                                phone_answers=index in on_the_phone)
     tickets["B", "walk-in"] = walk_in_offline(second)
