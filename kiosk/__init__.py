@@ -48,6 +48,9 @@ def create_app(config: Optional[Mapping[str, Any]] = None) -> Flask:
     _init_extensions(app)
     app.url_map.converters["int"] = RowIdConverter
     _register_blueprints(app)
+    from kiosk import static_files
+
+    static_files.init_app(app)
 
     from kiosk import security
     from kiosk.display_poll import install_idle_poll_shortcut

@@ -27,6 +27,12 @@ class DefaultConfig:
     KIOSK_STILL_THERE_SECONDS = 15
     # The ticket (number and QR) stays until "Done", the next scan, or this long without a touch.
     KIOSK_TICKET_SECONDS = 30
+    # Offline kiosks (kiosk.offline): the pack is fetched again this often while the server answers;
+    # queued actions are sent again this often while it does not; a request that takes longer
+    # than the timeout (ms) sends the tablet offline.
+    KIOSK_OFFLINE_PACK_SECONDS = 180
+    KIOSK_OFFLINE_RETRY_SECONDS = 15
+    KIOSK_OFFLINE_TIMEOUT_MS = 5000
     # Nurse sessions end after this many minutes without a request.
     NURSE_IDLE_MINUTES = 15
     # A sign-in ends this many hours after it began, however busy it has been.

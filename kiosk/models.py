@@ -383,3 +383,8 @@ class AuditLog(db.Model):
     source_address: so.Mapped[str] = so.mapped_column(sa.String(45), default="", server_default="")
 
     staff: so.Mapped[Optional[Staff]] = so.relationship()
+
+
+
+# Offline kiosks' tables (issue 20), in a module of their own: this one is at its size limit.
+from kiosk.offline_models import OfflineAction, QueueNumberBlock  # noqa: E402,F401 (models' API)

@@ -79,6 +79,7 @@ class _CheckIn:
     nonce: str
     terminal: Terminal
     now: dt.datetime
+    reserved_number: Optional[int] = None  # an offline tablet's, from its block (kiosk.offline)
 
 
 @dataclass(frozen=True)
@@ -99,14 +100,20 @@ class _Arrival:
 
 def check_in(session: Session, *, kiosk_session_id: str, site: Site, questionnaire: Questionnaire,
              answers: Optional[dict[str, bool]], today_start_utc: dt.datetime, nonce: str,
-             details: Optional[dict[str, str]] = None, terminal: Terminal = ANY_TERMINAL) -> dict[str, Any]:
+             details: Optional[dict[str, str]] = None, terminal: Terminal = ANY_TERMINAL,
+             reserved_number: Optional[int] = None, arrived_at: Optional[dt.datetime] = None) -> dict[str, Any]:
     """Record the arrival: answers (when given here, with their details), a queue number, the visit checked in, the
     tally, and the kiosk session closed. Returns {"outcome", "visit_id", "queue_number", "checked_in_at"}.
 
     The kiosk session, the visit and the answers are read and checked before the write (answers
-    that do not do raise IncompleteAnswers, and nothing is recorded)."""
+    that do not do raise IncompleteAnswers, and nothing is recorded). `reserved_number`: the number
+    an offline tablet gave from its own block, instead of the site's next; `arrived_at`, the time the
+    donor checked in there (the tablet's clock, kept within today and never after now)."""
+    now = utcnow()
+    if arrived_at is not None:
+        now = max(today_start_utc, min(arrived_at, now))
     asked = _CheckIn(kiosk_session_id, site, questionnaire, answers, details, today_start_utc, nonce, terminal,
-                     now=utcnow())
+                     now=now, reserved_number=reserved_number)
     done = write_once(
         session, nonce, CHECK_IN_ACTION, owner=terminal.owner,
         check=lambda: _arrival(session, asked),
@@ -178,7 +185,7 @@ def _record_arrival(session: Session, asked: _CheckIn, arrival: _Arrival) -> dic
             # The donor said the phone's answers were not theirs and answered again here.
             insert_audit(session, "phone_answers_replaced", actor=terminal.actor_at(site), entity="visit",
                          entity_id=arrival.visit_id, drive_id=arrival.drive_id, old=arrival.replaced)
-    number = next_queue_number(session, arrival.drive_id, site.id)
+    number = asked.reserved_number or next_queue_number(session, arrival.drive_id, site.id)
     session.execute(SET_QUEUE_NUMBER, {"v_id": arrival.visit_id, "number": number})
     tally.bump(session, arrival.drive_id, site.id, arrival.department_id, checked_in=1)
     close_kiosk_session(session, arrival.kiosk_session_id)

@@ -195,8 +195,17 @@
     }
   }
 
+  // The figures on screen are those of the last answer: the mark says since when (issue 20).
+  var heardAt = new Date();
   function connected(isConnected) {
     failures = isConnected ? 0 : failures + 1;
+    if (isConnected) heardAt = new Date();
+    var since = lostMark.getAttribute("data-since");
+    if (!isConnected && since) {
+      var time = clockFormat ? clockFormat.format(heardAt)
+                             : heardAt.toLocaleTimeString(lang, {hour: "2-digit", minute: "2-digit", hour12: false});
+      lostMark.textContent = since.replace("{t}", time);
+    }
     lostMark.hidden = isConnected;
     document.body.classList.toggle("offline", !isConnected);
   }

@@ -363,6 +363,8 @@
     if (notice) notice.hidden = !offline;
   }
   document.addEventListener("htmx:sendError", function (event) {
+    // A paired tablet with its offline pack answers the step itself (offline-kiosk.js).
+    if (window.kioskOffline && window.kioskOffline.ready()) return;
     if (stage && event.detail.target === stage && !stage.innerHTML.trim()) {
       window.location.reload();
       return;

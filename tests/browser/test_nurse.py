@@ -92,7 +92,7 @@ def test_vitals_typed_before_the_scripts_ran_still_get_a_suggestion(app, live_se
     sign_in(page, live_server)
     open_donor(page, live_server, donor["queue_number"])
     held = []
-    page.route("**/js/nurse.js", lambda route: held.append(route))  # the script arrives only when let go
+    page.route("**/js/nurse.js?*", lambda route: held.append(route))  # the script arrives only when let go
     page.reload(wait_until="commit")
     page.wait_for_selector("#weight_kg")
     wait_until(page, "document.readyState !== 'complete'")

@@ -8,6 +8,7 @@ from typing import Optional
 
 from flask import abort, current_app, flash, redirect, render_template, session, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from kiosk import devices, labels
 from kiosk.devices import DeviceError
@@ -15,9 +16,21 @@ from kiosk.pairing_codes import PairingCodes
 from kiosk.extensions import db
 from kiosk.formatting import local_now
 from kiosk.models import Device, utcnow
+from kiosk.queries.offline import after_drops
 from kiosk.queries.organisation import all_sites
 from kiosk.qr import qr_svg
 from kiosk.views.admin import bp, current_staff_id, form_page_status, forms, get_or_404
+
+# Why an offline tablet's action was refused (kiosk.offline.uploads), in the organiser's words.
+REFUSALS = {
+    "number": _l("the queue number was not one set aside for this tablet"),
+    "unknown": _l("the pass is not one of today's drive"),
+    "known_id": _l("a walk-in whose ID number is already known: find the donor at the desk"),
+    "walk_in_invalid": _l("the walk-in form did not pass its checks"),
+    "answers": _l("the questionnaire's answers did not pass their checks"),
+    "no_drive": _l("no drive open at this site"),
+}
+
 
 # The code is shown once, so it is kept until it expires for the pairing page to show it after the
 # redirect: on the server (a 0600 file of the instance), the organiser's session holding only a
@@ -58,7 +71,8 @@ def devices_page():
             return redirect(url_for("admin.device_pairing", device_id=device.id), code=303)
     return render_template("admin/devices.html", form=form, devices=devices.devices(db.session),
                            kind_label=lambda kind: labels.label(labels.DEVICE_KIND, kind),
-                           rename_form=forms.DeviceRenameForm(formdata=None), now=utcnow()), form_page_status()
+                           rename_form=forms.DeviceRenameForm(formdata=None), now=utcnow(),
+                           after_drops=after_drops(db.session), refusals=REFUSALS), form_page_status()
 
 
 @bp.get("/devices/<int:device_id>/pairing")

@@ -176,14 +176,14 @@ class QuestionnairePost:
         return details
 
 
-def questionnaire_post(questionnaire, sex: str) -> QuestionnairePost:
+def questionnaire_post(questionnaire, sex: str, form=None) -> QuestionnairePost:
     """The answers and details posted for the items this donor is asked, and any name that answers
     something this version does not ask at all. An item asked only of women, posted for a man,
     is dropped (a form that answers both is harmless); an id or a detail no item has is refused."""
     by_id = {item.id: item for item in questionnaire.items_for(sex)}
     everyone = {item.id for group in questionnaire.groups for item in group.items}
     post = QuestionnairePost({}, {})
-    for name, value in request.form.items():
+    for name, value in (request.form if form is None else form).items():  # form: an offline tablet's upload
         base, suffix = _split_name(name)
         item = by_id.get(base)
         if item is None and base in everyone:

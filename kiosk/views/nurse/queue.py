@@ -15,6 +15,7 @@ from kiosk.auth import may_open_site
 from kiosk.drives import current_drive
 from kiosk.extensions import db
 from kiosk.models import Drive, Site, StaffRole, Visit, VisitStatus, utcnow
+from kiosk.queries.offline import conflicts as offline_conflicts
 from kiosk.queries.visits import visit_by_queue_number, visit_by_token
 from kiosk.screening import desk
 from kiosk.screening.decisions import CLAIM_MINUTES, UNDECIDED
@@ -60,9 +61,18 @@ def _queue_context(site: Site, drive: Drive) -> dict[str, Any]:
     return {"site": site, "drive": drive, "visits": visits, "groups": queue_groups(visits),
             "finished": [v for v in visits if v.status in FINISHED],
             "flag_counts": desk.flag_counts(db.session, [v.id for v in visits]),
+            "conflicts": _conflicts_by_visit(drive.id, [v.id for v in visits]),
             "queue_key": _queue_key(drive), "now": now, "status_labels": STATUS_LABELS,
             "claim_cutoff": now - dt.timedelta(minutes=CLAIM_MINUTES),
             "waiting_count": sum(v.status in UNDECIDED for v in visits)}
+
+
+def _conflicts_by_visit(drive_id: int, visit_ids: list[int]) -> dict[int, list]:
+    """A pass checked in at two offline kiosks: the donor holds both numbers (kiosk.offline)."""
+    found: dict[int, list] = {}
+    for conflict in offline_conflicts(db.session, drive_id, visit_ids):
+        found.setdefault(conflict.visit_id, []).append(conflict)
+    return found
 
 
 @bp.get("/<code>")
