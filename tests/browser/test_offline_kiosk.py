@@ -95,6 +95,7 @@ def walk_in_offline(page):
     page.click("label[for=sex-0]")
     page.fill("#id_number", WALK_IN_ID)
     page.fill("#phone", "0912 345 777")
+    page.select_option("#department_id", label="Cục Quản lý xuất nhập cảnh")  # required (issue 22)
     page.click("#kiosk-stage form button[type=submit].button-primary")
     answer_questionnaire(page)
     return take_ticket(page)
