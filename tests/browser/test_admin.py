@@ -112,7 +112,9 @@ def test_roster_upload_passes_and_one_donors_pass(live_server, demo, signed_in, 
         page.click("#roster-check")
     assert page.locator("#roster-good").inner_text() == "20" and page.locator("#roster-bad").inner_text() == "1"
     errors = page.locator("#roster-error-table tbody tr")
-    assert errors.count() == 2 and "Dòng 22" in errors.first.inner_text()
+    # The line's number once, in its own column (issue 22: not "22 | Dòng 22: …").
+    assert errors.count() == 2 and errors.first.inner_text().startswith("22\t")
+    assert "Dòng 22" not in errors.first.inner_text()
     check_page(page, "admin-roster-preview")
     with page.expect_navigation():
         page.click("#roster-import")
