@@ -232,8 +232,18 @@ def wait_for_next_screen(page, step_name: str) -> None:
     Nor is the next screen's form enough there: it is matched as soon as its opening tag is parsed,
     with its questions (and the stylesheet, which shows a "yes"'s details) possibly still to come;
     so the new page's load is waited for too. (At the kiosk the screens are htmx swaps, made whole
-    in one task, and the page's load is long done: that wait returns at once.)"""
-    page.wait_for_selector(f"[data-step]:not([data-step='{step_name}']), .outcome")
+    in one task, and the page's load is long done: that wait returns at once.)
+    On a timeout it says which screen stood and what it said (an answer refused, a lost tap), as
+    the bare timeout of a busy CI machine did not."""
+    try:
+        page.wait_for_selector(f"[data-step]:not([data-step='{step_name}']), .outcome", timeout=20_000)
+    except Exception as timeout:
+        steps = page.locator("[data-step]")
+        shown = steps.first.get_attribute("data-step") if steps.count() else "no step"
+        notices = page.locator("[role=alert], .notice").all_inner_texts()
+        checked = page.locator("input[type=radio]:checked").evaluate_all("els => els.map(e => e.id)")
+        raise AssertionError(f"still on {shown!r} after leaving {step_name!r}; notices {notices}; "
+                             f"checked {checked}") from timeout
     page.wait_for_load_state()
 
 
