@@ -49,6 +49,11 @@ def _recorded(session: Session, donor_ids: Optional[Sequence[int]] = None) -> di
     return {donor_id: count for donor_id, count in session.execute(query)}
 
 
+def recorded_donation_counts(session: Session, donor_ids: Sequence[int]) -> dict[int, int]:
+    """Completed donations the app has recorded, by donor (not the roster's count before it)."""
+    return _recorded(session, donor_ids)
+
+
 def donation_counts(session: Session, donors: Sequence[Donor]) -> dict[int, int]:
     """Times donated, by donor: before the app (the roster's count) and recorded since."""
     recorded = _recorded(session, [donor.id for donor in donors])

@@ -199,3 +199,25 @@ def test_the_visits_export_is_next_years_roster(app, demo):
                 expected = drive.drive_date if donor.id in donated else donor.last_donation_date
                 assert row.last_donation == expected
                 assert (row.full_name, row.blood_group, row.rank) == (donor.full_name, donor.blood_group, donor.rank)
+
+
+def test_the_visits_export_imported_again_in_the_same_database_counts_each_donation_once(app, demo):
+    """The export's count is every donation, those recorded here included: imported again here (next
+    year's drive on the same server), a donor's count stays what it was, never the two added."""
+    from kiosk.recognition import donation_count
+    from kiosk.roster.importer import import_roster
+    from kiosk.roster.uploads import parse_upload
+
+    with app.app_context():
+        simulate_day(demo["drive_id"], arrivals=15)
+        drive = db.session.get(Drive, demo["drive_id"])
+        donors = list(db.session.scalars(sa.select(Donor).join(Visit, Visit.donor_id == Donor.id)
+                                         .where(Visit.drive_id == drive.id)))
+        before = {donor.id: donation_count(db.session, donor) for donor in donors}
+        assert any(before[d.id] > (d.prior_donations or 0) for d in donors)  # some gave today
+        parsed = parse_upload("luot.xlsx", to_xlsx(build_export(db.session, drive, "visits", ZONE)),
+                              drive.drive_date + dt.timedelta(days=365))
+        import_roster(db.session, parsed)
+        db.session.commit()
+        db.session.expire_all()
+        assert {donor.id: donation_count(db.session, donor) for donor in donors} == before

@@ -19,6 +19,7 @@ from kiosk.audit import insert_audit, record_audit
 from kiosk.checkin.walk_ins import unverified_walk_ins
 from kiosk.inputs import clean_text, fold_diacritics
 from kiosk.models import Department, Donor, Drive, DriveStatus, Visit, utcnow
+from kiosk.recognition import recorded_donation_counts
 from kiosk.roster.parser import DonorRow, ImportResult, ParsedRoster
 from kiosk.roster.sites import SitePlan, department_key, plan_sites
 from kiosk.tokens import new_pass_token
@@ -113,12 +114,18 @@ def _write_donors(session: Session, rows: list[DonorRow], departments: dict[str,
     """Insert the new donors and update the returning ones (matched by ID number). Returns how
     many of each."""
     existing = dict(donors_with_id_numbers(session, [r.id_number for r in rows], Donor.id_number, Donor.id))
+    # A returning donor's count in the file is every donation (this app's own visits export writes
+    # it so): those this app recorded are counted apart, and not twice.
+    recorded = recorded_donation_counts(session, list(existing.values()))
     now = utcnow()
     new_donors, updates = [], []
     for row in rows:
         values = _donor_values(row, departments, now)
         if row.id_number in existing:
-            updates.append({"id": existing[row.id_number], **values})
+            donor_id = existing[row.id_number]
+            if "prior_donations" in values:
+                values["prior_donations"] = max(values["prior_donations"] - recorded.get(donor_id, 0), 0)
+            updates.append({"id": donor_id, **values})
         else:
             new_donors.append({"id_number": row.id_number, "created_at": now, "last_donation_date": None,
                                "last_donation_type": None, "prior_donations": 0, **values})
