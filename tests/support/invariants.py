@@ -89,12 +89,13 @@ def _check_in_problems(session, drive_id: int, checked_in: dict[str, tuple[str, 
 
 def _donation_problems(session, drive_id: int, donations: dict[str, NurseResult], exact: bool) -> list[str]:
     """Every bag told is in the database as told, and no visit has two donations."""
+    from kiosk.donations import normalise_bag_number
     from kiosk.models import Donation
 
     problems: list[str] = []
     rows = {d.bag_number: d for d in session.scalars(sa.select(Donation).where(Donation.drive_id == drive_id))}
     for bag, told in donations.items():
-        row = rows.get(bag)
+        row = rows.get(normalise_bag_number(bag))  # stored as the hospital's label reads, not as typed
         if row is None or row.voided:
             problems.append(f"donation with bag {bag} was answered with success and is not in the database")
             continue
