@@ -358,8 +358,10 @@ def load_demo_command() -> None:
 
 
 def register_commands(app: Flask) -> None:
+    from kiosk.cli_backup import backup_command, restore_command
+
     for command in (serve_command, import_roster_command, passes_command, create_staff_command,
-                    load_demo_command):
+                    load_demo_command, backup_command, restore_command):
         app.cli.add_command(command)
 
 
