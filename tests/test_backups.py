@@ -176,3 +176,22 @@ def test_the_restored_database_is_what_the_app_reads(app, demo, tmp_path):
     with restored_app.app_context():
         assert db.session.scalars(sa.select(Donation.bag_number)).all() == ["BAG-X"]
         db.engine.dispose()
+
+
+def test_restore_over_a_database_drops_its_old_wal(app, demo, tmp_path):
+    """An old database's -wal left beside it (a crash) would be replayed onto the restored file."""
+    copy = backups.backup_sqlite(database_of(app), tmp_path / "copy.sqlite3")
+    target = tmp_path / "old" / "kiosk.sqlite3"
+    target.parent.mkdir()
+    backups.backup_sqlite(database_of(app), target)
+    live = sqlite3.connect(target, isolation_level=None)
+    live.execute("PRAGMA journal_mode=WAL")
+    live.execute("PRAGMA wal_autocheckpoint=0")
+    live.execute("UPDATE drive SET name = 'from the old WAL'")
+    stale_wal = Path(f"{target}-wal").read_bytes()
+    live.close()
+    Path(f"{target}-wal").write_bytes(stale_wal)  # as a crash leaves it
+    backups.restore(copy, target, known_revisions(), force=True)
+    with sqlite3.connect(target) as connection:
+        assert connection.execute("SELECT name FROM drive").fetchone()[0] != "from the old WAL"
+    assert backups.integrity(target) == "ok"
