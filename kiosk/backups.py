@@ -182,12 +182,17 @@ def schedule_from_settings(settings, database_uri: str, instance_path: str) -> O
     folder = settings.get("BACKUP_DIR")
     if not folder or not database_uri.startswith("sqlite:///"):
         return None
+    from kiosk.config import SettingError
+
     database = Path(database_uri.removeprefix("sqlite:///"))
-    minutes = float(settings.get("BACKUP_MINUTES") or 5)
-    if minutes <= 0:
-        raise ValueError("KIOSK_BACKUP_MINUTES must be more than 0")
-    return BackupSchedule(database=database, folder=Path(folder), minutes=minutes,
-                          keep=int(settings.get("BACKUP_KEEP") or 12),
+    try:
+        minutes, keep = float(settings.get("BACKUP_MINUTES") or 5), int(settings.get("BACKUP_KEEP") or 12)
+    except ValueError:
+        minutes = keep = 0
+    if minutes <= 0 or keep <= 0:
+        raise SettingError("KIOSK_BACKUP_MINUTES must be a number of minutes over 0 and KIOSK_BACKUP_KEEP a "
+                           f"count over 0, not {settings.get('BACKUP_MINUTES')!r} and {settings.get('BACKUP_KEEP')!r}")
+    return BackupSchedule(database=database, folder=Path(folder), minutes=minutes, keep=keep,
                           lock_path=Path(instance_path) / f"{database.name}.backup-lock")
 
 

@@ -195,3 +195,13 @@ def test_restore_over_a_database_drops_its_old_wal(app, demo, tmp_path):
     with sqlite3.connect(target) as connection:
         assert connection.execute("SELECT name FROM drive").fetchone()[0] != "from the old WAL"
     assert backups.integrity(target) == "ok"
+
+
+def test_a_wrong_schedule_setting_is_refused_by_name(app):
+    from kiosk.config import SettingError
+
+    for minutes, keep in (("0", 3), ("soon", 3), ("5", 0)):
+        with pytest.raises(SettingError, match="KIOSK_BACKUP_MINUTES"):
+            backups.schedule_from_settings({"BACKUP_DIR": "/tmp/x", "BACKUP_MINUTES": minutes, "BACKUP_KEEP": keep},
+                                           app.config["SQLALCHEMY_DATABASE_URI"], app.instance_path)
+    assert backups.schedule_from_settings({"BACKUP_DIR": ""}, app.config["SQLALCHEMY_DATABASE_URI"], "/x") is None
