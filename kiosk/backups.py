@@ -186,7 +186,7 @@ def schedule_from_settings(settings, database_uri: str, instance_path: str) -> O
 
     database = Path(database_uri.removeprefix("sqlite:///"))
     try:
-        minutes, keep = float(settings.get("BACKUP_MINUTES") or 5), int(settings.get("BACKUP_KEEP") or 12)
+        minutes, keep = float(settings.get("BACKUP_MINUTES", 5)), int(settings.get("BACKUP_KEEP", 12))
     except ValueError:
         minutes = keep = 0
     if minutes <= 0 or keep <= 0:
