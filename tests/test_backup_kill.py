@@ -48,8 +48,8 @@ def bags_in(database: Path) -> list[str]:
 
 
 def test_a_kill_mid_drive_then_restoring_the_last_backup_loses_at_most_an_interval(tmp_path, migrated_template):
-    drive = build_drive(tmp_path / "drive", extra_donors=150, nurses=1, template=migrated_template)
-    visit_ids = ready_visit_ids(drive.directory, 150)
+    drive = build_drive(tmp_path / "drive", extra_donors=200, nurses=1, template=migrated_template)
+    visit_ids = ready_visit_ids(drive.directory, 200)
     stick = tmp_path / "stick"
     stick.mkdir()
     env = environment(KIOSK_INSTANCE_PATH=str(drive.directory), KIOSK_SECRET_KEY="backup-kill",
