@@ -42,6 +42,15 @@ def backup_name(at: dt.datetime) -> str:
     return f"{PREFIX}{at.astimezone(dt.timezone.utc).strftime(STAMP)}{SUFFIX}"
 
 
+def copy_time(path: Path) -> dt.datetime:
+    """When the copy was taken: the time in its name (a copy of a copy keeps it), else its file's."""
+    try:
+        stamp = path.name.removeprefix(PREFIX).removesuffix(SUFFIX)
+        return dt.datetime.strptime(stamp, STAMP).replace(tzinfo=dt.timezone.utc)
+    except ValueError:
+        return dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
+
+
 def integrity(path: Path) -> str:
     """PRAGMA integrity_check's answer for the file ("ok"), or the error opening it."""
     try:
@@ -246,7 +255,7 @@ def describe(path: Path, known_revisions: Iterable[str]) -> Restored:
             connection.close()
     except sqlite3.Error as error:
         raise BackupError(f"{path} is not this app's database: {error}") from error
-    copied_at = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
+    copied_at = copy_time(path)
     return Restored(drive=f"{drive[0]} ({drive[1]})" if drive else "-", visits=visits, donations=donations,
                     copied_at=copied_at, revision=revision[0])
 

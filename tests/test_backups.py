@@ -84,6 +84,7 @@ def test_the_schedule_keeps_the_last_copies_and_survives_a_missing_folder(app, d
     made = [backups.backup_into(schedule.database, stick, schedule.keep,
                                 now=dt.datetime(2026, 12, 8, 1, minute, tzinfo=dt.timezone.utc)) for minute in range(3)]
     assert backups.backups_in(stick) == made[1:]  # the oldest went
+    assert backups.copy_time(made[-1]) == dt.datetime(2026, 12, 8, 1, 2, tzinfo=dt.timezone.utc)
     assert schedule.run_once() is not None  # the stick is back: the next turn copies
     assert len(backups.backups_in(stick)) == 2
     schedule.stop()
