@@ -150,6 +150,7 @@ def _print_addresses(app: Flask, local: str, base: str, demo: bool) -> None:
         click.echo(f"  [{site.code}] display: {base}/display/{site.code}")
     click.echo(f"  hall display: {base}/display")
     click.echo(f"  organiser:    {base}/admin")
+    _print_backups(app)
     if db.engine.dialect.name == "sqlite" and sqlite_synchronous(app.config["SQLITE_SYNCHRONOUS"]) == "NORMAL":
         click.echo("  SQLite synchronous=NORMAL (KIOSK_SQLITE_SYNCHRONOUS): mất điện có thể làm mất vài ghi nhận cuối "
                    "/ a power cut may lose the last few writes.")
@@ -157,6 +158,19 @@ def _print_addresses(app: Flask, local: str, base: str, demo: bool) -> None:
     for username, password in (demo_credentials(app.instance_path).items() if demo else ()):
         click.echo(f"  demo account: {username} / {password}")
     click.echo("")
+
+
+def _print_backups(app: Flask) -> None:
+    from kiosk.backups import schedule_from_settings
+    from kiosk.config import SettingError
+
+    try:
+        schedule = schedule_from_settings(app.config, app.config["SQLALCHEMY_DATABASE_URI"], app.instance_path)
+    except SettingError as error:
+        raise click.ClickException(str(error)) from None
+    if schedule is not None:
+        click.echo(f"  sao lưu / backups: {schedule.folder} mỗi / every {schedule.minutes:g} min, "
+                   f"giữ / keeping {schedule.keep}")
 
 
 def port_taken(host: str, port: int) -> bool:
@@ -358,8 +372,10 @@ def load_demo_command() -> None:
 
 
 def register_commands(app: Flask) -> None:
+    from kiosk.cli_backup import backup_command, restore_command
+
     for command in (serve_command, import_roster_command, passes_command, create_staff_command,
-                    load_demo_command):
+                    load_demo_command, backup_command, restore_command):
         app.cli.add_command(command)
 
 

@@ -47,6 +47,11 @@ class DefaultConfig:
     # SQLite only: "full" (an answered write survives a power cut) or "normal" (the last writes
     # before a power cut may be lost; no fsync at each commit). See kiosk.database.
     SQLITE_SYNCHRONOUS = "full"
+    # SQLite only (kiosk.backups): copy the database into this folder (a USB stick) every
+    # BACKUP_MINUTES while the app runs, keeping the newest BACKUP_KEEP copies. Empty: no copies.
+    BACKUP_DIR = ""
+    BACKUP_MINUTES = 5
+    BACKUP_KEEP = 12
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_NAME = "kiosk_session"

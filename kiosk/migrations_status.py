@@ -44,3 +44,10 @@ def database_health(session: Session | scoped_session, engine: sa.Engine) -> Dat
     except sa.exc.SQLAlchemyError:
         return DatabaseHealth(False, None, None)
     return DatabaseHealth(True, current, head)
+
+
+def known_revisions() -> set[str]:
+    """Every migration this app has: a restored database at one of them is upgraded at start."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}

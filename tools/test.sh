@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 # Debian's Chromium for the browser tests, zbar-tools to read QR codes independently of our code,
 # nginx-light for the test behind a reverse proxy terminating TLS (started by the test itself, not as a service);
 # for the PDF pass sheets, WeasyPrint's Pango and fonts with Vietnamese, and poppler-utils (pdftotext,
-# pdftoppm) to read the PDFs back in the tests.
+# pdftoppm) to read the PDFs back in the tests; pg_dump and pg_restore (postgresql-client) for the
+# PostgreSQL backup test.
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v zbarimg >/dev/null 2>&1 || need+=(zbar-tools)
@@ -21,6 +22,7 @@ for package in libpango-1.0-0 libpangoft2-1.0-0 fonts-noto-core fonts-dejavu-cor
 done
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 command -v npm >/dev/null 2>&1 || need+=(npm)
+[ -n "${SKIP_POSTGRES:-}" ] || command -v pg_restore >/dev/null 2>&1 || need+=(postgresql-client)
 if [ ${#need[@]} -gt 0 ]; then
   sudo_cmd=""
   [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
