@@ -42,7 +42,9 @@ def start_server(database_url: str, instance: Path) -> Server:
     instance.mkdir()
     server = Server(instance / "server.log", workers=2, threads=4,
                     env=environment(KIOSK_INSTANCE_PATH=str(instance), KIOSK_SECRET_KEY="same-on-every-server",
-                                    KIOSK_DATABASE_URL=database_url))
+                                    KIOSK_DATABASE_URL=database_url,
+                                    # The same on every server, as deploying.md asks (pass links, a PDF's freshness).
+                                    KIOSK_BASE_URL="https://hienmau.example.vn"))
     return server.start(wait=False)
 
 
@@ -174,13 +176,16 @@ def test_two_servers_on_one_database_give_one_queue_and_one_display(app, servers
 
 # ----- the organiser's console behind the same proxy ---------------------------------------------
 
-def organiser_on_both(servers: list[Server]) -> tuple[Client, Client]:
+@pytest.fixture
+def organiser(servers):
     """One organiser's browser, signed in through server A; its cookies go to B as well (one proxy
     address, one cookie jar)."""
     through_a, through_b = Client(servers[0].url), Client(servers[1].url)
     sign_in(through_a, "bantochuc", ORGANISER_PASSWORD)
     through_b.cookies = through_a.cookies
-    return through_a, through_b
+    yield through_a, through_b
+    through_a.close()
+    through_b.close()
 
 
 def multipart(fields: dict[str, str], name: str, filename: str, data: bytes) -> tuple[bytes, dict[str, str]]:
@@ -202,8 +207,8 @@ def visits_of(app, drive_id: int) -> int:
         return db.session.scalar(sa.select(sa.func.count(Visit.id)).where(Visit.drive_id == drive_id))
 
 
-def test_a_roster_uploaded_through_one_server_is_confirmed_through_the_other(app, demo, servers):
-    through_a, through_b = organiser_on_both(servers)
+def test_a_roster_uploaded_through_one_server_is_confirmed_through_the_other(app, demo, organiser):
+    through_a, through_b = organiser
     drive_id = demo["drive_id"]
     csrf = csrf_of(expect(through_a.get(f"/admin/drives/{drive_id}/roster"), 200, what="roster page").text)
     lines = SAMPLE_ROSTER.read_text(encoding="utf-8").splitlines()[:12]  # the header and 11 donors
@@ -227,8 +232,8 @@ def test_a_roster_uploaded_through_one_server_is_confirmed_through_the_other(app
                                  .where(AuditLog.action == "roster_imported")) == 1
 
 
-def test_a_pdf_built_on_one_server_is_followed_and_fetched_on_the_other(app, demo, servers):
-    through_a, through_b = organiser_on_both(servers)
+def test_a_pdf_built_on_one_server_is_followed_and_fetched_on_the_other(app, demo, organiser):
+    through_a, through_b = organiser
     drive_id = demo["drive_id"]
     with app.app_context():
         department_id = db.session.scalar(sa.select(Department.id).where(Department.name == "Cục Kỹ thuật nghiệp vụ"))
