@@ -388,3 +388,4 @@ class AuditLog(db.Model):
 
 # Offline kiosks' tables (issue 20), in a module of their own: this one is at its size limit.
 from kiosk.offline_models import OfflineAction, QueueNumberBlock  # noqa: E402,F401 (models' API)
+from kiosk.held_files_models import PdfBuild, PdfBuildLock, RosterUpload  # noqa: E402,F401 (models' API)

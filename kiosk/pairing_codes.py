@@ -5,13 +5,21 @@ and only until it expires. Plain module: no Flask."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 import time
 from pathlib import Path
 from typing import Optional
 
-from kiosk.pdf_builds import write_private
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a file only its owner reads (0600 from its creation, whatever the umask)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)
+    with os.fdopen(descriptor, "wb") as stream:
+        stream.write(data)
 
 HANDLE = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 

@@ -1,12 +1,11 @@
 """The organiser's console through the test client: setup, roster upload, staff, corrections."""
 import io
 import re
-from pathlib import Path
 
 import sqlalchemy as sa
 
 from kiosk.extensions import db
-from kiosk.models import (AuditLog, Department, Donation, Donor, Drive, DriveStatus, Site, Staff, Visit)
+from kiosk.models import (AuditLog, Department, Donation, Donor, Drive, DriveStatus, RosterUpload, Site, Staff, Visit)
 from tests.conftest import SAMPLE_ROSTER
 from tests.support.pages import console_csrf
 from tests.support.simulated_day import simulate_day
@@ -175,8 +174,8 @@ def test_roster_upload_shows_bad_lines_then_imports_in_one_go(client, auth, demo
     table = page.split('id="roster-error-table"', 1)[1].split("</table>", 1)[0]
     assert table.count("<tr>") == 3 and table.count('<td class="num">7</td>') == 2
     upload_id = re.search(r'name="upload_id" type="hidden" value="([^"]+)"', page).group(1)
-    stored = list((Path(app.instance_path) / "roster-uploads").iterdir())
-    assert any(p.name.startswith(upload_id) for p in stored)
+    with app.app_context():
+        assert db.session.scalar(sa.select(RosterUpload.filename).where(RosterUpload.id == upload_id)) == "danh-sach.csv"
     with app.app_context():
         before = db.session.scalar(sa.select(sa.func.count(Donor.id)))
     refused = client.post(f"/admin/drives/{d}/roster/confirm", data={"csrf_token": csrf, "upload_id": upload_id})
@@ -191,7 +190,8 @@ def test_roster_upload_shows_bad_lines_then_imports_in_one_go(client, auth, demo
         assert db.session.scalar(sa.select(sa.func.count(Visit.id)).where(Visit.drive_id == d)) == 211
         entry = db.session.scalars(sa.select(AuditLog).where(AuditLog.action == "roster_imported")).one()
         assert entry.new_values["skipped"] == 1
-    assert not any(p.name.startswith(upload_id) for p in (Path(app.instance_path) / "roster-uploads").iterdir())
+    with app.app_context():
+        assert db.session.get(RosterUpload, upload_id) is None  # confirmed: forgotten
     again = client.post(f"/admin/drives/{d}/roster/confirm", data={"csrf_token": csrf, "upload_id": upload_id})
     assert again.status_code == 303 and again.headers["Location"].endswith(f"/admin/drives/{d}/roster")
 

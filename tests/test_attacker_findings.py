@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from kiosk.extensions import db
-from kiosk.models import AuditLog, Department, Donor, Drive, Screening, Staff, Visit
+from kiosk.models import AuditLog, Department, Donor, Drive, PdfBuild, Screening, Staff, Visit
 from kiosk.roster.parser import RosterFormatError
 from kiosk.roster.uploads import parse_upload
 from tests.support.pages import console_csrf
@@ -78,17 +78,16 @@ def _small_department(app) -> int:
         return db.session.scalar(sa.select(Department.id).where(Department.name == "Cục Kỹ thuật nghiệp vụ"))
 
 
-def test_pdf_pass_sheets_are_private_files_and_their_builds_and_downloads_are_audited(app, client, auth, demo):
+def test_pdf_pass_sheets_stay_in_the_database_and_their_builds_and_downloads_are_audited(app, client, auth, demo):
     auth.as_organiser()
     drive_id, department_id = demo["drive_id"], _small_department(app)
     _build_pdf(app, client, drive_id, department_id)
     download = client.get(f"/passes/drives/{drive_id}/passes.pdf?department={department_id}")
     assert download.status_code == 200
-    folder = Path(app.instance_path) / "pdf"
-    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
-    files = list(folder.iterdir())
-    assert files and all(stat.S_IMODE(path.stat().st_mode) == 0o600 for path in files), \
-        {path.name: oct(path.stat().st_mode) for path in files}
+    # The file is in the database (issue 23: any server serves it), never on a server's disk.
+    assert not (Path(app.instance_path) / "pdf").exists()
+    with app.app_context():
+        assert db.session.scalar(sa.select(PdfBuild.data).where(PdfBuild.state == "done")) == download.data
     with app.app_context():
         actions = list(db.session.scalars(sa.select(AuditLog.action).order_by(AuditLog.id)))
     assert "pass_pdf_built" in actions and "pass_pdf_downloaded" in actions

@@ -2,7 +2,7 @@
 background; read back with poppler (pdftotext, pdftoppm) and zbarimg, independently of our code."""
 from __future__ import annotations
 
-import json
+import datetime as dt
 import re
 import subprocess
 import time
@@ -14,7 +14,9 @@ import sqlalchemy as sa
 
 from kiosk.extensions import db
 from kiosk.models import Department, Donor, Site, Visit
-from kiosk.pdf_builds import PdfBuilds
+from kiosk.database import write_transaction
+from kiosk.models import PdfBuild, PdfBuildLock
+from kiosk.pdf_builds import STALE_SECONDS, BuildState, PdfBuilds
 from tests.support.pages import console_csrf
 
 DPI = 200  # a print shop prints at 300 or more
@@ -131,7 +133,9 @@ def test_console_builds_the_pdf_in_the_background_and_serves_it_whole(app, clien
     saved = tmp_path / "console.pdf"
     saved.write_bytes(response.data)
     assert "Cục Cảnh sát giao thông" in pdf_text(saved)
-    assert not list((Path(app.instance_path) / "pdf").glob("*.part"))
+    assert not (Path(app.instance_path) / "pdf").exists()  # in the database, not on this server's disk
+    with app.app_context():
+        assert db.session.scalar(sa.select(PdfBuild.size).where(PdfBuild.state == "done")) == len(response.data)
 
     # The list changes: the file made earlier is out of date and is offered to be made again.
     with app.app_context():
@@ -158,32 +162,34 @@ def test_without_htmx_the_post_returns_to_the_passes_page(app, client, auth, dem
     assert client.post(f"/passes/drives/{drive_id}/pdf", data={"site": "NOPE", "csrf_token": console_csrf(client)}).status_code == 404
 
 
-def test_a_build_cut_short_shows_as_interrupted_and_one_build_a_drive_at_a_time(tmp_path):
-    builds = PdfBuilds(tmp_path)
-    (tmp_path / "passes-1-all.json").write_text(json.dumps({"state": "building", "done": 2, "total": 9}))
-    (tmp_path / "passes-1-all.pdf.4242.part").write_bytes(b"%PDF-half")
-    assert builds.state("passes-1-all", "passes-1").state == "interrupted"  # no one holds the lock
+def test_a_build_cut_short_shows_as_interrupted_and_one_build_a_drive_at_a_time(app):
+    with app.app_context():
+        builds = PdfBuilds(db.engine)
+        builds._write_state("passes-1-all", BuildState("building", 2, 9))  # its process died: no lock held
+        assert builds.state("passes-1-all", "passes-1").state == "interrupted"
 
-    held = builds._lock("passes-1")  # as a build running in another worker would
-    assert builds.state("passes-1-all", "passes-1").state == "building"
-    assert not builds.start("passes-1-site-2", "passes-1", lambda progress: b"%PDF-", 1, 1, "f", background=False)
-    assert builds.start("passes-2-all", "passes-2", lambda progress: b"%PDF-2", 1, 1, "f", background=False)
-    import os
-    os.close(held)
+        assert builds._claim("passes-1", "another-server")  # as a build running on another server would
+        assert builds.state("passes-1-all", "passes-1").state == "building"
+        assert not builds.start("passes-1-site-2", "passes-1", lambda progress: b"%PDF-", 1, 1, "f", background=False)
+        assert builds.start("passes-2-all", "passes-2", lambda progress: b"%PDF-2", 1, 1, "f", background=False)
+        # That server dies: its lock is not renewed, and after STALE_SECONDS the build shows as cut short.
+        with write_transaction(db.session):
+            db.session.execute(sa.update(PdfBuildLock).values(
+                heartbeat=PdfBuildLock.heartbeat - dt.timedelta(seconds=STALE_SECONDS + 1)))
+        assert builds.state("passes-1-all", "passes-1").state == "interrupted"
 
-    assert builds.start("passes-1-all", "passes-1", lambda progress: b"%PDF-1", 1, 3, "f", background=False)
-    done = builds.state("passes-1-all", "passes-1")
-    assert (done.state, done.items, done.size) == ("done", 3, 6)
-    assert builds.pdf_path("passes-1-all").read_bytes() == b"%PDF-1"
-    assert not list(tmp_path.glob("*.part"))
+        assert builds.start("passes-1-all", "passes-1", lambda progress: b"%PDF-1", 1, 3, "f", background=False)
+        done = builds.state("passes-1-all", "passes-1")
+        assert (done.state, done.items, done.size) == ("done", 3, 6)
+        assert builds.pdf("passes-1-all") == b"%PDF-1" and builds.pdf("passes-1-site-2") is None
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(PdfBuildLock)) == 0  # let go when done
 
-    def failing(progress):
-        progress(1)
-        raise RuntimeError("out of memory")
-    assert builds.start("passes-1-all", "passes-1", failing, 2, 3, "f", background=False)
-    assert builds.state("passes-1-all", "passes-1").state == "failed"
-    with pytest.raises(ValueError):
-        builds.state("../etc", "passes-1")
+        def failing(progress):
+            progress(1)
+            raise RuntimeError("out of memory")
+        assert builds.start("passes-1-all", "passes-1", failing, 2, 3, "f", background=False)
+        assert builds.state("passes-1-all", "passes-1").state == "failed"
+        assert builds.pdf("passes-1-all") is None
 
 
 def test_a_long_drive_name_is_printed_whole_on_every_pass(app, demo, tmp_path):

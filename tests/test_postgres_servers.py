@@ -5,13 +5,16 @@ secret key) serve the test's database: in the PostgreSQL pass a PostgreSQL datab
 SQLite pass one SQLite file (two servers on one machine, which works too). Tablets send each
 request to either server, as a round-robin proxy would; the queue numbers are distinct and
 consecutive across both, a retry through the other server records nothing new, and both
-servers' hall displays show the same figures."""
+servers' hall displays show the same figures. An organiser's roster upload is confirmed through
+the other server, and a PDF built on one is followed and fetched on the other: no state is
+kept on a server's disk, so the proxy needs no sticky routing."""
 from __future__ import annotations
 
 import http.cookiejar
 import json
 import re
 import threading
+import time
 import urllib.parse
 import urllib.request
 from contextlib import ExitStack
@@ -21,9 +24,12 @@ import pytest
 import sqlalchemy as sa
 
 from kiosk.extensions import db
-from kiosk.models import Site, TallyCounter, Visit
+from kiosk.models import AuditLog, Department, Site, TallyCounter, Visit
 from kiosk.screening.questionnaire import load_questionnaire
 from kiosk.tokens import new_nonce
+from tests.conftest import ORGANISER_PASSWORD, SAMPLE_ROSTER
+from tests.support.client import Client, expect
+from tests.support.flows import sign_in
 from tests.support.server import Server, environment
 
 pytestmark = pytest.mark.slow  # two gunicorn servers
@@ -36,7 +42,9 @@ def start_server(database_url: str, instance: Path) -> Server:
     instance.mkdir()
     server = Server(instance / "server.log", workers=2, threads=4,
                     env=environment(KIOSK_INSTANCE_PATH=str(instance), KIOSK_SECRET_KEY="same-on-every-server",
-                                    KIOSK_DATABASE_URL=database_url))
+                                    KIOSK_DATABASE_URL=database_url,
+                                    # The same on every server, as deploying.md asks (pass links, a PDF's freshness).
+                                    KIOSK_BASE_URL="https://hienmau.example.vn"))
     return server.start(wait=False)
 
 
@@ -164,3 +172,86 @@ def test_two_servers_on_one_database_give_one_queue_and_one_display(app, servers
         log = server.log()
         assert log.count('"POST"') >= DONORS
         assert "/kiosk/" not in log and "/p/" not in log
+
+
+# ----- the organiser's console behind the same proxy ---------------------------------------------
+
+@pytest.fixture
+def organiser(servers):
+    """One organiser's browser, signed in through server A; its cookies go to B as well (one proxy
+    address, one cookie jar)."""
+    through_a, through_b = Client(servers[0].url), Client(servers[1].url)
+    sign_in(through_a, "bantochuc", ORGANISER_PASSWORD)
+    through_b.cookies = through_a.cookies
+    yield through_a, through_b
+    through_a.close()
+    through_b.close()
+
+
+def multipart(fields: dict[str, str], name: str, filename: str, data: bytes) -> tuple[bytes, dict[str, str]]:
+    boundary = "----kiosk-two-servers"
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode()
+             for key, value in fields.items()]
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+                 f"Content-Type: text/csv\r\n\r\n".encode() + data + b"\r\n")
+    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+    return body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+
+
+def csrf_of(page: str) -> str:
+    return re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+
+
+def visits_of(app, drive_id: int) -> int:
+    with app.app_context():
+        return db.session.scalar(sa.select(sa.func.count(Visit.id)).where(Visit.drive_id == drive_id))
+
+
+def test_a_roster_uploaded_through_one_server_is_confirmed_through_the_other(app, demo, organiser):
+    through_a, through_b = organiser
+    drive_id = demo["drive_id"]
+    csrf = csrf_of(expect(through_a.get(f"/admin/drives/{drive_id}/roster"), 200, what="roster page").text)
+    lines = SAMPLE_ROSTER.read_text(encoding="utf-8").splitlines()[:12]  # the header and 11 donors
+    body, headers = multipart({"csrf_token": csrf}, "roster", "danh-sach.csv", "\n".join(lines).encode("utf-8"))
+    preview = expect(through_a.request("POST", f"/admin/drives/{drive_id}/roster", body=body, headers=headers),
+                     200, what="upload").text
+    good = int(re.search(r'id="roster-good">(\d+)<', preview).group(1))
+    upload_id = re.search(r'name="upload_id" type="hidden" value="([^"]+)"', preview).group(1)
+    before = visits_of(app, drive_id)
+
+    confirmed = expect(through_b.post(f"/admin/drives/{drive_id}/roster/confirm",
+                                      {"csrf_token": csrf, "upload_id": upload_id}), 303, what="confirm")
+    assert confirmed.location.endswith(f"/admin/drives/{drive_id}/passes")  # not "the upload has expired"
+    assert visits_of(app, drive_id) == before + good > before
+    # Confirmed once: the upload is gone from both servers.
+    again = expect(through_a.post(f"/admin/drives/{drive_id}/roster/confirm",
+                                  {"csrf_token": csrf, "upload_id": upload_id}), 303, what="confirm again")
+    assert again.location.endswith(f"/admin/drives/{drive_id}/roster")
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(AuditLog.id))
+                                 .where(AuditLog.action == "roster_imported")) == 1
+
+
+def test_a_pdf_built_on_one_server_is_followed_and_fetched_on_the_other(app, demo, organiser):
+    through_a, through_b = organiser
+    drive_id = demo["drive_id"]
+    with app.app_context():
+        department_id = db.session.scalar(sa.select(Department.id).where(Department.name == "Cục Kỹ thuật nghiệp vụ"))
+    csrf = csrf_of(expect(through_a.get(f"/admin/drives/{drive_id}/passes"), 200, what="passes page").text)
+    htmx = {"HX-Request": "true"}
+    expect(through_a.post(f"/passes/drives/{drive_id}/pdf", {"csrf_token": csrf, "department": str(department_id)},
+                          headers=htmx), 200, what="start the PDF")
+    # Server B follows the build server A runs (every poll through B), then serves the file.
+    status = f"/passes/drives/{drive_id}/pdf?department={department_id}"
+    deadline = time.monotonic() + 60
+    while "Tải PDF" not in (page := expect(through_b.get(status, headers=htmx), 200, what="progress").text):
+        assert "<progress" in page, page[:2000]  # building, as B sees it (not "make a PDF")
+        assert time.monotonic() < deadline, "the PDF was not made in a minute"
+        time.sleep(0.2)
+    download = through_b.request("GET", f"/passes/drives/{drive_id}/passes.pdf?department={department_id}")
+    assert download.status == 200 and download.headers["content-type"] == "application/pdf"
+    assert download.text.startswith("%PDF-")
+    with app.app_context():
+        actions = list(db.session.scalars(sa.select(AuditLog.action).where(AuditLog.action.like("pass_pdf_%"))
+                                          .order_by(AuditLog.id)))
+    assert actions == ["pass_pdf_built", "pass_pdf_downloaded"]

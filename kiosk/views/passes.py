@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 from typing import Optional
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, send_file, url_for
@@ -85,7 +84,7 @@ class PdfSheetForm(CleanForm):
 
 
 def _builds() -> PdfBuilds:
-    return PdfBuilds(Path(current_app.instance_path) / "pdf")
+    return PdfBuilds(db.engine)  # in the database: any server follows and serves any build
 
 
 def _selection(drive_id: int, values) -> tuple[Drive, Optional[Site], Optional[Department]]:
@@ -187,10 +186,11 @@ def download_pdf(drive_id: int):
     builds = _builds()
     name = _build_name(drive, site, department)
     state: BuildState = builds.state(name, _group(drive))
-    if state.state != "done":
+    body = builds.pdf(name) if state.state == "done" else None
+    if body is None:
         abort(404)
     record_access(db.session, "pass_pdf_downloaded", staff_id=current_user.staff.id, entity="drive",
                   entity_id=drive.id, drive_id=drive.id, details=_selection_details(site, department, state.items))
     # Named after the drive and the selection's id, as the PNG of a pass: no name of a person.
     part = f"-{site.code}" if site else (f"-department-{department.id}" if department else "")
-    return pdf_response(builds.pdf_path(name).read_bytes(), f"the-hien-mau-{drive.drive_date.isoformat()}{part}.pdf")
+    return pdf_response(body, f"the-hien-mau-{drive.drive_date.isoformat()}{part}.pdf")

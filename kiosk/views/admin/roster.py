@@ -4,7 +4,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from flask import abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
@@ -16,7 +16,7 @@ from kiosk.roster.importer import RosterImportError, import_for_drive, preview_s
 from kiosk.roster.messages import describe_format_error, describe_notes, describe_row_error
 from kiosk.roster.parser import ParsedRoster, RosterFormatError
 from kiosk.roster.template import TEMPLATE_FILENAME, template_workbook
-from kiosk.roster.uploads import find_upload, forget_upload, parse_upload, store_upload, uploads_folder
+from kiosk.roster.uploads import find_upload, forget_upload, parse_upload, store_upload
 from kiosk.views.admin import bp, current_staff_id, form_page_status, forms, get_or_404
 
 PREVIEW_SAMPLE = 8
@@ -57,7 +57,7 @@ def roster(drive_id: int):
         except RosterFormatError as error:
             format_error = describe_format_error(error)
         else:
-            upload_id = store_upload(uploads_folder(current_app.instance_path), data=data, filename=filename,
+            upload_id = store_upload(db.session, data=data, filename=filename,
                                      drive_id=drive.id, staff_id=current_staff_id(), parsed=parsed)
             return _roster_preview(drive, parsed, upload_id, filename)
     return render_template("admin/roster.html", drive=drive, form=form, format_error=format_error), form_page_status()
@@ -69,7 +69,7 @@ def roster_confirm(drive_id: int):
     if drive.status == DriveStatus.CLOSED:
         abort(409)
     form = forms.RosterConfirmForm()
-    stored = find_upload(uploads_folder(current_app.instance_path), form.upload_id.data or "", drive_id=drive.id,
+    stored = find_upload(db.session, form.upload_id.data or "", drive_id=drive.id,
                          staff_id=current_staff_id()) if form.validate_on_submit() else None
     if stored is None:
         return _upload_expired(drive)
@@ -88,7 +88,7 @@ def roster_confirm(drive_id: int):
             return _roster_preview(drive, parsed, stored.upload_id, stored.filename, confirm_form=form, status=422,
                                    site_error=True)
         abort(404 if error.code == "not_found" else 409)  # drive_closed meanwhile
-    forget_upload(stored)
+    forget_upload(db.session, stored)
     flash(_("Imported: %(created)d new donors, %(updated)d updated, %(visits)d added to the drive, "
             "%(skipped)d lines left out.", created=result.created, updated=result.updated,
             visits=result.visits_created, skipped=result.skipped), "ok")
