@@ -156,7 +156,8 @@ class DepartmentForm(CleanForm):
 
 class CallEarlyForm(CleanForm):
     """One tap: the unit to invite now (kiosk.arrivals.call_early)."""
-    department_id = IntegerField(validators=[InputRequired()])
+    # A row id: at most PostgreSQL's integer (a longer number is no unit, and PostgreSQL refuses it).
+    department_id = IntegerField(validators=[InputRequired(), NumberRange(min=1, max=2**31 - 1)])
 
 
 USERNAME = r"^[a-z0-9._-]{3,60}$"

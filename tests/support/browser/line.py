@@ -39,6 +39,8 @@ class LineDonor:
     nurse: str = ""
     nurse_taps: int = 0
     bag: str = ""
+    # The roster gave a last donation (over 100 days ago): "Có" to question 1 then asks nothing.
+    known_last_donation: bool = False
 
     @property
     def deferred(self) -> bool:
@@ -48,8 +50,11 @@ class LineDonor:
     @property
     def suggestion(self) -> str:
         """What the nurse's page suggests once the vitals are in: a donor who has given blood before
-        (q1 "Có") is eligible with a question to ask (the last donation's date and kind)."""
-        return "deferred" if self.deferred else ("review" if "q1" in self.yes else "eligible")
+        (q1 "Có") is eligible with a question to ask (the last donation's date and kind), unless the
+        roster gave that date (in one PostgreSQL run, a donor given question 1 had one)."""
+        if self.deferred:
+            return "deferred"
+        return "review" if "q1" in self.yes and not self.known_last_donation else "eligible"
 
     def expected_details(self) -> dict[str, str]:
         return {item: detail for item, detail in self.yes.items() if detail}
@@ -133,7 +138,8 @@ def donors_from_the_roster(app, site_code: str, count: int) -> list[LineDonor]:
         visits = db.session.scalars(
             sa.select(Visit).join(Donor).join(Department, Donor.department_id == Department.id)
             .where(Visit.status == VisitStatus.REGISTERED, Department.default_site_id == site.id).order_by(Visit.id))
-        donors = [LineDonor(visit_id=v.id, token=v.token, name=v.donor.full_name, sex=v.donor.sex) for v in visits
+        donors = [LineDonor(visit_id=v.id, token=v.token, name=v.donor.full_name, sex=v.donor.sex,
+                            known_last_donation=v.donor.last_donation_date is not None) for v in visits
                   if 19 <= (today - v.donor.date_of_birth).days / 365.25 <= 58
                   and not (v.donor.last_donation_date and (today - v.donor.last_donation_date).days < 100)]
     assert len(donors) >= count, f"the roster has {len(donors)} donors who may donate at {site_code}"
